@@ -1,0 +1,38 @@
+# tenantproxy — see README.md.
+GO ?= go
+BIN := bin/tenantproxy
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build demo test vet fmt bench-pgbench bench-sysbench fuzz clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tenantproxy
+
+# The demo: build, seed the demo tenants on the local Postgres, start the proxy.
+demo: build
+	$(GO) run ./cmd/demo seed
+	@echo
+	@echo "tenantproxy is starting. Connect with:"
+	@echo "  psql 'postgres://alice:alice-secret@127.0.0.1:6432/alpha'   # admin on alpha"
+	@echo "  psql 'postgres://bob:bob-secret@127.0.0.1:6432/beta'        # viewer on beta (LIMIT 100)"
+	@echo "  curl -s 127.0.0.1:8080/metrics | grep tenantproxy_"
+	@echo "Stop with Ctrl-C (SIGTERM drains)."
+	@echo
+	./$(BIN) --config configs/demo.yaml
+
+# The whole test suite (needs the local PostgreSQL, MariaDB and Redis).
+test: vet
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+bench-pgbench: build
+	bash test/bench/pgbench.sh
+
+bench-sysbench: build
+	bash test/bench/sysbench.sh
+
+clean:
+	rm -rf bin

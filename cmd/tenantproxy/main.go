@@ -1,0 +1,197 @@
+// Command tenantproxy is a multi-tenant, wire-level SQL proxy for Postgres
+// and MySQL clients.
+//
+//	tenantproxy --config FILE        serve
+//	tenantproxy --version            print the version
+//	tenantproxy hash-password        read a password on stdin, print its SCRAM-SHA-256 verifier
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tenantproxy/tenantproxy/admin"
+	"github.com/tenantproxy/tenantproxy/configs"
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/proxy"
+	"github.com/tenantproxy/tenantproxy/proxy/scram"
+	"github.com/tenantproxy/tenantproxy/wire/pg"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// exitError carries the process exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tenantproxy:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "hash-password" {
+		return hashPassword(stdin, stdout)
+	}
+	fs := flag.NewFlagSet("tenantproxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "path to the YAML config file")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "tenantproxy", version)
+		return nil
+	}
+	if *cfgPath == "" {
+		return &exitError{code: 2, err: errors.New("--config FILE is required")}
+	}
+	cfg, err := configs.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.File.Log, stderr)
+	return serve(cfg, log)
+}
+
+// hashPassword reads one line from in and prints its verifier.
+func hashPassword(in io.Reader, out io.Writer) error {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return errors.New("hash-password: give the password on standard input")
+	}
+	v, err := scram.NewVerifier(pw, scram.DefaultIterations)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, v.String())
+	return nil
+}
+
+func newLogger(c configs.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(cfg *configs.Config, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := proxy.NewMetrics(reg)
+	engine := policy.NewEngine(cfg.Proxy.PolicyCacheEntries)
+	p, err := proxy.New(cfg.Proxy, engine, metrics, log)
+	if err != nil {
+		return err
+	}
+	var tlsCfg *tls.Config
+	if cfg.File.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.File.TLS.CertFile, cfg.File.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	// Bind every listener before serving any, so a taken address fails the start.
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}
+	listen := func(key, addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("listen.%s: cannot listen on %s: %w", key, addr, err)
+		}
+		listeners = append(listeners, l)
+		return l, nil
+	}
+	errc := make(chan error, 3)
+	var pgSrv *pg.Server
+	if addr := cfg.File.Listen.Postgres; addr != "" {
+		l, err := listen("postgres", addr)
+		if err != nil {
+			return err
+		}
+		pgSrv = pg.New(p, tlsCfg, log)
+		go func() { errc <- pgSrv.Serve(l) }()
+		log.Info("listening", "frontend", "postgres", "addr", l.Addr().String())
+	}
+	var adm *admin.Server
+	if addr := cfg.File.Listen.Admin; addr != "" {
+		l, err := listen("admin", addr)
+		if err != nil {
+			return err
+		}
+		adm = admin.New(p, reg, log)
+		go func() { errc <- adm.Serve(l) }()
+		log.Info("listening", "frontend", "admin", "addr", l.Addr().String())
+	}
+	log.Info("started", "version", version, "tenants", len(cfg.Proxy.Tenants))
+
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for {
+		select {
+		case err := <-errc:
+			if err != nil {
+				closeAll()
+				return err
+			}
+		case sig := <-sigc:
+			if sig == syscall.SIGHUP {
+				log.Warn("sighup_ignored", "reason", "hot reload is not implemented; restart to apply a new config")
+				continue
+			}
+			log.Info("draining", "signal", sig.String())
+			closeAll()
+			p.Shutdown(context.Background())
+			if pgSrv != nil {
+				pgSrv.Wait()
+			}
+			if adm != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = adm.Shutdown(ctx)
+				cancel()
+			}
+			log.Info("stopped")
+			return nil
+		}
+	}
+}

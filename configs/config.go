@@ -1,0 +1,468 @@
+// Package configs loads tenantproxy's YAML configuration with viper, applies
+// TENANTPROXY_* environment overrides, validates every key (errors name the
+// key path) and turns it into each package's own config types.
+//
+// example.yaml beside this file documents every key.
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/spf13/viper"
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy"
+	"github.com/tenantproxy/tenantproxy/proxy/scram"
+)
+
+// File mirrors the YAML file. Keys are a contract (ARCHITECTURE.md): extend
+// them, never rename them.
+type File struct {
+	Listen  Listen              `mapstructure:"listen"`
+	Auth    Auth                `mapstructure:"auth"`
+	Redis   Redis               `mapstructure:"redis"`
+	TLS     TLS                 `mapstructure:"tls"`
+	Cache   Cache               `mapstructure:"cache"`
+	Proxy   ProxyOptions        `mapstructure:"proxy"`
+	Log     Log                 `mapstructure:"log"`
+	Tenants []Tenant            `mapstructure:"tenants"`
+	Users   []User              `mapstructure:"users"`
+	Roles   map[string]RoleSpec `mapstructure:"roles"`
+}
+
+// Listen is where the proxy listens; an empty address disables that listener.
+type Listen struct {
+	Postgres string `mapstructure:"postgres"`
+	MySQL    string `mapstructure:"mysql"`
+	Admin    string `mapstructure:"admin"`
+}
+
+// Auth configures tokens.
+type Auth struct {
+	JWTSecret string        `mapstructure:"jwt_secret"`
+	TokenTTL  time.Duration `mapstructure:"token_ttl"`
+}
+
+// Redis is the optional shared cache.
+type Redis struct {
+	Addr     string `mapstructure:"addr"`
+	Password string `mapstructure:"password"`
+	DB       int    `mapstructure:"db"`
+}
+
+// TLS is the server certificate for the wire front ends.
+type TLS struct {
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+}
+
+// Cache sizes the result and schema caches.
+type Cache struct {
+	MemoryMB  int           `mapstructure:"memory_mb"`
+	QueryTTL  time.Duration `mapstructure:"query_ttl"`
+	SchemaTTL time.Duration `mapstructure:"schema_ttl"`
+}
+
+// ProxyOptions are limits of the proxy itself.
+type ProxyOptions struct {
+	MaxMessageSize     int           `mapstructure:"max_message_size"`
+	DrainTimeout       time.Duration `mapstructure:"drain_timeout"`
+	PolicyCacheEntries int           `mapstructure:"policy_cache_entries"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `mapstructure:"level"`  // debug, info (default), warn, error
+	Format string `mapstructure:"format"` // text (default) or json
+}
+
+// Tenant is one entry of tenants.
+type Tenant struct {
+	ID           string              `mapstructure:"id"`
+	Engine       string              `mapstructure:"engine"`
+	DSN          string              `mapstructure:"dsn"`
+	Isolation    string              `mapstructure:"isolation"`
+	Schema       string              `mapstructure:"schema"`
+	TenantColumn string              `mapstructure:"tenant_column"`
+	TenantValue  string              `mapstructure:"tenant_value"`
+	TenantTables []string            `mapstructure:"tenant_tables"`
+	Pool         pool.Config         `mapstructure:"pool"`
+	Roles        map[string]RoleSpec `mapstructure:"roles"`
+}
+
+// RoleSpec is a role definition or an override of a built-in role.
+type RoleSpec struct {
+	Access        string            `mapstructure:"access"`
+	MaxRows       *int              `mapstructure:"max_rows"`
+	AllowedTables []string          `mapstructure:"allowed_tables"`
+	DeniedTables  []string          `mapstructure:"denied_tables"`
+	RowFilters    map[string]string `mapstructure:"row_filters"`
+	MaskedColumns []string          `mapstructure:"masked_columns"`
+	Mask          string            `mapstructure:"mask"`
+}
+
+// User is one entry of users.
+type User struct {
+	Name     string            `mapstructure:"name"`
+	Password string            `mapstructure:"password"`
+	Tenants  map[string]string `mapstructure:"tenants"`
+}
+
+// Config is a loaded, validated configuration.
+type Config struct {
+	File  File
+	Proxy proxy.Config
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// Load reads path (YAML), applies TENANTPROXY_* environment overrides and
+// validates the result.
+func Load(path string) (*Config, error) {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	v.SetEnvPrefix("TENANTPROXY")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for k, d := range map[string]any{
+		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080",
+		"auth.jwt_secret": "", "auth.token_ttl": time.Hour,
+		"redis.addr": "", "redis.password": "", "redis.db": 0,
+		"tls.cert_file": "", "tls.key_file": "",
+		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
+		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
+		"log.level": "info", "log.format": "text",
+	} {
+		v.SetDefault(k, d)
+	}
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	var f File
+	err := v.UnmarshalExact(&f, func(dc *mapstructure.DecoderConfig) {
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		)
+		dc.ErrorUnused = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	applyListEnv(&f)
+	cfg, err := Build(f)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// envName turns an id into the part of an environment variable name.
+func envName(id string) string {
+	return strings.ToUpper(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(id, "_"))
+}
+
+// applyListEnv applies overrides for list entries, which have no fixed path:
+// TENANTPROXY_TENANTS_<ID>_DSN and TENANTPROXY_USERS_<NAME>_PASSWORD.
+func applyListEnv(f *File) {
+	for i := range f.Tenants {
+		if v, ok := os.LookupEnv("TENANTPROXY_TENANTS_" + envName(f.Tenants[i].ID) + "_DSN"); ok {
+			f.Tenants[i].DSN = v
+		}
+	}
+	for i := range f.Users {
+		if v, ok := os.LookupEnv("TENANTPROXY_USERS_" + envName(f.Users[i].Name) + "_PASSWORD"); ok {
+			f.Users[i].Password = v
+		}
+	}
+}
+
+// Build validates f and turns it into the proxy's configuration.
+func Build(f File) (*Config, error) {
+	pc := proxy.Config{
+		MaxMessageSize:     f.Proxy.MaxMessageSize,
+		DrainTimeout:       f.Proxy.DrainTimeout,
+		PolicyCacheEntries: f.Proxy.PolicyCacheEntries,
+	}
+	if f.Auth.TokenTTL < 0 {
+		return nil, errors.New("auth.token_ttl: must not be negative")
+	}
+	if (f.TLS.CertFile == "") != (f.TLS.KeyFile == "") {
+		return nil, errors.New("tls: cert_file and key_file go together")
+	}
+	if f.Listen.Postgres == "" && f.Listen.MySQL == "" {
+		return nil, errors.New("listen: at least one of postgres and mysql must be set")
+	}
+	shared := make(map[string]*policy.Role)
+	for _, name := range sortedKeys(f.Roles) {
+		r, err := buildRole(name, f.Roles[name], nil)
+		if err != nil {
+			return nil, fmt.Errorf("roles.%s.%w", name, err)
+		}
+		shared[name] = r
+	}
+	seen := make(map[string]int)
+	for i, t := range f.Tenants {
+		path := fmt.Sprintf("tenants[%d]", i)
+		if t.ID == "" {
+			return nil, fmt.Errorf("%s.id: missing", path)
+		}
+		if !idPattern.MatchString(t.ID) {
+			return nil, fmt.Errorf("%s.id: %q is not a valid tenant id (letters, digits and _, starting with a letter or _)", path, t.ID)
+		}
+		if j, dup := seen[t.ID]; dup {
+			return nil, fmt.Errorf("%s.id: duplicate tenant id %q (also tenants[%d])", path, t.ID, j)
+		}
+		seen[t.ID] = i
+		pt, err := buildTenant(t, shared)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%w", path, err)
+		}
+		pc.Tenants = append(pc.Tenants, pt)
+	}
+	if len(pc.Tenants) == 0 {
+		return nil, errors.New("tenants: at least one tenant is required")
+	}
+	users := make(map[string]int)
+	for i, u := range f.Users {
+		path := fmt.Sprintf("users[%d]", i)
+		if u.Name == "" {
+			return nil, fmt.Errorf("%s.name: missing", path)
+		}
+		if j, dup := users[u.Name]; dup {
+			return nil, fmt.Errorf("%s.name: duplicate user %q (also users[%d])", path, u.Name, j)
+		}
+		users[u.Name] = i
+		pu, err := buildUser(u, pc.Tenants)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%w", path, err)
+		}
+		pc.Users = append(pc.Users, pu)
+	}
+	return &Config{File: f, Proxy: pc}, nil
+}
+
+func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error) {
+	pt := &proxy.Tenant{ID: t.ID, Engine: t.Engine, DSN: t.DSN, Pool: t.Pool}
+	if err := pt.Pool.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	if t.DSN == "" {
+		return nil, errors.New("dsn: missing")
+	}
+	iso := policy.Isolation(t.Isolation)
+	if iso == "" {
+		iso = policy.IsolationDatabase
+	}
+	pt.Scope = policy.Scope{Tenant: t.ID, Isolation: iso}
+	switch t.Engine {
+	case proxy.EnginePostgres:
+		pc, err := pgconn.ParseConfig(t.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("dsn: cannot parse the Postgres DSN: %v", redact(err.Error(), t.DSN))
+		}
+		if pc.Database == "" {
+			return nil, errors.New("dsn: names no database")
+		}
+		pt.PGConfig = pc
+		pt.Scope.Database = pc.Database
+		if pc.RuntimeParams == nil {
+			pc.RuntimeParams = map[string]string{}
+		}
+		pc.RuntimeParams["application_name"] = "tenantproxy"
+	case proxy.EngineMySQL:
+		mc, err := mysql.ParseDSN(t.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("dsn: cannot parse the MySQL DSN: %v", err)
+		}
+		if mc.DBName == "" {
+			return nil, errors.New("dsn: names no database")
+		}
+		pt.MySQL = &proxy.MySQLBackend{Addr: mc.Addr, User: mc.User, Password: mc.Passwd, Database: mc.DBName, Params: mc.Params}
+		pt.Scope.Database = mc.DBName
+	case "":
+		return nil, errors.New("engine: missing (postgres or mysql)")
+	default:
+		return nil, fmt.Errorf("engine: unknown engine %q (postgres or mysql)", t.Engine)
+	}
+	switch iso {
+	case policy.IsolationDatabase:
+	case policy.IsolationSchema:
+		if t.Engine != proxy.EnginePostgres {
+			return nil, errors.New("isolation: schema isolation needs a postgres tenant (MySQL schemas are databases: use isolation database)")
+		}
+		pt.Scope.Schema = t.Schema
+		if pt.Scope.Schema == "" {
+			pt.Scope.Schema = t.ID
+		}
+		pt.PGConfig.RuntimeParams["search_path"] = `"` + strings.ReplaceAll(pt.Scope.Schema, `"`, `""`) + `"`
+	case policy.IsolationRow:
+		if t.TenantColumn == "" {
+			return nil, errors.New("tenant_column: required with isolation row")
+		}
+		pt.Scope.TenantColumn = strings.ToLower(t.TenantColumn)
+		pt.Scope.TenantValue = t.TenantValue
+		if pt.Scope.TenantValue == "" {
+			pt.Scope.TenantValue = t.ID
+		}
+		for _, tb := range t.TenantTables {
+			pt.Scope.TenantTables = append(pt.Scope.TenantTables, strings.ToLower(tb))
+		}
+	default:
+		return nil, fmt.Errorf("isolation: unknown model %q (database, schema or row)", t.Isolation)
+	}
+	if iso != policy.IsolationSchema && t.Schema != "" {
+		return nil, errors.New("schema: only meaningful with isolation schema")
+	}
+	if err := pt.Scope.Validate(); err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
+	pt.Roles = make(map[string]*policy.Role)
+	for _, name := range []string{"viewer", "analyst", "editor", "admin"} {
+		r, _ := policy.BuiltinRole(name)
+		pt.Roles[name] = &r
+	}
+	for name, r := range shared {
+		c := *r
+		pt.Roles[name] = &c
+	}
+	for _, name := range sortedKeys(t.Roles) {
+		r, err := buildRole(name, t.Roles[name], pt.Roles[name])
+		if err != nil {
+			return nil, fmt.Errorf("roles.%s.%w", name, err)
+		}
+		pt.Roles[name] = r
+	}
+	return pt, nil
+}
+
+// buildRole makes a role from spec, starting from base (a built-in or shared
+// role of the same name) when there is one.
+func buildRole(name string, spec RoleSpec, base *policy.Role) (*policy.Role, error) {
+	r := policy.Role{Name: name}
+	if base != nil {
+		r = *base
+	} else if b, ok := policy.BuiltinRole(name); ok {
+		r = b
+	}
+	switch spec.Access {
+	case "":
+		if r.Access == 0 {
+			return nil, errors.New("access: required for a custom role (read, write or admin)")
+		}
+	case "read":
+		r.Access = policy.AccessRead
+	case "write":
+		r.Access = policy.AccessWrite
+	case "admin":
+		r.Access = policy.AccessAdmin
+	default:
+		return nil, fmt.Errorf("access: unknown level %q (read, write or admin)", spec.Access)
+	}
+	if spec.MaxRows != nil {
+		if *spec.MaxRows < 0 {
+			return nil, errors.New("max_rows: must not be negative")
+		}
+		r.MaxRows = *spec.MaxRows
+	}
+	if spec.AllowedTables != nil {
+		r.AllowedTables = lower(spec.AllowedTables)
+	}
+	if spec.DeniedTables != nil {
+		r.DeniedTables = lower(spec.DeniedTables)
+	}
+	if spec.RowFilters != nil {
+		r.RowFilters = make(map[string]string, len(spec.RowFilters))
+		for k, v := range spec.RowFilters {
+			r.RowFilters[strings.ToLower(k)] = v
+		}
+	}
+	if spec.MaskedColumns != nil {
+		r.MaskedColumns = lower(spec.MaskedColumns)
+	}
+	if spec.Mask != "" {
+		r.Mask = spec.Mask
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func buildUser(u User, tenants []*proxy.Tenant) (*proxy.User, error) {
+	pu := &proxy.User{Name: u.Name, Tenants: make(map[string]string, len(u.Tenants))}
+	switch {
+	case u.Password == "":
+		return nil, errors.New("password: missing")
+	case scram.IsVerifier(u.Password):
+		v, err := scram.ParseVerifier(u.Password)
+		if err != nil {
+			return nil, fmt.Errorf("password: invalid SCRAM-SHA-256 verifier: %v", err)
+		}
+		pu.Verifier = v
+	default:
+		v, err := scram.NewVerifier(u.Password, scram.DefaultIterations)
+		if err != nil {
+			return nil, fmt.Errorf("password: %v", err)
+		}
+		pu.Verifier = v
+		pu.Plain = u.Password
+	}
+	if len(u.Tenants) == 0 {
+		return nil, errors.New("tenants: the user holds no tenant")
+	}
+	byID := make(map[string]*proxy.Tenant, len(tenants))
+	for _, t := range tenants {
+		byID[t.ID] = t
+	}
+	for _, id := range sortedKeys(u.Tenants) {
+		role := u.Tenants[id]
+		t, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("tenants.%s: unknown tenant %q", id, id)
+		}
+		if _, ok := t.Roles[role]; !ok {
+			return nil, fmt.Errorf("tenants.%s: unknown role %q (defined on this tenant: %s)", id, role, strings.Join(sortedKeys(t.Roles), ", "))
+		}
+		pu.Tenants[id] = role
+	}
+	return pu, nil
+}
+
+func lower(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// redact removes a DSN's password from a message.
+func redact(msg, dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}

@@ -1,0 +1,359 @@
+// Package pool owns tenantproxy's per-tenant backend connection pools: sizing
+// with overflow, acquire timeouts, recycling with jitter, idle reaping,
+// pre-ping and usage statistics. It knows nothing of users or roles.
+//
+// Pool is generic over the connection type so that the Postgres side (raw
+// protocol connections, see Postgres) and the MySQL side share one
+// implementation.
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// Mode is when a backend connection goes back to the pool.
+type Mode string
+
+// Pooling modes.
+const (
+	ModeTransaction Mode = "transaction" // at the end of each transaction (default)
+	ModeSession     Mode = "session"     // when the client disconnects
+)
+
+// Config is one tenant's pool settings (config key tenants[].pool).
+type Config struct {
+	Size        int           `mapstructure:"size"`         // connections kept open (default 10)
+	MaxOverflow int           `mapstructure:"max_overflow"` // extra connections allowed under load, closed when returned
+	Timeout     time.Duration `mapstructure:"timeout"`      // how long Acquire waits (default 5s)
+	Recycle     time.Duration `mapstructure:"recycle"`      // max lifetime, ±10% jitter (default 30m; 0 = default, <0 = never)
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"` // close connections idle this long (default 10m; <0 = never)
+	PrePing     bool          `mapstructure:"pre_ping"`     // ping a connection idle over a second before handing it out
+	Mode        Mode          `mapstructure:"mode"`         // transaction (default) or session
+}
+
+// CheckAndSetDefaults validates c and fills in defaults.
+func (c *Config) CheckAndSetDefaults() error {
+	if c.Size == 0 {
+		c.Size = 10
+	}
+	if c.Size < 0 {
+		return fmt.Errorf("size must be positive, got %d", c.Size)
+	}
+	if c.MaxOverflow < 0 {
+		return fmt.Errorf("max_overflow must not be negative, got %d", c.MaxOverflow)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("timeout must be positive, got %s", c.Timeout)
+	}
+	if c.Recycle == 0 {
+		c.Recycle = 30 * time.Minute
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+	switch c.Mode {
+	case "":
+		c.Mode = ModeTransaction
+	case ModeTransaction, ModeSession:
+	default:
+		return fmt.Errorf("mode must be transaction or session, got %q", c.Mode)
+	}
+	return nil
+}
+
+// Conn is what a pooled connection must offer.
+type Conn interface {
+	Close() error
+}
+
+// Dialer opens a new backend connection.
+type Dialer[C Conn] func(ctx context.Context) (C, error)
+
+// Pinger checks that an idle connection still works.
+type Pinger[C Conn] func(ctx context.Context, c C) error
+
+// Item is a pooled connection handed out by Acquire. It must be given back
+// with exactly one of Release or Discard.
+type Item[C Conn] struct {
+	Conn     C
+	created  time.Time
+	expires  time.Time // zero: never
+	lastUsed time.Time
+}
+
+// Created returns when the connection was opened.
+func (it *Item[C]) Created() time.Time { return it.created }
+
+// Stats is a snapshot of a pool's usage.
+type Stats struct {
+	Size       int   // configured size
+	MaxTotal   int   // size + max_overflow
+	Total      int   // open connections
+	InUse      int   // handed out
+	Idle       int   // open and waiting in the pool
+	Waiting    int   // Acquire calls waiting for a connection
+	Acquired   int64 // Acquire calls that succeeded
+	Timeouts   int64 // Acquire calls that timed out
+	Dials      int64 // connections opened
+	DialErrors int64 // connection attempts that failed
+}
+
+// Pool is one tenant's pool of backend connections.
+type Pool[C Conn] struct {
+	name   string
+	cfg    Config
+	dial   Dialer[C]
+	ping   Pinger[C]
+	tokens chan struct{} // one token per connection in use; capacity size+overflow
+
+	mu     sync.Mutex
+	idle   []*Item[C] // LIFO: the most recently used connection is reused first
+	total  int
+	closed bool
+
+	waiting    atomic.Int64
+	acquired   atomic.Int64
+	timeouts   atomic.Int64
+	dials      atomic.Int64
+	dialErrors atomic.Int64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New returns a pool named name (the tenant id, used in errors) that opens
+// connections with dial and, when cfg.PrePing is set, checks them with ping.
+// cfg must have been through CheckAndSetDefaults.
+func New[C Conn](name string, cfg Config, dial Dialer[C], ping Pinger[C]) *Pool[C] {
+	p := &Pool[C]{
+		name:   name,
+		cfg:    cfg,
+		dial:   dial,
+		ping:   ping,
+		tokens: make(chan struct{}, cfg.Size+cfg.MaxOverflow),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go p.reap()
+	return p
+}
+
+// Config returns the pool's settings.
+func (p *Pool[C]) Config() Config { return p.cfg }
+
+// ErrClosed is returned by Acquire on a closed pool.
+var ErrClosed = errors.New("pool: closed")
+
+// Acquire returns a connection, waiting up to the pool's timeout (or ctx) for
+// one to be free. A timeout is an *sqlerr.Error of kind PoolTimeout naming
+// the tenant.
+func (p *Pool[C]) Acquire(ctx context.Context) (*Item[C], error) {
+	select {
+	case p.tokens <- struct{}{}:
+	default:
+		p.waiting.Add(1)
+		t := time.NewTimer(p.cfg.Timeout)
+		select {
+		case p.tokens <- struct{}{}:
+			t.Stop()
+			p.waiting.Add(-1)
+		case <-t.C:
+			p.waiting.Add(-1)
+			p.timeouts.Add(1)
+			return nil, sqlerr.New(sqlerr.PoolTimeout,
+				"no backend connection for tenant %q within %s (pool size %d, all in use)",
+				p.name, p.cfg.Timeout, p.cfg.Size+p.cfg.MaxOverflow)
+		case <-ctx.Done():
+			t.Stop()
+			p.waiting.Add(-1)
+			return nil, ctx.Err()
+		}
+	}
+	it, err := p.take(ctx)
+	if err != nil {
+		<-p.tokens
+		return nil, err
+	}
+	p.acquired.Add(1)
+	return it, nil
+}
+
+// take hands out an idle connection or dials a new one. The caller holds a token.
+func (p *Pool[C]) take(ctx context.Context) (*Item[C], error) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		n := len(p.idle)
+		if n == 0 {
+			p.total++
+			p.mu.Unlock()
+			return p.open(ctx)
+		}
+		it := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+
+		now := time.Now()
+		if !it.expires.IsZero() && now.After(it.expires) {
+			p.closeItem(it)
+			continue
+		}
+		if p.cfg.PrePing && p.ping != nil && now.Sub(it.lastUsed) > time.Second {
+			if err := p.ping(ctx, it.Conn); err != nil {
+				p.closeItem(it)
+				continue
+			}
+		}
+		return it, nil
+	}
+}
+
+// open dials a connection for a slot already counted in total.
+func (p *Pool[C]) open(ctx context.Context) (*Item[C], error) {
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	c, err := p.dial(dctx)
+	if err != nil {
+		p.mu.Lock()
+		p.total--
+		p.mu.Unlock()
+		p.dialErrors.Add(1)
+		if sqlerr.As(err) != nil {
+			return nil, err
+		}
+		return nil, sqlerr.Wrap(sqlerr.Unavailable, err, "cannot connect to the backend of tenant %q: %v", p.name, err)
+	}
+	p.dials.Add(1)
+	now := time.Now()
+	it := &Item[C]{Conn: c, created: now, lastUsed: now}
+	if p.cfg.Recycle > 0 {
+		jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(p.cfg.Recycle))
+		it.expires = now.Add(p.cfg.Recycle + jitter)
+	}
+	return it, nil
+}
+
+// Release gives a clean connection back to the pool.
+func (p *Pool[C]) Release(it *Item[C]) {
+	it.lastUsed = time.Now()
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.cfg.Size {
+		p.total--
+		p.mu.Unlock()
+		_ = it.Conn.Close()
+	} else {
+		p.idle = append(p.idle, it)
+		p.mu.Unlock()
+	}
+	<-p.tokens
+}
+
+// Discard closes a connection that must not be reused (dirty, broken).
+func (p *Pool[C]) Discard(it *Item[C]) {
+	p.closeItem(it)
+	<-p.tokens
+}
+
+func (p *Pool[C]) closeItem(it *Item[C]) {
+	_ = it.Conn.Close()
+	p.mu.Lock()
+	p.total--
+	p.mu.Unlock()
+}
+
+// Stats returns a snapshot of the pool's usage.
+func (p *Pool[C]) Stats() Stats {
+	p.mu.Lock()
+	total, idle := p.total, len(p.idle)
+	p.mu.Unlock()
+	return Stats{
+		Size:       p.cfg.Size,
+		MaxTotal:   p.cfg.Size + p.cfg.MaxOverflow,
+		Total:      total,
+		InUse:      len(p.tokens),
+		Idle:       idle,
+		Waiting:    int(p.waiting.Load()),
+		Acquired:   p.acquired.Load(),
+		Timeouts:   p.timeouts.Load(),
+		Dials:      p.dials.Load(),
+		DialErrors: p.dialErrors.Load(),
+	}
+}
+
+// reap closes idle connections past their idle timeout or lifetime.
+func (p *Pool[C]) reap() {
+	defer close(p.done)
+	period := time.Second * 30
+	if p.cfg.IdleTimeout > 0 && p.cfg.IdleTimeout/2 < period {
+		period = max(p.cfg.IdleTimeout/2, 10*time.Millisecond)
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.reapOnce(time.Now())
+		}
+	}
+}
+
+func (p *Pool[C]) reapOnce(now time.Time) {
+	var old []*Item[C]
+	p.mu.Lock()
+	kept := p.idle[:0]
+	for _, it := range p.idle {
+		idleTooLong := p.cfg.IdleTimeout > 0 && now.Sub(it.lastUsed) > p.cfg.IdleTimeout
+		expired := !it.expires.IsZero() && now.After(it.expires)
+		if idleTooLong || expired {
+			old = append(old, it)
+			p.total--
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	for i := len(kept); i < len(p.idle); i++ {
+		p.idle[i] = nil
+	}
+	p.idle = kept
+	p.mu.Unlock()
+	for _, it := range old {
+		_ = it.Conn.Close()
+	}
+}
+
+// Close closes idle connections and makes further Acquire calls fail.
+// Connections in use are closed when they are released.
+func (p *Pool[C]) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.total -= len(idle)
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.done
+	for _, it := range idle {
+		_ = it.Conn.Close()
+	}
+}

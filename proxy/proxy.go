@@ -1,0 +1,412 @@
+// Package proxy owns the session pipeline shared by both wire front ends:
+// the tenant registry, binding an authenticated user to a tenant and role,
+// tenant switching, the policy check of every statement, the per-tenant
+// backend pools, the cancel-key map, client tracking for draining, and the
+// metrics of it all. It knows nothing of wire framing.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy/scram"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// Engines a tenant's backend can run.
+const (
+	EnginePostgres = "postgres"
+	EngineMySQL    = "mysql"
+)
+
+// Tenant is one tenant's configuration, resolved and validated.
+type Tenant struct {
+	ID       string
+	Engine   string
+	DSN      string
+	Scope    policy.Scope
+	Roles    map[string]*policy.Role // every role usable on this tenant (built-ins, shared and own)
+	Pool     pool.Config
+	PGConfig *pgconn.Config // Postgres tenants: the parsed DSN
+	MySQL    *MySQLBackend  // MySQL tenants: the parsed DSN
+}
+
+// MySQLBackend is a MySQL tenant's parsed DSN.
+type MySQLBackend struct {
+	Addr     string
+	User     string
+	Password string
+	Database string
+	Params   map[string]string
+}
+
+// User is a configured user.
+type User struct {
+	Name     string
+	Plain    string            // the password when the config gives it in clear (dev)
+	Verifier scram.Verifier    // always set: derived from Plain when needed
+	Tenants  map[string]string // tenant id -> role name
+}
+
+// TenantIDs returns the ids of the tenants the user holds, sorted.
+func (u *User) TenantIDs() []string {
+	ids := make([]string, 0, len(u.Tenants))
+	for id := range u.Tenants {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Config is what the proxy serves.
+type Config struct {
+	Tenants []*Tenant
+	Users   []*User
+	// MaxMessageSize bounds one client protocol message (default 64 MiB).
+	MaxMessageSize int
+	// DrainTimeout bounds how long SIGTERM waits for running statements.
+	DrainTimeout time.Duration
+	// PolicyCacheEntries sizes the rewrite cache.
+	PolicyCacheEntries int
+}
+
+// TenantState is a live tenant: its config and its backend pool.
+type TenantState struct {
+	*Tenant
+	PGPool *pool.Pool[*pool.PGConn]
+	// ServerParams are the backend's ParameterStatus values, learned from
+	// the first backend connection (Postgres tenants).
+	serverParams atomic.Pointer[map[string]string]
+}
+
+// ServerParams returns the backend's reported parameters, or nil before the
+// first connection.
+func (t *TenantState) ServerParams() map[string]string {
+	if p := t.serverParams.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+type registry struct {
+	tenants map[string]*TenantState
+	users   map[string]*User
+	version uint64
+}
+
+// Server is the proxy core shared by the front ends.
+type Server struct {
+	log     *slog.Logger
+	cfg     Config
+	policy  *policy.Engine
+	Metrics *Metrics
+
+	reg atomic.Pointer[registry]
+
+	cancelMu sync.Mutex
+	cancels  map[uint32]cancelEntry
+
+	clientsMu sync.Mutex
+	clients   map[*clientEntry]struct{}
+	draining  atomic.Bool
+}
+
+type cancelEntry struct {
+	secret uint32
+	fn     func()
+}
+
+// New builds the proxy core. Pools are created here but open no connection
+// until first used.
+func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) (*Server, error) {
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = 64 << 20
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	s := &Server{
+		log:     log,
+		cfg:     cfg,
+		policy:  engine,
+		Metrics: metrics,
+		cancels: make(map[uint32]cancelEntry),
+		clients: make(map[*clientEntry]struct{}),
+	}
+	reg := &registry{tenants: make(map[string]*TenantState), users: make(map[string]*User), version: 1}
+	for _, t := range cfg.Tenants {
+		ts := &TenantState{Tenant: t}
+		if t.Engine == EnginePostgres {
+			ts.PGPool = pool.New(t.ID, t.Pool, s.pgDialer(ts), pool.PingPostgres)
+		}
+		reg.tenants[t.ID] = ts
+	}
+	for _, u := range cfg.Users {
+		reg.users[u.Name] = u
+	}
+	s.reg.Store(reg)
+	if metrics != nil {
+		metrics.watch(s)
+	}
+	return s, nil
+}
+
+func (s *Server) pgDialer(ts *TenantState) pool.Dialer[*pool.PGConn] {
+	dial := pool.PostgresDialer(ts.PGConfig)
+	return func(ctx context.Context) (*pool.PGConn, error) {
+		c, err := dial(ctx)
+		if err != nil {
+			s.log.Warn("backend_connect_failed", "tenant", ts.ID, "error", err)
+			return nil, err
+		}
+		if ts.serverParams.Load() == nil {
+			p := maps(c.Params)
+			ts.serverParams.Store(&p)
+		}
+		return c, nil
+	}
+}
+
+func maps(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// MaxMessageSize is the largest client message the front ends accept.
+func (s *Server) MaxMessageSize() int { return s.cfg.MaxMessageSize }
+
+// Logger returns the proxy's logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// User returns a configured user.
+func (s *Server) User(name string) (*User, bool) {
+	u, ok := s.reg.Load().users[name]
+	return u, ok
+}
+
+// Tenants returns the live tenants sorted by id.
+func (s *Server) Tenants() []*TenantState {
+	reg := s.reg.Load()
+	out := make([]*TenantState, 0, len(reg.tenants))
+	for _, t := range reg.tenants {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *TenantState) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Binding is a session's tie to one tenant under one role.
+type Binding struct {
+	User    *User
+	Tenant  *TenantState
+	Role    *policy.Role
+	Subject policy.Subject
+}
+
+// Bind ties user u to tenant id for a client speaking engine. A tenant that
+// does not exist and one the user holds no role on get the same answer, so
+// a client learns nothing about other tenants.
+func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
+	if id == "" {
+		ids := u.TenantIDs()
+		var own []string
+		reg := s.reg.Load()
+		for _, tid := range ids {
+			if t := reg.tenants[tid]; t != nil && t.Engine == engine {
+				own = append(own, tid)
+			}
+		}
+		if len(own) != 1 {
+			return nil, sqlerr.New(sqlerr.NoTenantChosen,
+				"no tenant chosen: connect with a tenant id as the database name (user %q holds %d tenants on this port)", u.Name, len(own))
+		}
+		id = own[0]
+	}
+	reg := s.reg.Load()
+	roleName, held := u.Tenants[id]
+	t := reg.tenants[id]
+	if !held || t == nil || t.Engine != engine {
+		return nil, sqlerr.New(sqlerr.UnknownTenant,
+			"tenant %q does not exist or user %q holds no role on it", id, u.Name)
+	}
+	role := t.Roles[roleName]
+	if role == nil {
+		// The config loader checks roles; this guards a reload race.
+		return nil, sqlerr.New(sqlerr.NoRoleOnTenant, "role %q of user %q is not defined on tenant %q", roleName, u.Name, id)
+	}
+	return &Binding{
+		User:   u,
+		Tenant: t,
+		Role:   role,
+		Subject: policy.Subject{
+			User:    u.Name,
+			Scope:   &t.Scope,
+			Role:    role,
+			Version: reg.version,
+		},
+	}, nil
+}
+
+// Switch rebinds a session to another tenant the user holds (SET tenant /
+// USE). A tenant the user does not hold is refused with 42501 / 1044.
+func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
+	nb, err := s.Bind(b.User, id, engine)
+	if err != nil {
+		if sqlerr.Is(err, sqlerr.UnknownTenant) {
+			return nil, sqlerr.New(sqlerr.NoRoleOnTenant,
+				"permission denied to switch to tenant %q: it does not exist or user %q holds no role on it", id, b.User.Name)
+		}
+		return nil, err
+	}
+	return nb, nil
+}
+
+// Check runs the policy engine on sql for the binding.
+func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
+	return s.policy.Check(b.Subject, d, sql)
+}
+
+// NewCancelKey registers fn under a fresh (pid, secret) pair for the
+// protocol's cancel request and returns the pair and a function that
+// unregisters it.
+func (s *Server) NewCancelKey(fn func()) (pid, secret uint32, unregister func()) {
+	var b [8]byte
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	for {
+		_, _ = rand.Read(b[:])
+		pid = binary.BigEndian.Uint32(b[:4]) & 0x7fffffff
+		secret = binary.BigEndian.Uint32(b[4:])
+		if _, taken := s.cancels[pid]; !taken && pid != 0 {
+			break
+		}
+	}
+	s.cancels[pid] = cancelEntry{secret: secret, fn: fn}
+	return pid, secret, func() {
+		s.cancelMu.Lock()
+		delete(s.cancels, pid)
+		s.cancelMu.Unlock()
+	}
+}
+
+// Cancel runs the cancel function registered under (pid, secret), if any.
+// A wrong secret does nothing, as in Postgres.
+func (s *Server) Cancel(pid, secret uint32) bool {
+	s.cancelMu.Lock()
+	e, ok := s.cancels[pid]
+	s.cancelMu.Unlock()
+	if !ok || e.secret != secret {
+		return false
+	}
+	e.fn()
+	return true
+}
+
+// Client is what the proxy needs of a client connection to drain it.
+type Client interface {
+	// Drain asks the client connection to close at its next idle point.
+	Drain()
+	// Close closes it now.
+	Close() error
+}
+
+type clientEntry struct {
+	c Client
+}
+
+// Track registers a client connection for draining and returns the function
+// that unregisters it. It fails while the proxy is draining.
+func (s *Server) Track(c Client) (untrack func(), err error) {
+	if s.draining.Load() {
+		return nil, sqlerr.New(sqlerr.ShuttingDown, "the proxy is shutting down")
+	}
+	e := &clientEntry{c: c}
+	s.clientsMu.Lock()
+	s.clients[e] = struct{}{}
+	s.clientsMu.Unlock()
+	return func() {
+		s.clientsMu.Lock()
+		delete(s.clients, e)
+		s.clientsMu.Unlock()
+	}, nil
+}
+
+func (s *Server) clientCount() int {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	return len(s.clients)
+}
+
+// Draining reports whether the proxy is shutting down.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Shutdown drains: new clients are refused, each client closes at its next
+// idle point, and after the drain timeout (or ctx) the rest are closed. Then
+// the pools are closed.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.draining.Store(true)
+	s.clientsMu.Lock()
+	for e := range s.clients {
+		e.c.Drain()
+	}
+	s.clientsMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.clientCount() > 0 {
+		select {
+		case <-ctx.Done():
+			s.clientsMu.Lock()
+			s.log.Warn("drain_timeout", "clients_closed", len(s.clients))
+			for e := range s.clients {
+				_ = e.c.Close()
+			}
+			s.clientsMu.Unlock()
+			ctx = context.Background()
+			// Closing makes each connection's goroutine untrack itself.
+			time.Sleep(50 * time.Millisecond)
+		case <-t.C:
+		}
+	}
+	for _, t := range s.Tenants() {
+		if t.PGPool != nil {
+			t.PGPool.Close()
+		}
+	}
+}
+
+// String describes a binding for logs.
+func (b *Binding) String() string {
+	return fmt.Sprintf("%s@%s(%s)", b.User.Name, b.Tenant.ID, b.Role.Name)
+}
+
+// PoolStats returns the tenant's pool statistics.
+func (t *TenantState) PoolStats() (pool.Stats, bool) {
+	if t.PGPool != nil {
+		return t.PGPool.Stats(), true
+	}
+	return pool.Stats{}, false
+}

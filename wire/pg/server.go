@@ -1,0 +1,310 @@
+// Package pg is tenantproxy's Postgres protocol (v3) front end: startup and
+// TLS negotiation, SCRAM-SHA-256 authentication, the simple and extended
+// query protocols, COPY, cancel requests and error encoding. Statements go
+// through proxy for policy and backend pooling; backend messages are relayed
+// frame by frame so results stream with bounded memory.
+//
+// Protocol reference: https://www.postgresql.org/docs/current/protocol-flow.html
+package pg
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/tenantproxy/tenantproxy/proxy"
+	"github.com/tenantproxy/tenantproxy/proxy/scram"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// Startup request codes (https://www.postgresql.org/docs/current/protocol-message-formats.html).
+const (
+	codeSSLRequest    = 80877103
+	codeGSSEncRequest = 80877104
+	codeCancelRequest = 80877102
+	protocolV3        = 3 << 16
+	maxStartupLen     = 10000
+	authTimeout       = 30 * time.Second
+)
+
+// Server accepts Postgres clients.
+type Server struct {
+	p    *proxy.Server
+	tls  *tls.Config
+	log  *slog.Logger
+	seq  atomic.Uint64
+	wg   sync.WaitGroup
+	dumm scram.Verifier // verifier used to fail unknown users after a full exchange
+}
+
+// New returns a front end over p; tlsCfg may be nil (no TLS: SSLRequest gets 'N').
+func New(p *proxy.Server, tlsCfg *tls.Config, log *slog.Logger) *Server {
+	v, _ := scram.NewVerifier(fmt.Sprint(time.Now().UnixNano()), scram.DefaultIterations)
+	return &Server{p: p, tls: tlsCfg, log: log.With("frontend", "postgres"), dumm: v}
+}
+
+// Serve accepts connections on ln until it is closed.
+func (s *Server) Serve(ln net.Listener) error {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(nc)
+		}()
+	}
+}
+
+// Wait waits for all client connections to end.
+func (s *Server) Wait() { s.wg.Wait() }
+
+// conn is one client connection during startup.
+type conn struct {
+	nc  net.Conn
+	r   *reader
+	w   *bufio.Writer
+	log *slog.Logger
+}
+
+func (c *conn) send(msgs ...pgproto3.BackendMessage) error {
+	var buf []byte
+	for _, m := range msgs {
+		var err error
+		if buf, err = m.Encode(buf); err != nil {
+			return err
+		}
+	}
+	if _, err := c.w.Write(buf); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+// fatal sends err as a FATAL ErrorResponse.
+func (c *conn) fatal(err error) {
+	_ = c.send(errorResponse(err, "FATAL"))
+}
+
+func (s *Server) handle(nc net.Conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("connection_panic", "panic", fmt.Sprint(r))
+		}
+		_ = nc.Close()
+	}()
+	id := s.seq.Add(1)
+	c := &conn{
+		nc:  nc,
+		r:   newReader(bufio.NewReaderSize(nc, 16*1024), s.p.MaxMessageSize()),
+		w:   bufio.NewWriterSize(nc, 32*1024),
+		log: s.log.With("conn", id, "client", nc.RemoteAddr().String()),
+	}
+	_ = nc.SetDeadline(time.Now().Add(authTimeout))
+	startup, err := s.negotiate(c)
+	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, errQuiet) {
+			c.log.Debug("startup_failed", "error", err)
+			c.fatal(err)
+		}
+		return
+	}
+	b, err := s.authenticate(c, startup)
+	if err != nil {
+		c.log.Info("auth_failed", "user", startup.Parameters["user"], "error", err)
+		s.p.Metrics.Error("", sqlState(err), err)
+		c.fatal(err)
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	sess, err := newSession(s, c, b, startup.Parameters)
+	if err != nil {
+		c.fatal(err)
+		return
+	}
+	sess.run()
+}
+
+// errQuiet ends a connection without an error message (cancel requests).
+var errQuiet = errors.New("quiet close")
+
+// negotiate handles SSLRequest, GSSENCRequest and CancelRequest until the
+// StartupMessage arrives.
+func (s *Server) negotiate(c *conn) (*pgproto3.StartupMessage, error) {
+	tlsDone := false
+	for {
+		var lenb [4]byte
+		if _, err := io.ReadFull(c.r.r, lenb[:]); err != nil {
+			return nil, err
+		}
+		n := int(binary.BigEndian.Uint32(lenb[:])) - 4
+		if n < 4 || n > maxStartupLen {
+			return nil, sqlerr.New(sqlerr.Protocol, "invalid startup packet length %d", n+4)
+		}
+		body, err := c.r.body(n)
+		if err != nil {
+			return nil, err
+		}
+		code := binary.BigEndian.Uint32(body[:4])
+		switch code {
+		case codeSSLRequest:
+			if tlsDone {
+				return nil, sqlerr.New(sqlerr.Protocol, "SSLRequest received twice")
+			}
+			if s.tls == nil {
+				if _, err := c.nc.Write([]byte{'N'}); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if c.r.r.Buffered() > 0 {
+				return nil, sqlerr.New(sqlerr.Protocol, "data received before the TLS handshake")
+			}
+			if _, err := c.nc.Write([]byte{'S'}); err != nil {
+				return nil, err
+			}
+			tc := tls.Server(c.nc, s.tls)
+			if err := tc.Handshake(); err != nil {
+				return nil, fmt.Errorf("%w: tls handshake: %v", errQuiet, err)
+			}
+			c.nc = tc
+			c.r = newReader(bufio.NewReaderSize(tc, 16*1024), c.r.max)
+			c.w = bufio.NewWriterSize(tc, 32*1024)
+			tlsDone = true
+		case codeGSSEncRequest:
+			if _, err := c.nc.Write([]byte{'N'}); err != nil {
+				return nil, err
+			}
+		case codeCancelRequest:
+			var m pgproto3.CancelRequest
+			if err := m.Decode(body); err == nil && len(m.SecretKey) == 4 {
+				s.p.Cancel(m.ProcessID, binary.BigEndian.Uint32(m.SecretKey))
+			}
+			return nil, errQuiet
+		default:
+			if code>>16 != 3 {
+				return nil, sqlerr.New(sqlerr.Unsupported, "unsupported frontend protocol %d.%d: the proxy speaks 3.0", code>>16, code&0xffff)
+			}
+			if code != protocolV3 {
+				// A newer 3.x client: answer that we speak 3.0; it carries on.
+				binary.BigEndian.PutUint32(body[:4], protocolV3)
+				if err := c.send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0}); err != nil {
+					return nil, err
+				}
+			}
+			var m pgproto3.StartupMessage
+			if err := m.Decode(body); err != nil {
+				return nil, sqlerr.New(sqlerr.Protocol, "invalid startup packet: %v", err)
+			}
+			return &m, nil
+		}
+	}
+}
+
+// authenticate runs SCRAM-SHA-256 and binds the session to its tenant.
+func (s *Server) authenticate(c *conn, m *pgproto3.StartupMessage) (*proxy.Binding, error) {
+	userName := m.Parameters["user"]
+	if userName == "" {
+		return nil, sqlerr.New(sqlerr.AuthFailed, "no user name given in the startup packet")
+	}
+	if m.Parameters["replication"] != "" && m.Parameters["replication"] != "false" {
+		return nil, sqlerr.New(sqlerr.Unsupported, "replication connections are not supported by the proxy")
+	}
+	u, known := s.p.User(userName)
+	v := s.dumm
+	if known {
+		v = u.Verifier
+	}
+	authFailed := sqlerr.New(sqlerr.AuthFailed, "password authentication failed for user %q", userName)
+	if err := c.send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{scram.Mechanism}}); err != nil {
+		return nil, err
+	}
+	typ, body, err := c.r.next()
+	if err != nil {
+		return nil, err
+	}
+	if typ != 'p' {
+		return nil, sqlerr.New(sqlerr.Protocol, "expected SASLInitialResponse, got message type %q", typ)
+	}
+	var init pgproto3.SASLInitialResponse
+	if err := init.Decode(body); err != nil {
+		return nil, sqlerr.New(sqlerr.Protocol, "invalid SASLInitialResponse: %v", err)
+	}
+	if init.AuthMechanism != scram.Mechanism {
+		return nil, sqlerr.New(sqlerr.Protocol, "unsupported SASL mechanism %q: use SCRAM-SHA-256", init.AuthMechanism)
+	}
+	conv := scram.NewConversation(v)
+	first, err := conv.First(init.Data)
+	if err != nil {
+		return nil, sqlerr.Wrap(sqlerr.Protocol, err, "invalid SCRAM client-first-message: %v", err)
+	}
+	if err := c.send(&pgproto3.AuthenticationSASLContinue{Data: first}); err != nil {
+		return nil, err
+	}
+	typ, body, err = c.r.next()
+	if err != nil {
+		return nil, err
+	}
+	if typ != 'p' {
+		return nil, sqlerr.New(sqlerr.Protocol, "expected SASLResponse, got message type %q", typ)
+	}
+	var resp pgproto3.SASLResponse
+	if err := resp.Decode(body); err != nil {
+		return nil, sqlerr.New(sqlerr.Protocol, "invalid SASLResponse: %v", err)
+	}
+	final, err := conv.Final(resp.Data)
+	if err != nil || !known {
+		return nil, authFailed
+	}
+	if err := c.send(&pgproto3.AuthenticationSASLFinal{Data: final}); err != nil {
+		return nil, err
+	}
+	return s.p.Bind(u, m.Parameters["database"], proxy.EnginePostgres)
+}
+
+// sqlState is the SQLSTATE err is reported with.
+func sqlState(err error) string {
+	if e := sqlerr.As(err); e != nil {
+		return e.SQLState()
+	}
+	return "XX000"
+}
+
+// errorResponse encodes err for the client.
+func errorResponse(err error, severity string) *pgproto3.ErrorResponse {
+	e := sqlerr.As(err)
+	if e == nil {
+		e = sqlerr.Wrap(sqlerr.Internal, err, "internal error: %v", err)
+	}
+	return &pgproto3.ErrorResponse{
+		Severity:            severity,
+		SeverityUnlocalized: severity,
+		Code:                e.SQLState(),
+		Message:             e.Message,
+		Detail:              e.Detail,
+		Hint:                e.Hint,
+	}
+}
+
+// ctxBackground is the context of backend I/O not tied to a statement.
+var ctxBackground = context.Background()

@@ -1,0 +1,1145 @@
+package pg
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// refusedSQL is sent to a backend to put its transaction into the failed
+// state when the proxy refuses a statement inside a transaction (or after
+// other messages of an extended-protocol batch), so that COMMIT, ROLLBACK
+// and savepoints then behave exactly as if the backend had refused it. The
+// backend's syntax error is replaced by the proxy's error.
+const refusedSQL = "tenantproxy: statement refused"
+
+// streamThreshold is the row size above which a backend message is copied to
+// the client without being held in memory.
+const streamThreshold = 64 * 1024
+
+// expect is one response the relay waits for, in protocol order.
+type expect struct {
+	typ     byte   // '1' parse, '2' bind, '3' close, 'd' describe statement, 'p' describe portal, 'e' execute, 'Z' sync, 'h' flush marker
+	synth   []byte // when set, bytes the proxy answers with itself; no backend message is consumed
+	swallow bool   // the backend's response is for the proxy, not the client
+	// replaceErr, when set, replaces the backend error this entry provokes.
+	replaceErr []byte
+	// prepared is the backend statement name a Parse adds; removed again if it fails.
+	prepared string
+	stmt     *stmt // describe/execute: the statement concerned
+}
+
+// stmt is a client's prepared statement.
+type stmt struct {
+	sql       string
+	paramOIDs []uint32
+	dec       *policy.Decision
+	bnd       *proxy.Binding // binding the decision was made under
+	key       string         // backend statement name
+}
+
+// session is one authenticated client connection.
+type session struct {
+	srv *Server
+	c   *conn
+	log *slog.Logger
+	b   *proxy.Binding
+	ctx context.Context
+
+	mu sync.Mutex // guards be against the cancel path
+	be *pool.Item[*pool.PGConn]
+
+	tx      byte // last ReadyForQuery status: 'I', 'T' or 'E'
+	pinned  bool // the backend holds state that cannot be replayed
+	beBusy  bool // a request is in flight on be
+	stmts   map[string]*stmt
+	portals map[string]*stmt
+
+	startup  map[string]string // setting name -> SET statement from the startup packet
+	settings map[string]string // current setting name -> SET statement
+	stateKey string
+
+	// batch under construction (extended protocol, until Sync)
+	out        []byte
+	exp        []expect
+	skipping   bool
+	batchSets  []*policy.SetVar
+	batchPins  bool
+	batchClass policy.Class
+	batchStart time.Time
+
+	draining atomic.Bool
+	idleWait atomic.Bool
+	unreg    func()
+	br       *reader // frames from the backend
+}
+
+func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
+	s := &session{
+		srv:      srv,
+		c:        c,
+		b:        b,
+		tx:       'I',
+		stmts:    make(map[string]*stmt),
+		portals:  make(map[string]*stmt),
+		startup:  make(map[string]string),
+		settings: make(map[string]string),
+		ctx:      context.Background(),
+	}
+	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
+	for k, v := range params {
+		switch k {
+		case "user", "database", "replication":
+			continue
+		case "options":
+			if strings.TrimSpace(v) != "" {
+				return nil, sqlerr.New(sqlerr.Unsupported, "the startup parameter \"options\" is not supported by the proxy; use SET after connecting")
+			}
+			continue
+		case "search_path", "role", "session_authorization":
+			return nil, sqlerr.New(sqlerr.Permission, "the startup parameter %q may not be set through the proxy", k)
+		}
+		s.startup[strings.ToLower(k)] = "SET " + quoteIdent(strings.ToLower(k)) + " = " + quoteLiteral(v)
+	}
+	for k, v := range s.startup {
+		s.settings[k] = v
+	}
+	s.stateKey = s.computeStateKey()
+	return s, nil
+}
+
+// Drain asks the session to close at its next idle point.
+func (s *session) Drain() {
+	s.draining.Store(true)
+	if s.idleWait.Load() {
+		_ = s.c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// Close closes the client connection now.
+func (s *session) Close() error { return s.c.nc.Close() }
+
+var _ proxy.Client = (*session)(nil)
+
+func (s *session) run() {
+	untrack, err := s.srv.p.Track(s)
+	if err != nil {
+		s.c.fatal(err)
+		return
+	}
+	defer untrack()
+	if err := s.greet(); err != nil {
+		s.c.fatal(err)
+		return
+	}
+	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Inc()
+	defer func() { s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec() }()
+	defer s.end()
+	defer s.unreg()
+
+	for {
+		s.idleWait.Store(true)
+		if s.draining.Load() && s.idle() {
+			s.c.fatal(sqlerr.New(sqlerr.ShuttingDown, "terminating connection because the proxy is shutting down"))
+			return
+		}
+		typ, n, err := s.c.r.header()
+		s.idleWait.Store(false)
+		if err != nil {
+			var ne net.Error
+			if s.draining.Load() && errors.As(err, &ne) && ne.Timeout() {
+				s.c.fatal(sqlerr.New(sqlerr.ShuttingDown, "terminating connection because the proxy is shutting down"))
+			} else if e := sqlerr.As(err); e != nil {
+				s.c.fatal(e)
+			}
+			return
+		}
+		body, err := s.c.r.body(n)
+		if err != nil {
+			return
+		}
+		if err := s.handle(typ, body); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errTerminate) {
+				return
+			}
+			if e := sqlerr.As(err); e != nil {
+				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
+				s.c.fatal(e)
+			} else {
+				s.log.Debug("connection_closed", "error", err)
+			}
+			return
+		}
+	}
+}
+
+// idle reports whether nothing is in flight and no transaction is open.
+func (s *session) idle() bool {
+	return s.tx == 'I' && len(s.exp) == 0 && len(s.out) == 0
+}
+
+var errTerminate = errors.New("terminate")
+
+// greet sends AuthenticationOk, the parameters, the cancel key and the first
+// ReadyForQuery.
+func (s *session) greet() error {
+	params := s.b.Tenant.ServerParams()
+	if params == nil {
+		// Learn the backend's parameters from a first connection.
+		if err := s.acquire(); err != nil {
+			return err
+		}
+		s.releaseBackend()
+		params = s.b.Tenant.ServerParams()
+	}
+	msgs := []pgproto3.BackendMessage{&pgproto3.AuthenticationOk{}}
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := params[k]
+		switch k {
+		case "session_authorization":
+			v = s.b.User.Name
+		case "is_superuser":
+			v = "off"
+		}
+		if sv, ok := s.startupValue(k); ok {
+			v = sv
+		}
+		msgs = append(msgs, &pgproto3.ParameterStatus{Name: k, Value: v})
+	}
+	pid, secret, unreg := s.srv.p.NewCancelKey(s.cancel)
+	s.unreg = unreg
+	var key [4]byte
+	binary.BigEndian.PutUint32(key[:], secret)
+	msgs = append(msgs, &pgproto3.BackendKeyData{ProcessID: pid, SecretKey: key[:]}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+	return s.c.send(msgs...)
+}
+
+// startupValue returns the value the client asked for at startup.
+func (s *session) startupValue(name string) (string, bool) {
+	stmt, ok := s.startup[strings.ToLower(name)]
+	if !ok {
+		return "", false
+	}
+	_, v, _ := strings.Cut(stmt, " = ")
+	return unquoteLiteral(v), true
+}
+
+// cancel forwards a CancelRequest to the backend serving the session.
+func (s *session) cancel() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.be == nil {
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	if err := s.be.Conn.Cancel(ctx); err != nil {
+		s.log.Warn("cancel_failed", "error", err)
+	}
+}
+
+func (s *session) handle(typ byte, body []byte) error {
+	switch typ {
+	case 'Q':
+		return s.simpleQuery(body)
+	case 'P':
+		return s.parse(body)
+	case 'B':
+		return s.bind(body)
+	case 'D':
+		return s.describe(body)
+	case 'E':
+		return s.execute(body)
+	case 'C':
+		return s.closeMsg(body)
+	case 'S':
+		return s.sync()
+	case 'H':
+		return s.flush()
+	case 'X':
+		return errTerminate
+	case 'd', 'c', 'f':
+		// Copy messages outside COPY: the backend would ignore them after
+		// a failed COPY; so does the proxy.
+		return nil
+	case 'F':
+		return s.refuseInBatch(sqlerr.New(sqlerr.Unsupported, "the function call protocol message is not supported by the proxy"), true)
+	default:
+		return sqlerr.New(sqlerr.Protocol, "invalid frontend message type %q", typ)
+	}
+}
+
+// ---- simple query ----
+
+func (s *session) simpleQuery(body []byte) error {
+	sql, _, err := cstring(body)
+	if err != nil {
+		return sqlerr.New(sqlerr.Protocol, "invalid Query message")
+	}
+	if len(s.exp) > 0 || len(s.out) > 0 {
+		return sqlerr.New(sqlerr.Protocol, "Query received before Sync ended an extended-protocol batch")
+	}
+	start := time.Now()
+	dec, err := s.srv.p.Check(s.b, policy.Postgres, sql)
+	if err != nil {
+		return s.refuseSimple(err)
+	}
+	if len(dec.Stmts) == 0 {
+		return s.c.send(&pgproto3.EmptyQueryResponse{}, &pgproto3.ReadyForQuery{TxStatus: s.tx})
+	}
+	if handled, err := s.intercept(dec); handled || err != nil {
+		return err
+	}
+	if err := s.acquire(); err != nil {
+		return s.refuseSimple(err)
+	}
+	txBefore := s.tx
+	s.out = appendQuery(s.out[:0], dec.SQL)
+	s.exp = append(s.exp[:0], expect{typ: 'Z'})
+	if dec.Capped {
+		s.notice(dec)
+	}
+	failed, err := s.relay()
+	if err != nil {
+		return err
+	}
+	s.afterStatements(dec, failed, txBefore)
+	s.srv.p.Metrics.Statement(s.b.Tenant.ID, dec.Class().String(), time.Since(start))
+	s.maybeRelease()
+	return s.c.w.Flush()
+}
+
+// refuseSimple answers a refused simple query. Inside a transaction the
+// backend's transaction is failed too, so it ends as Postgres would end it.
+func (s *session) refuseSimple(err error) error {
+	s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
+	er := encodeMsg(errorResponse(err, "ERROR"))
+	if s.be != nil && s.tx != 'I' {
+		s.out = appendQuery(s.out[:0], refusedSQL)
+		s.exp = append(s.exp[:0], expect{typ: 'Z', replaceErr: er})
+		if _, err := s.relay(); err != nil {
+			return err
+		}
+		return s.c.w.Flush()
+	}
+	if _, err := s.c.w.Write(er); err != nil {
+		return err
+	}
+	return s.c.send(&pgproto3.ReadyForQuery{TxStatus: s.tx})
+}
+
+// intercept answers the proxy's own statements: SET tenant and SHOW tenant.
+func (s *session) intercept(dec *policy.Decision) (bool, error) {
+	var sw, show bool
+	for _, st := range dec.Stmts {
+		sw = sw || st.TenantSwitch != ""
+		show = show || st.ShowVar == "tenant"
+	}
+	if !sw && !show {
+		return false, nil
+	}
+	if len(dec.Stmts) > 1 {
+		return true, s.refuseSimple(sqlerr.New(sqlerr.Unsupported, "SET tenant and SHOW tenant must be sent as statements of their own"))
+	}
+	st := dec.Stmts[0]
+	if show {
+		return true, s.c.send(
+			&pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{Name: []byte("tenant"), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1}}},
+			&pgproto3.DataRow{Values: [][]byte{[]byte(s.b.Tenant.ID)}},
+			&pgproto3.CommandComplete{CommandTag: []byte("SHOW")},
+			&pgproto3.ReadyForQuery{TxStatus: s.tx},
+		)
+	}
+	if s.tx != 'I' {
+		return true, s.refuseSimple(sqlerr.New(sqlerr.ActiveTransaction, "SET tenant cannot run inside a transaction block"))
+	}
+	nb, err := s.srv.p.Switch(s.b, st.TenantSwitch, proxy.EnginePostgres)
+	if err != nil {
+		return true, s.refuseSimple(err)
+	}
+	if s.be != nil {
+		s.mu.Lock()
+		if s.pinned {
+			s.b.Tenant.PGPool.Discard(s.be)
+		} else {
+			s.b.Tenant.PGPool.Release(s.be)
+		}
+		s.be = nil
+		s.mu.Unlock()
+	}
+	s.pinned = false
+	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec()
+	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "postgres").Inc()
+	s.log.Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
+	s.b = nb
+	s.log = s.c.log.With("tenant", nb.Tenant.ID, "user", nb.User.Name)
+	return true, s.c.send(
+		&pgproto3.CommandComplete{CommandTag: []byte("SET")},
+		&pgproto3.ReadyForQuery{TxStatus: s.tx},
+	)
+}
+
+// afterStatements updates session state once statements have run.
+func (s *session) afterStatements(dec *policy.Decision, failed bool, txBefore byte) {
+	for _, st := range dec.Stmts {
+		if st.Pins {
+			s.pin("statement " + st.Kind)
+		}
+		if st.Set == nil {
+			if strings.HasPrefix(st.Kind, "DEALLOCATE") && !failed {
+				s.forgetBackendStatements()
+			}
+			continue
+		}
+		if st.Set.Local {
+			continue
+		}
+		if failed {
+			continue
+		}
+		if txBefore != 'I' || s.tx != 'I' {
+			// Its fate depends on how the transaction ends: keep the
+			// connection rather than guess.
+			s.pin("SET inside a transaction")
+			continue
+		}
+		s.applySet(st.Set)
+	}
+}
+
+func (s *session) applySet(v *policy.SetVar) {
+	switch v.Kind {
+	case policy.SetValue:
+		s.settings[v.Name] = v.SQL
+	case policy.SetDefault:
+		if st, ok := s.startup[v.Name]; ok {
+			s.settings[v.Name] = st
+		} else {
+			delete(s.settings, v.Name)
+		}
+	case policy.SetResetAll:
+		s.resetSettings()
+	case policy.SetDiscard:
+		s.resetSettings()
+		s.stmts = make(map[string]*stmt)
+		s.forgetBackendStatements()
+	}
+	s.stateKey = s.computeStateKey()
+	if s.be != nil {
+		s.be.Conn.State = s.stateKey
+	}
+}
+
+func (s *session) resetSettings() {
+	s.settings = make(map[string]string, len(s.startup))
+	for k, v := range s.startup {
+		s.settings[k] = v
+	}
+}
+
+// forgetBackendStatements records that the backend dropped its prepared
+// statements (DISCARD ALL, DEALLOCATE).
+func (s *session) forgetBackendStatements() {
+	if s.be != nil {
+		clear(s.be.Conn.Prepared)
+		s.be.Conn.Unnamed = ""
+	}
+}
+
+func (s *session) pin(reason string) {
+	if !s.pinned {
+		s.log.Debug("session_pinned", "reason", reason)
+	}
+	s.pinned = true
+}
+
+func (s *session) computeStateKey() string {
+	if len(s.settings) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(s.settings))
+	for k := range s.settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		b.WriteString(s.settings[k])
+		b.WriteString(";\n")
+	}
+	return b.String()
+}
+
+// notice tells the client its result was capped.
+func (s *session) notice(dec *policy.Decision) {
+	s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
+	s.exp = append([]expect{{synth: encodeMsg(&pgproto3.NoticeResponse{
+		Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
+		Message: fmt.Sprintf("result limited to %d rows for role %q", dec.MaxRows, s.b.Role.Name),
+	})}}, s.exp...)
+}
+
+// ---- extended protocol ----
+
+func (s *session) beginBatch() {
+	if len(s.exp) == 0 && len(s.out) == 0 {
+		s.batchStart = time.Now()
+		s.batchClass = 0
+		s.batchSets = s.batchSets[:0]
+		s.batchPins = false
+	}
+}
+
+// refuseInBatch records an error at this point of an extended-protocol batch:
+// the rest of the batch up to Sync is skipped, as Postgres does.
+func (s *session) refuseInBatch(err error, count bool) error {
+	s.beginBatch()
+	if count {
+		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
+	}
+	er := encodeMsg(errorResponse(err, "ERROR"))
+	s.skipping = true
+	if s.be != nil {
+		// Fail the backend's implicit or explicit transaction at this point.
+		s.out = appendMsg(s.out, &pgproto3.Parse{Query: refusedSQL})
+		s.be.Conn.Unnamed = ""
+		s.exp = append(s.exp, expect{typ: '1', replaceErr: er})
+		return nil
+	}
+	s.exp = append(s.exp, expect{synth: er})
+	return nil
+}
+
+func (s *session) parse(body []byte) error {
+	if s.skipping {
+		return nil
+	}
+	s.beginBatch()
+	var m pgproto3.Parse
+	if err := m.Decode(body); err != nil {
+		return sqlerr.New(sqlerr.Protocol, "invalid Parse message: %v", err)
+	}
+	if _, dup := s.stmts[m.Name]; dup && m.Name != "" {
+		return s.refuseInBatch(&sqlerr.Error{Kind: sqlerr.Syntax, Message: fmt.Sprintf("prepared statement %q already exists", m.Name)}, true)
+	}
+	st, err := s.prepare(m.Query, m.ParameterOIDs)
+	if err != nil {
+		return s.refuseInBatch(err, true)
+	}
+	if err := s.acquire(); err != nil {
+		return s.refuseInBatch(err, true)
+	}
+	s.stmts[m.Name] = st
+	be := s.be.Conn
+	if m.Name == "" {
+		s.out = appendMsg(s.out, &pgproto3.Parse{Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
+		be.Unnamed = st.key
+		s.exp = append(s.exp, expect{typ: '1'})
+		return nil
+	}
+	if _, ok := be.Prepared[st.key]; ok {
+		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
+		return nil
+	}
+	s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
+	be.Prepared[st.key] = struct{}{}
+	s.exp = append(s.exp, expect{typ: '1', prepared: st.key})
+	return nil
+}
+
+// prepare checks a statement's text under the current binding.
+func (s *session) prepare(sql string, oids []uint32) (*stmt, error) {
+	dec, err := s.srv.p.Check(s.b, policy.Postgres, sql)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range dec.Stmts {
+		if st.TenantSwitch != "" || st.ShowVar == "tenant" {
+			return nil, sqlerr.New(sqlerr.Unsupported, "SET tenant and SHOW tenant must be sent as simple queries")
+		}
+	}
+	h := sha256.New()
+	h.Write([]byte(dec.SQL))
+	var b [4]byte
+	for _, o := range oids {
+		binary.BigEndian.PutUint32(b[:], o)
+		h.Write(b[:])
+	}
+	return &stmt{
+		sql:       sql,
+		paramOIDs: append([]uint32(nil), oids...),
+		dec:       dec,
+		bnd:       s.b,
+		key:       "tp_" + hex.EncodeToString(h.Sum(nil)[:16]),
+	}, nil
+}
+
+// statement returns a client statement ready on the current backend,
+// adding the Parse it needs there.
+func (s *session) statement(name string) (*stmt, error) {
+	st, ok := s.stmts[name]
+	if !ok {
+		if name == "" {
+			return nil, &sqlerr.Error{Kind: sqlerr.Syntax, Message: "unnamed prepared statement does not exist"}
+		}
+		return nil, &sqlerr.Error{Kind: sqlerr.Syntax, Message: fmt.Sprintf("prepared statement %q does not exist", name)}
+	}
+	if st.bnd != s.b {
+		// The session switched tenant since: check again under the new one.
+		nst, err := s.prepare(st.sql, st.paramOIDs)
+		if err != nil {
+			return nil, err
+		}
+		s.stmts[name] = nst
+		st = nst
+	}
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	be := s.be.Conn
+	if name == "" {
+		if be.Unnamed != st.key {
+			s.out = appendMsg(s.out, &pgproto3.Parse{Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
+			be.Unnamed = st.key
+			s.exp = append(s.exp, expect{typ: '1', swallow: true})
+		}
+		return st, nil
+	}
+	if _, ok := be.Prepared[st.key]; !ok {
+		s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
+		be.Prepared[st.key] = struct{}{}
+		s.exp = append(s.exp, expect{typ: '1', swallow: true, prepared: st.key})
+	}
+	return st, nil
+}
+
+func (s *session) bind(body []byte) error {
+	if s.skipping {
+		return nil
+	}
+	s.beginBatch()
+	var m pgproto3.Bind
+	if err := m.Decode(body); err != nil {
+		return sqlerr.New(sqlerr.Protocol, "invalid Bind message: %v", err)
+	}
+	st, err := s.statement(m.PreparedStatement)
+	if err != nil {
+		return s.refuseInBatch(err, true)
+	}
+	if m.PreparedStatement != "" {
+		m.PreparedStatement = st.key
+	}
+	s.out = appendMsg(s.out, &m)
+	s.portals[m.DestinationPortal] = st
+	s.exp = append(s.exp, expect{typ: '2'})
+	return nil
+}
+
+func (s *session) describe(body []byte) error {
+	if s.skipping {
+		return nil
+	}
+	s.beginBatch()
+	var m pgproto3.Describe
+	if err := m.Decode(body); err != nil {
+		return sqlerr.New(sqlerr.Protocol, "invalid Describe message: %v", err)
+	}
+	if m.ObjectType == 'S' {
+		st, err := s.statement(m.Name)
+		if err != nil {
+			return s.refuseInBatch(err, true)
+		}
+		if m.Name != "" {
+			m.Name = st.key
+		}
+		s.out = appendMsg(s.out, &m)
+		s.exp = append(s.exp, expect{typ: 'd', stmt: st})
+		return nil
+	}
+	if err := s.acquire(); err != nil {
+		return s.refuseInBatch(err, true)
+	}
+	s.out = appendMsg(s.out, &m)
+	s.exp = append(s.exp, expect{typ: 'p', stmt: s.portals[m.Name]})
+	return nil
+}
+
+func (s *session) execute(body []byte) error {
+	if s.skipping {
+		return nil
+	}
+	s.beginBatch()
+	var m pgproto3.Execute
+	if err := m.Decode(body); err != nil {
+		return sqlerr.New(sqlerr.Protocol, "invalid Execute message: %v", err)
+	}
+	if err := s.acquire(); err != nil {
+		return s.refuseInBatch(err, true)
+	}
+	st := s.portals[m.Portal]
+	if st != nil {
+		if c := st.dec.Class(); c > s.batchClass {
+			s.batchClass = c
+		}
+		for _, x := range st.dec.Stmts {
+			if x.Set != nil {
+				s.batchSets = append(s.batchSets, x.Set)
+			}
+			s.batchPins = s.batchPins || x.Pins
+		}
+		if st.dec.Capped {
+			s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.NoticeResponse{
+				Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
+				Message: fmt.Sprintf("result limited to %d rows for role %q", st.dec.MaxRows, s.b.Role.Name),
+			})})
+		}
+	}
+	s.out = append(s.out, 'E')
+	s.out = binary.BigEndian.AppendUint32(s.out, uint32(len(body)+4))
+	s.out = append(s.out, body...)
+	s.exp = append(s.exp, expect{typ: 'e', stmt: st})
+	return nil
+}
+
+func (s *session) closeMsg(body []byte) error {
+	if s.skipping {
+		return nil
+	}
+	s.beginBatch()
+	var m pgproto3.Close
+	if err := m.Decode(body); err != nil {
+		return sqlerr.New(sqlerr.Protocol, "invalid Close message: %v", err)
+	}
+	if m.ObjectType == 'S' || s.be == nil {
+		// Statements stay prepared on the backend for reuse; the client's
+		// name is dropped. Closing a missing portal is not an error.
+		if m.ObjectType == 'S' {
+			delete(s.stmts, m.Name)
+		}
+		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.CloseComplete{})})
+		return nil
+	}
+	delete(s.portals, m.Name)
+	s.out = appendMsg(s.out, &m)
+	s.exp = append(s.exp, expect{typ: '3'})
+	return nil
+}
+
+func (s *session) sync() error {
+	s.beginBatch()
+	s.skipping = false
+	txBefore := s.tx
+	if s.be == nil {
+		// Nothing reached a backend: answer from the proxy.
+		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ReadyForQuery{TxStatus: s.tx})})
+		if _, err := s.relay(); err != nil {
+			return err
+		}
+		return s.c.w.Flush()
+	}
+	s.out = append(s.out, 'S', 0, 0, 0, 4)
+	s.exp = append(s.exp, expect{typ: 'Z'})
+	failed, err := s.relay()
+	if err != nil {
+		return err
+	}
+	dec := &policy.Decision{}
+	for _, v := range s.batchSets {
+		dec.Stmts = append(dec.Stmts, policy.Stmt{Set: v})
+	}
+	if s.batchPins {
+		dec.Stmts = append(dec.Stmts, policy.Stmt{Pins: true, Kind: "prepared statement"})
+	}
+	s.afterStatements(dec, failed, txBefore)
+	clear(s.portals)
+	class := s.batchClass
+	if class == 0 {
+		class = policy.ClassUtility
+	}
+	s.srv.p.Metrics.Statement(s.b.Tenant.ID, class.String(), time.Since(s.batchStart))
+	s.maybeRelease()
+	return s.c.w.Flush()
+}
+
+func (s *session) flush() error {
+	if s.be != nil && len(s.out) > 0 {
+		s.out = append(s.out, 'H', 0, 0, 0, 4)
+	}
+	if _, err := s.relay(); err != nil {
+		return err
+	}
+	return s.c.w.Flush()
+}
+
+// ---- backend ----
+
+// acquire makes sure the session holds a backend connection with its
+// settings applied.
+func (s *session) acquire() error {
+	if s.be != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	it, err := s.b.Tenant.PGPool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.applyState(it.Conn); err != nil {
+		s.b.Tenant.PGPool.Discard(it)
+		return err
+	}
+	s.mu.Lock()
+	s.be = it
+	s.mu.Unlock()
+	s.br = newReader(it.Conn.R, 1<<30)
+	return nil
+}
+
+// applyState replays the session's settings on a backend connection that
+// does not have them.
+func (s *session) applyState(be *pool.PGConn) error {
+	if be.State == s.stateKey {
+		return nil
+	}
+	q := "RESET ALL;\n" + s.stateKey
+	if _, err := be.W.Write(appendQuery(nil, q)); err != nil {
+		return err
+	}
+	if err := be.W.Flush(); err != nil {
+		return err
+	}
+	be.Unnamed = ""
+	var failure error
+	for {
+		typ, body, err := pool.ReadPGMessage(be.R, 1<<20)
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'E':
+			var e pgproto3.ErrorResponse
+			_ = e.Decode(body)
+			failure = sqlerr.New(sqlerr.InvalidValue, "cannot restore session setting on a backend connection: %s", e.Message)
+		case 'Z':
+			if failure != nil {
+				return failure
+			}
+			be.State = s.stateKey
+			return nil
+		}
+	}
+}
+
+// maybeRelease gives the backend back at the end of a transaction.
+func (s *session) maybeRelease() {
+	if s.be == nil || s.tx != 'I' || s.pinned || len(s.exp) > 0 || len(s.out) > 0 {
+		return
+	}
+	if s.b.Tenant.Pool.Mode == pool.ModeSession {
+		return
+	}
+	s.releaseBackend()
+}
+
+func (s *session) releaseBackend() {
+	s.mu.Lock()
+	it := s.be
+	s.be = nil
+	s.mu.Unlock()
+	if it.Conn.R.Buffered() > 0 {
+		s.b.Tenant.PGPool.Discard(it)
+		return
+	}
+	s.b.Tenant.PGPool.Release(it)
+}
+
+// end returns or discards the backend when the client goes away.
+func (s *session) end() {
+	if s.be == nil {
+		return
+	}
+	p := s.b.Tenant.PGPool
+	if s.pinned || s.beBusy {
+		s.mu.Lock()
+		p.Discard(s.be)
+		s.be = nil
+		s.mu.Unlock()
+		return
+	}
+	if s.tx != 'I' {
+		be := s.be.Conn
+		_ = be.Conn.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = be.W.Write(appendQuery(nil, "ROLLBACK"))
+		ok := be.W.Flush() == nil
+		for ok {
+			typ, body, err := pool.ReadPGMessage(be.R, 1<<20)
+			if err != nil {
+				ok = false
+				break
+			}
+			if typ == 'Z' {
+				ok = len(body) == 1 && body[0] == 'I'
+				break
+			}
+		}
+		_ = be.Conn.SetDeadline(time.Time{})
+		if !ok {
+			s.mu.Lock()
+			p.Discard(s.be)
+			s.be = nil
+			s.mu.Unlock()
+			return
+		}
+		s.tx = 'I'
+	}
+	s.releaseBackend()
+}
+
+// relay sends the batch and forwards the backend's answers to the client
+// until every expected response has arrived. It reports whether the backend
+// returned an error.
+func (s *session) relay() (failed bool, err error) {
+	defer func() {
+		s.out = s.out[:0]
+		s.exp = s.exp[:0]
+	}()
+	if len(s.out) > 0 {
+		s.beBusy = true
+		be := s.be.Conn
+		if _, err := be.W.Write(s.out); err != nil {
+			return false, s.backendLost(err)
+		}
+		if err := be.W.Flush(); err != nil {
+			return false, s.backendLost(err)
+		}
+	}
+	w := s.c.w
+	for len(s.exp) > 0 {
+		head := &s.exp[0]
+		if head.synth != nil {
+			if _, err := w.Write(head.synth); err != nil {
+				return failed, err
+			}
+			s.exp = s.exp[1:]
+			continue
+		}
+		typ, n, err := s.br.header()
+		if err != nil {
+			return failed, s.backendLost(err)
+		}
+		if typ == 'D' && n > streamThreshold {
+			if err := s.br.copyFrame(w, typ, n); err != nil {
+				return failed, s.backendLost(err)
+			}
+			continue
+		}
+		body, err := s.br.body(n)
+		if err != nil {
+			return failed, s.backendLost(err)
+		}
+		forward := true
+		switch typ {
+		case 'N', 'S', 'A', 'D', 't', 'd', 'c':
+			forward = !head.swallow
+		case 'E':
+			failed = true
+			if head.replaceErr == nil {
+				s.srv.p.Metrics.Error(s.b.Tenant.ID, errorCode(body), nil)
+			}
+			if head.prepared != "" {
+				delete(s.be.Conn.Prepared, head.prepared)
+			}
+			if head.replaceErr != nil {
+				if _, err := w.Write(head.replaceErr); err != nil {
+					return failed, err
+				}
+				forward = false
+			}
+			// Postgres skips the rest of the batch until Sync.
+			i := 0
+			for i < len(s.exp) && s.exp[i].typ != 'Z' {
+				i++
+			}
+			s.exp = s.exp[i:]
+		case '1', '2', '3', 'n', 'C', 'I', 's':
+			forward = !head.swallow
+			if head.typ != 'Z' {
+				s.exp = s.exp[1:]
+			}
+		case 'T':
+			forward = !head.swallow
+			if head.typ == 'd' || head.typ == 'p' {
+				s.exp = s.exp[1:]
+			}
+		case 'G':
+			// CopyInResponse: stream the client's data to the backend.
+			if err := writeFrame(w, typ, body); err != nil {
+				return failed, err
+			}
+			if err := w.Flush(); err != nil {
+				return failed, err
+			}
+			if err := s.copyIn(); err != nil {
+				return failed, err
+			}
+			continue
+		case 'H':
+			// CopyOutResponse: data and CopyDone follow as ordinary frames.
+		case 'W':
+			return failed, s.backendLost(errors.New("COPY BOTH is not supported"))
+		case 'Z':
+			if len(body) == 1 {
+				s.tx = body[0]
+			}
+			forward = head.typ == 'Z'
+			for len(s.exp) > 0 && s.exp[0].typ != 'Z' {
+				s.exp = s.exp[1:]
+			}
+			if len(s.exp) > 0 {
+				s.exp = s.exp[1:]
+			}
+		}
+		if forward {
+			if err := writeFrame(w, typ, body); err != nil {
+				return failed, err
+			}
+		}
+	}
+	s.beBusy = false
+	return failed, nil
+}
+
+// copyIn forwards CopyData, CopyDone and CopyFail from the client.
+func (s *session) copyIn() error {
+	be := s.be.Conn
+	for {
+		typ, n, err := s.c.r.header()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'd':
+			if err := s.c.r.copyFrame(be.W, typ, n); err != nil {
+				return err
+			}
+		case 'c', 'f':
+			body, err := s.c.r.body(n)
+			if err != nil {
+				return err
+			}
+			if err := writeFrame(be.W, typ, body); err != nil {
+				return s.backendLost(err)
+			}
+			if err := be.W.Flush(); err != nil {
+				return s.backendLost(err)
+			}
+			return nil
+		case 'H', 'S':
+			if _, err := s.c.r.body(n); err != nil {
+				return err
+			}
+		default:
+			return sqlerr.New(sqlerr.Protocol, "unexpected message type %q during COPY FROM STDIN", typ)
+		}
+	}
+}
+
+// backendLost discards a broken backend; the client is told and closed.
+func (s *session) backendLost(err error) error {
+	if s.be != nil {
+		s.mu.Lock()
+		s.b.Tenant.PGPool.Discard(s.be)
+		s.be = nil
+		s.mu.Unlock()
+	}
+	s.beBusy = false
+	s.log.Warn("backend_lost", "error", err)
+	return sqlerr.Wrap(sqlerr.Unavailable, err, "lost the connection to the backend of tenant %q", s.b.Tenant.ID)
+}
+
+// ---- encoding helpers ----
+
+// errorCode returns the SQLSTATE field of an ErrorResponse body.
+func errorCode(body []byte) string {
+	for len(body) > 1 {
+		field := body[0]
+		v, rest, err := cstring(body[1:])
+		if err != nil {
+			break
+		}
+		if field == 'C' {
+			return v
+		}
+		body = rest
+	}
+	return "XX000"
+}
+
+func writeFrame(w io.Writer, typ byte, body []byte) error {
+	var hdr [5]byte
+	hdr[0] = typ
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(body)+4))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+func appendQuery(dst []byte, sql string) []byte {
+	dst = append(dst, 'Q', 0, 0, 0, 0)
+	start := len(dst) - 4
+	dst = append(dst, sql...)
+	dst = append(dst, 0)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start))
+	return dst
+}
+
+// appendMsg appends the encoding of one of the proxy's own messages.
+func appendMsg(dst []byte, m interface{ Encode([]byte) ([]byte, error) }) []byte {
+	b, err := m.Encode(dst)
+	if err != nil {
+		panic(err) // only our own well-formed messages are encoded here
+	}
+	return b
+}
+
+func encodeMsg(m pgproto3.BackendMessage) []byte {
+	b, err := m.Encode(nil)
+	if err != nil {
+		panic(err) // only our own well-formed messages are encoded here
+	}
+	return b
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func unquoteLiteral(s string) string {
+	s = strings.TrimPrefix(strings.TrimSuffix(s, "'"), "'")
+	return strings.ReplaceAll(s, "''", "'")
+}
