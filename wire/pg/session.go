@@ -548,6 +548,17 @@ func (s *session) parse(body []byte) error {
 	if err != nil {
 		return s.refuseInBatch(err, true)
 	}
+	if m.Name != "" && s.be == nil {
+		// Outside a transaction a named statement is prepared lazily, on
+		// whichever backend serves its first Bind or Describe: preparing
+		// needs no backend connection (clients that prepare synchronously
+		// while another of their connections holds one cannot deadlock the
+		// pool), at the price of reporting errors the parser cannot see,
+		// such as a missing table, at that first use.
+		s.stmts[m.Name] = st
+		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
+		return nil
+	}
 	if err := s.acquire(); err != nil {
 		return s.refuseInBatch(err, true)
 	}
