@@ -68,7 +68,8 @@ func newPGFixture(t testing.TB, pool string, extra string) *pgFixture {
 	}
 	yaml := fmt.Sprintf(`
 tenants:
-  - {id: alpha, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", pool: %s}
+  - {id: alpha, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", pool: %s,
+     roles: {viewer: {max_rows: 3, masked_columns: [items.secret]}}}
   - {id: beta, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", pool: %s}
   - {id: gamma, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", isolation: schema, pool: %s}
   - {id: delta, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", isolation: schema, pool: %s}
@@ -76,6 +77,7 @@ users:
   - {name: alice, password: alice-pw, tenants: {alpha: admin, beta: analyst, gamma: admin}}
   - {name: bob, password: bob-pw, tenants: {beta: editor}}
   - {name: carol, password: carol-pw, tenants: {gamma: analyst}}
+  - {name: vera, password: vera-pw, tenants: {alpha: viewer, beta: viewer}}
 %s`, f.alphaDB, pool, f.betaDB, pool, f.sharedDB, pool, f.sharedDB, pool, extra)
 	f.rp = startProxy(t, yaml)
 	return f
@@ -687,5 +689,83 @@ func TestPGMetrics(t *testing.T) {
 	resp, err = http.Get("http://" + f.rp.AdminAddr + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
+	}
+}
+
+func TestPGViewerMasksAndCaps(t *testing.T) {
+	f := newPGFixture(t, "", "")
+	ctx := context.Background()
+	pgExec(t, f.alphaDB, "INSERT INTO items (name, secret) SELECT 'extra-' || g, 'hidden-' || g FROM generate_series(1, 10) g")
+	var notices []string
+	var mu sync.Mutex
+	cfg, _ := pgx.ParseConfig(f.rp.pgURL("vera", "vera-pw", "alpha"))
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		mu.Lock()
+		notices = append(notices, n.Message)
+		mu.Unlock()
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	check := func(label string, mode pgx.QueryExecMode, sql string) {
+		t.Helper()
+		rows, err := c.Query(ctx, sql, mode)
+		if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		n := 0
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, fd := range rows.FieldDescriptions() {
+				if fd.Name == "secret" || fd.Name == "s" {
+					if vals[i] != "****" {
+						t.Fatalf("%s: masked column came back as %v", label, vals[i])
+					}
+				}
+			}
+			n++
+		}
+		if rows.Err() != nil {
+			t.Fatalf("%s: %v", label, rows.Err())
+		}
+		if n != 3 {
+			t.Fatalf("%s: %d rows, want the cap of 3", label, n)
+		}
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec} {
+		check("star", mode, "SELECT * FROM items ORDER BY id")
+		check("alias", mode, "SELECT name, secret AS s FROM items ORDER BY id")
+		check("qualified", mode, "SELECT i.secret, i.name FROM items i")
+		check("again", mode, "SELECT * FROM items ORDER BY id")
+	}
+	mu.Lock()
+	if len(notices) == 0 || !strings.Contains(notices[0], "limited to 3 rows") {
+		t.Fatalf("no cap notice: %v", notices)
+	}
+	mu.Unlock()
+	// Probing the masked column in any expression is refused.
+	for _, q := range []string{
+		"SELECT name FROM items WHERE secret = 'secret-of-alpha-apple'",
+		"SELECT upper(secret) FROM items",
+		"SELECT name FROM items ORDER BY secret",
+		"SELECT secret, count(*) FROM items GROUP BY secret",
+		"SELECT length(secret) FROM items",
+		"SELECT name FROM items WHERE secret LIKE 's%'",
+	} {
+		_, err := c.Exec(ctx, q)
+		wantCode(t, err, "42501")
+	}
+	// Writes are refused for the viewer.
+	_, err = c.Exec(ctx, "UPDATE items SET name = 'x'")
+	wantCode(t, err, "42501")
+	// The same statements unmasked for the admin.
+	a := f.rp.connect(t, "alice", "alice-pw", "alpha")
+	if got := names(t, a, "SELECT secret FROM items ORDER BY id LIMIT 1"); got[0] != "secret-of-alpha-apple" {
+		t.Fatalf("admin sees %v", got)
 	}
 }

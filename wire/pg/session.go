@@ -44,6 +44,8 @@ type expect struct {
 	// prepared is the backend statement name a Parse adds; removed again if it fails.
 	prepared string
 	stmt     *stmt // describe/execute: the statement concerned
+	lookup   bool  // execute of the mask lookup: rows are recorded, not forwarded
+	maskDesc bool  // describe the proxy added to learn which columns to mask
 }
 
 // stmt is a client's prepared statement.
@@ -84,6 +86,12 @@ type session struct {
 	batchPins  bool
 	batchClass policy.Class
 	batchStart time.Time
+
+	// column masks of the statement being relayed (mask.go)
+	maskWant    map[string]bool
+	maskCols    map[uint64]bool
+	maskIdx     []maskCol
+	batchLookup bool
 
 	draining atomic.Bool
 	idleWait atomic.Bool
@@ -316,8 +324,15 @@ func (s *session) simpleQuery(body []byte) error {
 		return s.refuseSimple(err)
 	}
 	txBefore := s.tx
-	s.out = appendQuery(s.out[:0], dec.SQL)
-	s.exp = append(s.exp[:0], expect{typ: 'Z'})
+	s.out, s.exp = s.out[:0], s.exp[:0]
+	s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
+	if len(dec.Masked) > 0 && s.tx != 'E' {
+		out, exp := s.maskLookup(dec.Masked)
+		s.out = append(append(s.out, out...), 'S', 0, 0, 0, 4)
+		s.exp = append(append(s.exp, exp...), expect{typ: 'Z', swallow: true})
+	}
+	s.out = appendQuery(s.out, dec.SQL)
+	s.exp = append(s.exp, expect{typ: 'Z'})
 	if dec.Capped {
 		s.notice(dec)
 	}
@@ -495,10 +510,11 @@ func (s *session) computeStateKey() string {
 // notice tells the client its result was capped.
 func (s *session) notice(dec *policy.Decision) {
 	s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
-	s.exp = append([]expect{{synth: encodeMsg(&pgproto3.NoticeResponse{
+	n := len(s.exp) - 1
+	s.exp = append(s.exp[:n], expect{synth: encodeMsg(&pgproto3.NoticeResponse{
 		Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
 		Message: fmt.Sprintf("result limited to %d rows for role %q", dec.MaxRows, s.b.Role.Name),
-	})}}, s.exp...)
+	})}, s.exp[n])
 }
 
 // ---- extended protocol ----
@@ -509,6 +525,8 @@ func (s *session) beginBatch() {
 		s.batchClass = 0
 		s.batchSets = s.batchSets[:0]
 		s.batchPins = false
+		s.batchLookup = false
+		s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
 	}
 }
 
@@ -726,6 +744,21 @@ func (s *session) execute(body []byte) error {
 				Message: fmt.Sprintf("result limited to %d rows for role %q", st.dec.MaxRows, s.b.Role.Name),
 			})})
 		}
+	}
+	if st != nil && len(st.dec.Masked) > 0 && s.tx != 'E' {
+		if !s.batchLookup {
+			// The lookup goes ahead of everything this batch sends.
+			out, exp := s.maskLookup(st.dec.Masked)
+			s.out = append(out, s.out...)
+			s.exp = append(exp, s.exp...)
+			s.batchLookup = true
+		} else {
+			for _, m := range st.dec.Masked {
+				s.maskWant[m] = true
+			}
+		}
+		s.out = appendMsg(s.out, &pgproto3.Describe{ObjectType: 'P', Name: m.Portal})
+		s.exp = append(s.exp, expect{typ: 'p', swallow: true, maskDesc: true})
 	}
 	s.out = append(s.out, 'E')
 	s.out = binary.BigEndian.AppendUint32(s.out, uint32(len(body)+4))
@@ -961,7 +994,7 @@ func (s *session) relay() (failed bool, err error) {
 		if err != nil {
 			return failed, s.backendLost(err)
 		}
-		if typ == 'D' && n > streamThreshold {
+		if typ == 'D' && n > streamThreshold && len(s.maskIdx) == 0 && !head.lookup {
 			if err := s.br.copyFrame(w, typ, n); err != nil {
 				return failed, s.backendLost(err)
 			}
@@ -973,7 +1006,14 @@ func (s *session) relay() (failed bool, err error) {
 		}
 		forward := true
 		switch typ {
-		case 'N', 'S', 'A', 'D', 't', 'd', 'c':
+		case 'D':
+			forward = !head.swallow
+			if head.lookup {
+				s.recordMaskRow(body)
+			} else if len(s.maskIdx) > 0 {
+				body = s.maskRow(body)
+			}
+		case 'N', 'S', 'A', 't', 'd', 'c':
 			forward = !head.swallow
 		case 'E':
 			failed = true
@@ -997,11 +1037,19 @@ func (s *session) relay() (failed bool, err error) {
 			s.exp = s.exp[i:]
 		case '1', '2', '3', 'n', 'C', 'I', 's':
 			forward = !head.swallow
+			if typ == 'C' || typ == 'I' || typ == 's' {
+				if head.typ == 'e' && !head.lookup {
+					s.maskIdx = s.maskIdx[:0]
+				}
+			}
 			if head.typ != 'Z' {
 				s.exp = s.exp[1:]
 			}
 		case 'T':
 			forward = !head.swallow
+			if head.maskDesc || (head.typ == 'Z' && s.maskCols != nil) {
+				s.maskColumns(body)
+			}
 			if head.typ == 'd' || head.typ == 'p' {
 				s.exp = s.exp[1:]
 			}
@@ -1025,7 +1073,7 @@ func (s *session) relay() (failed bool, err error) {
 			if len(body) == 1 {
 				s.tx = body[0]
 			}
-			forward = head.typ == 'Z'
+			forward = head.typ == 'Z' && !head.swallow
 			for len(s.exp) > 0 && s.exp[0].typ != 'Z' {
 				s.exp = s.exp[1:]
 			}

@@ -1,0 +1,132 @@
+package policy
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// Engine checks and rewrites statements. It is safe for concurrent use; build
+// one in cmd and share it.
+type Engine struct {
+	cache *cache
+	// preds holds parsed row-filter predicates by dialect and text.
+	preds sync.Map // predKey -> *predTemplate
+}
+
+// NewEngine returns an engine whose rewrite cache holds about cacheEntries
+// decisions (sharded clock eviction). cacheEntries <= 0 disables the cache.
+func NewEngine(cacheEntries int) *Engine {
+	return &Engine{cache: newCache(cacheEntries)}
+}
+
+// Check analyses sql (one or more statements) in dialect d for subject s and
+// returns the decision, or an *sqlerr.Error saying which statement was
+// refused and why. The returned Decision is the caller's to keep; its slices
+// are shared with the cache and must not be modified.
+//
+// Repeated texts are answered from the cache. A text that differs from an
+// earlier one only in plain numeric or '...' string literals is answered from
+// the template cache when the earlier text was allowed unchanged and its
+// analysis read no literal value (see fastpath.go).
+func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			dec = nil
+			err = sqlerr.Wrap(sqlerr.Internal, fmt.Errorf("policy: panic: %v\n%s", r, debug.Stack()),
+				"internal error while checking the statement")
+		}
+	}()
+	if s.Scope == nil || s.Role == nil {
+		return nil, sqlerr.New(sqlerr.Internal, "policy: subject without scope or role")
+	}
+	if d != Postgres && d != MySQL {
+		return nil, sqlerr.New(sqlerr.Internal, "policy: unknown dialect %d", d)
+	}
+	k := e.key(s, d, sql)
+	if res, ok := e.cache.get(k); ok {
+		return res.result(sql)
+	}
+	tk, tmplOK := templateKey(s, d, sql, k)
+	if tmplOK {
+		if res, ok := e.cache.get(tk); ok {
+			// The template's decision is "allowed, unchanged": the output is
+			// the input text itself.
+			return res.result(sql)
+		}
+	}
+	var res *result
+	var tmplSafe bool
+	switch d {
+	case Postgres:
+		res, tmplSafe = e.checkPG(s, sql)
+	default:
+		res, tmplSafe = e.checkMySQL(s, sql)
+	}
+	e.cache.put(k, res)
+	if tmplOK && tmplSafe && res.err == nil && res.dec.templateSafe() {
+		e.cache.put(tk, res)
+	}
+	return res.result(sql)
+}
+
+// key builds the exact-text cache key. The user is part of it only when the
+// role's row filters mention {{user}}.
+func (e *Engine) key(s Subject, d Dialect, sql string) cacheKey {
+	k := cacheKey{dialect: d, tenant: s.Scope.Tenant, role: s.Role.Name, version: s.Version, sql: sql}
+	if roleUsesUser(s.Role) {
+		k.user = s.User
+	}
+	return k
+}
+
+func roleUsesUser(r *Role) bool {
+	for _, p := range r.RowFilters {
+		if strings.Contains(p, "{{user}}") {
+			return true
+		}
+	}
+	return false
+}
+
+// result is what the cache stores: a decision or a refusal.
+type result struct {
+	dec *Decision
+	err *sqlerr.Error
+}
+
+// result returns a copy of the stored outcome for text sql.
+func (r *result) result(sql string) (*Decision, error) {
+	if r.err != nil {
+		cp := *r.err
+		return nil, &cp
+	}
+	d := *r.dec
+	if !d.Rewritten {
+		d.SQL = sql
+	}
+	return &d, nil
+}
+
+// templateSafe reports whether the decision leaves the text unchanged and
+// carries nothing that depends on literal values, so that it may be reused for
+// texts that differ only in literals.
+func (d *Decision) templateSafe() bool {
+	if d.Rewritten || d.Capped || len(d.Stmts) == 0 {
+		return false
+	}
+	for _, st := range d.Stmts {
+		if st.Set != nil || st.TenantSwitch != "" || st.ShowVar != "" || st.Pins || st.Kind == "KILL" {
+			return false
+		}
+		switch st.Class {
+		case ClassRead, ClassWrite:
+		default:
+			return false
+		}
+	}
+	return true
+}

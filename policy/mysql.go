@@ -1,0 +1,822 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/format"
+	"github.com/pingcap/tidb/pkg/parser/model"
+	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
+
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// myRestoreFlags restores rewritten MySQL statements. Backslashes in string
+// literals are escaped too (the spec's flags plus RestoreStringEscapeBackslash)
+// because MySQL's default sql_mode treats a backslash as an escape: without
+// it a literal 'a\\' would come back as 'a\' and change the statement.
+const myRestoreFlags = format.RestoreStringSingleQuotes | format.RestoreStringEscapeBackslash |
+	format.RestoreKeyWordUppercase | format.RestoreNameBackQuotes
+
+var errPredicate = errors.New("row filter must be one boolean expression")
+
+// myParse parses MySQL text. The TiDB parser is not safe for concurrent use,
+// so each call gets its own (they are cheap to build).
+func myParse(sql string) ([]ast.StmtNode, error) {
+	p := parser.New()
+	stmts, _, err := p.Parse(sql, "", "")
+	return stmts, err
+}
+
+func myRestore(n ast.Node) (string, error) {
+	var b strings.Builder
+	if err := n.Restore(format.NewRestoreCtx(myRestoreFlags, &b)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// checkMySQL analyses a MySQL text; see checkPG for the bool.
+func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
+	stmts, err := myParse(sql)
+	if err != nil {
+		if k := myAdminPrefix(sql); k != "" {
+			return &result{err: sqlerr.New(sqlerr.Privilege, "permission denied: %s is not allowed on tenant %q", k, s.Scope.Tenant)}, false
+		}
+		return &result{err: sqlerr.Wrap(sqlerr.Syntax, err, "syntax error: %s", err.Error())}, false
+	}
+	dec := &Decision{SQL: sql}
+	tmplSafe := true
+	masked := map[string]bool{}
+	outs := make([]string, len(stmts))
+	for i, stmt := range stmts {
+		a := &myStmt{e: e, s: s, role: s.Role, scope: s.Scope, stmt: stmt}
+		st, err := a.analyze()
+		if err != nil {
+			return &result{err: err}, false
+		}
+		if a.litDep || !a.plainDML {
+			tmplSafe = false
+		}
+		outs[i] = strings.TrimSpace(stmt.Text())
+		if a.rewritten {
+			dec.Rewritten = true
+			out, rerr := myRestore(a.stmt)
+			if rerr != nil {
+				return &result{err: sqlerr.Wrap(sqlerr.Internal, rerr, "internal error while rewriting the statement")}, false
+			}
+			outs[i] = out
+		}
+		if a.capped {
+			dec.Capped, dec.MaxRows = true, s.Role.MaxRows
+		}
+		for _, m := range a.masks {
+			masked[m] = true
+		}
+		dec.Stmts = append(dec.Stmts, st)
+	}
+	for m := range masked {
+		dec.Masked = append(dec.Masked, m)
+	}
+	sort.Strings(dec.Masked)
+	if dec.Rewritten {
+		dec.SQL = strings.Join(outs, "; ")
+	}
+	return &result{dec: dec}, tmplSafe
+}
+
+// myAdminPrefix recognises statements the TiDB grammar lacks but that must be
+// refused as privileged rather than as syntax errors (SET PERSIST).
+func myAdminPrefix(sql string) string {
+	f := strings.Fields(strings.ToUpper(sql))
+	if len(f) >= 2 && f[0] == "SET" && (strings.HasPrefix(f[1], "PERSIST") || strings.HasPrefix(f[1], "@@PERSIST")) {
+		return "SET PERSIST"
+	}
+	return ""
+}
+
+// myStmt is the analysis of one MySQL statement.
+type myStmt struct {
+	e     *Engine
+	s     Subject
+	role  *Role
+	scope *Scope
+	stmt  ast.StmtNode
+
+	st        Stmt
+	litDep    bool
+	plainDML  bool
+	rewritten bool
+	capped    bool
+	masks     []string
+
+	ctes     []map[string]bool
+	withOf   map[ast.Node]bool
+	refs     map[*ast.TableName]bool
+	tables   map[string]bool
+	rangeNms map[string]bool
+	selects  []*ast.SelectStmt
+	locking  bool
+	err      *sqlerr.Error
+}
+
+func (a *myStmt) tenant() string { return a.scope.Tenant }
+
+func (a *myStmt) fail(err *sqlerr.Error) {
+	if a.err == nil {
+		a.err = err
+	}
+}
+
+func (a *myStmt) privilege(what string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Privilege, "permission denied: %s is not allowed on tenant %q", what, a.tenant())
+}
+
+func (a *myStmt) outside(kind, name string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.CrossTenant, "%s %q is outside tenant %q", kind, name, a.tenant())
+}
+
+func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
+	class, kind, err := a.classify(a.stmt)
+	if err != nil {
+		return Stmt{}, err
+	}
+	a.st.Class, a.st.Kind = class, kind
+	if class == ClassSession || class == ClassTx || kind == "KILL" {
+		if !accessAllows(a.role.Access, class) {
+			return Stmt{}, a.permission()
+		}
+		return a.st, nil
+	}
+	a.refs = map[*ast.TableName]bool{}
+	a.tables = map[string]bool{}
+	a.rangeNms = map[string]bool{}
+	a.withOf = map[ast.Node]bool{}
+	a.stmt.Accept(a)
+	if a.err != nil {
+		return Stmt{}, a.err
+	}
+	if a.locking && rank(a.st.Class) < rank(ClassWrite) {
+		a.st.Class = ClassWrite
+	}
+	if !accessAllows(a.role.Access, a.st.Class) {
+		return Stmt{}, a.permission()
+	}
+	for t := range a.tables {
+		a.st.Tables = append(a.st.Tables, t)
+	}
+	sort.Strings(a.st.Tables)
+	if err := a.checkMasks(); err != nil {
+		return Stmt{}, err
+	}
+	if err := a.rowFilters(); err != nil {
+		return Stmt{}, err
+	}
+	if a.role.MaxRows > 0 {
+		a.capTop()
+	}
+	return a.st, nil
+}
+
+func (a *myStmt) permission() *sqlerr.Error {
+	return sqlerr.New(sqlerr.Permission, "permission denied: role %q may not run %s (%s) on tenant %q",
+		a.role.Name, a.st.Kind, a.st.Class, a.tenant())
+}
+
+func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
+	switch x := n.(type) {
+	case *ast.SelectStmt:
+		a.plainDML = true
+		if x.SelectIntoOpt != nil {
+			if x.SelectIntoOpt.Tp == ast.SelectIntoVars {
+				a.st.Pins = true
+				a.plainDML = false
+				return ClassRead, "SELECT", nil
+			}
+			return 0, "", a.privilege("SELECT ... INTO OUTFILE/DUMPFILE")
+		}
+		if v := myShowVar(x); v != "" {
+			a.st.ShowVar = v
+			a.plainDML = false
+			return ClassSession, "SELECT", nil
+		}
+		switch x.Kind {
+		case ast.SelectStmtKindTable:
+			return ClassRead, "TABLE", nil
+		case ast.SelectStmtKindValues:
+			return ClassRead, "VALUES", nil
+		}
+		return ClassRead, "SELECT", nil
+	case *ast.SetOprStmt:
+		a.plainDML = true
+		return ClassRead, "SELECT", nil
+	case *ast.InsertStmt:
+		a.plainDML = true
+		if x.IsReplace {
+			return ClassWrite, "REPLACE", nil
+		}
+		return ClassWrite, "INSERT", nil
+	case *ast.UpdateStmt:
+		a.plainDML = true
+		return ClassWrite, "UPDATE", nil
+	case *ast.DeleteStmt:
+		a.plainDML = true
+		return ClassWrite, "DELETE", nil
+	case *ast.LoadDataStmt, *ast.ImportIntoStmt:
+		return 0, "", a.privilege("LOAD DATA")
+	case *ast.ExplainStmt:
+		cl, _, err := a.classify(x.Stmt)
+		a.plainDML = false
+		a.st.ShowVar = ""
+		if err != nil {
+			return 0, "", err
+		}
+		if x.Analyze && cl != ClassRead {
+			return cl, "EXPLAIN ANALYZE", nil
+		}
+		if cl == ClassSession || cl == ClassTx {
+			return cl, "EXPLAIN", nil
+		}
+		return ClassRead, "EXPLAIN", nil
+	case *ast.ShowStmt:
+		switch x.Tp {
+		case ast.ShowProcessList, ast.ShowEngines, ast.ShowMasterStatus, ast.ShowBinlogStatus,
+			ast.ShowReplicaStatus, ast.ShowPlugins, ast.ShowPrivileges:
+			return 0, "", a.privilege("SHOW " + myShowWord(x))
+		case ast.ShowGrants:
+			if x.User != nil && !x.User.CurrentUser {
+				return 0, "", a.privilege("SHOW GRANTS FOR another user")
+			}
+		}
+		if x.DBName != "" && !a.dbAllowed(x.DBName) {
+			return 0, "", a.outside("database", x.DBName)
+		}
+		if x.Tp == ast.ShowVariables {
+			return ClassSession, "SHOW", nil
+		}
+		return ClassRead, "SHOW", nil
+	case *ast.UseStmt:
+		a.st.TenantSwitch = x.DBName
+		return ClassSession, "USE", nil
+	case *ast.SetStmt:
+		return a.classifySet(x)
+	case *ast.KillStmt:
+		a.st.KillID, a.st.KillQuery = x.ConnectionID, x.Query
+		if x.Expr != nil {
+			return 0, "", sqlerr.New(sqlerr.Unsupported, "KILL needs a literal connection id")
+		}
+		return ClassUtility, "KILL", nil
+	case *ast.BeginStmt:
+		return ClassTx, "BEGIN", nil
+	case *ast.CommitStmt:
+		return ClassTx, "COMMIT", nil
+	case *ast.RollbackStmt:
+		if x.SavepointName != "" {
+			return ClassTx, "ROLLBACK TO SAVEPOINT", nil
+		}
+		return ClassTx, "ROLLBACK", nil
+	case *ast.SavepointStmt:
+		return ClassTx, "SAVEPOINT", nil
+	case *ast.ReleaseSavepointStmt:
+		return ClassTx, "RELEASE SAVEPOINT", nil
+	case *ast.PrepareStmt:
+		a.st.Pins = true
+		if x.SQLVar != nil {
+			return 0, "", sqlerr.New(sqlerr.Unsupported, "PREPARE ... FROM @variable cannot be checked; use PREPARE ... FROM '<statement>'")
+		}
+		res, _ := a.e.checkMySQL(a.s, x.SQLText)
+		if res.err != nil {
+			return 0, "", res.err
+		}
+		if len(res.dec.Stmts) != 1 {
+			return 0, "", sqlerr.New(sqlerr.Syntax, "PREPARE needs exactly one statement")
+		}
+		if res.dec.Rewritten {
+			x.SQLText = res.dec.SQL
+			a.rewritten = true
+		}
+		a.capped = res.dec.Capped
+		a.masks = res.dec.Masked
+		return res.dec.Stmts[0].Class, "PREPARE", nil
+	case *ast.ExecuteStmt:
+		return ClassWrite, "EXECUTE", nil
+	case *ast.DeallocateStmt:
+		return ClassSession, "DEALLOCATE PREPARE", nil
+	case *ast.CallStmt:
+		return ClassWrite, "CALL", nil
+	case *ast.DoStmt:
+		return ClassRead, "DO", nil
+	case *ast.LockTablesStmt:
+		return ClassWrite, "LOCK TABLES", nil
+	case *ast.UnlockTablesStmt:
+		return ClassTx, "UNLOCK TABLES", nil
+	case *ast.CreateDatabaseStmt, *ast.DropDatabaseStmt, *ast.AlterDatabaseStmt, *ast.CreateUserStmt,
+		*ast.AlterUserStmt, *ast.DropUserStmt, *ast.RenameUserStmt, *ast.GrantStmt, *ast.RevokeStmt,
+		*ast.GrantRoleStmt, *ast.RevokeRoleStmt, *ast.SetPwdStmt, *ast.SetRoleStmt, *ast.SetDefaultRoleStmt,
+		*ast.FlushStmt, *ast.ShutdownStmt, *ast.RestartStmt, *ast.AdminStmt, *ast.BRIEStmt,
+		*ast.ChangeStmt, *ast.CreateBindingStmt, *ast.DropBindingStmt, *ast.SetBindingStmt,
+		*ast.CreateResourceGroupStmt, *ast.AlterResourceGroupStmt, *ast.DropResourceGroupStmt,
+		*ast.AlterInstanceStmt, *ast.PlanReplayerStmt, *ast.CreatePlacementPolicyStmt,
+		*ast.AlterPlacementPolicyStmt, *ast.DropPlacementPolicyStmt, *ast.SetConfigStmt,
+		*ast.DropProcedureStmt:
+		return 0, "", a.privilege(myKind(n))
+	case *ast.CreateTableStmt:
+		if x.TemporaryKeyword != ast.TemporaryNone {
+			a.st.Pins = true
+			return ClassDDL, "CREATE TEMPORARY TABLE", nil
+		}
+		return ClassDDL, "CREATE TABLE", nil
+	case *ast.DropTableStmt:
+		if x.TemporaryKeyword != ast.TemporaryNone {
+			return ClassDDL, "DROP TEMPORARY TABLE", nil
+		}
+		return ClassDDL, "DROP TABLE", nil
+	case *ast.AlterTableStmt, *ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.TruncateTableStmt,
+		*ast.RenameTableStmt, *ast.CreateViewStmt, *ast.CreateSequenceStmt, *ast.DropSequenceStmt,
+		*ast.AlterSequenceStmt, *ast.RepairTableStmt, *ast.OptimizeTableStmt:
+		return ClassDDL, myKind(n), nil
+	case *ast.AnalyzeTableStmt:
+		return ClassUtility, "ANALYZE TABLE", nil
+	}
+	return ClassUtility, myKind(n), nil
+}
+
+// myShowVar recognises SELECT @@tenant / @@session.tenant.
+func myShowVar(x *ast.SelectStmt) string {
+	if x.From != nil || x.Where != nil || x.Fields == nil || len(x.Fields.Fields) != 1 {
+		return ""
+	}
+	v, ok := x.Fields.Fields[0].Expr.(*ast.VariableExpr)
+	if ok && v.IsSystem && !v.IsGlobal && strings.EqualFold(v.Name, "tenant") {
+		return "tenant"
+	}
+	return ""
+}
+
+func myShowWord(x *ast.ShowStmt) string {
+	s, err := myRestore(x)
+	if err != nil {
+		return "statement"
+	}
+	return strings.TrimPrefix(s, "SHOW ")
+}
+
+// myKind names a statement type: *ast.CreateDatabaseStmt -> CREATE DATABASE.
+func myKind(n ast.Node) string {
+	name := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", n), "*ast."), "Stmt")
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// classifySet handles SET: user variables pin the session (their values
+// cannot be replayed reliably); SET GLOBAL/PERSIST is privileged; session
+// system variables become SetVar. A SET with several assignments is
+// reported with the first system variable.
+func (a *myStmt) classifySet(x *ast.SetStmt) (Class, string, *sqlerr.Error) {
+	a.litDep = true
+	sql, err := myRestore(x)
+	if err != nil {
+		sql = strings.TrimSpace(x.Text())
+	}
+	for _, v := range x.Variables {
+		if v.IsGlobal {
+			return 0, "", a.privilege("SET GLOBAL")
+		}
+		name := strings.ToLower(v.Name)
+		if strings.HasPrefix(name, "persist") || strings.HasPrefix(name, "global.") {
+			return 0, "", a.privilege("SET PERSIST")
+		}
+		if !v.IsSystem && name != ast.SetNames && name != ast.SetCharset {
+			a.st.Pins = true // user variable
+			continue
+		}
+		if name == "tenant" {
+			return 0, "", sqlerr.New(sqlerr.Unsupported, "use USE <tenant> to switch tenants")
+		}
+		if a.st.Set != nil {
+			continue
+		}
+		sv := &SetVar{Kind: SetValue, Name: name, SQL: sql}
+		switch val := v.Value.(type) {
+		case *driver.ValueExpr:
+			sv.Value = val.GetDatumString()
+			if val.Kind() == driver.KindNull {
+				sv.Value = ""
+			}
+		case *ast.DefaultExpr:
+			sv.Kind = SetDefault
+		case *ast.ColumnNameExpr:
+			sv.Value = val.Name.Name.O
+		default:
+			if v.Value != nil {
+				if s, err := myRestore(v.Value); err == nil {
+					sv.Value = s
+				}
+			}
+		}
+		if name == ast.SetNames || name == ast.SetCharset {
+			sv.Name = strings.ToLower(name)
+		}
+		a.st.Set = sv
+	}
+	return ClassSession, "SET", nil
+}
+
+// dbAllowed reports whether a qualified reference may name database db.
+func (a *myStmt) dbAllowed(db string) bool {
+	return strings.EqualFold(db, a.scope.Database) || strings.EqualFold(db, "information_schema")
+}
+
+// Enter implements ast.Visitor: checks and collection.
+func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
+	if a.err != nil {
+		return n, true
+	}
+	switch x := n.(type) {
+	case *ast.SelectStmt:
+		a.selects = append(a.selects, x)
+		if x.LockInfo != nil && x.LockInfo.LockType != ast.SelectLockNone {
+			a.locking = true
+		}
+		if x.SelectIntoOpt != nil && x.SelectIntoOpt.Tp != ast.SelectIntoVars {
+			a.fail(a.privilege("SELECT ... INTO OUTFILE/DUMPFILE"))
+		}
+		a.pushWith(n, x.With)
+	case *ast.SetOprStmt:
+		a.pushWith(n, x.With)
+	case *ast.SetOprSelectList:
+		a.pushWith(n, x.With)
+	case *ast.UpdateStmt:
+		a.pushWith(n, x.With)
+	case *ast.DeleteStmt:
+		a.pushWith(n, x.With)
+		if x.Tables != nil {
+			// DELETE t1 FROM t1 JOIN t2: the list names FROM items; check
+			// only the FROM clause and the rest.
+			tables := x.Tables
+			x.Tables = nil
+			defer func() { x.Tables = tables }()
+			for _, t := range tables.Tables {
+				if t.Schema.O != "" && !a.dbAllowed(t.Schema.O) {
+					a.fail(a.outside("table", t.Schema.O+"."+t.Name.O))
+				}
+			}
+			if x.TableRefs != nil {
+				x.TableRefs.Accept(a)
+			}
+			if x.Where != nil {
+				x.Where.Accept(a)
+			}
+			if x.Order != nil {
+				x.Order.Accept(a)
+			}
+			if x.With != nil {
+				// already walked above via pushWith scope; nothing else
+				_ = x.With
+			}
+			a.popWith(n)
+			return n, true
+		}
+	case *ast.WithClause:
+		if x.IsRecursive && len(a.ctes) > 0 {
+			for _, c := range x.CTEs {
+				a.ctes[len(a.ctes)-1][c.Name.L] = true
+			}
+		}
+	case *ast.TableName:
+		a.tableName(x)
+	case *ast.TableSource:
+		if x.AsName.L != "" {
+			a.rangeNms[x.AsName.L] = true
+		}
+	case *ast.ColumnName:
+		if x.Schema.O != "" && !a.dbAllowed(x.Schema.O) {
+			a.fail(a.outside("table", x.Schema.O+"."+x.Table.O))
+		}
+	case *ast.FuncCallExpr:
+		a.funcCall(x)
+	case *ast.VariableExpr:
+		if x.Value != nil && !x.IsSystem {
+			a.st.Pins = true // SELECT @x := ...
+		}
+		if x.Value != nil && x.IsSystem {
+			a.fail(a.privilege("assigning system variables inside a statement"))
+		}
+	}
+	return n, a.err != nil
+}
+
+// Leave implements ast.Visitor.
+func (a *myStmt) Leave(n ast.Node) (ast.Node, bool) {
+	switch x := n.(type) {
+	case *ast.CommonTableExpression:
+		if len(a.ctes) > 0 {
+			a.ctes[len(a.ctes)-1][x.Name.L] = true
+			a.rangeNms[x.Name.L] = true
+		}
+	case *ast.SelectStmt, *ast.SetOprStmt, *ast.SetOprSelectList, *ast.UpdateStmt, *ast.DeleteStmt:
+		a.popWith(n)
+	}
+	return n, a.err == nil
+}
+
+func (a *myStmt) pushWith(n ast.Node, w *ast.WithClause) {
+	if w == nil || a.withOf[n] {
+		return
+	}
+	a.withOf[n] = true
+	a.ctes = append(a.ctes, map[string]bool{})
+}
+
+func (a *myStmt) popWith(n ast.Node) {
+	if a.withOf[n] {
+		delete(a.withOf, n)
+		a.ctes = a.ctes[:len(a.ctes)-1]
+	}
+}
+
+func (a *myStmt) isCTE(name string) bool {
+	for i := len(a.ctes) - 1; i >= 0; i-- {
+		if a.ctes[i][name] {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *myStmt) tableName(t *ast.TableName) {
+	if t.Schema.O != "" {
+		switch strings.ToLower(t.Schema.O) {
+		case "information_schema":
+			return
+		case "performance_schema", "mysql", "sys":
+			a.fail(a.outside("table", t.Schema.O+"."+t.Name.O))
+			return
+		}
+		if !a.dbAllowed(t.Schema.O) {
+			a.fail(a.outside("table", t.Schema.O+"."+t.Name.O))
+			return
+		}
+	}
+	rel := t.Name.L
+	a.rangeNms[rel] = true
+	if t.Schema.O == "" && a.isCTE(rel) {
+		return
+	}
+	a.refs[t] = true
+	a.tables[rel] = true
+	for _, d := range a.role.DeniedTables {
+		if strings.EqualFold(d, rel) {
+			a.fail(a.tableDenied(rel))
+			return
+		}
+	}
+	if len(a.role.AllowedTables) > 0 {
+		for _, al := range a.role.AllowedTables {
+			if strings.EqualFold(al, rel) {
+				return
+			}
+		}
+		a.fail(a.tableDenied(rel))
+	}
+}
+
+func (a *myStmt) tableDenied(rel string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Permission, "permission denied: role %q may not access table %q on tenant %q", a.role.Name, rel, a.tenant())
+}
+
+var myDenyFuncs = map[string]bool{
+	"load_file": true, "sleep": true, "benchmark": true, "sys_exec": true, "sys_eval": true,
+	"sys_get": true, "sys_set": true, "sys_bineval": true, "lib_mysqludf_sys_info": true,
+	"master_pos_wait": true, "source_pos_wait": true, "wait_for_executed_gtid_set": true,
+	"wait_until_sql_thread_after_gtids": true,
+}
+
+func (a *myStmt) funcCall(f *ast.FuncCallExpr) {
+	if f.Schema.O != "" && !a.dbAllowed(f.Schema.O) {
+		a.fail(a.outside("function", f.Schema.O+"."+f.FnName.O))
+		return
+	}
+	name := f.FnName.L
+	if myDenyFuncs[name] || strings.HasPrefix(name, "sys_") {
+		a.fail(sqlerr.New(sqlerr.Permission, "permission denied: function %s is not allowed for role %q on tenant %q", name, a.role.Name, a.tenant()))
+		return
+	}
+	switch name {
+	case "get_lock":
+		a.st.Pins = true
+	}
+}
+
+// Masks: the same rules as for Postgres (see pgStmt.checkMasks).
+func (a *myStmt) checkMasks() *sqlerr.Error {
+	if len(a.role.MaskedColumns) == 0 {
+		return nil
+	}
+	cols := map[string]bool{}
+	for _, mc := range a.role.MaskedColumns {
+		tbl, col, ok := strings.Cut(lower(mc), ".")
+		if ok && a.tables[tbl] {
+			cols[col] = true
+			a.masks = append(a.masks, tbl+"."+col)
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	m := &myMaskCheck{a: a, cols: cols, allowed: map[*ast.ColumnName]bool{}, starOK: map[*ast.SelectStmt]bool{}}
+	if top, ok := a.stmt.(*ast.SelectStmt); ok && !top.Distinct && top.Fields != nil {
+		m.top = top
+		for i, f := range top.Fields.Fields {
+			masked := false
+			switch {
+			case f.WildCard != nil:
+				masked = true
+			case f.Expr != nil:
+				if c, ok := f.Expr.(*ast.ColumnNameExpr); ok {
+					m.allowed[c.Name] = true
+					masked = cols[c.Name.Name.L]
+				}
+			}
+			if masked {
+				if f.AsName.L != "" {
+					m.aliases = append(m.aliases, f.AsName.L)
+				}
+				if err := m.positional(top, i+1); err != nil {
+					return err
+				}
+			}
+		}
+		m.starOK[top] = true
+		m.top = top
+	}
+	a.stmt.Accept(m)
+	return m.err
+}
+
+type myMaskCheck struct {
+	a       *myStmt
+	cols    map[string]bool
+	allowed map[*ast.ColumnName]bool
+	starOK  map[*ast.SelectStmt]bool
+	aliases []string
+	top     *ast.SelectStmt
+	err     *sqlerr.Error
+}
+
+func (m *myMaskCheck) positional(sel *ast.SelectStmt, pos int) *sqlerr.Error {
+	var items []*ast.ByItem
+	if sel.OrderBy != nil {
+		items = append(items, sel.OrderBy.Items...)
+	}
+	if sel.GroupBy != nil {
+		items = append(items, sel.GroupBy.Items...)
+	}
+	for _, it := range items {
+		m.a.litDep = true
+		if p, ok := it.Expr.(*ast.PositionExpr); ok && p.N == pos {
+			return sqlerr.New(sqlerr.Permission, "permission denied: ordering or grouping by a masked column (position %d) is not allowed for role %q", pos, m.a.role.Name)
+		}
+		if c, ok := it.Expr.(*ast.ColumnNameExpr); ok && sel == m.top && c.Name.Table.L == "" {
+			for _, al := range m.aliases {
+				if al == c.Name.Name.L {
+					return m.a.maskErrName(al, m.cols)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (a *myStmt) maskErrName(col string, _ map[string]bool) *sqlerr.Error {
+	for _, mk := range a.masks {
+		if strings.HasSuffix(mk, "."+col) {
+			col = mk
+			break
+		}
+	}
+	return sqlerr.New(sqlerr.Permission, "permission denied: column %q is masked for role %q and may only be selected as a plain column", col, a.role.Name)
+}
+
+// Enter implements ast.Visitor.
+func (m *myMaskCheck) Enter(n ast.Node) (ast.Node, bool) {
+	if m.err != nil {
+		return n, true
+	}
+	switch x := n.(type) {
+	case *ast.TableSource:
+		if s, ok := x.Source.(*ast.SelectStmt); ok {
+			m.starOK[s] = true
+		}
+	case *ast.CommonTableExpression:
+		if x.Query != nil {
+			if s, ok := x.Query.Query.(*ast.SelectStmt); ok {
+				m.starOK[s] = true
+			}
+		}
+	case *ast.ExistsSubqueryExpr:
+		if sq, ok := x.Sel.(*ast.SubqueryExpr); ok {
+			if s, ok := sq.Query.(*ast.SelectStmt); ok {
+				m.starOK[s] = true
+			}
+		}
+	case *ast.SelectStmt:
+		if x.Fields != nil {
+			for i, f := range x.Fields.Fields {
+				if f.WildCard != nil && !m.starOK[x] {
+					m.err = sqlerr.New(sqlerr.Permission, "permission denied: * over a table with masked columns may only be used in the top-level select list for role %q", m.a.role.Name)
+					return n, true
+				}
+				if f.WildCard != nil && x != m.top {
+					if err := m.positional(x, i+1); err != nil {
+						m.err = err
+						return n, true
+					}
+				}
+			}
+		}
+	case *ast.ColumnName:
+		if m.allowed[x] {
+			return n, false
+		}
+		if m.cols[x.Name.L] {
+			m.err = m.a.maskErrName(x.Name.L, m.cols)
+			return n, true
+		}
+	}
+	return n, false
+}
+
+// Leave implements ast.Visitor.
+func (m *myMaskCheck) Leave(n ast.Node) (ast.Node, bool) { return n, m.err == nil }
+
+// capTop injects or lowers the LIMIT of a top-level SELECT / set operation.
+// A LIMIT ? parameter wraps the query: SELECT * FROM (q) AS _tp_capped LIMIT n.
+func (a *myStmt) capTop() {
+	n := uint64(a.role.MaxRows)
+	var lim **ast.Limit
+	switch x := a.stmt.(type) {
+	case *ast.SelectStmt:
+		if x.SelectIntoOpt != nil || a.st.ShowVar != "" {
+			return
+		}
+		lim = &x.Limit
+	case *ast.SetOprStmt:
+		lim = &x.Limit
+	default:
+		return
+	}
+	a.litDep = true
+	switch {
+	case *lim == nil:
+		*lim = &ast.Limit{Count: ast.NewValueExpr(n, "", "")}
+	default:
+		v, ok := (*lim).Count.(*driver.ValueExpr)
+		if !ok {
+			a.wrapCap(n)
+			return
+		}
+		cur := v.GetValue()
+		var c uint64
+		switch t := cur.(type) {
+		case int64:
+			if t < 0 {
+				t = 0
+			}
+			c = uint64(t)
+		case uint64:
+			c = t
+		default:
+			a.wrapCap(n)
+			return
+		}
+		if c <= n {
+			return
+		}
+		(*lim).Count = ast.NewValueExpr(n, "", "")
+	}
+	a.capped, a.rewritten = true, true
+}
+
+func (a *myStmt) wrapCap(n uint64) {
+	inner := a.stmt.(ast.ResultSetNode)
+	a.stmt = &ast.SelectStmt{
+		SelectStmtOpts: &ast.SelectStmtOpts{SQLCache: true},
+		Kind:           ast.SelectStmtKindSelect,
+		Fields:         &ast.FieldList{Fields: []*ast.SelectField{{WildCard: &ast.WildCardField{}}}},
+		From: &ast.TableRefsClause{TableRefs: &ast.Join{Left: &ast.TableSource{
+			Source: inner, AsName: model.NewCIStr("_tp_capped")}}},
+		Limit: &ast.Limit{Count: ast.NewValueExpr(n, "", "")},
+	}
+	a.capped, a.rewritten = true, true
+}

@@ -1,0 +1,1061 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// checkPG analyses a Postgres text. The bool reports whether the decision may
+// be reused for texts that differ only in literals (no literal value was read
+// and every statement is a plain SELECT/INSERT/UPDATE/DELETE).
+func (e *Engine) checkPG(s Subject, sql string) (*result, bool) {
+	tree, err := pg.Parse(sql)
+	if err != nil {
+		return &result{err: sqlerr.Wrap(sqlerr.Syntax, err, "syntax error: %s", err.Error())}, false
+	}
+	dec := &Decision{SQL: sql}
+	tmplSafe := true
+	rewritten := make([]bool, len(tree.Stmts))
+	masked := map[string]bool{}
+	for i, raw := range tree.Stmts {
+		a := &pgStmt{e: e, s: s, role: s.Role, scope: s.Scope, raw: raw, src: sql}
+		st, err := a.analyze()
+		if err != nil {
+			return &result{err: err}, false
+		}
+		if a.litDep || !a.plainDML {
+			tmplSafe = false
+		}
+		if a.rewritten {
+			rewritten[i] = true
+			dec.Rewritten = true
+		}
+		if a.capped {
+			dec.Capped = true
+			dec.MaxRows = s.Role.MaxRows
+		}
+		for _, m := range a.masks {
+			masked[m] = true
+		}
+		dec.Stmts = append(dec.Stmts, st)
+	}
+	for m := range masked {
+		dec.Masked = append(dec.Masked, m)
+	}
+	sort.Strings(dec.Masked)
+	if dec.Rewritten {
+		out, err := pgSplice(tree, sql, rewritten)
+		if err != nil {
+			return &result{err: sqlerr.Wrap(sqlerr.Internal, err, "internal error while rewriting the statement")}, false
+		}
+		dec.SQL = out
+	}
+	return &result{dec: dec}, tmplSafe
+}
+
+// pgSplice replaces the rewritten statements' text by their deparsed form and
+// keeps the others byte for byte.
+func pgSplice(tree *pg.ParseResult, sql string, rewritten []bool) (string, error) {
+	var b strings.Builder
+	last := 0
+	for i, raw := range tree.Stmts {
+		if !rewritten[i] {
+			continue
+		}
+		out, err := pgDeparseOne(tree.Version, raw.Stmt)
+		if err != nil {
+			return "", err
+		}
+		start := int(raw.StmtLocation)
+		end := len(sql)
+		if raw.StmtLen > 0 {
+			end = start + int(raw.StmtLen)
+		}
+		if start < last || end > len(sql) || start > end {
+			return "", fmt.Errorf("policy: bad statement bounds %d..%d", start, end)
+		}
+		// Keep leading whitespace and comments of the slot.
+		lead := start
+		for lead < end && (sql[lead] == ' ' || sql[lead] == '\n' || sql[lead] == '\t' || sql[lead] == '\r') {
+			lead++
+		}
+		b.WriteString(sql[last:lead])
+		b.WriteString(out)
+		last = end
+	}
+	b.WriteString(sql[last:])
+	return b.String(), nil
+}
+
+func pgDeparseOne(version int32, n *pg.Node) (string, error) {
+	return pg.Deparse(&pg.ParseResult{Version: version, Stmts: []*pg.RawStmt{{Stmt: n}}})
+}
+
+// pgStmt is the analysis of one statement.
+type pgStmt struct {
+	e     *Engine
+	s     Subject
+	role  *Role
+	scope *Scope
+	raw   *pg.RawStmt
+	src   string
+
+	st        Stmt
+	litDep    bool // a literal's value was read while deciding
+	plainDML  bool // SELECT/INSERT/UPDATE/DELETE/VALUES at top level
+	rewritten bool
+	capped    bool
+	masks     []string
+
+	// collected by the walk
+	ctes     []map[string]bool // CTE names in scope, innermost last
+	refs     map[*pg.RangeVar]bool
+	tables   map[string]bool
+	selects  []*pg.SelectStmt
+	updates  []*pg.UpdateStmt
+	deletes  []*pg.DeleteStmt
+	rangeNms map[string]bool // relation names and aliases, for whole-row refs
+	dmlCTE   bool
+	locking  bool
+	pins     bool
+	err      *sqlerr.Error
+	visited  map[protoreflect.ProtoMessage]bool
+}
+
+func (a *pgStmt) tenant() string { return a.scope.Tenant }
+
+func (a *pgStmt) permission(kind string, class Class) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Permission, "permission denied: role %q may not run %s (%s) on tenant %q",
+		a.role.Name, kind, class, a.tenant())
+}
+
+func (a *pgStmt) privilege(what string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Privilege, "permission denied: %s is not allowed on tenant %q", what, a.tenant())
+}
+
+func (a *pgStmt) outside(kind, name string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.CrossTenant, "%s %q is outside tenant %q", kind, name, a.tenant())
+}
+
+func (a *pgStmt) fail(err *sqlerr.Error) {
+	if a.err == nil {
+		a.err = err
+	}
+}
+
+// analyze classifies, checks and rewrites the statement.
+func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
+	n := a.raw.Stmt
+	class, kind, err := a.classify(n)
+	if err != nil {
+		return Stmt{}, err
+	}
+	a.st.Class, a.st.Kind = class, kind
+	if class == ClassSession || class == ClassTx {
+		// SET/SHOW/RESET/DISCARD/BEGIN...: nothing to walk beyond what
+		// classify looked at, except SET's args (constants only).
+		if err := a.access(); err != nil {
+			return Stmt{}, err
+		}
+		return a.st, nil
+	}
+	a.refs = map[*pg.RangeVar]bool{}
+	a.tables = map[string]bool{}
+	a.rangeNms = map[string]bool{}
+	a.walk(n)
+	if a.err != nil {
+		return Stmt{}, a.err
+	}
+	if a.dmlCTE || a.locking {
+		if rank(a.st.Class) < rank(ClassWrite) {
+			a.st.Class = ClassWrite
+		}
+	}
+	if a.pins {
+		a.st.Pins = true
+	}
+	if err := a.access(); err != nil {
+		return Stmt{}, err
+	}
+	for t := range a.tables {
+		a.st.Tables = append(a.st.Tables, t)
+	}
+	sort.Strings(a.st.Tables)
+	if err := a.checkMasks(); err != nil {
+		return Stmt{}, err
+	}
+	if err := a.rowFilters(); err != nil {
+		return Stmt{}, err
+	}
+	if a.role.MaxRows > 0 {
+		a.capTop()
+	}
+	return a.st, nil
+}
+
+// access refuses the statement when the role's access level does not cover
+// its class.
+func (a *pgStmt) access() *sqlerr.Error {
+	if !accessAllows(a.role.Access, a.st.Class) {
+		return a.permission(a.st.Kind, a.st.Class)
+	}
+	return nil
+}
+
+func accessAllows(acc Access, c Class) bool {
+	switch c {
+	case ClassRead, ClassTx, ClassSession:
+		return acc >= AccessRead
+	case ClassWrite:
+		return acc >= AccessWrite
+	default:
+		return acc >= AccessAdmin
+	}
+}
+
+// classify returns the statement's class and keyword, handling session
+// statements completely.
+func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
+	switch x := n.Node.(type) {
+	case *pg.Node_SelectStmt:
+		a.plainDML = true
+		sel := x.SelectStmt
+		if sel.IntoClause != nil {
+			a.plainDML = false
+			return ClassDDL, "SELECT INTO", nil
+		}
+		if len(sel.ValuesLists) > 0 {
+			return ClassRead, "VALUES", nil
+		}
+		return ClassRead, "SELECT", nil
+	case *pg.Node_InsertStmt:
+		a.plainDML = true
+		return ClassWrite, "INSERT", nil
+	case *pg.Node_UpdateStmt:
+		a.plainDML = true
+		return ClassWrite, "UPDATE", nil
+	case *pg.Node_DeleteStmt:
+		a.plainDML = true
+		return ClassWrite, "DELETE", nil
+	case *pg.Node_MergeStmt:
+		return ClassWrite, "MERGE", nil
+	case *pg.Node_CopyStmt:
+		c := x.CopyStmt
+		if c.IsProgram {
+			return 0, "", a.privilege("COPY ... PROGRAM")
+		}
+		if c.Filename != "" {
+			return 0, "", a.privilege("COPY to or from a server file")
+		}
+		if c.IsFrom {
+			return ClassWrite, "COPY FROM", nil
+		}
+		if c.Query != nil {
+			cl, _, err := a.classify(c.Query)
+			a.plainDML = false
+			if err != nil {
+				return 0, "", err
+			}
+			return cl, "COPY TO", nil
+		}
+		return ClassRead, "COPY TO", nil
+	case *pg.Node_ExplainStmt:
+		ex := x.ExplainStmt
+		analyze := false
+		for _, o := range ex.Options {
+			if d := o.GetDefElem(); d != nil && lower(d.Defname) == "analyze" {
+				a.litDep = true
+				analyze = pgDefBool(d.Arg)
+			}
+		}
+		cl, _, err := a.classify(ex.Query)
+		a.plainDML = false
+		if err != nil {
+			return 0, "", err
+		}
+		if analyze && cl != ClassRead {
+			return cl, "EXPLAIN ANALYZE", nil
+		}
+		return ClassRead, "EXPLAIN", nil
+	case *pg.Node_PrepareStmt:
+		cl, _, err := a.classify(x.PrepareStmt.Query)
+		a.plainDML = false
+		if err != nil {
+			return 0, "", err
+		}
+		a.st.Pins = true
+		return cl, "PREPARE", nil
+	case *pg.Node_ExecuteStmt:
+		return ClassWrite, "EXECUTE", nil
+	case *pg.Node_DeallocateStmt:
+		return ClassSession, "DEALLOCATE", nil
+	case *pg.Node_DeclareCursorStmt:
+		cl, _, err := a.classify(x.DeclareCursorStmt.Query)
+		a.plainDML = false
+		if err != nil {
+			return 0, "", err
+		}
+		if x.DeclareCursorStmt.Options&0x0020 != 0 { // CURSOR_OPT_HOLD
+			a.st.Pins = true
+		}
+		return cl, "DECLARE CURSOR", nil
+	case *pg.Node_FetchStmt:
+		if x.FetchStmt.Ismove {
+			return ClassRead, "MOVE", nil
+		}
+		return ClassRead, "FETCH", nil
+	case *pg.Node_ClosePortalStmt:
+		return ClassRead, "CLOSE", nil
+	case *pg.Node_CallStmt:
+		return ClassWrite, "CALL", nil
+	case *pg.Node_LockStmt:
+		return ClassWrite, "LOCK", nil
+	case *pg.Node_TransactionStmt:
+		switch x.TransactionStmt.Kind {
+		case pg.TransactionStmtKind_TRANS_STMT_PREPARE:
+			return ClassUtility, "PREPARE TRANSACTION", nil
+		case pg.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED:
+			return ClassUtility, "COMMIT PREPARED", nil
+		case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
+			return ClassUtility, "ROLLBACK PREPARED", nil
+		}
+		return ClassTx, pgTxKind(x.TransactionStmt.Kind), nil
+	case *pg.Node_ConstraintsSetStmt:
+		return ClassTx, "SET CONSTRAINTS", nil
+	case *pg.Node_VariableSetStmt:
+		return a.classifySet(x.VariableSetStmt)
+	case *pg.Node_VariableShowStmt:
+		name := lower(x.VariableShowStmt.Name)
+		if name == "tenant" {
+			a.st.ShowVar = "tenant"
+		}
+		return ClassSession, "SHOW", nil
+	case *pg.Node_DiscardStmt:
+		sv := &SetVar{Kind: SetDiscard}
+		switch x.DiscardStmt.Target {
+		case pg.DiscardMode_DISCARD_PLANS:
+			sv.Name = "plans"
+		case pg.DiscardMode_DISCARD_SEQUENCES:
+			sv.Name = "sequences"
+		case pg.DiscardMode_DISCARD_TEMP:
+			sv.Name = "temp"
+		}
+		sv.SQL = a.deparseOr(n)
+		a.st.Set = sv
+		return ClassSession, "DISCARD", nil
+	case *pg.Node_ListenStmt:
+		a.st.Pins = true
+		return ClassUtility, "LISTEN", nil
+	case *pg.Node_UnlistenStmt:
+		return ClassUtility, "UNLISTEN", nil
+	case *pg.Node_NotifyStmt:
+		return ClassUtility, "NOTIFY", nil
+	case *pg.Node_DoStmt:
+		if a.scope.Isolation != IsolationDatabase {
+			return 0, "", sqlerr.New(sqlerr.CrossTenant, "DO blocks are not allowed on tenant %q (shared database)", a.tenant())
+		}
+		return ClassUtility, "DO", nil
+	case *pg.Node_VacuumStmt:
+		if x.VacuumStmt.IsVacuumcmd {
+			return ClassUtility, "VACUUM", nil
+		}
+		return ClassUtility, "ANALYZE", nil
+	case *pg.Node_ReindexStmt:
+		return ClassUtility, "REINDEX", nil
+	case *pg.Node_ClusterStmt:
+		return ClassUtility, "CLUSTER", nil
+	case *pg.Node_CreateStmt:
+		if rp := x.CreateStmt.Relation.GetRelpersistence(); rp == "t" || lower(x.CreateStmt.Relation.GetSchemaname()) == "pg_temp" {
+			a.st.Pins = true
+			return ClassDDL, "CREATE TEMPORARY TABLE", nil
+		}
+		return ClassDDL, "CREATE TABLE", nil
+	case *pg.Node_CreateTableAsStmt:
+		if x.CreateTableAsStmt.Into != nil {
+			if rel := x.CreateTableAsStmt.Into.Rel; rel != nil && (rel.Relpersistence == "t" || lower(rel.Schemaname) == "pg_temp") {
+				a.st.Pins = true
+			}
+		}
+		if x.CreateTableAsStmt.IsSelectInto {
+			return ClassDDL, "SELECT INTO", nil
+		}
+		return ClassDDL, "CREATE TABLE AS", nil
+	case *pg.Node_CreateFunctionStmt:
+		if a.scope.Isolation != IsolationDatabase {
+			return 0, "", sqlerr.New(sqlerr.CrossTenant, "CREATE FUNCTION is not allowed on tenant %q (shared database: function bodies are not checked)", a.tenant())
+		}
+		return ClassDDL, "CREATE FUNCTION", nil
+	case *pg.Node_CreateSchemaStmt:
+		if a.scope.Isolation == IsolationSchema {
+			return 0, "", a.outside("schema", lower(x.CreateSchemaStmt.Schemaname))
+		}
+		return ClassDDL, "CREATE SCHEMA", nil
+	case *pg.Node_DropStmt:
+		switch x.DropStmt.RemoveType {
+		case pg.ObjectType_OBJECT_EXTENSION, pg.ObjectType_OBJECT_FOREIGN_SERVER, pg.ObjectType_OBJECT_FDW,
+			pg.ObjectType_OBJECT_PUBLICATION, pg.ObjectType_OBJECT_EVENT_TRIGGER, pg.ObjectType_OBJECT_LANGUAGE,
+			pg.ObjectType_OBJECT_CAST, pg.ObjectType_OBJECT_ACCESS_METHOD, pg.ObjectType_OBJECT_TRANSFORM,
+			pg.ObjectType_OBJECT_OPCLASS, pg.ObjectType_OBJECT_OPFAMILY, pg.ObjectType_OBJECT_CONVERSION,
+			pg.ObjectType_OBJECT_SUBSCRIPTION, pg.ObjectType_OBJECT_TABLESPACE:
+			return 0, "", a.privilege("DROP " + pgObjectWord(x.DropStmt.RemoveType))
+		case pg.ObjectType_OBJECT_SCHEMA:
+			if a.scope.Isolation == IsolationSchema {
+				for _, o := range x.DropStmt.Objects {
+					if s := o.GetString_(); s != nil {
+						return 0, "", a.outside("schema", lower(s.Sval))
+					}
+				}
+				return 0, "", a.outside("schema", "")
+			}
+		}
+		return ClassDDL, "DROP " + pgObjectWord(x.DropStmt.RemoveType), nil
+	case *pg.Node_TruncateStmt:
+		return ClassDDL, "TRUNCATE", nil
+	case *pg.Node_CreatedbStmt, *pg.Node_DropdbStmt, *pg.Node_AlterDatabaseStmt, *pg.Node_AlterDatabaseSetStmt,
+		*pg.Node_AlterDatabaseRefreshCollStmt, *pg.Node_AlterSystemStmt, *pg.Node_CreateRoleStmt,
+		*pg.Node_AlterRoleStmt, *pg.Node_AlterRoleSetStmt, *pg.Node_DropRoleStmt, *pg.Node_GrantRoleStmt,
+		*pg.Node_CreateTableSpaceStmt, *pg.Node_DropTableSpaceStmt, *pg.Node_AlterTableSpaceOptionsStmt,
+		*pg.Node_CreateExtensionStmt, *pg.Node_AlterExtensionStmt, *pg.Node_AlterExtensionContentsStmt,
+		*pg.Node_CreateFdwStmt, *pg.Node_AlterFdwStmt, *pg.Node_CreateForeignServerStmt,
+		*pg.Node_AlterForeignServerStmt, *pg.Node_CreateUserMappingStmt, *pg.Node_AlterUserMappingStmt,
+		*pg.Node_DropUserMappingStmt, *pg.Node_CreateForeignTableStmt, *pg.Node_ImportForeignSchemaStmt,
+		*pg.Node_CreatePublicationStmt, *pg.Node_AlterPublicationStmt, *pg.Node_CreateSubscriptionStmt,
+		*pg.Node_AlterSubscriptionStmt, *pg.Node_DropSubscriptionStmt, *pg.Node_CreateEventTrigStmt,
+		*pg.Node_AlterEventTrigStmt, *pg.Node_CreatePlangStmt, *pg.Node_LoadStmt, *pg.Node_CheckPointStmt,
+		*pg.Node_CreateConversionStmt, *pg.Node_CreateCastStmt, *pg.Node_CreateTransformStmt,
+		*pg.Node_CreateAmStmt, *pg.Node_CreateOpClassStmt, *pg.Node_CreateOpFamilyStmt,
+		*pg.Node_AlterOpFamilyStmt, *pg.Node_DropOwnedStmt, *pg.Node_ReassignOwnedStmt, *pg.Node_SecLabelStmt,
+		*pg.Node_AlterTableMoveAllStmt, *pg.Node_ReturnStmt, *pg.Node_PlassignStmt:
+		return 0, "", a.privilege(pgNodeKind(n))
+	case *pg.Node_AlterTableStmt, *pg.Node_IndexStmt, *pg.Node_ViewStmt, *pg.Node_RefreshMatViewStmt,
+		*pg.Node_CreateSeqStmt, *pg.Node_AlterSeqStmt, *pg.Node_AlterFunctionStmt, *pg.Node_CreateTrigStmt,
+		*pg.Node_RuleStmt, *pg.Node_CommentStmt, *pg.Node_GrantStmt, *pg.Node_RenameStmt,
+		*pg.Node_AlterObjectSchemaStmt, *pg.Node_AlterOwnerStmt, *pg.Node_CreateEnumStmt,
+		*pg.Node_CreateRangeStmt, *pg.Node_CompositeTypeStmt, *pg.Node_CreateDomainStmt,
+		*pg.Node_AlterDomainStmt, *pg.Node_AlterEnumStmt, *pg.Node_DefineStmt, *pg.Node_CreatePolicyStmt,
+		*pg.Node_AlterPolicyStmt, *pg.Node_CreateStatsStmt, *pg.Node_AlterStatsStmt,
+		*pg.Node_AlterDefaultPrivilegesStmt, *pg.Node_AlterCollationStmt, *pg.Node_AlterObjectDependsStmt,
+		*pg.Node_AlterOperatorStmt, *pg.Node_AlterTypeStmt, *pg.Node_AlterTsdictionaryStmt,
+		*pg.Node_AlterTsconfigurationStmt:
+		return ClassDDL, pgNodeKind(n), nil
+	}
+	return ClassUtility, pgNodeKind(n), nil
+}
+
+// classifySet handles SET / RESET, including the proxy's own tenant setting.
+func (a *pgStmt) classifySet(v *pg.VariableSetStmt) (Class, string, *sqlerr.Error) {
+	name := lower(v.Name)
+	kind := "SET"
+	if v.Kind == pg.VariableSetKind_VAR_RESET || v.Kind == pg.VariableSetKind_VAR_RESET_ALL {
+		kind = "RESET"
+	}
+	a.litDep = true
+	switch name {
+	case "tenant":
+		if v.Kind != pg.VariableSetKind_VAR_SET_VALUE || len(v.Args) != 1 {
+			return 0, "", sqlerr.New(sqlerr.Unsupported, "only SET tenant = '<tenant id>' is supported")
+		}
+		val, ok := pgConstString(v.Args[0])
+		if !ok || val == "" {
+			return 0, "", sqlerr.New(sqlerr.InvalidValue, "SET tenant needs a tenant id")
+		}
+		if v.IsLocal {
+			return 0, "", sqlerr.New(sqlerr.Unsupported, "SET LOCAL tenant is not supported")
+		}
+		a.st.TenantSwitch = val
+		return ClassSession, kind, nil
+	case "role", "session_authorization", "session authorization":
+		if a.scope.Isolation == IsolationSchema {
+			return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: %s %s is not allowed on tenant %q (schema isolation)", kind, strings.ToUpper(name), a.tenant())
+		}
+		if a.role.Access < AccessAdmin {
+			return 0, "", sqlerr.New(sqlerr.Permission, "permission denied: role %q may not run %s %s on tenant %q", a.role.Name, kind, strings.ToUpper(strings.ReplaceAll(name, "_", " ")), a.tenant())
+		}
+	case "search_path":
+		if a.scope.Isolation == IsolationSchema {
+			return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: %s search_path is not allowed on tenant %q (schema isolation)", kind, a.tenant())
+		}
+	}
+	sv := &SetVar{Name: name, Local: v.IsLocal}
+	switch v.Kind {
+	case pg.VariableSetKind_VAR_SET_VALUE, pg.VariableSetKind_VAR_SET_CURRENT, pg.VariableSetKind_VAR_SET_MULTI:
+		sv.Kind = SetValue
+		var vals []string
+		for _, arg := range v.Args {
+			if s, ok := pgConstString(arg); ok {
+				vals = append(vals, s)
+			}
+		}
+		sv.Value = strings.Join(vals, ", ")
+	case pg.VariableSetKind_VAR_SET_DEFAULT, pg.VariableSetKind_VAR_RESET:
+		sv.Kind = SetDefault
+	case pg.VariableSetKind_VAR_RESET_ALL:
+		sv.Kind = SetResetAll
+		sv.Name = ""
+	}
+	sv.SQL = a.deparseOr(a.raw.Stmt)
+	a.st.Set = sv
+	return ClassSession, kind, nil
+}
+
+// deparseOr returns the deparsed statement, or its original text.
+func (a *pgStmt) deparseOr(n *pg.Node) string {
+	if out, err := pgDeparseOne(0, n); err == nil {
+		return out
+	}
+	start := int(a.raw.StmtLocation)
+	end := len(a.src)
+	if a.raw.StmtLen > 0 {
+		end = start + int(a.raw.StmtLen)
+	}
+	return strings.TrimSpace(a.src[start:end])
+}
+
+// pgConstString returns a constant's value as text (strings, numbers,
+// booleans), or false.
+func pgConstString(n *pg.Node) (string, bool) {
+	c := n.GetAConst()
+	if c == nil || c.Isnull {
+		return "", false
+	}
+	switch v := c.Val.(type) {
+	case *pg.A_Const_Sval:
+		return v.Sval.Sval, true
+	case *pg.A_Const_Ival:
+		return strconv.Itoa(int(v.Ival.Ival)), true
+	case *pg.A_Const_Fval:
+		return v.Fval.Fval, true
+	case *pg.A_Const_Boolval:
+		return strconv.FormatBool(v.Boolval.Boolval), true
+	}
+	return "", false
+}
+
+// pgDefBool reads a DefElem boolean argument (absent means true).
+func pgDefBool(n *pg.Node) bool {
+	if n == nil {
+		return true
+	}
+	switch v := n.Node.(type) {
+	case *pg.Node_Boolean:
+		return v.Boolean.Boolval
+	case *pg.Node_Integer:
+		return v.Integer.Ival != 0
+	case *pg.Node_String_:
+		switch lower(v.String_.Sval) {
+		case "false", "off", "0", "no", "f", "n":
+			return false
+		}
+		return true
+	case *pg.Node_AConst:
+		s, _ := pgConstString(n)
+		switch lower(s) {
+		case "false", "off", "0", "no", "f", "n":
+			return false
+		}
+	}
+	return true
+}
+
+func pgTxKind(k pg.TransactionStmtKind) string {
+	switch k {
+	case pg.TransactionStmtKind_TRANS_STMT_BEGIN:
+		return "BEGIN"
+	case pg.TransactionStmtKind_TRANS_STMT_START:
+		return "START TRANSACTION"
+	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
+		return "COMMIT"
+	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+		return "ROLLBACK"
+	case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT:
+		return "SAVEPOINT"
+	case pg.TransactionStmtKind_TRANS_STMT_RELEASE:
+		return "RELEASE"
+	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		return "ROLLBACK TO SAVEPOINT"
+	}
+	return "TRANSACTION"
+}
+
+func pgObjectWord(t pg.ObjectType) string {
+	s := strings.TrimPrefix(t.String(), "OBJECT_")
+	return strings.ReplaceAll(s, "_", " ")
+}
+
+// pgNodeKind turns a node type name into an upper-case keyword phrase:
+// CreatedbStmt -> CREATEDB, AlterTableStmt -> ALTER TABLE.
+func pgNodeKind(n *pg.Node) string {
+	switch n.Node.(type) {
+	case *pg.Node_IndexStmt:
+		return "CREATE INDEX"
+	case *pg.Node_ViewStmt:
+		return "CREATE VIEW"
+	case *pg.Node_CheckPointStmt:
+		return "CHECKPOINT"
+	case *pg.Node_CreatedbStmt:
+		return "CREATE DATABASE"
+	case *pg.Node_DropdbStmt:
+		return "DROP DATABASE"
+	}
+	name := string(n.ProtoReflect().WhichOneof(n.ProtoReflect().Descriptor().Oneofs().Get(0)).Message().Name())
+	name = strings.TrimSuffix(name, "Stmt")
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// walk visits the whole statement: cross-tenant references, table lists,
+// function deny-list, data-modifying CTEs, locking clauses, with CTE scopes.
+func (a *pgStmt) walk(n *pg.Node) {
+	pgWalkNode(n, a.visit)
+}
+
+func (a *pgStmt) visit(m protoreflect.ProtoMessage) bool {
+	if a.err != nil {
+		return false
+	}
+	switch x := m.(type) {
+	case *pg.SelectStmt:
+		if !a.seen(x) {
+			a.selects = append(a.selects, x)
+		}
+		if len(x.LockingClause) > 0 {
+			a.locking = true
+		}
+		if x.WithClause != nil {
+			w := x.WithClause
+			x.WithClause = nil
+			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
+			x.WithClause = w
+			return false
+		}
+	case *pg.InsertStmt:
+		if x.WithClause != nil {
+			w := x.WithClause
+			x.WithClause = nil
+			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
+			x.WithClause = w
+			return false
+		}
+	case *pg.UpdateStmt:
+		if !a.seen(x) {
+			a.updates = append(a.updates, x)
+		}
+		if x.WithClause != nil {
+			w := x.WithClause
+			x.WithClause = nil
+			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
+			x.WithClause = w
+			return false
+		}
+	case *pg.DeleteStmt:
+		if !a.seen(x) {
+			a.deletes = append(a.deletes, x)
+		}
+		if x.WithClause != nil {
+			w := x.WithClause
+			x.WithClause = nil
+			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
+			x.WithClause = w
+			return false
+		}
+	case *pg.MergeStmt:
+		if x.WithClause != nil {
+			w := x.WithClause
+			x.WithClause = nil
+			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
+			x.WithClause = w
+			return false
+		}
+	case *pg.LockingClause:
+		return false // names FROM items, not tables
+	case *pg.RangeVar:
+		a.rangeVar(x)
+	case *pg.Alias:
+		a.rangeNms[lower(x.Aliasname)] = true
+	case *pg.FuncCall:
+		a.funcCall(x)
+	case *pg.TypeCast:
+		a.typeCast(x)
+	case *pg.TypeName:
+		a.qualified("type", pgNames(x.Names), 2)
+	case *pg.ColumnRef:
+		if names := pgNames(x.Fields); len(names) >= 3 {
+			a.qualified("relation", names[:len(names)-1], 2)
+		}
+	case *pg.ObjectWithArgs:
+		a.qualified("object", pgNames(x.Objname), 2)
+	case *pg.A_Expr:
+		a.qualified("operator", pgNames(x.Name), 2)
+	case *pg.List:
+		// qualified object names in DROP/COMMENT/ALTER ... (List of String)
+		if names := pgNames(x.Items); len(names) >= 2 {
+			a.qualified("relation", names, 2)
+		}
+	case *pg.CreateStmt:
+		if x.Relation != nil {
+			a.rangeNms[lower(x.Relation.Relname)] = true
+		}
+	case *pg.AlterObjectSchemaStmt:
+		if a.scope.Isolation == IsolationSchema && !a.schemaAllowed(lower(x.Newschema)) {
+			a.fail(a.outside("schema", lower(x.Newschema)))
+		}
+	case *pg.GrantStmt:
+		if x.Targtype == pg.GrantTargetType_ACL_TARGET_ALL_IN_SCHEMA && a.scope.Isolation == IsolationSchema {
+			for _, o := range x.Objects {
+				if s := o.GetString_(); s != nil && !a.schemaAllowed(lower(s.Sval)) {
+					a.fail(a.outside("schema", lower(s.Sval)))
+				}
+			}
+		}
+	case *pg.CallStmt:
+		if x.Funccall != nil {
+			a.funcCall(x.Funccall)
+		}
+		return false
+	}
+	return a.err == nil
+}
+
+// withScope walks a WITH clause's CTEs with the names each may see, then
+// body with all of them in scope.
+func (a *pgStmt) withScope(w *pg.WithClause, body func()) {
+	frame := map[string]bool{}
+	a.ctes = append(a.ctes, frame)
+	if w.Recursive {
+		for _, c := range w.Ctes {
+			if cte := c.GetCommonTableExpr(); cte != nil {
+				frame[cte.Ctename] = true
+			}
+		}
+	}
+	for _, c := range w.Ctes {
+		cte := c.GetCommonTableExpr()
+		if cte == nil {
+			continue
+		}
+		switch cte.Ctequery.GetNode().(type) {
+		case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt:
+			a.dmlCTE = true
+		}
+		pgWalkNode(cte.Ctequery, a.visit)
+		frame[cte.Ctename] = true
+		a.rangeNms[lower(cte.Ctename)] = true
+	}
+	body()
+	a.ctes = a.ctes[:len(a.ctes)-1]
+}
+
+// seen reports whether m was visited before (statements with a WITH clause
+// are visited twice: once to open the scope, once for their body).
+func (a *pgStmt) seen(m protoreflect.ProtoMessage) bool {
+	if a.visited == nil {
+		a.visited = map[protoreflect.ProtoMessage]bool{}
+	}
+	if a.visited[m] {
+		return true
+	}
+	a.visited[m] = true
+	return false
+}
+
+func (a *pgStmt) isCTE(name string) bool {
+	for i := len(a.ctes) - 1; i >= 0; i-- {
+		if a.ctes[i][name] {
+			return true
+		}
+	}
+	return false
+}
+
+// schemaAllowed reports whether a schema-isolated tenant may name schema.
+func (a *pgStmt) schemaAllowed(schema string) bool {
+	switch schema {
+	case a.scope.Schema, "pg_catalog", "information_schema", "pg_temp":
+		return true
+	}
+	return false
+}
+
+// qualified checks a qualified name's qualifiers: parts holds [catalog.]
+// [schema.]name; relLen is the length from which the first part is a schema
+// (2: schema.name, 3: db.schema.name).
+func (a *pgStmt) qualified(kind string, parts []string, relLen int) {
+	if len(parts) < relLen {
+		return
+	}
+	var db, schema string
+	switch {
+	case len(parts) == relLen:
+		schema = parts[0]
+	default:
+		db, schema = parts[len(parts)-relLen-1], parts[len(parts)-relLen]
+	}
+	full := strings.Join(parts, ".")
+	if db != "" && db != a.scope.Database {
+		a.fail(a.outside(kind, full))
+		return
+	}
+	if a.scope.Isolation == IsolationSchema && !a.schemaAllowed(schema) {
+		a.fail(a.outside(kind, full))
+	}
+}
+
+// rangeVar checks one table reference.
+func (a *pgStmt) rangeVar(rv *pg.RangeVar) {
+	rel := lower(rv.Relname)
+	schema := rv.Schemaname
+	db := rv.Catalogname
+	full := rv.Relname
+	if schema != "" {
+		full = schema + "." + rel
+	}
+	if db != "" {
+		full = db + "." + full
+		if db != a.scope.Database {
+			a.fail(a.outside("relation", full))
+			return
+		}
+	}
+	if a.scope.Isolation == IsolationSchema && schema != "" && !a.schemaAllowed(schema) {
+		a.fail(a.outside("relation", full))
+		return
+	}
+	if schema == "pg_toast" {
+		a.fail(a.outside("relation", full))
+		return
+	}
+	if rv.Alias != nil {
+		a.rangeNms[lower(rv.Alias.Aliasname)] = true
+	}
+	a.rangeNms[rel] = true
+	if schema == "" && db == "" && a.isCTE(rv.Relname) {
+		return
+	}
+	a.refs[rv] = true
+	a.tables[rel] = true
+	if schema == "pg_catalog" || schema == "information_schema" {
+		return
+	}
+	for _, t := range a.role.DeniedTables {
+		if lower(t) == rel {
+			a.fail(a.tableDenied(rel))
+			return
+		}
+	}
+	if len(a.role.AllowedTables) > 0 && !pgCatalogName(rel) {
+		ok := false
+		for _, t := range a.role.AllowedTables {
+			if lower(t) == rel {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			a.fail(a.tableDenied(rel))
+		}
+	}
+}
+
+// pgCatalogName reports catalog relations psql and drivers read unqualified.
+func pgCatalogName(rel string) bool {
+	return strings.HasPrefix(rel, "pg_")
+}
+
+func (a *pgStmt) tableDenied(rel string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Permission, "permission denied: role %q may not access table %q on tenant %q", a.role.Name, rel, a.tenant())
+}
+
+// Function rules.
+type funcRule uint8
+
+const (
+	fnDeny     funcRule = iota + 1 // refused for every role
+	fnNonAdmin                     // refused below admin
+	fnPins                         // session-level state: pin the session
+	fnRelName                      // takes a relation name as a string
+)
+
+var pgFuncRules = map[string]funcRule{
+	"pg_read_file": fnDeny, "pg_read_binary_file": fnDeny, "pg_ls_dir": fnDeny, "pg_stat_file": fnDeny,
+	"lo_import": fnDeny, "lo_export": fnDeny, "pg_terminate_backend": fnDeny, "pg_cancel_backend": fnDeny,
+	"pg_signal_backend": fnDeny, "pg_reload_conf": fnDeny, "pg_rotate_logfile": fnDeny,
+	"pg_log_backend_memory_contexts": fnDeny, "pg_promote": fnDeny, "pg_switch_wal": fnDeny,
+	"pg_backup_start": fnDeny, "pg_backup_stop": fnDeny, "pg_start_backup": fnDeny, "pg_stop_backup": fnDeny,
+	"pg_import_system_collations": fnDeny, "pg_logdir_ls": fnDeny, "pg_current_logfile": fnDeny,
+	"pg_notify":        fnNonAdmin,
+	"pg_advisory_lock": fnPins, "pg_advisory_lock_shared": fnPins,
+	"pg_try_advisory_lock": fnPins, "pg_try_advisory_lock_shared": fnPins,
+	"nextval": fnRelName, "currval": fnRelName, "setval": fnRelName, "pg_get_serial_sequence": fnRelName,
+	"to_regclass": fnRelName, "pg_relation_size": fnRelName, "pg_total_relation_size": fnRelName,
+	"pg_table_size": fnRelName, "pg_indexes_size": fnRelName, "pg_get_viewdef": fnRelName,
+	"has_table_privilege": fnRelName, "has_column_privilege": fnRelName, "has_sequence_privilege": fnRelName,
+	"pg_relation_filepath": fnRelName, "pg_sequence_last_value": fnRelName, "to_regtype": fnRelName,
+	"to_regproc": fnRelName, "to_regprocedure": fnRelName, "to_regnamespace": fnRelName,
+}
+
+// pgDenyPrefixes are function-name prefixes refused for every role: files,
+// other connections, the server's state, SQL run from strings.
+var pgDenyPrefixes = []string{
+	"dblink", "pg_ls_", "pg_read_", "pg_file_", "query_to_xml", "table_to_xml", "cursor_to_xml",
+	"schema_to_xml", "database_to_xml", "pg_replication_", "pg_logical_", "pg_create_", "pg_drop_replication",
+	"pg_copy_", "pg_wal_replay", "pg_stat_reset", "pg_execute",
+}
+
+func (a *pgStmt) denyFunc(name string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Permission, "permission denied: function %s is not allowed for role %q on tenant %q", name, a.role.Name, a.tenant())
+}
+
+func (a *pgStmt) funcCall(f *pg.FuncCall) {
+	names := pgNames(f.Funcname)
+	if len(names) == 0 {
+		return
+	}
+	a.qualified("function", names, 2)
+	if a.err != nil {
+		return
+	}
+	name := lower(names[len(names)-1])
+	for _, p := range pgDenyPrefixes {
+		if strings.HasPrefix(name, p) {
+			a.fail(a.denyFunc(name))
+			return
+		}
+	}
+	// Sleeping holds a backend connection of the tenant's pool: read-only
+	// roles may not; roles that may write can hold a connection anyway.
+	if strings.HasPrefix(name, "pg_sleep") && a.role.Access < AccessWrite {
+		a.fail(a.denyFunc(name))
+		return
+	}
+	switch name {
+	case "set_config":
+		if a.role.Access < AccessAdmin {
+			a.fail(a.denyFunc(name))
+			return
+		}
+		if a.scope.Isolation == IsolationSchema {
+			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: set_config is not allowed on tenant %q (schema isolation)", a.tenant()))
+			return
+		}
+		a.litDep = true
+		if len(f.Args) == 0 {
+			return
+		}
+		setting, ok := pgConstString(f.Args[0])
+		switch lower(strings.TrimSpace(setting)) {
+		case "search_path", "role", "session_authorization":
+			ok = false
+		}
+		if !ok {
+			a.fail(sqlerr.New(sqlerr.Permission, "permission denied: set_config of this setting is not allowed on tenant %q", a.tenant()))
+		}
+		return
+	}
+	switch pgFuncRules[name] {
+	case fnDeny:
+		a.fail(a.denyFunc(name))
+	case fnNonAdmin:
+		if a.role.Access < AccessAdmin {
+			a.fail(a.denyFunc(name))
+		}
+	case fnPins:
+		a.pins = true
+	case fnRelName:
+		if a.scope.Isolation != IsolationSchema || len(f.Args) == 0 {
+			return
+		}
+		a.litDep = true
+		s, ok := pgConstString(f.Args[0])
+		if !ok {
+			if f.Args[0].GetTypeCast() != nil {
+				return // checked as a cast
+			}
+			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: %s needs a constant relation name on tenant %q", name, a.tenant()))
+			return
+		}
+		if name == "to_regnamespace" {
+			if !a.schemaAllowed(lower(strings.Trim(s, `"`))) {
+				a.fail(a.outside("schema", s))
+			}
+			return
+		}
+		a.qualified("relation", splitQualified(s), 2)
+	}
+}
+
+// typeCast checks 'schema.name'::regclass-style casts in schema isolation.
+func (a *pgStmt) typeCast(c *pg.TypeCast) {
+	if a.scope.Isolation != IsolationSchema || c.TypeName == nil {
+		return
+	}
+	names := pgNames(c.TypeName.Names)
+	if len(names) == 0 || !strings.HasPrefix(lower(names[len(names)-1]), "reg") {
+		return
+	}
+	a.litDep = true
+	s, ok := pgConstString(c.Arg)
+	if !ok {
+		return // casting an oid or a column is name resolution only
+	}
+	if lower(names[len(names)-1]) == "regnamespace" {
+		if !a.schemaAllowed(lower(strings.Trim(s, `"`))) {
+			a.fail(a.outside("schema", s))
+		}
+		return
+	}
+	a.qualified("relation", splitQualified(s), 2)
+}
+
+// splitQualified splits a possibly quoted qualified name ("a"."b", a.b) into
+// its lower-cased (unless quoted) parts. Anything before an opening
+// parenthesis (regprocedure arguments) counts.
+func splitQualified(s string) []string {
+	var parts []string
+	var cur strings.Builder
+	inQ := false
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			if inQ && i+1 < len(s) && s[i+1] == '"' {
+				cur.WriteByte('"')
+				i++
+				continue
+			}
+			inQ = !inQ
+			quoted = true
+		case c == '.' && !inQ:
+			p := cur.String()
+			if !quoted {
+				p = lower(strings.TrimSpace(p))
+			}
+			parts = append(parts, p)
+			cur.Reset()
+			quoted = false
+		case c == '(' && !inQ:
+			i = len(s)
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	p := cur.String()
+	if !quoted {
+		p = lower(strings.TrimSpace(p))
+	}
+	parts = append(parts, p)
+	return parts
+}

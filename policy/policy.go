@@ -1,0 +1,216 @@
+// Package policy owns users' roles and the analysis of every statement on its
+// dialect's real parse tree: classification, allow/deny by role, LIMIT
+// injection, row filters, column-mask guards and cross-tenant reference
+// blocking, with a cache of rewrites.
+//
+// The package knows nothing of sockets or pools: callers hand it a Subject
+// (who runs the statement, on which tenant, under which role) and SQL text, and
+// get back a Decision or an *sqlerr.Error.
+package policy
+
+// Dialect is the SQL dialect of a statement.
+type Dialect uint8
+
+// Dialects.
+const (
+	Postgres Dialect = iota + 1
+	MySQL
+)
+
+// String returns the dialect's name.
+func (d Dialect) String() string {
+	switch d {
+	case Postgres:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	}
+	return "unknown"
+}
+
+// Access is a role's access level.
+type Access uint8
+
+// Access levels, each including the ones before it.
+const (
+	AccessRead  Access = iota + 1 // SELECT and harmless utility statements
+	AccessWrite                   // plus INSERT/UPDATE/DELETE/MERGE
+	AccessAdmin                   // plus DDL and everything else within the tenant
+)
+
+// Class is what a statement does.
+type Class uint8
+
+// Statement classes.
+const (
+	ClassRead    Class = iota + 1 // SELECT, SHOW, EXPLAIN (without ANALYZE of a write), VALUES, TABLE
+	ClassWrite                    // INSERT, UPDATE, DELETE, MERGE, COPY FROM, SELECT ... FOR UPDATE
+	ClassDDL                      // CREATE, ALTER, DROP, TRUNCATE, GRANT, COMMENT, ...
+	ClassTx                       // BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...
+	ClassSession                  // SET, RESET, DISCARD, SHOW of a setting
+	ClassUtility                  // everything else (ANALYZE, VACUUM, LISTEN, CALL, DO, ...)
+)
+
+// String returns the class name used in messages and metrics.
+func (c Class) String() string {
+	switch c {
+	case ClassRead:
+		return "read"
+	case ClassWrite:
+		return "write"
+	case ClassDDL:
+		return "ddl"
+	case ClassTx:
+		return "transaction"
+	case ClassSession:
+		return "session"
+	case ClassUtility:
+		return "utility"
+	}
+	return "unknown"
+}
+
+// Isolation is how a tenant's data is separated from other tenants'.
+type Isolation string
+
+// Isolation models.
+const (
+	IsolationDatabase Isolation = "database" // the tenant owns a whole backend database
+	IsolationSchema   Isolation = "schema"   // the tenant owns one schema of a shared database
+	IsolationRow      Isolation = "row"      // tenants share tables, filtered on a tenant column
+)
+
+// Mask styles for masked columns.
+const (
+	MaskStars = "stars" // the value is replaced by "****"
+	MaskHash  = "hash"  // the value is replaced by a hex SHA-256 prefix
+	MaskNull  = "null"  // the value is replaced by NULL
+)
+
+// Role is what a user may do on one tenant. Built-in roles are viewer, analyst,
+// editor and admin; config may override them per tenant or add custom ones.
+type Role struct {
+	Name          string
+	Access        Access
+	MaxRows       int               // 0: no cap
+	AllowedTables []string          // empty: all tables; else only these
+	DeniedTables  []string          // never these
+	RowFilters    map[string]string // table -> predicate with {{tenant}}, {{user}}
+	MaskedColumns []string          // "table.column"
+	Mask          string            // MaskStars (default), MaskHash or MaskNull
+}
+
+// Scope describes what one tenant owns on its backend, for cross-tenant
+// blocking and row filtering.
+type Scope struct {
+	Tenant       string    // the tenant id
+	Isolation    Isolation // database, schema or row
+	Database     string    // backend database name (what MySQL clients must never see)
+	Schema       string    // the tenant's schema (schema isolation, Postgres)
+	TenantColumn string    // row isolation: the column every shared table is filtered on
+	TenantValue  string    // row isolation: this tenant's value of it
+	// TenantTables lists, for row isolation, the tables that carry TenantColumn
+	// (lower-case, unqualified). A table not listed is not filtered.
+	TenantTables []string
+}
+
+// Subject is who runs a statement: user, tenant scope and role. Version changes
+// whenever the role or scope changes, so cached rewrites are never reused
+// across policy changes.
+type Subject struct {
+	User    string
+	Scope   *Scope
+	Role    *Role
+	Version uint64
+}
+
+// SetKind is what a session statement does to a setting.
+type SetKind uint8
+
+// Session statement kinds.
+const (
+	SetValue    SetKind = iota + 1 // SET name = value / SET name TO value
+	SetDefault                     // SET name TO DEFAULT / RESET name
+	SetResetAll                    // RESET ALL
+	SetDiscard                     // DISCARD ALL
+)
+
+// SetVar is a session setting change found in a statement (Postgres SET /
+// RESET, MySQL SET [SESSION] var = value). The proxy tracks these to replay
+// them on whichever backend connection serves the session, and intercepts
+// the proxy's own settings (tenant).
+type SetVar struct {
+	Kind  SetKind
+	Name  string // lower-case setting name ("" for SetResetAll / SetDiscard)
+	Value string // the value as a string literal's contents or the deparsed expression
+	Local bool   // SET LOCAL: lasts until the end of the transaction
+	SQL   string // the statement's deparsed text, to replay it
+}
+
+// Stmt is the analysis of one statement of a (possibly multi-statement) text.
+type Stmt struct {
+	Class Class
+	Kind  string  // upper-case statement keyword for messages: "SELECT", "INSERT", "CREATE TABLE"
+	Set   *SetVar // non-nil for session statements that change a setting
+	// ShowVar is the lower-case setting name for SHOW name (Postgres) /
+	// SELECT @@name forms the proxy answers itself ("tenant").
+	ShowVar string
+	// Pins reports that the statement creates session state that cannot be
+	// replayed on another backend connection (temporary tables, LISTEN,
+	// session advisory locks, SQL-level PREPARE, cursors WITH HOLD, user
+	// variables in MySQL): the proxy pins the session to its connection.
+	Pins bool
+	// TenantSwitch is the tenant id of `SET tenant = 'x'` (Postgres) or
+	// `USE x` (MySQL), for the proxy to handle; the statement is not sent on.
+	TenantSwitch string
+	// KillID is the connection id of a MySQL KILL [CONNECTION|QUERY] id
+	// (Kind "KILL"), for the proxy to authorize and map onto its own
+	// connection ids; the statement must not be sent on unchanged.
+	KillID uint64
+	// KillQuery reports KILL QUERY (cancel the statement) rather than KILL
+	// [CONNECTION] (close the connection).
+	KillQuery bool
+	// Tables lists the lower-case, unqualified names of the tables the
+	// statement references (CTE names excluded), for result-cache
+	// invalidation and audit.
+	Tables []string
+}
+
+// Decision is the outcome of checking a text that is allowed to run.
+type Decision struct {
+	SQL       string // the text to send to the backend (rewritten or the original)
+	Rewritten bool
+	Stmts     []Stmt
+	Capped    bool // a LIMIT was injected or lowered to MaxRows
+	MaxRows   int  // the cap applied when Capped
+	// Masked lists the "table.column" masks of the role whose tables the
+	// statement reads; the front end masks those columns in the rows.
+	Masked []string
+}
+
+// Class returns the most far-reaching class among the statements.
+func (d *Decision) Class() Class {
+	var c Class
+	for _, s := range d.Stmts {
+		if rank(s.Class) > rank(c) {
+			c = s.Class
+		}
+	}
+	return c
+}
+
+func rank(c Class) int {
+	switch c {
+	case ClassRead:
+		return 1
+	case ClassTx, ClassSession:
+		return 2
+	case ClassUtility:
+		return 3
+	case ClassWrite:
+		return 4
+	case ClassDDL:
+		return 5
+	}
+	return 0
+}
