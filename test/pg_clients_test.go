@@ -108,3 +108,5 @@ func TestPgbenchThroughProxy(t *testing.T) {
 		t.Fatalf("pool opened %d connections, size is 3", st.Total)
 	}
 }
+
+func lookPath(name string) (string, error) { return exec.LookPath(name) }

@@ -1,0 +1,258 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// fakeConn is a connection the tests open and close in memory.
+type fakeConn struct {
+	id     int
+	closed atomic.Bool
+	broken atomic.Bool
+}
+
+func (c *fakeConn) Close() error { c.closed.Store(true); return nil }
+
+type dialer struct {
+	mu    sync.Mutex
+	n     int
+	conns []*fakeConn
+	fail  atomic.Bool
+}
+
+func (d *dialer) dial(ctx context.Context) (*fakeConn, error) {
+	if d.fail.Load() {
+		return nil, errors.New("connection refused")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.n++
+	c := &fakeConn{id: d.n}
+	d.conns = append(d.conns, c)
+	return c, nil
+}
+
+func ping(ctx context.Context, c *fakeConn) error {
+	if c.broken.Load() {
+		return errors.New("broken")
+	}
+	return nil
+}
+
+func newPool(t *testing.T, cfg Config) (*Pool[*fakeConn], *dialer) {
+	t.Helper()
+	if err := cfg.CheckAndSetDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	d := &dialer{}
+	p := New("alpha", cfg, d.dial, ping)
+	t.Cleanup(p.Close)
+	return p, d
+}
+
+func TestReuseAndTimeoutNamesTenant(t *testing.T) {
+	p, d := newPool(t, Config{Size: 2, Timeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	a, _ := p.Acquire(ctx)
+	b, _ := p.Acquire(ctx)
+	start := time.Now()
+	_, err := p.Acquire(ctx)
+	if !sqlerr.Is(err, sqlerr.PoolTimeout) || sqlerr.As(err).SQLState() != "53300" {
+		t.Fatalf("third acquire: %v", err)
+	}
+	if time.Since(start) < 40*time.Millisecond {
+		t.Fatal("acquire did not wait for the timeout")
+	}
+	if got := err.Error(); got == "" || !strings.Contains(got, `"alpha"`) {
+		t.Fatalf("timeout message does not name the tenant: %s", got)
+	}
+	p.Release(a)
+	c, err := p.Acquire(ctx)
+	if err != nil || c.Conn != a.Conn {
+		t.Fatalf("released connection not reused: %v", err)
+	}
+	p.Release(b)
+	p.Release(c)
+	if d.n != 2 {
+		t.Fatalf("dialed %d connections, want 2", d.n)
+	}
+	st := p.Stats()
+	if st.Idle != 2 || st.InUse != 0 || st.Timeouts != 1 || st.Total != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWaiterGetsReleasedConnection(t *testing.T) {
+	p, _ := newPool(t, Config{Size: 1, Timeout: 2 * time.Second})
+	a, _ := p.Acquire(context.Background())
+	got := make(chan *Item[*fakeConn])
+	go func() {
+		it, err := p.Acquire(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- it
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if p.Stats().Waiting != 1 {
+		t.Fatalf("waiting = %d", p.Stats().Waiting)
+	}
+	p.Release(a)
+	select {
+	case it := <-got:
+		p.Release(it)
+	case <-time.After(time.Second):
+		t.Fatal("waiter not served")
+	}
+}
+
+func TestOverflowClosedOnRelease(t *testing.T) {
+	p, _ := newPool(t, Config{Size: 1, MaxOverflow: 2, Timeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	var items []*Item[*fakeConn]
+	for i := 0; i < 3; i++ {
+		it, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatalf("acquire %d: %v", i, err)
+		}
+		items = append(items, it)
+	}
+	if _, err := p.Acquire(ctx); err == nil {
+		t.Fatal("acquired past size + overflow")
+	}
+	for _, it := range items {
+		p.Release(it)
+	}
+	st := p.Stats()
+	if st.Idle != 1 || st.Total != 1 {
+		t.Fatalf("overflow connections kept: %+v", st)
+	}
+	if !items[1].Conn.closed.Load() || !items[2].Conn.closed.Load() {
+		t.Fatal("overflow connections not closed")
+	}
+}
+
+func TestDiscardFreesSlotAndDialFailure(t *testing.T) {
+	p, d := newPool(t, Config{Size: 1, Timeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	a, _ := p.Acquire(ctx)
+	p.Discard(a)
+	if !a.Conn.closed.Load() || p.Stats().Total != 0 {
+		t.Fatal("discarded connection not closed")
+	}
+	d.fail.Store(true)
+	_, err := p.Acquire(ctx)
+	if !sqlerr.Is(err, sqlerr.Unavailable) {
+		t.Fatalf("dial failure: %v", err)
+	}
+	d.fail.Store(false)
+	b, err := p.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("slot not freed after a failed dial: %v", err)
+	}
+	p.Release(b)
+}
+
+func TestPrePingReplacesBrokenConnection(t *testing.T) {
+	p, d := newPool(t, Config{Size: 1, PrePing: true})
+	ctx := context.Background()
+	a, _ := p.Acquire(ctx)
+	p.Release(a)
+	a.Conn.broken.Store(true)
+	a.lastUsed = time.Now().Add(-2 * time.Second)
+	b, err := p.Acquire(ctx)
+	if err != nil || b.Conn == a.Conn || !a.Conn.closed.Load() || d.n != 2 {
+		t.Fatalf("broken idle connection handed out: %v", err)
+	}
+	p.Release(b)
+}
+
+func TestRecycleAndIdleReaping(t *testing.T) {
+	p, _ := newPool(t, Config{Size: 2, Recycle: time.Hour, IdleTimeout: 30 * time.Millisecond})
+	ctx := context.Background()
+	a, _ := p.Acquire(ctx)
+	if a.expires.Sub(a.created) < 54*time.Minute || a.expires.Sub(a.created) > 66*time.Minute {
+		t.Fatalf("lifetime %s is not recycle ±10%%", a.expires.Sub(a.created))
+	}
+	a.expires = time.Now().Add(-time.Second) // past its lifetime
+	p.Release(a)
+	b, _ := p.Acquire(ctx)
+	if b.Conn == a.Conn || !a.Conn.closed.Load() {
+		t.Fatal("connection past its lifetime handed out")
+	}
+	p.Release(b)
+	deadline := time.Now().Add(2 * time.Second)
+	for p.Stats().Total != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle connection not reaped: %+v", p.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConcurrentUseNeverExceedsMax(t *testing.T) {
+	p, d := newPool(t, Config{Size: 3, MaxOverflow: 1, Timeout: 2 * time.Second})
+	var inUse, peak atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				it, err := p.Acquire(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := inUse.Add(1)
+				for {
+					old := peak.Load()
+					if n <= old || peak.CompareAndSwap(old, n) {
+						break
+					}
+				}
+				inUse.Add(-1)
+				if i%17 == 0 {
+					p.Discard(it)
+				} else {
+					p.Release(it)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if peak.Load() > 4 {
+		t.Fatalf("%d connections in use at once, max is 4", peak.Load())
+	}
+	d.mu.Lock()
+	open := 0
+	for _, c := range d.conns {
+		if !c.closed.Load() {
+			open++
+		}
+	}
+	d.mu.Unlock()
+	if st := p.Stats(); open != st.Total || st.InUse != 0 {
+		t.Fatalf("open %d, stats %+v", open, st)
+	}
+}
+
+func TestConfigDefaultsAndErrors(t *testing.T) {
+	var c Config
+	if err := c.CheckAndSetDefaults(); err != nil || c.Size != 10 || c.Mode != ModeTransaction || c.Timeout != 5*time.Second {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	for _, bad := range []Config{{Size: -1}, {MaxOverflow: -1}, {Mode: "statement"}, {Timeout: -time.Second}} {
+		if err := bad.CheckAndSetDefaults(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
