@@ -14,7 +14,7 @@ demo: build
 	@echo
 	@echo "tenantproxy is starting. Connect with:"
 	@echo "  psql 'postgres://alice:alice-secret@127.0.0.1:6432/alpha'   # admin on alpha"
-	@echo "  psql 'postgres://bob:bob-secret@127.0.0.1:6432/beta'        # viewer on beta (LIMIT 100)"
+	@echo "  psql 'postgres://bob:bob-secret@127.0.0.1:6432/beta'        # viewer on beta: 100 rows at most, emails masked"
 	@echo "  curl -s 127.0.0.1:8080/metrics | grep tenantproxy_"
 	@echo "Stop with Ctrl-C (SIGTERM drains)."
 	@echo
