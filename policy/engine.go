@@ -50,27 +50,71 @@ func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err err
 	if res, ok := e.cache.get(k); ok {
 		return res.result(sql)
 	}
-	tk, tmplOK := templateKey(s, d, sql, k)
+	tk, lits, tmplOK := templateKey(d, sql, k)
 	if tmplOK {
 		if res, ok := e.cache.get(tk); ok {
+			if res.out != nil {
+				// A rewritten template: the literals go into its holes.
+				dec := *res.dec
+				dec.SQL = res.out.fill(lits)
+				return &dec, nil
+			}
 			// The template's decision is "allowed, unchanged": the output is
 			// the input text itself.
 			return res.result(sql)
 		}
 	}
-	var res *result
-	var tmplSafe bool
-	switch d {
-	case Postgres:
-		res, tmplSafe = e.checkPG(s, sql)
-	default:
-		res, tmplSafe = e.checkMySQL(s, sql)
-	}
+	res, tmplSafe := e.check(s, d, sql)
 	e.cache.put(k, res)
-	if tmplOK && tmplSafe && res.err == nil && res.dec.templateSafe() {
-		e.cache.put(tk, res)
+	if tmplOK && tmplSafe && res.err == nil {
+		switch {
+		case res.dec.templateSafe():
+			e.cache.put(tk, res)
+		case res.dec.Rewritten && res.dec.rewriteTemplatable():
+			if tr := e.rewrittenTemplate(s, d, tk.sql, lits, res.dec); tr != nil {
+				e.cache.put(tk, tr)
+			}
+		}
 	}
 	return res.result(sql)
+}
+
+func (e *Engine) check(s Subject, d Dialect, sql string) (*result, bool) {
+	if d == Postgres {
+		return e.checkPG(s, sql)
+	}
+	return e.checkMySQL(s, sql)
+}
+
+// rewrittenTemplate builds the template entry of a rewritten statement, or
+// nil when its output cannot be mapped back to its literals with certainty.
+func (e *Engine) rewrittenTemplate(s Subject, d Dialect, tmpl string, lits []string, dec *Decision) *result {
+	text, sent := withSentinels(tmpl, lits)
+	sres, safe := e.check(s, d, text)
+	if !safe || sres.err != nil || !sameShape(sres.dec, dec) {
+		return nil
+	}
+	out, ok := buildOutTemplate(sres.dec.SQL, sent)
+	if !ok || out.fill(lits) != dec.SQL {
+		return nil
+	}
+	return &result{dec: sres.dec, out: out}
+}
+
+// rewriteTemplatable reports whether a rewritten decision may be reused for
+// texts that differ only in literals (given the analysis read none).
+func (d *Decision) rewriteTemplatable() bool {
+	for _, st := range d.Stmts {
+		if st.Set != nil || st.TenantSwitch != "" || st.ShowVar != "" || st.Pins || st.Kind == "KILL" {
+			return false
+		}
+		switch st.Class {
+		case ClassRead, ClassWrite:
+		default:
+			return false
+		}
+	}
+	return len(d.Stmts) > 0
 }
 
 // key builds the exact-text cache key. The user is part of it only when the
@@ -96,6 +140,7 @@ func roleUsesUser(r *Role) bool {
 type result struct {
 	dec *Decision
 	err *sqlerr.Error
+	out *outTemplate // rewritten template entries: where the literals go
 }
 
 // result returns a copy of the stored outcome for text sql.

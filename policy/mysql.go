@@ -776,7 +776,9 @@ func (a *myStmt) capTop() {
 	default:
 		return
 	}
-	a.litDep = true
+	if *lim != nil {
+		a.litDep = true // the cap depends on the client's own LIMIT
+	}
 	switch {
 	case *lim == nil:
 		*lim = &ast.Limit{Count: ast.NewValueExpr(n, "", "")}

@@ -627,6 +627,12 @@ func (a *pgStmt) visit(m protoreflect.ProtoMessage) bool {
 		return false
 	}
 	switch x := m.(type) {
+	case *pg.ParamRef:
+		if x.Number < 1 {
+			// Postgres has no $0; the deparser would print it as "?".
+			a.fail(sqlerr.New(sqlerr.Syntax, "there is no parameter $%d", x.Number))
+			return false
+		}
 	case *pg.SelectStmt:
 		if !a.seen(x) {
 			a.selects = append(a.selects, x)

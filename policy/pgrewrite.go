@@ -62,7 +62,9 @@ func (a *pgStmt) capTop() {
 		a.capped, a.rewritten = true, true
 		return
 	}
-	a.litDep = true
+	if sel.LimitCount != nil {
+		a.litDep = true // the cap depends on the client's own LIMIT
+	}
 	switch {
 	case sel.LimitCount == nil:
 		sel.LimitCount = pgConstInt(n)
