@@ -850,6 +850,11 @@ func (a *pgStmt) rangeVar(rv *pg.RangeVar) {
 	if schema == "" && db == "" && a.isCTE(rv.Relname) {
 		return
 	}
+	if (schema == "" || schema == "pg_catalog") && pgSensitiveCatalog[rel] {
+		a.fail(sqlerr.New(sqlerr.Permission,
+			"permission denied: catalog relation %s is not available through the proxy (it shows other tenants' data or server secrets)", rel))
+		return
+	}
 	a.refs[rv] = true
 	a.tables[rel] = true
 	if schema == "pg_catalog" || schema == "information_schema" {
@@ -873,6 +878,22 @@ func (a *pgStmt) rangeVar(rv *pg.RangeVar) {
 			a.fail(a.tableDenied(rel))
 		}
 	}
+}
+
+// pgSensitiveCatalog are catalog relations refused for every role: the
+// backend server is shared, and these show other tenants' data (statistics
+// hold sampled column values, activity views hold other sessions' SQL text),
+// or secrets of the server.
+var pgSensitiveCatalog = map[string]bool{
+	"pg_stat_activity": true, "pg_stat_statements": true, "pg_stat_statements_info": true,
+	"pg_stats": true, "pg_stats_ext": true, "pg_stats_ext_exprs": true,
+	"pg_statistic": true, "pg_statistic_ext": true, "pg_statistic_ext_data": true,
+	"pg_authid": true, "pg_shadow": true, "pg_user_mappings": true, "pg_user_mapping": true,
+	"pg_largeobject": true, "pg_largeobject_metadata": true,
+	"pg_file_settings": true, "pg_hba_file_rules": true, "pg_ident_file_mappings": true,
+	"pg_subscription": true, "pg_stat_subscription": true, "pg_replication_slots": true,
+	"pg_stat_replication": true, "pg_stat_wal_receiver": true, "pg_prepared_xacts": true,
+	"pg_locks": true, "pg_stat_ssl": true, "pg_stat_gssapi": true, "pg_backend_memory_contexts": true,
 }
 
 // pgCatalogName reports catalog relations psql and drivers read unqualified.
@@ -917,7 +938,8 @@ var pgFuncRules = map[string]funcRule{
 var pgDenyPrefixes = []string{
 	"dblink", "pg_ls_", "pg_read_", "pg_file_", "query_to_xml", "table_to_xml", "cursor_to_xml",
 	"schema_to_xml", "database_to_xml", "pg_replication_", "pg_logical_", "pg_create_", "pg_drop_replication",
-	"pg_copy_", "pg_wal_replay", "pg_stat_reset", "pg_execute",
+	"pg_copy_", "pg_wal_replay", "pg_stat_reset", "pg_execute", "pg_stat_get_", "pg_stat_statements",
+	"pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_log_backend_memory_contexts",
 }
 
 func (a *pgStmt) denyFunc(name string) *sqlerr.Error {
