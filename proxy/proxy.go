@@ -85,6 +85,8 @@ type Config struct {
 type TenantState struct {
 	*Tenant
 	PGPool *pool.Pool[*pool.PGConn]
+	// MySQLPool is the backend pool of a MySQL tenant.
+	MySQLPool *pool.Pool[*pool.MySQLConn]
 	// ServerParams are the backend's ParameterStatus values, learned from
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
@@ -150,6 +152,9 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 		if t.Engine == EnginePostgres {
 			ts.PGPool = pool.New(t.ID, t.Pool, s.pgDialer(ts), pool.PingPostgres)
 		}
+		if t.Engine == EngineMySQL && t.MySQL != nil {
+			ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts), pool.PingMySQL)
+		}
 		reg.tenants[t.ID] = ts
 	}
 	for _, u := range cfg.Users {
@@ -173,6 +178,19 @@ func (s *Server) pgDialer(ts *TenantState) pool.Dialer[*pool.PGConn] {
 		if ts.serverParams.Load() == nil {
 			p := maps(c.Params)
 			ts.serverParams.Store(&p)
+		}
+		return c, nil
+	}
+}
+
+func (s *Server) mysqlDialer(ts *TenantState) pool.Dialer[*pool.MySQLConn] {
+	m := ts.MySQL
+	dial := pool.MySQLDialer(pool.MySQLDSN{Addr: m.Addr, User: m.User, Password: m.Password, Database: m.Database, Params: m.Params})
+	return func(ctx context.Context) (*pool.MySQLConn, error) {
+		c, err := dial(ctx)
+		if err != nil {
+			s.log.Warn("backend_connect_failed", "tenant", ts.ID, "error", err)
+			return nil, err
 		}
 		return c, nil
 	}
@@ -395,6 +413,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 		if t.PGPool != nil {
 			t.PGPool.Close()
 		}
+		if t.MySQLPool != nil {
+			t.MySQLPool.Close()
+		}
 	}
 }
 
@@ -407,6 +428,9 @@ func (b *Binding) String() string {
 func (t *TenantState) PoolStats() (pool.Stats, bool) {
 	if t.PGPool != nil {
 		return t.PGPool.Stats(), true
+	}
+	if t.MySQLPool != nil {
+		return t.MySQLPool.Stats(), true
 	}
 	return pool.Stats{}, false
 }

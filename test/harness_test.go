@@ -18,6 +18,7 @@ import (
 	"github.com/tenantproxy/tenantproxy/configs"
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/proxy"
+	mysqlwire "github.com/tenantproxy/tenantproxy/wire/mysql"
 	"github.com/tenantproxy/tenantproxy/wire/pg"
 )
 
@@ -69,6 +70,7 @@ func tempPGDatabase(t testing.TB, prefix string) string {
 // runningProxy is a proxy started in-process on free ports.
 type runningProxy struct {
 	PGAddr    string
+	MySQLAddr string
 	AdminAddr string
 	Server    *proxy.Server
 	Registry  *prometheus.Registry
@@ -107,9 +109,15 @@ func startProxy(t testing.TB, yaml string) *runningProxy {
 	}
 	pgSrv := pg.New(p, nil, log)
 	go func() { _ = pgSrv.Serve(pgl) }()
+	myl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mySrv := mysqlwire.New(p, mysqlTLS(t), log)
+	go func() { _ = mySrv.Serve(myl) }()
 	adm := admin.New(p, reg, log)
 	go func() { _ = adm.Serve(adl) }()
-	rp := &runningProxy{PGAddr: pgl.Addr().String(), AdminAddr: adl.Addr().String(), Server: p, Registry: reg}
+	rp := &runningProxy{PGAddr: pgl.Addr().String(), MySQLAddr: myl.Addr().String(), AdminAddr: adl.Addr().String(), Server: p, Registry: reg}
 	stopped := false
 	rp.stop = func() {
 		if stopped {
@@ -117,11 +125,13 @@ func startProxy(t testing.TB, yaml string) *runningProxy {
 		}
 		stopped = true
 		_ = pgl.Close()
+		_ = myl.Close()
 		_ = adl.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		p.Shutdown(ctx)
 		pgSrv.Wait()
+		mySrv.Wait()
 		_ = adm.Shutdown(ctx)
 	}
 	t.Cleanup(rp.stop)

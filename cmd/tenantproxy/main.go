@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/proxy"
 	"github.com/tenantproxy/tenantproxy/proxy/scram"
+	mysqlwire "github.com/tenantproxy/tenantproxy/wire/mysql"
 	"github.com/tenantproxy/tenantproxy/wire/pg"
 )
 
@@ -62,6 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "path to the YAML config file")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for benchmarking)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -77,6 +80,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.File.Log, stderr)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	return serve(cfg, log)
 }
 
@@ -142,7 +158,7 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 		listeners = append(listeners, l)
 		return l, nil
 	}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var pgSrv *pg.Server
 	if addr := cfg.File.Listen.Postgres; addr != "" {
 		l, err := listen("postgres", addr)
@@ -152,6 +168,16 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 		pgSrv = pg.New(p, tlsCfg, log)
 		go func() { errc <- pgSrv.Serve(l) }()
 		log.Info("listening", "frontend", "postgres", "addr", l.Addr().String())
+	}
+	var myl *mysqlwire.Server
+	if addr := cfg.File.Listen.MySQL; addr != "" {
+		l, err := listen("mysql", addr)
+		if err != nil {
+			return err
+		}
+		myl = mysqlwire.New(p, tlsCfg, log)
+		go func() { errc <- myl.Serve(l) }()
+		log.Info("listening", "frontend", "mysql", "addr", l.Addr().String())
 	}
 	var adm *admin.Server
 	if addr := cfg.File.Listen.Admin; addr != "" {
@@ -184,6 +210,9 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 			p.Shutdown(context.Background())
 			if pgSrv != nil {
 				pgSrv.Wait()
+			}
+			if myl != nil {
+				myl.Wait()
 			}
 			if adm != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

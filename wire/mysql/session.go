@@ -1,0 +1,836 @@
+package mysql
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/charset"
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// Command bytes (https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_command_phase.html).
+const (
+	comQuit            = 0x01
+	comInitDB          = 0x02
+	comQuery           = 0x03
+	comFieldList       = 0x04
+	comStatistics      = 0x09
+	comPing            = 0x0e
+	comChangeUser      = 0x11
+	comStmtPrepare     = 0x16
+	comStmtExecute     = 0x17
+	comStmtSendLong    = 0x18
+	comStmtClose       = 0x19
+	comStmtReset       = 0x1a
+	comSetOption       = 0x1b
+	comStmtFetch       = 0x1c
+	comResetConnection = 0x1f
+)
+
+// setting is one session variable assignment replayed on backends.
+type setting struct {
+	name string
+	sql  string
+}
+
+// session is one authenticated client connection.
+type session struct {
+	srv       *Server
+	c         *conn
+	id        uint32
+	log       *slog.Logger
+	caps      uint32
+	collation uint8
+
+	mu   sync.Mutex // guards b, be and busy against KILL from other sessions
+	b    *proxy.Binding
+	be   *pool.Item[*pool.MySQLConn]
+	bep  *pool.Pool[*pool.MySQLConn] // the pool be came from
+	busy bool                        // a command is in flight on be
+
+	status   uint16 // server status last sent to the client
+	pinned   bool   // the backend holds state that cannot be replayed
+	holdWarn bool   // the last result had warnings: keep the backend for SHOW WARNINGS
+	longData bool   // COM_STMT_SEND_LONG_DATA sent: keep the backend until execute
+	cursor   bool   // a cursor is open on the backend
+
+	fetchCols []column // the open cursor's columns
+
+	settings []setting
+	stateKey string
+
+	stmts    map[uint32]*stmt
+	nextStmt uint32
+
+	// proxyWarning is the proxy's own warning of the last statement (a
+	// capped result), added to the backend's SHOW WARNINGS.
+	proxyWarning string
+
+	others []string // backend database names of the other MySQL tenants
+
+	draining atomic.Bool
+	idleWait atomic.Bool
+}
+
+func newSession(srv *Server, c *conn, id uint32, hs *handshakeResult) *session {
+	s := &session{
+		srv:       srv,
+		c:         c,
+		id:        id,
+		caps:      hs.caps,
+		collation: hs.collation,
+		b:         hs.binding,
+		status:    gmysql.SERVER_STATUS_AUTOCOMMIT,
+		stmts:     make(map[uint32]*stmt),
+	}
+	s.log = c.log.With("tenant", s.b.Tenant.ID, "user", s.b.User.Name)
+	if sql := namesFor(hs.collation); sql != "" {
+		s.settings = append(s.settings, setting{name: "names", sql: sql})
+	}
+	s.stateKey = s.computeStateKey()
+	s.others = s.otherDatabases()
+	return s
+}
+
+// namesFor returns the SET NAMES statement that gives a backend connection
+// the client's handshake collation, or "" for the backends' own.
+func namesFor(id uint8) string {
+	if id == serverCollation || id == 0 {
+		return ""
+	}
+	coll, err := charset.GetCollationByID(int(id))
+	if err != nil || coll == nil {
+		return ""
+	}
+	if strings.Contains(coll.Name, "_0900_") || id == 255 {
+		// MySQL 8 collations MariaDB does not know: keep the charset.
+		return "SET NAMES " + coll.CharsetName
+	}
+	return "SET NAMES " + coll.CharsetName + " COLLATE " + coll.Name
+}
+
+// otherDatabases lists the backend database names of the other MySQL
+// tenants, which results of metadata queries must never show.
+func (s *session) otherDatabases() []string {
+	var out []string
+	own := s.b.Tenant.Scope.Database
+	for _, t := range s.srv.p.Tenants() {
+		if t.Engine != proxy.EngineMySQL || t.MySQL == nil || t.MySQL.Database == "" {
+			continue
+		}
+		if !strings.EqualFold(t.MySQL.Database, own) {
+			out = append(out, t.MySQL.Database)
+		}
+	}
+	return out
+}
+
+// Drain asks the session to close at its next idle point.
+func (s *session) Drain() {
+	s.draining.Store(true)
+	if s.idleWait.Load() {
+		_ = s.c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// Close closes the client connection now.
+func (s *session) Close() error { return s.c.nc.Close() }
+
+var _ proxy.Client = (*session)(nil)
+
+func (s *session) run() {
+	untrack, err := s.srv.p.Track(s)
+	if err != nil {
+		_ = s.c.writeErr(err)
+		return
+	}
+	defer untrack()
+	s.srv.sessMu.Lock()
+	s.srv.sessions[s.id] = s
+	s.srv.sessMu.Unlock()
+	defer func() {
+		s.srv.sessMu.Lock()
+		delete(s.srv.sessions, s.id)
+		s.srv.sessMu.Unlock()
+	}()
+	if err := s.c.write(okPacket(0, 0, s.status, 0, "")); err != nil {
+		return
+	}
+	if err := s.c.flush(); err != nil {
+		return
+	}
+	tenant := s.b.Tenant.ID
+	s.srv.p.Metrics.Clients.WithLabelValues(tenant, "mysql").Inc()
+	defer func() { s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "mysql").Dec() }()
+	defer s.end()
+
+	for {
+		s.idleWait.Store(true)
+		if s.draining.Load() && s.idle() {
+			s.c.seq = 0
+			_ = s.c.writeErr(sqlerr.New(sqlerr.ShuttingDown, "Server shutdown in progress: the proxy is shutting down"))
+			return
+		}
+		s.c.seq = 0
+		p, err := s.c.read()
+		s.idleWait.Store(false)
+		if err != nil {
+			var ne net.Error
+			if s.draining.Load() && errors.As(err, &ne) && ne.Timeout() {
+				s.c.seq = 1
+				_ = s.c.writeErr(sqlerr.New(sqlerr.ShuttingDown, "Server shutdown in progress: the proxy is shutting down"))
+			} else if e := sqlerr.As(err); e != nil {
+				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.MySQLState(), e)
+				_ = s.c.writeErr(e)
+			}
+			return
+		}
+		if len(p) == 0 {
+			_ = s.c.writeErr(sqlerr.New(sqlerr.Protocol, "Malformed packet: empty command"))
+			return
+		}
+		if err := s.command(p); err != nil {
+			if errors.Is(err, errQuit) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if e := sqlerr.As(err); e != nil {
+				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.MySQLState(), e)
+				_ = s.c.writeErr(e)
+			} else {
+				s.log.Debug("connection_closed", "error", err)
+			}
+			return
+		}
+		s.c.r.Shrink()
+	}
+}
+
+var errQuit = errors.New("quit")
+
+// idle reports whether the session holds no transaction or backend state.
+func (s *session) idle() bool {
+	return s.status&gmysql.SERVER_STATUS_IN_TRANS == 0 && !s.longData && !s.cursor
+}
+
+// command runs one client command. A returned error ends the connection;
+// statement errors are answered with ERR packets and return nil.
+func (s *session) command(p []byte) error {
+	cmd, body := p[0], p[1:]
+	switch cmd {
+	case comQuit:
+		return errQuit
+	case comQuery:
+		return s.query(string(body))
+	case comInitDB:
+		return s.useTenant(string(body))
+	case comPing:
+		return s.reply(okPacket(0, 0, s.status, 0, ""))
+	case comFieldList:
+		return s.fieldList(body)
+	case comStmtPrepare:
+		return s.prepare(string(body))
+	case comStmtExecute:
+		return s.execute(p)
+	case comStmtSendLong:
+		return s.sendLongData(p)
+	case comStmtClose:
+		return s.closeStmt(body)
+	case comStmtReset:
+		return s.resetStmt(p)
+	case comStmtFetch:
+		return s.fetch(p)
+	case comSetOption:
+		if len(body) != 2 {
+			return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_SET_OPTION packet"))
+		}
+		switch binary.LittleEndian.Uint16(body) {
+		case 0:
+			s.caps |= gmysql.CLIENT_MULTI_STATEMENTS
+		case 1:
+			s.caps &^= gmysql.CLIENT_MULTI_STATEMENTS
+		default:
+			return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown COM_SET_OPTION option"))
+		}
+		return s.reply(eofPacket(0, s.status))
+	case comResetConnection:
+		return s.resetConnection()
+	case comChangeUser:
+		return s.fail(sqlerr.New(sqlerr.Unsupported, "COM_CHANGE_USER is not supported by the proxy: open a new connection"))
+	case comStatistics:
+		return s.fail(sqlerr.New(sqlerr.Unsupported, "COM_STATISTICS is not supported by the proxy"))
+	default:
+		return s.fail(sqlerr.New(sqlerr.Unsupported, "command 0x%02x is not supported by the proxy", cmd))
+	}
+}
+
+// reply sends one packet and flushes.
+func (s *session) reply(p []byte) error {
+	if err := s.c.write(p); err != nil {
+		return err
+	}
+	return s.c.flush()
+}
+
+// fail answers a statement error: the connection stays open.
+func (s *session) fail(err error) error {
+	s.srv.p.Metrics.Error(s.b.Tenant.ID, mysqlState(err), err)
+	return s.reply(errPacket(err))
+}
+
+var (
+	showDatabasesRe = regexp.MustCompile(`(?is)^\s*show\s+(databases|schemas)\b`)
+	showWarningsRe  = regexp.MustCompile(`(?is)^\s*show\s+warnings\b`)
+	metaRe          = regexp.MustCompile(`(?i)information_schema|performance_schema|database\s*\(|schema\s*\(`)
+)
+
+// query runs a COM_QUERY text.
+func (s *session) query(sql string) error {
+	start := time.Now()
+	dec, err := s.srv.p.Check(s.b, policy.MySQL, sql)
+	if err != nil {
+		return s.fail(err)
+	}
+	if len(dec.Stmts) == 0 {
+		return s.fail(sqlerr.New(sqlerr.Syntax, "Query was empty"))
+	}
+	if len(dec.Stmts) > 1 && s.caps&gmysql.CLIENT_MULTI_STATEMENTS == 0 {
+		return s.fail(sqlerr.New(sqlerr.Syntax,
+			"You have an error in your SQL syntax: several statements in one query need CLIENT_MULTI_STATEMENTS"))
+	}
+	if handled, err := s.intercept(dec); handled || err != nil {
+		return err
+	}
+	if err := s.probe(dec); err != nil {
+		return s.fail(err)
+	}
+	showWarnings := len(dec.Stmts) == 1 && showWarningsRe.MatchString(dec.SQL)
+	if !showWarnings {
+		s.proxyWarning = ""
+	}
+	if err := s.acquire(); err != nil {
+		return s.fail(err)
+	}
+	text := s.connIDs(dec.SQL)
+	q := make([]byte, 0, len(text)+1)
+	q = append(q, comQuery)
+	q = append(q, text...)
+	if err := s.send(q); err != nil {
+		return err
+	}
+	txBefore := s.inTx()
+	res, err := s.relay(relayOpts{
+		meta:         isMeta(dec),
+		capped:       dec.Capped,
+		showWarnings: showWarnings,
+	})
+	if err != nil {
+		return err
+	}
+	if dec.Capped {
+		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
+		s.proxyWarning = capMessage(dec, s.b)
+	}
+	s.afterStatements(dec, res.ok, txBefore)
+	s.srv.p.Metrics.Statement(s.b.Tenant.ID, dec.Class().String(), time.Since(start))
+	s.maybeRelease()
+	return s.c.flush()
+}
+
+// probe refuses a metadata query that names another tenant's backend
+// database (information_schema probing): the rows it would filter on are
+// dropped anyway, but columns other than the database name would show.
+func (s *session) probe(dec *policy.Decision) error {
+	if !isMeta(dec) {
+		return nil
+	}
+	for _, o := range s.others {
+		if containsIdent([]byte(dec.SQL), []byte(o)) {
+			return sqlerr.New(sqlerr.CrossTenant, "Access denied: the statement refers to a database outside tenant %q", s.b.Tenant.ID)
+		}
+	}
+	return nil
+}
+
+var connIDRe = regexp.MustCompile(`(?i)\bconnection_id\s*\(\s*\)`)
+
+// connIDs replaces CONNECTION_ID() with the proxy's connection id, the one
+// the handshake gave the client and KILL takes.
+func (s *session) connIDs(sql string) string {
+	if !strings.Contains(sql, "ONNECTION_ID") && !strings.Contains(sql, "onnection_id") && !connIDRe.MatchString(sql) {
+		return sql
+	}
+	return connIDRe.ReplaceAllString(sql, itoa(int(s.id)))
+}
+
+// isMeta reports whether a statement's results may show database names:
+// those are rewritten and filtered row by row.
+func isMeta(dec *policy.Decision) bool {
+	if metaRe.MatchString(dec.SQL) {
+		return true
+	}
+	for _, st := range dec.Stmts {
+		if strings.HasPrefix(st.Kind, "SHOW") {
+			return true
+		}
+	}
+	return false
+}
+
+func capMessage(dec *policy.Decision, b *proxy.Binding) string {
+	return "result limited to " + itoa(dec.MaxRows) + " rows for role '" + b.Role.Name + "'"
+}
+
+// intercept answers the statements the proxy handles itself: USE, KILL,
+// SHOW DATABASES and SELECT @@tenant.
+func (s *session) intercept(dec *policy.Decision) (bool, error) {
+	special := false
+	for _, st := range dec.Stmts {
+		if st.TenantSwitch != "" || st.Kind == "KILL" || st.ShowVar == "tenant" {
+			special = true
+		}
+	}
+	showDBs := len(dec.Stmts) == 1 && dec.Stmts[0].Kind == "SHOW" && showDatabasesRe.MatchString(dec.SQL)
+	if !special && !showDBs {
+		return false, nil
+	}
+	if len(dec.Stmts) > 1 {
+		return true, s.fail(sqlerr.New(sqlerr.Unsupported, "USE, KILL and SELECT @@tenant must be sent as statements of their own"))
+	}
+	st := dec.Stmts[0]
+	switch {
+	case showDBs:
+		return true, s.singleColumn("Database", "SCHEMA_NAME", "SCHEMATA", s.b.Tenant.ID)
+	case st.ShowVar == "tenant":
+		return true, s.singleColumn("@@tenant", "", "", s.b.Tenant.ID)
+	case st.TenantSwitch != "":
+		return true, s.useTenant(st.TenantSwitch)
+	default:
+		return true, s.kill(st.KillID, st.KillQuery)
+	}
+}
+
+// singleColumn answers a one-row, one-column text result.
+func (s *session) singleColumn(name, orgName, table, value string) error {
+	schema := ""
+	if table != "" {
+		schema = "information_schema"
+	}
+	if err := s.c.write([]byte{1}); err != nil {
+		return err
+	}
+	if err := s.c.write(columnDef(schema, table, name, orgName, 0xfd)); err != nil {
+		return err
+	}
+	if err := s.c.write(eofPacket(0, s.status)); err != nil {
+		return err
+	}
+	if err := s.c.write(gmysql.PutLengthEncodedString([]byte(value))); err != nil {
+		return err
+	}
+	return s.reply(eofPacket(0, s.status))
+}
+
+// useTenant switches the session to another tenant (USE / COM_INIT_DB).
+func (s *session) useTenant(id string) error {
+	id = strings.Trim(strings.TrimSpace(id), "`")
+	if id == s.b.Tenant.ID {
+		return s.reply(okPacket(0, 0, s.status, 0, ""))
+	}
+	if s.inTx() {
+		return s.fail(sqlerr.New(sqlerr.ActiveTransaction, "cannot switch tenant inside a transaction"))
+	}
+	nb, err := s.srv.p.Switch(s.b, id, proxy.EngineMySQL)
+	if err != nil {
+		return s.fail(err)
+	}
+	s.dropBackend()
+	s.pinned, s.holdWarn, s.longData, s.cursor = false, false, false, false
+	s.proxyWarning = ""
+	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "mysql").Dec()
+	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "mysql").Inc()
+	s.log.Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
+	s.mu.Lock()
+	s.b = nb
+	s.mu.Unlock()
+	s.log = s.c.log.With("tenant", nb.Tenant.ID, "user", nb.User.Name)
+	s.others = s.otherDatabases()
+	// User variables and other pinned state stayed with the old backend.
+	return s.reply(okPacket(0, 0, s.status, 0, ""))
+}
+
+// kill runs KILL [QUERY|CONNECTION] id against one of the proxy's own
+// connection ids, allowed only for the same user on the same tenant.
+func (s *session) kill(id uint64, queryOnly bool) error {
+	s.srv.sessMu.Lock()
+	t := s.srv.sessions[uint32(id)]
+	s.srv.sessMu.Unlock()
+	if id > 0xffffffff {
+		t = nil
+	}
+	if t != nil && t != s {
+		t.mu.Lock()
+		same := t.b.User.Name == s.b.User.Name && t.b.Tenant.ID == s.b.Tenant.ID
+		t.mu.Unlock()
+		if !same {
+			t = nil
+		}
+	}
+	if t == nil {
+		return s.fail(sqlerr.New(sqlerr.Privilege, "Unknown thread id: %d (or not one of your connections on tenant %q)", id, s.b.Tenant.ID))
+	}
+	if t == s {
+		if queryOnly {
+			return s.reply(okPacket(0, 0, s.status, 0, ""))
+		}
+		_ = s.reply(okPacket(0, 0, s.status, 0, ""))
+		return errQuit
+	}
+	if queryOnly {
+		t.killQuery()
+	} else {
+		_ = t.c.nc.Close()
+	}
+	return s.reply(okPacket(0, 0, s.status, 0, ""))
+}
+
+// killQuery stops the statement the session is running on its backend.
+func (s *session) killQuery() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.be == nil || !s.busy {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.be.Conn.Kill(ctx); err != nil {
+		s.log.Warn("kill_query_failed", "error", err)
+	}
+}
+
+// resetConnection answers COM_RESET_CONNECTION: the session's state goes
+// back to what it was after the handshake.
+func (s *session) resetConnection() error {
+	if s.be != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.be.Conn.Reset(ctx)
+		cancel()
+		s.mu.Lock()
+		if err != nil {
+			s.bep.Discard(s.be)
+		} else {
+			s.bep.Release(s.be)
+		}
+		s.be = nil
+		s.mu.Unlock()
+	}
+	s.pinned, s.holdWarn, s.longData, s.cursor = false, false, false, false
+	s.proxyWarning = ""
+	s.settings = s.settings[:0]
+	if sql := namesFor(s.collation); sql != "" {
+		s.settings = append(s.settings, setting{name: "names", sql: sql})
+	}
+	s.stateKey = s.computeStateKey()
+	s.stmts = make(map[uint32]*stmt)
+	s.status = gmysql.SERVER_STATUS_AUTOCOMMIT
+	return s.reply(okPacket(0, 0, s.status, 0, ""))
+}
+
+func (s *session) inTx() bool { return s.status&gmysql.SERVER_STATUS_IN_TRANS != 0 }
+
+// afterStatements updates session state once statements have run; ok is
+// the number of statements that completed without error.
+func (s *session) afterStatements(dec *policy.Decision, ok int, txBefore bool) {
+	for i, st := range dec.Stmts {
+		if st.Pins || st.Kind == "LOCK TABLES" {
+			s.pin("statement " + st.Kind)
+		}
+		if st.Set == nil || i >= ok {
+			continue
+		}
+		if strings.Contains(st.Set.Name, "one_shot") || st.Set.Local {
+			// SET TRANSACTION ... applies to the next transaction only.
+			s.pin("SET TRANSACTION")
+			continue
+		}
+		if txBefore || s.inTx() {
+			s.pin("SET inside a transaction")
+			continue
+		}
+		s.applySet(st.Set)
+	}
+}
+
+func (s *session) applySet(v *policy.SetVar) {
+	kept := s.settings[:0]
+	for _, x := range s.settings {
+		if x.name != v.Name {
+			kept = append(kept, x)
+		}
+	}
+	s.settings = kept
+	if v.Kind == policy.SetValue {
+		s.settings = append(s.settings, setting{name: v.Name, sql: v.SQL})
+	}
+	// SetDefault: a reset backend has the default; the entry is dropped.
+	s.stateKey = s.computeStateKey()
+	if s.be != nil {
+		if v.Kind == policy.SetDefault {
+			// The backend now has the default, which the replay of the
+			// remaining entries on a reset connection gives too, but the
+			// connection's own history differs: mark it for a reset.
+			s.be.Conn.State = "\x00dirty"
+		} else {
+			s.be.Conn.State = s.stateKey
+		}
+	}
+}
+
+func (s *session) pin(reason string) {
+	if !s.pinned {
+		s.log.Debug("session_pinned", "reason", reason)
+	}
+	s.pinned = true
+}
+
+func (s *session) computeStateKey() string {
+	var b strings.Builder
+	for i, x := range s.settings {
+		if i > 0 {
+			b.WriteString(";\n")
+		}
+		b.WriteString(x.sql)
+	}
+	return b.String()
+}
+
+// ---- backend ----
+
+// acquire makes sure the session holds a backend connection with its
+// settings applied.
+func (s *session) acquire() error {
+	if s.be != nil {
+		return nil
+	}
+	p := s.b.Tenant.MySQLPool
+	if p == nil {
+		return sqlerr.New(sqlerr.Internal, "tenant %q has no MySQL pool", s.b.Tenant.ID)
+	}
+	it, err := p.Acquire(context.Background())
+	if err != nil {
+		return err
+	}
+	if err := s.applyState(it.Conn); err != nil {
+		p.Discard(it)
+		return err
+	}
+	s.mu.Lock()
+	s.be, s.bep = it, p
+	s.mu.Unlock()
+	return nil
+}
+
+// applyState gives a backend connection the session's settings: a
+// connection with other settings is reset first (COM_RESET_CONNECTION).
+func (s *session) applyState(be *pool.MySQLConn) error {
+	if be.State == s.stateKey {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if be.State != "" {
+		if err := be.Reset(ctx); err != nil {
+			return sqlerr.Wrap(sqlerr.Unavailable, err, "cannot reset a backend connection of tenant %q", s.b.Tenant.ID)
+		}
+	}
+	if s.stateKey != "" {
+		if err := execInternal(ctx, be, s.stateKey); err != nil {
+			var me *gmysql.MyError
+			if errors.As(err, &me) {
+				return sqlerr.Wrap(sqlerr.InvalidValue, err, "cannot restore a session setting on a backend connection: %s", me.Message)
+			}
+			return sqlerr.Wrap(sqlerr.Unavailable, err, "cannot restore session settings on a backend connection of tenant %q", s.b.Tenant.ID)
+		}
+	}
+	be.State = s.stateKey
+	return nil
+}
+
+// send writes one command packet to the backend.
+func (s *session) send(p []byte) error {
+	s.mu.Lock()
+	s.busy = true
+	s.mu.Unlock()
+	be := s.be.Conn
+	if err := pool.WriteMySQLPacket(be.W, 0, p); err != nil {
+		return s.backendLost(err)
+	}
+	if err := be.W.Flush(); err != nil {
+		return s.backendLost(err)
+	}
+	return nil
+}
+
+// done marks the end of a command on the backend.
+func (s *session) done() {
+	s.mu.Lock()
+	s.busy = false
+	s.mu.Unlock()
+}
+
+// maybeRelease gives the backend back at the end of a transaction.
+func (s *session) maybeRelease() {
+	if s.be == nil || s.inTx() || s.pinned || s.holdWarn || s.longData || s.cursor {
+		return
+	}
+	if s.bep.Config().Mode == pool.ModeSession {
+		return
+	}
+	s.releaseBackend()
+}
+
+func (s *session) releaseBackend() {
+	s.mu.Lock()
+	it, p := s.be, s.bep
+	s.be = nil
+	s.mu.Unlock()
+	if it.Conn.R.Buffered() > 0 {
+		p.Discard(it)
+		return
+	}
+	p.Release(it)
+}
+
+// dropBackend gives back the backend on a tenant switch: reset first when
+// it holds state of the session's own.
+func (s *session) dropBackend() {
+	if s.be == nil {
+		return
+	}
+	if s.pinned || s.longData || s.cursor {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.be.Conn.Reset(ctx)
+		cancel()
+		if err != nil {
+			s.mu.Lock()
+			s.bep.Discard(s.be)
+			s.be = nil
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.releaseBackend()
+}
+
+// end returns or discards the backend when the client goes away. A
+// backend in the middle of a command is discarded; one in a transaction or
+// holding pinned state is reset (COM_RESET_CONNECTION rolls back) before it
+// goes back to the pool.
+func (s *session) end() {
+	if s.be == nil {
+		return
+	}
+	s.mu.Lock()
+	busy := s.busy
+	s.mu.Unlock()
+	if busy {
+		s.mu.Lock()
+		s.bep.Discard(s.be)
+		s.be = nil
+		s.mu.Unlock()
+		return
+	}
+	if s.inTx() || s.pinned || s.longData || s.cursor || s.bep.Config().Mode == pool.ModeSession {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := s.be.Conn.Reset(ctx)
+		cancel()
+		if err != nil {
+			s.mu.Lock()
+			s.bep.Discard(s.be)
+			s.be = nil
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.releaseBackend()
+}
+
+// backendLost discards a broken backend; the client is told and closed.
+func (s *session) backendLost(err error) error {
+	s.mu.Lock()
+	if s.be != nil {
+		s.bep.Discard(s.be)
+		s.be = nil
+	}
+	s.busy = false
+	s.mu.Unlock()
+	s.log.Warn("backend_lost", "error", err)
+	return sqlerr.Wrap(sqlerr.Unavailable, err, "Lost connection to the backend of tenant %q", s.b.Tenant.ID)
+}
+
+// execInternal runs the proxy's own statements on a backend connection and
+// discards their results; the first error is returned.
+func execInternal(ctx context.Context, be *pool.MySQLConn, sql string) error {
+	if d, ok := ctx.Deadline(); ok {
+		_ = be.Conn.SetDeadline(d)
+		defer func() { _ = be.Conn.SetDeadline(time.Time{}) }()
+	}
+	if err := pool.WriteMySQLPacket(be.W, 0, append([]byte{comQuery}, sql...)); err != nil {
+		return err
+	}
+	if err := be.W.Flush(); err != nil {
+		return err
+	}
+	var first error
+	for {
+		_, p, err := be.R.Next()
+		if err != nil {
+			return err
+		}
+		if len(p) == 0 {
+			return errors.New("mysql: empty packet from backend")
+		}
+		switch p[0] {
+		case 0x00:
+			st := okStatus(p)
+			if st&gmysql.SERVER_MORE_RESULTS_EXISTS == 0 {
+				return first
+			}
+		case 0xff:
+			if first == nil {
+				first = pool.ParseMySQLError(p)
+			}
+			return first
+		default:
+			// A result set: skip to its final EOF.
+			eofs := 0
+			for eofs < 2 {
+				_, p, err = be.R.Next()
+				if err != nil {
+					return err
+				}
+				if len(p) > 0 && p[0] == 0xff {
+					return pool.ParseMySQLError(p)
+				}
+				if isEOF(p) {
+					eofs++
+					if eofs == 2 && eofStatus(p)&gmysql.SERVER_MORE_RESULTS_EXISTS == 0 {
+						return first
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,424 @@
+package mysql
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// maxBackendStmts bounds the statements kept prepared on one backend
+// connection (MySQL's max_prepared_stmt_count is server-wide).
+const maxBackendStmts = 256
+
+// stmt is a client's prepared statement. Its id is the client's; on each
+// backend connection the checked text is prepared under the backend's own
+// id (pool.MySQLConn.Prepared), re-prepared wherever an EXECUTE lands.
+type stmt struct {
+	sql     string
+	dec     *policy.Decision
+	bnd     *proxy.Binding // binding the decision was made under
+	params  uint16
+	columns uint16
+	meta    bool // results may show database names (see isMeta)
+	// types are the parameter types of the last execute that sent them;
+	// every execute is forwarded with them, since the backend connection
+	// may not have seen them.
+	types []byte
+}
+
+// check runs the policy on a statement text for the prepared-statement
+// protocol.
+func (s *session) checkPrepared(sql string) (*policy.Decision, error) {
+	dec, err := s.srv.p.Check(s.b, policy.MySQL, sql)
+	if err != nil {
+		return nil, err
+	}
+	if len(dec.Stmts) == 0 {
+		return nil, sqlerr.New(sqlerr.Syntax, "Query was empty")
+	}
+	if len(dec.Stmts) > 1 {
+		return nil, sqlerr.New(sqlerr.Syntax, "You have an error in your SQL syntax: a prepared statement holds one statement")
+	}
+	st := dec.Stmts[0]
+	if st.TenantSwitch != "" || st.Kind == "KILL" || st.ShowVar == "tenant" ||
+		(st.Kind == "SHOW" && showDatabasesRe.MatchString(dec.SQL)) {
+		return nil, sqlerr.New(sqlerr.Unsupported, "This command is not supported in the prepared statement protocol: send %s as a plain query", st.Kind)
+	}
+	if err := s.probe(dec); err != nil {
+		return nil, err
+	}
+	dec.SQL = s.connIDs(dec.SQL)
+	return dec, nil
+}
+
+// prepare answers COM_STMT_PREPARE with the backend's response under a
+// client statement id.
+func (s *session) prepare(sql string) error {
+	dec, err := s.checkPrepared(sql)
+	if err != nil {
+		return s.fail(err)
+	}
+	if err := s.acquire(); err != nil {
+		return s.fail(err)
+	}
+	be := s.be.Conn
+	if err := s.send(append([]byte{comStmtPrepare}, dec.SQL...)); err != nil {
+		return err
+	}
+	rw := &rewriter{own: s.b.Tenant.Scope.Database, tenant: s.b.Tenant.ID, others: s.others}
+	_, p, err := be.R.Next()
+	if err != nil {
+		return s.backendLost(err)
+	}
+	if len(p) > 0 && p[0] == 0xff {
+		if _, err := s.relayErr(relayResult{}, p, rw); err != nil {
+			return err
+		}
+		s.maybeRelease()
+		return s.c.flush()
+	}
+	if len(p) < 12 || p[0] != 0x00 {
+		return s.backendLost(errors.New("malformed COM_STMT_PREPARE response"))
+	}
+	bst := &pool.MySQLStmt{
+		ID:      binary.LittleEndian.Uint32(p[1:]),
+		Columns: binary.LittleEndian.Uint16(p[5:]),
+		Params:  binary.LittleEndian.Uint16(p[7:]),
+	}
+	s.nextStmt++
+	id := s.nextStmt
+	out := append([]byte(nil), p...)
+	binary.LittleEndian.PutUint32(out[1:], id)
+	if err := s.c.write(out); err != nil {
+		return err
+	}
+	for _, n := range []uint16{bst.Params, bst.Columns} {
+		if n == 0 {
+			continue
+		}
+		for i := 0; i <= int(n); i++ { // n definitions and an EOF
+			_, p, err := be.R.Next()
+			if err != nil {
+				return s.backendLost(err)
+			}
+			if i < int(n) {
+				p, _ = rw.columnDef(p, false)
+			}
+			if err := s.c.write(p); err != nil {
+				return err
+			}
+		}
+	}
+	s.done()
+	s.keepBackendStmt(dec.SQL, bst)
+	s.stmts[id] = &stmt{sql: sql, dec: dec, bnd: s.b, params: bst.Params, columns: bst.Columns, meta: isMeta(dec)}
+	s.maybeRelease()
+	return s.c.flush()
+}
+
+// keepBackendStmt records a statement prepared on the current backend,
+// closing the one it replaces and the oldest when there are too many.
+func (s *session) keepBackendStmt(key string, bst *pool.MySQLStmt) {
+	be := s.be.Conn
+	if old, ok := be.Prepared[key]; ok && old.ID != bst.ID {
+		s.closeBackendStmt(old.ID)
+	}
+	if len(be.Prepared) >= maxBackendStmts {
+		for k, v := range be.Prepared {
+			if k != key {
+				s.closeBackendStmt(v.ID)
+				delete(be.Prepared, k)
+				break
+			}
+		}
+	}
+	be.Prepared[key] = bst
+}
+
+// closeBackendStmt sends COM_STMT_CLOSE (which has no response).
+func (s *session) closeBackendStmt(id uint32) {
+	be := s.be.Conn
+	var p [5]byte
+	p[0] = comStmtClose
+	binary.LittleEndian.PutUint32(p[1:], id)
+	_ = pool.WriteMySQLPacket(be.W, 0, p[:])
+	_ = be.W.Flush()
+}
+
+// backendStmt returns the client statement and the backend statement
+// serving it on the current backend, preparing it there when missing.
+func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
+	st, ok := s.stmts[id]
+	if !ok {
+		return nil, nil, sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to the proxy", id)
+	}
+	if st.bnd != s.b {
+		// The session switched tenant since: check again under the new one.
+		dec, err := s.checkPrepared(st.sql)
+		if err != nil {
+			return nil, nil, err
+		}
+		st.dec, st.bnd, st.meta = dec, s.b, isMeta(dec)
+	}
+	if err := s.acquire(); err != nil {
+		return nil, nil, err
+	}
+	be := s.be.Conn
+	if bst, ok := be.Prepared[st.dec.SQL]; ok {
+		return st, bst, nil
+	}
+	// Prepare it silently on this connection.
+	if err := s.send(append([]byte{comStmtPrepare}, st.dec.SQL...)); err != nil {
+		return nil, nil, err
+	}
+	_, p, err := be.R.Next()
+	if err != nil {
+		return nil, nil, s.backendLost(err)
+	}
+	if len(p) > 0 && p[0] == 0xff {
+		s.done()
+		return nil, nil, pool.ParseMySQLError(p)
+	}
+	if len(p) < 12 || p[0] != 0x00 {
+		return nil, nil, s.backendLost(errors.New("malformed COM_STMT_PREPARE response"))
+	}
+	bst := &pool.MySQLStmt{
+		ID:      binary.LittleEndian.Uint32(p[1:]),
+		Columns: binary.LittleEndian.Uint16(p[5:]),
+		Params:  binary.LittleEndian.Uint16(p[7:]),
+	}
+	skip := 0
+	if bst.Params > 0 {
+		skip += int(bst.Params) + 1
+	}
+	if bst.Columns > 0 {
+		skip += int(bst.Columns) + 1
+	}
+	for i := 0; i < skip; i++ {
+		if _, _, err := be.R.Next(); err != nil {
+			return nil, nil, s.backendLost(err)
+		}
+	}
+	s.done()
+	s.keepBackendStmt(st.dec.SQL, bst)
+	if bst.Params != st.params {
+		return nil, nil, sqlerr.New(sqlerr.InvalidValue, "prepared statement %d changed on the backend (now %d parameters): prepare it again", id, bst.Params)
+	}
+	return st, bst, nil
+}
+
+// execute forwards COM_STMT_EXECUTE under the backend's statement id, with
+// the parameter types always included.
+func (s *session) execute(p []byte) error {
+	start := time.Now()
+	if len(p) < 10 {
+		return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
+	}
+	id := binary.LittleEndian.Uint32(p[1:])
+	st, ok := s.stmts[id]
+	if !ok {
+		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id))
+	}
+	pkt := p
+	if n := int(st.params); n > 0 {
+		nb := (n + 7) / 8
+		flagPos := 10 + nb
+		if len(p) <= flagPos {
+			return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
+		}
+		if p[flagPos] == 1 {
+			if len(p) < flagPos+1+2*n {
+				return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
+			}
+			st.types = append(st.types[:0], p[flagPos+1:flagPos+1+2*n]...)
+		} else {
+			if st.types == nil {
+				return s.fail(sqlerr.New(sqlerr.Protocol, "COM_STMT_EXECUTE without parameter types for statement %d", id))
+			}
+			pkt = make([]byte, 0, len(p)+2*n)
+			pkt = append(pkt, p[:flagPos]...)
+			pkt = append(pkt, 1)
+			pkt = append(pkt, st.types...)
+			pkt = append(pkt, p[flagPos+1:]...)
+		}
+	}
+	if !isShowWarnings(st) {
+		s.proxyWarning = ""
+	}
+	st, bst, err := s.backendStmt(id)
+	if err != nil {
+		var me *gmysql.MyError
+		if errors.As(err, &me) || sqlerr.As(err) != nil {
+			if sqlerr.Is(err, sqlerr.Unavailable) {
+				return err
+			}
+			s.maybeRelease()
+			return s.fail(err)
+		}
+		return err
+	}
+	if &pkt[0] == &p[0] {
+		pkt = append([]byte(nil), p...)
+	}
+	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+	if err := s.send(pkt); err != nil {
+		return err
+	}
+	txBefore := s.inTx()
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st)})
+	if err != nil {
+		return err
+	}
+	if st.dec.Capped {
+		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
+		s.proxyWarning = capMessage(st.dec, s.b)
+	}
+	s.longData = false
+	s.afterStatements(st.dec, res.ok, txBefore)
+	s.srv.p.Metrics.Statement(s.b.Tenant.ID, st.dec.Class().String(), time.Since(start))
+	s.maybeRelease()
+	return s.c.flush()
+}
+
+func isShowWarnings(st *stmt) bool {
+	return len(st.dec.Stmts) == 1 && showWarningsRe.MatchString(st.dec.SQL)
+}
+
+// sendLongData forwards COM_STMT_SEND_LONG_DATA (no response); the backend
+// is kept until the statement is executed or reset.
+func (s *session) sendLongData(p []byte) error {
+	if len(p) < 7 {
+		return sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_SEND_LONG_DATA packet")
+	}
+	id := binary.LittleEndian.Uint32(p[1:])
+	_, bst, err := s.backendStmt(id)
+	if err != nil {
+		if sqlerr.Is(err, sqlerr.Unavailable) {
+			return err
+		}
+		// No response is allowed: the error shows at execute, which fails
+		// for lack of the data.
+		s.log.Debug("send_long_data_failed", "error", err)
+		return nil
+	}
+	pkt := append([]byte(nil), p...)
+	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+	if err := s.send(pkt); err != nil {
+		return err
+	}
+	s.done()
+	s.longData = true
+	return nil
+}
+
+// closeStmt drops a client statement (COM_STMT_CLOSE has no response). The
+// backend statements stay prepared for reuse.
+func (s *session) closeStmt(body []byte) error {
+	if len(body) < 4 {
+		return sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_CLOSE packet")
+	}
+	delete(s.stmts, binary.LittleEndian.Uint32(body))
+	return nil
+}
+
+// resetStmt answers COM_STMT_RESET: forwarded when the current backend has
+// the statement, else answered by the proxy (nothing to reset).
+func (s *session) resetStmt(p []byte) error {
+	if len(p) < 5 {
+		return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_RESET packet"))
+	}
+	id := binary.LittleEndian.Uint32(p[1:])
+	st, ok := s.stmts[id]
+	if !ok {
+		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_reset", id))
+	}
+	s.longData, s.cursor = false, false
+	if s.be == nil {
+		return s.reply(okPacket(0, 0, s.status, 0, ""))
+	}
+	bst, ok := s.be.Conn.Prepared[st.dec.SQL]
+	if !ok {
+		s.maybeRelease()
+		return s.reply(okPacket(0, 0, s.status, 0, ""))
+	}
+	pkt := append([]byte(nil), p[:5]...)
+	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+	if err := s.send(pkt); err != nil {
+		return err
+	}
+	if _, err := s.relay(relayOpts{}); err != nil {
+		return err
+	}
+	s.maybeRelease()
+	return s.c.flush()
+}
+
+// fetch forwards COM_STMT_FETCH for the open cursor.
+func (s *session) fetch(p []byte) error {
+	if len(p) < 9 {
+		return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_FETCH packet"))
+	}
+	id := binary.LittleEndian.Uint32(p[1:])
+	st, ok := s.stmts[id]
+	if !ok || s.be == nil || !s.cursor {
+		return s.fail(sqlerr.New(sqlerr.InvalidValue, "The statement (%d) has no open cursor", id))
+	}
+	bst, ok := s.be.Conn.Prepared[st.dec.SQL]
+	if !ok {
+		return s.fail(sqlerr.New(sqlerr.InvalidValue, "The statement (%d) has no open cursor", id))
+	}
+	pkt := append([]byte(nil), p...)
+	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+	if err := s.send(pkt); err != nil {
+		return err
+	}
+	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta}); err != nil {
+		return err
+	}
+	s.maybeRelease()
+	return s.c.flush()
+}
+
+// fieldList answers COM_FIELD_LIST after checking the table under the
+// session's role.
+func (s *session) fieldList(body []byte) error {
+	i := 0
+	for i < len(body) && body[i] != 0 {
+		i++
+	}
+	table := string(body[:i])
+	if table == "" {
+		return s.fail(sqlerr.New(sqlerr.Syntax, "COM_FIELD_LIST needs a table name"))
+	}
+	if _, err := s.srv.p.Check(s.b, policy.MySQL, "SHOW COLUMNS FROM "+quoteIdent(table)); err != nil {
+		return s.fail(err)
+	}
+	if err := s.acquire(); err != nil {
+		return s.fail(err)
+	}
+	if err := s.send(append([]byte{comFieldList}, body...)); err != nil {
+		return err
+	}
+	if _, err := s.relay(relayOpts{fieldList: true}); err != nil {
+		return err
+	}
+	s.maybeRelease()
+	return s.c.flush()
+}
+
+func quoteIdent(s string) string {
+	out := []byte{'`'}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			out = append(out, '`')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '`'))
+}
