@@ -374,3 +374,92 @@ func (a *myStmt) insertFilter(ins *ast.InsertStmt, filters map[string]*myFilter,
 	*handled++
 	return nil
 }
+
+// myInfoSchemaDB names, for each information_schema table that lists objects
+// of several databases, the column holding the database. Those tables are
+// filtered to the tenant's own database. Tables listed as "" are global and
+// harmless (character sets, collations, keywords); every other
+// information_schema table (PROCESSLIST, INNODB_*, status and privilege
+// tables) is refused: they show other tenants' sessions, SQL or data.
+var myInfoSchemaDB = map[string]string{
+	"schemata": "SCHEMA_NAME", "tables": "TABLE_SCHEMA", "columns": "TABLE_SCHEMA",
+	"statistics": "TABLE_SCHEMA", "views": "TABLE_SCHEMA", "routines": "ROUTINE_SCHEMA",
+	"triggers": "TRIGGER_SCHEMA", "key_column_usage": "TABLE_SCHEMA", "table_constraints": "TABLE_SCHEMA",
+	"referential_constraints": "CONSTRAINT_SCHEMA", "check_constraints": "CONSTRAINT_SCHEMA",
+	"partitions": "TABLE_SCHEMA", "events": "EVENT_SCHEMA", "parameters": "SPECIFIC_SCHEMA",
+	"schema_privileges": "TABLE_SCHEMA", "table_privileges": "TABLE_SCHEMA", "column_privileges": "TABLE_SCHEMA",
+	"character_sets": "", "collations": "", "collation_character_set_applicability": "",
+	"keywords": "", "sql_functions": "", "engines": "",
+}
+
+// infoTable records or refuses a reference to an information_schema table.
+func (a *myStmt) infoTable(t *ast.TableName) {
+	col, ok := myInfoSchemaDB[t.Name.L]
+	if !ok {
+		a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: information_schema.%s is not available on tenant %q (it shows other tenants' sessions or data)", t.Name.O, a.tenant()))
+		return
+	}
+	if col != "" {
+		a.infoRefs[t] = col
+	}
+}
+
+// infoSchemaFilters turns every information_schema table with a database
+// column into (SELECT * FROM information_schema.t WHERE col = '<own db>') AS t.
+// A reference the rewrite does not reach is refused.
+func (a *myStmt) infoSchemaFilters() *sqlerr.Error {
+	if len(a.infoRefs) == 0 {
+		return nil
+	}
+	handled := 0
+	var wrap func(r ast.ResultSetNode)
+	wrap = func(r ast.ResultSetNode) {
+		switch x := r.(type) {
+		case *ast.Join:
+			if x.Left != nil {
+				wrap(x.Left)
+			}
+			if x.Right != nil {
+				wrap(x.Right)
+			}
+		case *ast.TableSource:
+			tn, ok := x.Source.(*ast.TableName)
+			if !ok {
+				return
+			}
+			col, ok := a.infoRefs[tn]
+			if !ok {
+				return
+			}
+			alias := x.AsName
+			if alias.L == "" {
+				alias = tn.Name
+			}
+			pred := &ast.BinaryOperationExpr{
+				Op: opcode.EQ,
+				L:  &ast.ColumnNameExpr{Name: &ast.ColumnName{Name: model.NewCIStr(col)}},
+				R:  ast.NewValueExpr(a.scope.Database, "", ""),
+			}
+			x.Source = &ast.SelectStmt{
+				SelectStmtOpts: &ast.SelectStmtOpts{SQLCache: true},
+				Kind:           ast.SelectStmtKindSelect,
+				Fields:         &ast.FieldList{Fields: []*ast.SelectField{{WildCard: &ast.WildCardField{}}}},
+				From:           &ast.TableRefsClause{TableRefs: &ast.Join{Left: &ast.TableSource{Source: tn}}},
+				Where:          pred,
+			}
+			x.AsName = alias
+			handled++
+		}
+	}
+	for _, s := range a.selects {
+		if s.From != nil && s.From.TableRefs != nil {
+			wrap(s.From.TableRefs)
+		}
+	}
+	if handled != len(a.infoRefs) {
+		return sqlerr.New(sqlerr.CrossTenant, "permission denied: %s cannot read information_schema on tenant %q", a.st.Kind, a.tenant())
+	}
+	a.rewritten = true
+	a.litDep = true
+	return nil
+}

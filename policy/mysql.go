@@ -122,6 +122,9 @@ type myStmt struct {
 	selects  []*ast.SelectStmt
 	locking  bool
 	err      *sqlerr.Error
+	// infoRefs are information_schema tables and the column naming the
+	// database each row belongs to; they are filtered to the tenant's own.
+	infoRefs map[*ast.TableName]string
 }
 
 func (a *myStmt) tenant() string { return a.scope.Tenant }
@@ -153,6 +156,7 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 		return a.st, nil
 	}
 	a.refs = map[*ast.TableName]bool{}
+	a.infoRefs = map[*ast.TableName]string{}
 	a.tables = map[string]bool{}
 	a.rangeNms = map[string]bool{}
 	a.withOf = map[ast.Node]bool{}
@@ -174,6 +178,9 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 		return Stmt{}, err
 	}
 	if err := a.rowFilters(); err != nil {
+		return Stmt{}, err
+	}
+	if err := a.infoSchemaFilters(); err != nil {
 		return Stmt{}, err
 	}
 	if a.role.MaxRows > 0 {
@@ -558,6 +565,7 @@ func (a *myStmt) tableName(t *ast.TableName) {
 	if t.Schema.O != "" {
 		switch strings.ToLower(t.Schema.O) {
 		case "information_schema":
+			a.infoTable(t)
 			return
 		case "performance_schema", "mysql", "sys":
 			a.fail(a.outside("table", t.Schema.O+"."+t.Name.O))
