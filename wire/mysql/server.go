@@ -67,7 +67,7 @@ type Server struct {
 	p    *proxy.Server
 	tls  *tls.Config
 	log  *slog.Logger
-	wg   sync.WaitGroup
+	ln   proxy.Listener
 	next atomic.Uint32
 
 	sessMu   sync.Mutex
@@ -98,30 +98,10 @@ func New(p *proxy.Server, tlsCfg *tls.Config, log *slog.Logger) *Server {
 }
 
 // Serve accepts connections on ln until it is closed.
-func (s *Server) Serve(ln net.Listener) error {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.handle(nc)
-		}()
-	}
-}
+func (s *Server) Serve(ln net.Listener) error { return s.ln.Serve(ln, s.handle) }
 
 // Wait waits for all client connections to end.
-func (s *Server) Wait() { s.wg.Wait() }
+func (s *Server) Wait() { s.ln.Wait() }
 
 // rsaKey returns the key pair for caching_sha2_password's RSA exchange:
 // the TLS certificate's RSA key when there is one, else a key generated

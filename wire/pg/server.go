@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +42,7 @@ type Server struct {
 	tls  *tls.Config
 	log  *slog.Logger
 	seq  atomic.Uint64
-	wg   sync.WaitGroup
+	ln   proxy.Listener
 	dumm scram.Verifier // verifier used to fail unknown users after a full exchange
 }
 
@@ -54,30 +53,10 @@ func New(p *proxy.Server, tlsCfg *tls.Config, log *slog.Logger) *Server {
 }
 
 // Serve accepts connections on ln until it is closed.
-func (s *Server) Serve(ln net.Listener) error {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.handle(nc)
-		}()
-	}
-}
+func (s *Server) Serve(ln net.Listener) error { return s.ln.Serve(ln, s.handle) }
 
 // Wait waits for all client connections to end.
-func (s *Server) Wait() { s.wg.Wait() }
+func (s *Server) Wait() { s.ln.Wait() }
 
 // conn is one client connection during startup.
 type conn struct {
