@@ -166,11 +166,13 @@ func newMyFixture(t testing.TB, pool, extra string) *myFixture {
 	}
 	yaml := fmt.Sprintf(`
 tenants:
-  - {id: alpha, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: %s}
+  - {id: alpha, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: %s,
+     roles: {viewer: {max_rows: 3, masked_columns: [items.secret]}}}
   - {id: beta, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: %s}
 users:
   - {name: alice, password: alice-pw, tenants: {alpha: admin, beta: analyst}}
   - {name: bob, password: bob-pw, tenants: {beta: editor}}
+  - {name: vera, password: vera-pw, tenants: {alpha: viewer}}
 %s`, f.alphaDB, pool, f.betaDB, pool, extra)
 	f.rp = startProxy(t, yaml)
 	return f

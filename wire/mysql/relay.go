@@ -24,6 +24,7 @@ type relayOpts struct {
 	showWarnings bool // SHOW WARNINGS: append the proxy's pending warning
 	fieldList    bool // COM_FIELD_LIST: column definitions up to EOF
 	fetch        bool // COM_STMT_FETCH: rows up to EOF
+	masked       []string // "table.column" masks of the role for the statement
 }
 
 // relayResult is what the relay learned.
@@ -36,6 +37,7 @@ type relayResult struct {
 type column struct {
 	typ       byte
 	schemaCol bool // an information_schema column naming a database
+	masked    bool // a masked column: its values are replaced
 }
 
 // schemaColumns are information_schema column names that hold a database name.
@@ -55,6 +57,12 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 	be := s.be.Conn
 	own, tenant := s.b.Tenant.Scope.Database, s.b.Tenant.ID
 	rw := &rewriter{own: own, tenant: tenant, others: s.others}
+	if len(o.masked) > 0 {
+		rw.masks = make(map[string]bool, len(o.masked))
+		for _, m := range o.masked {
+			rw.masks[strings.ToLower(m)] = true
+		}
+	}
 	var cols []column
 	next := func() ([]byte, error) {
 		_, p, err := be.R.Next()
@@ -70,11 +78,13 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 		s.status = status
 		more := status&gmysql.SERVER_MORE_RESULTS_EXISTS != 0
 		if !more {
+			// Only the backend's own warnings need its connection for a
+			// later SHOW WARNINGS; the proxy answers for its capped warning.
+			s.holdWarn = warnings > 0
 			if o.capped {
 				warnings++
 				p = setWarnings(p, warnings, isOK)
 			}
-			s.holdWarn = warnings > 0
 		}
 		return s.c.write(p)
 	}
@@ -224,6 +234,9 @@ func (s *session) relayRowsMore(res relayResult, cols []column, o relayOpts, rw 
 				continue
 			}
 		}
+		if hasMasked(cols) {
+			p = maskRow(p, cols, o.binary, s.b.Role.Mask)
+		}
 		if err := s.c.write(p); err != nil {
 			return res, false, err
 		}
@@ -250,9 +263,10 @@ func (s *session) relayErr(res relayResult, p []byte, rw *rewriter) (relayResult
 // rewriter hides the backend's database names: the tenant's own becomes the
 // tenant id, rows of metadata queries naming another database are dropped.
 type rewriter struct {
-	own    string   // the tenant's backend database
-	tenant string   // the tenant id shown instead
-	others []string // other tenants' backend databases
+	own    string          // the tenant's backend database
+	tenant string          // the tenant id shown instead
+	others []string        // other tenants' backend databases
+	masks  map[string]bool // "table.column" of masked columns, lower-case
 }
 
 // text replaces the own database name where it appears as an identifier.
@@ -282,6 +296,10 @@ func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 		c.typ = p[pos+7]
 	}
 	schema, name, orgName := fields[1], fields[4], fields[5]
+	if rw.masks != nil && len(fields[3]) > 0 &&
+		rw.masks[strings.ToLower(string(fields[3]))+"."+strings.ToLower(string(orgName))] {
+		c.masked = true
+	}
 	if meta && strings.EqualFold(string(schema), "information_schema") && schemaColumns[strings.ToUpper(string(orgName))] {
 		c.schemaCol = true
 	}

@@ -335,6 +335,7 @@ func (s *session) query(sql string) error {
 		meta:         isMeta(dec),
 		capped:       dec.Capped,
 		showWarnings: showWarnings,
+		masked:       dec.Masked,
 	})
 	if err != nil {
 		return err

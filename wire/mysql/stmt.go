@@ -271,7 +271,7 @@ func (s *session) execute(p []byte) error {
 		return err
 	}
 	txBefore := s.inTx()
-	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st)})
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st), masked: st.dec.Masked})
 	if err != nil {
 		return err
 	}
@@ -378,7 +378,7 @@ func (s *session) fetch(p []byte) error {
 	if err := s.send(pkt); err != nil {
 		return err
 	}
-	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta}); err != nil {
+	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, masked: st.dec.Masked}); err != nil {
 		return err
 	}
 	s.maybeRelease()
