@@ -18,12 +18,12 @@ const capWarningCode = 1260
 
 // relayOpts says how to relay one command's response.
 type relayOpts struct {
-	binary       bool // rows in the binary protocol (COM_STMT_EXECUTE)
-	meta         bool // rows may show database names: rewrite and filter them
-	capped       bool // add the proxy's capped warning to the last result
-	showWarnings bool // SHOW WARNINGS: append the proxy's pending warning
-	fieldList    bool // COM_FIELD_LIST: column definitions up to EOF
-	fetch        bool // COM_STMT_FETCH: rows up to EOF
+	binary       bool     // rows in the binary protocol (COM_STMT_EXECUTE)
+	meta         bool     // rows may show database names: rewrite and filter them
+	capped       bool     // add the proxy's capped warning to the last result
+	showWarnings bool     // SHOW WARNINGS: append the proxy's pending warning
+	fieldList    bool     // COM_FIELD_LIST: column definitions up to EOF
+	fetch        bool     // COM_STMT_FETCH: rows up to EOF
 	masked       []string // "table.column" masks of the role for the statement
 }
 
