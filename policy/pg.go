@@ -887,7 +887,7 @@ func (a *pgStmt) rangeVar(rv *pg.RangeVar) {
 var pgSensitiveCatalog = map[string]bool{
 	"pg_stat_activity": true, "pg_stat_statements": true, "pg_stat_statements_info": true,
 	"pg_stats": true, "pg_stats_ext": true, "pg_stats_ext_exprs": true,
-	"pg_statistic": true, "pg_statistic_ext": true, "pg_statistic_ext_data": true,
+	"pg_statistic": true, "pg_statistic_ext_data": true,
 	"pg_authid": true, "pg_shadow": true, "pg_user_mappings": true, "pg_user_mapping": true,
 	"pg_largeobject": true, "pg_largeobject_metadata": true,
 	"pg_file_settings": true, "pg_hba_file_rules": true, "pg_ident_file_mappings": true,

@@ -769,3 +769,25 @@ func TestPGViewerMasksAndCaps(t *testing.T) {
 		t.Fatalf("admin sees %v", got)
 	}
 }
+
+func TestPGUnsafeClientEncodingRefused(t *testing.T) {
+	f := newPGFixture(t, "", "")
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(f.rp.pgURL("alice", "alice-pw", "alpha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["client_encoding"] = "SJIS"
+	if c, err := pgx.ConnectConfig(ctx, cfg); err == nil {
+		c.Close(ctx)
+		t.Fatal("client_encoding SJIS accepted")
+	} else if sqlstate(err) != "0A000" {
+		t.Fatalf("SJIS: %v", err)
+	}
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("UTF8: %v", err)
+	}
+	c.Close(ctx)
+}

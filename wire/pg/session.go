@@ -123,6 +123,10 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 			continue
 		case "search_path", "role", "session_authorization":
 			return nil, sqlerr.New(sqlerr.Permission, "the startup parameter %q may not be set through the proxy", k)
+		case "client_encoding":
+			if !safeClientEncoding(v) {
+				return nil, sqlerr.New(sqlerr.Unsupported, "client_encoding %q is not supported by the proxy: use UTF8", v)
+			}
 		}
 		s.startup[strings.ToLower(k)] = "SET " + quoteIdent(strings.ToLower(k)) + " = " + quoteLiteral(v)
 	}
@@ -1201,4 +1205,17 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 func unquoteLiteral(s string) string {
 	s = strings.TrimPrefix(strings.TrimSuffix(s, "'"), "'")
 	return strings.ReplaceAll(s, "''", "'")
+}
+
+// safeClientEncoding reports whether the proxy's parser reads text in
+// encoding enc as the server will. Client-only multibyte encodings (SJIS,
+// BIG5, GBK, GB18030, UHC, JOHAB) can hide a quote or backslash byte inside a
+// character, so the proxy refuses them.
+func safeClientEncoding(enc string) bool {
+	e := strings.ToUpper(strings.NewReplacer("-", "", "_", "", "'", "", " ", "").Replace(enc))
+	switch e {
+	case "UTF8", "UNICODE", "SQLASCII", "LATIN1", "ISO88591", "DEFAULT":
+		return true
+	}
+	return false
 }
