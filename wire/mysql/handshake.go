@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/tenantproxy/tenantproxy/pool"
@@ -226,8 +227,16 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 		return nil, sqlerr.New(sqlerr.AuthFailed, "Access denied: no user name given")
 	}
 	u, known := s.p.User(h.user)
-	if err := s.authenticate(c, h, u, known, salt, isTLS); err != nil {
+	tokTenant, err := s.authenticate(c, h, u, known, salt, isTLS)
+	if err != nil {
 		return nil, err
+	}
+	if tokTenant != "" {
+		if h.db == "" {
+			h.db = tokTenant
+		} else if h.db != tokTenant {
+			return nil, sqlerr.New(sqlerr.NoRoleOnTenant, "Access denied: the access token was issued for another tenant than '%s'", h.db)
+		}
 	}
 	b, err := s.p.Bind(u, h.db, proxy.EngineMySQL)
 	if err != nil {
@@ -239,8 +248,10 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 // authenticate verifies the client's password with the plugin it chose
 // (switching it to caching_sha2_password when that plugin is not one the
 // proxy speaks). Users need a clear-text password in the config: MySQL's
-// scrambles cannot be checked against a SCRAM verifier.
-func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, known bool, salt []byte, isTLS bool) error {
+// scrambles cannot be checked against a SCRAM verifier. Over TLS, a
+// mysql_clear_password may be an access token of the admin API; the tenant
+// it was issued for is returned.
+func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, known bool, salt []byte, isTLS bool) (string, error) {
 	denied := func() error {
 		using := "YES"
 		if len(h.auth) == 0 {
@@ -267,14 +278,14 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 		sw = append(sw, salt...)
 		sw = append(sw, 0)
 		if err := c.write(sw); err != nil {
-			return err
+			return "", err
 		}
 		if err := c.flush(); err != nil {
-			return err
+			return "", err
 		}
 		p, err := c.read()
 		if err != nil {
-			return err
+			return "", err
 		}
 		plugin, data = pluginCachingSHA2, append([]byte(nil), p...)
 	}
@@ -291,33 +302,40 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 	case pluginNative:
 		if !hasPlain {
 			if known {
-				return noPlain()
+				return "", noPlain()
 			}
-			return denied()
+			return "", denied()
 		}
 		if subtle.ConstantTimeCompare(gmysql.CalcPassword(salt, []byte(plain)), data) != 1 {
-			return denied()
+			return "", denied()
 		}
-		return nil
+		return "", nil
 	case pluginClear:
 		pw := string(bytes.TrimRight(data, "\x00"))
+		if s.verifyToken != nil && strings.HasPrefix(pw, "eyJ") && strings.Count(pw, ".") == 2 {
+			user, tenant, err := s.verifyToken(pw)
+			if err != nil || !known || user != u.Name {
+				return "", denied()
+			}
+			return tenant, nil
+		}
 		if !hasPlain {
 			if known && u.Verifier.Check(pw) {
-				return nil
+				return "", nil
 			}
-			return denied()
+			return "", denied()
 		}
 		if subtle.ConstantTimeCompare([]byte(pw), []byte(plain)) != 1 {
-			return denied()
+			return "", denied()
 		}
-		return nil
+		return "", nil
 	}
 	// caching_sha2_password.
 	if known && !hasPlain {
-		return noPlain()
+		return "", noPlain()
 	}
 	if len(data) == 0 {
-		return denied()
+		return "", denied()
 	}
 	want := sha256.Sum256([]byte(plain))
 	want = sha256.Sum256(want[:])
@@ -327,21 +345,21 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 	if ok && hasPlain && cached == want {
 		// Fast path: the scramble is checked against the cached hash.
 		if subtle.ConstantTimeCompare(gmysql.CalcCachingSha2Password(salt, plain), data) != 1 {
-			return denied()
+			return "", denied()
 		}
-		return c.write([]byte{0x01, 0x03})
+		return "", c.write([]byte{0x01, 0x03})
 	}
 	// Full authentication: the client sends the password over TLS, or
 	// RSA-encrypted with the proxy's public key.
 	if err := c.write([]byte{0x01, 0x04}); err != nil {
-		return err
+		return "", err
 	}
 	if err := c.flush(); err != nil {
-		return err
+		return "", err
 	}
 	p, err := c.read()
 	if err != nil {
-		return err
+		return "", err
 	}
 	var pw []byte
 	if isTLS {
@@ -349,22 +367,22 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 	} else {
 		key, keyPEM, err := s.rsaKey()
 		if err != nil {
-			return sqlerr.Wrap(sqlerr.Internal, err, "cannot create the RSA key for caching_sha2_password")
+			return "", sqlerr.Wrap(sqlerr.Internal, err, "cannot create the RSA key for caching_sha2_password")
 		}
 		if len(p) == 1 && p[0] == 0x02 {
 			if err := c.write(append([]byte{0x01}, keyPEM...)); err != nil {
-				return err
+				return "", err
 			}
 			if err := c.flush(); err != nil {
-				return err
+				return "", err
 			}
 			if p, err = c.read(); err != nil {
-				return err
+				return "", err
 			}
 		}
 		dec, err := rsa.DecryptOAEP(sha1.New(), rand.Reader, key, p, nil)
 		if err != nil {
-			return denied()
+			return "", denied()
 		}
 		for i := range dec {
 			dec[i] ^= salt[i%len(salt)]
@@ -372,10 +390,10 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 		pw = bytes.TrimRight(dec, "\x00")
 	}
 	if !hasPlain || subtle.ConstantTimeCompare(pw, []byte(plain)) != 1 {
-		return denied()
+		return "", denied()
 	}
 	s.shaMu.Lock()
 	s.shaCache[h.user] = want
 	s.shaMu.Unlock()
-	return nil
+	return "", nil
 }

@@ -64,11 +64,13 @@ const serverCaps = gmysql.CLIENT_LONG_PASSWORD | gmysql.CLIENT_LONG_FLAG | gmysq
 
 // Server accepts MySQL clients.
 type Server struct {
-	p    *proxy.Server
-	tls  *tls.Config
-	log  *slog.Logger
-	ln   proxy.Listener
-	next atomic.Uint32
+	p   *proxy.Server
+	tls *tls.Config
+	log *slog.Logger
+	ln  proxy.Listener
+
+	verifyToken func(token string) (user, tenant string, err error)
+	next        atomic.Uint32
 
 	sessMu   sync.Mutex
 	sessions map[uint32]*session // proxy connection id -> session, for KILL
@@ -95,6 +97,13 @@ func New(p *proxy.Server, tlsCfg *tls.Config, log *slog.Logger) *Server {
 		shaCache: make(map[string][32]byte),
 	}
 	return s
+}
+
+// AcceptTokens lets clients give an access token of the admin API as their
+// password with mysql_clear_password, which the proxy accepts over TLS only.
+// verify returns the user and tenant the token was issued for.
+func (s *Server) AcceptTokens(verify func(token string) (user, tenant string, err error)) {
+	s.verifyToken = verify
 }
 
 // Serve accepts connections on ln until it is closed.

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,21 @@ type Server struct {
 	seq  atomic.Uint64
 	ln   proxy.Listener
 	dumm scram.Verifier // verifier used to fail unknown users after a full exchange
+
+	verifyToken      TokenFunc
+	tokensOnLoopback bool
+}
+
+// TokenFunc checks an access token of the admin API and returns the user
+// and tenant it was issued for.
+type TokenFunc func(token string) (user, tenant string, err error)
+
+// AcceptTokens lets clients give an access token of the admin API as their
+// password. Tokens travel in clear, so the proxy asks for a cleartext
+// password only over TLS, and on loopback connections when onLoopback is
+// set; a cleartext password that is not a token is checked like any other.
+func (s *Server) AcceptTokens(verify TokenFunc, onLoopback bool) {
+	s.verifyToken, s.tokensOnLoopback = verify, onLoopback
 }
 
 // New returns a front end over p; tlsCfg may be nil (no TLS: SSLRequest gets 'N').
@@ -215,6 +231,9 @@ func (s *Server) authenticate(c *conn, m *pgproto3.StartupMessage) (*proxy.Bindi
 		v = u.Verifier
 	}
 	authFailed := sqlerr.New(sqlerr.AuthFailed, "password authentication failed for user %q", userName)
+	if s.verifyToken != nil && (isTLS(c.nc) || s.tokensOnLoopback && isLoopback(c.nc)) {
+		return s.authenticateCleartext(c, m, u, v, authFailed)
+	}
 	if err := c.send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{scram.Mechanism}}); err != nil {
 		return nil, err
 	}
@@ -259,6 +278,57 @@ func (s *Server) authenticate(c *conn, m *pgproto3.StartupMessage) (*proxy.Bindi
 		return nil, err
 	}
 	return s.p.Bind(u, m.Parameters["database"], proxy.EnginePostgres)
+}
+
+// authenticateCleartext asks for the password in clear and accepts either
+// the user's password or an access token issued to that user.
+func (s *Server) authenticateCleartext(c *conn, m *pgproto3.StartupMessage, u *proxy.User, v scram.Verifier, authFailed error) (*proxy.Binding, error) {
+	if err := c.send(&pgproto3.AuthenticationCleartextPassword{}); err != nil {
+		return nil, err
+	}
+	typ, body, err := c.r.next()
+	if err != nil {
+		return nil, err
+	}
+	if typ != 'p' {
+		return nil, sqlerr.New(sqlerr.Protocol, "expected PasswordMessage, got message type %q", typ)
+	}
+	var pm pgproto3.PasswordMessage
+	if err := pm.Decode(body); err != nil {
+		return nil, sqlerr.New(sqlerr.Protocol, "invalid PasswordMessage: %v", err)
+	}
+	tenant := m.Parameters["database"]
+	if looksLikeToken(pm.Password) {
+		user, tokTenant, err := s.verifyToken(pm.Password)
+		if err != nil || u == nil || user != u.Name {
+			return nil, authFailed
+		}
+		if tenant == "" {
+			tenant = tokTenant
+		}
+		if tokTenant != tenant {
+			return nil, sqlerr.New(sqlerr.NoRoleOnTenant, "the access token was issued for another tenant than %q", tenant)
+		}
+	} else if !v.Check(pm.Password) || u == nil {
+		return nil, authFailed
+	}
+	// AuthenticationOk follows with the rest of the greeting.
+	return s.p.Bind(u, tenant, proxy.EnginePostgres)
+}
+
+// looksLikeToken reports whether a password has the shape of a JWT.
+func looksLikeToken(s string) bool {
+	return strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2
+}
+
+func isTLS(nc net.Conn) bool {
+	_, ok := nc.(*tls.Conn)
+	return ok
+}
+
+func isLoopback(nc net.Conn) bool {
+	a, ok := nc.RemoteAddr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }
 
 // sqlState is the SQLSTATE err is reported with.
