@@ -97,6 +97,7 @@ type Tenant struct {
 	TenantValue  string              `mapstructure:"tenant_value"`
 	TenantTables []string            `mapstructure:"tenant_tables"`
 	Pool         pool.Config         `mapstructure:"pool"`
+	Breaker      pool.BreakerConfig  `mapstructure:"breaker"`
 	Roles        map[string]RoleSpec `mapstructure:"roles"`
 }
 
@@ -255,6 +256,10 @@ func Build(f File) (*Config, error) {
 
 func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error) {
 	pt := &proxy.Tenant{ID: t.ID, Engine: t.Engine, DSN: t.DSN, Pool: t.Pool}
+	if err := t.Breaker.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("breaker: %w", err)
+	}
+	pt.Pool.Breaker = t.Breaker
 	if err := pt.Pool.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}

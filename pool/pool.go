@@ -11,6 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -37,6 +40,8 @@ type Config struct {
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"` // close connections idle this long (default 10m; <0 = never)
 	PrePing     bool          `mapstructure:"pre_ping"`     // ping a connection idle over a second before handing it out
 	Mode        Mode          `mapstructure:"mode"`         // transaction (default) or session
+	// Breaker guards the backend (config key tenants[].breaker).
+	Breaker BreakerConfig `mapstructure:"-"`
 }
 
 // CheckAndSetDefaults validates c and fills in defaults.
@@ -61,6 +66,9 @@ func (c *Config) CheckAndSetDefaults() error {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 10 * time.Minute
+	}
+	if err := c.Breaker.CheckAndSetDefaults(); err != nil {
+		return fmt.Errorf("breaker: %w", err)
 	}
 	switch c.Mode {
 	case "":
@@ -90,6 +98,7 @@ type Item[C Conn] struct {
 	created  time.Time
 	expires  time.Time // zero: never
 	lastUsed time.Time
+	done     func(error) // reports the outcome to the breaker
 }
 
 // Created returns when the connection was opened.
@@ -116,6 +125,7 @@ type Pool[C Conn] struct {
 	dial   Dialer[C]
 	ping   Pinger[C]
 	tokens chan struct{} // one token per connection in use; capacity size+overflow
+	br     *breaker
 
 	mu     sync.Mutex
 	idle   []*Item[C] // LIFO: the most recently used connection is reused first
@@ -142,6 +152,7 @@ func New[C Conn](name string, cfg Config, dial Dialer[C], ping Pinger[C]) *Pool[
 		dial:   dial,
 		ping:   ping,
 		tokens: make(chan struct{}, cfg.Size+cfg.MaxOverflow),
+		br:     newBreaker(name, cfg.Breaker),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -159,6 +170,30 @@ var ErrClosed = errors.New("pool: closed")
 // one to be free. A timeout is an *sqlerr.Error of kind PoolTimeout naming
 // the tenant.
 func (p *Pool[C]) Acquire(ctx context.Context) (*Item[C], error) {
+	done, err := p.br.allow()
+	if err != nil {
+		return nil, err
+	}
+	it, err := p.acquire(ctx)
+	if err != nil {
+		if sqlerr.Is(err, sqlerr.Unavailable) {
+			p.br.failed(err)
+			done(err)
+		} else {
+			done(errNotBackend)
+		}
+		return nil, err
+	}
+	it.done = done
+	return it, nil
+}
+
+// errNotBackend reports to the breaker an outcome that says nothing about
+// the backend (the pool was busy, the client went away, the connection was
+// dirty): it counts neither as a success nor as a failure.
+var errNotBackend = errors.New("not a backend outcome")
+
+func (p *Pool[C]) acquire(ctx context.Context) (*Item[C], error) {
 	select {
 	case p.tokens <- struct{}{}:
 	default:
@@ -236,7 +271,9 @@ func (p *Pool[C]) open(ctx context.Context) (*Item[C], error) {
 		if sqlerr.As(err) != nil {
 			return nil, err
 		}
-		return nil, sqlerr.Wrap(sqlerr.Unavailable, err, "cannot connect to the backend of tenant %q: %v", p.name, err)
+		// The cause names backend hosts, users and databases: it goes to
+		// the log, the client gets its gist.
+		return nil, sqlerr.Wrap(sqlerr.Unavailable, err, "cannot connect to the backend of tenant %q: %s", p.name, dialReason(err))
 	}
 	p.dials.Add(1)
 	now := time.Now()
@@ -248,8 +285,26 @@ func (p *Pool[C]) open(ctx context.Context) (*Item[C], error) {
 	return it, nil
 }
 
+// dialReason says why a connection attempt failed without naming the
+// backend's address, user or database.
+func dialReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		return "connection timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed during startup"
+	}
+	return "connection failed"
+}
+
 // Release gives a clean connection back to the pool.
 func (p *Pool[C]) Release(it *Item[C]) {
+	p.report(it, nil)
 	it.lastUsed = time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.cfg.Size {
@@ -263,10 +318,41 @@ func (p *Pool[C]) Release(it *Item[C]) {
 	<-p.tokens
 }
 
-// Discard closes a connection that must not be reused (dirty, broken).
+// Discard closes a connection that must not be reused because of the state
+// a client left on it.
 func (p *Pool[C]) Discard(it *Item[C]) {
+	p.report(it, errNotBackend)
 	p.closeItem(it)
 	<-p.tokens
+}
+
+// Fail closes a connection the backend broke (I/O error, protocol error)
+// and counts it against the backend's circuit breaker.
+func (p *Pool[C]) Fail(it *Item[C], err error) {
+	p.br.failed(err)
+	p.report(it, err)
+	p.closeItem(it)
+	<-p.tokens
+}
+
+func (p *Pool[C]) report(it *Item[C], err error) {
+	if it.done != nil {
+		if err == nil {
+			p.br.succeeded()
+		}
+		it.done(err)
+		it.done = nil
+	}
+}
+
+// Health returns the backend's state as the breaker and traffic see it.
+func (p *Pool[C]) Health() Health { return p.br.snapshot() }
+
+// OnBreakerChange registers fn to be called when the breaker changes state.
+func (p *Pool[C]) OnBreakerChange(fn func(from, to string)) {
+	p.br.mu.Lock()
+	p.br.onChange = fn
+	p.br.mu.Unlock()
 }
 
 func (p *Pool[C]) closeItem(it *Item[C]) {

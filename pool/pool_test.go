@@ -3,7 +3,9 @@ package pool
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"syscall"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,7 +32,7 @@ type dialer struct {
 
 func (d *dialer) dial(ctx context.Context) (*fakeConn, error) {
 	if d.fail.Load() {
-		return nil, errors.New("connection refused")
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -254,5 +256,75 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		if err := bad.CheckAndSetDefaults(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+}
+
+func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
+	p, d := newPool(t, Config{Size: 2, Timeout: time.Second, Breaker: BreakerConfig{Threshold: 3, Timeout: 150 * time.Millisecond}})
+	var changes []string
+	var mu sync.Mutex
+	p.OnBreakerChange(func(from, to string) {
+		mu.Lock()
+		changes = append(changes, from+">"+to)
+		mu.Unlock()
+	})
+	ctx := context.Background()
+	d.fail.Store(true)
+	for i := 0; i < 3; i++ {
+		if _, err := p.Acquire(ctx); !sqlerr.Is(err, sqlerr.Unavailable) {
+			t.Fatalf("dial failure %d: %v", i, err)
+		}
+	}
+	if h := p.Health(); h.State != HealthDown || h.Breaker != "open" || !strings.Contains(h.Reason, "connection refused") {
+		t.Fatalf("health after 3 failures: %+v", h)
+	}
+	dials := d.n
+	start := time.Now()
+	_, err := p.Acquire(ctx)
+	if !sqlerr.Is(err, sqlerr.Unavailable) || !strings.Contains(err.Error(), "3 consecutive failures") || !strings.Contains(err.Error(), "next attempt in") {
+		t.Fatalf("open breaker: %v", err)
+	}
+	if time.Since(start) > 20*time.Millisecond || d.n != dials {
+		t.Fatal("open breaker did not fail fast without dialling")
+	}
+	if sqlerr.As(err).SQLState() != "57P03" || sqlerr.As(err).MySQLState() != "08S01" {
+		t.Fatalf("codes %s %s", sqlerr.As(err).SQLState(), sqlerr.As(err).MySQLState())
+	}
+	// After the timeout one probe goes through; the backend is back.
+	time.Sleep(200 * time.Millisecond)
+	d.fail.Store(false)
+	it, err := p.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	p.Release(it)
+	if h := p.Health(); h.State != HealthUp || h.Breaker != "closed" {
+		t.Fatalf("health after recovery: %+v", h)
+	}
+	// A connection broken in use counts too; a dirty discard does not.
+	for i := 0; i < 5; i++ {
+		it, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Discard(it)
+	}
+	if p.Health().Breaker != "closed" {
+		t.Fatal("discards of dirty connections opened the breaker")
+	}
+	for i := 0; i < 3; i++ {
+		it, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Fail(it, errors.New("connection reset by peer"))
+	}
+	if p.Health().Breaker != "open" {
+		t.Fatalf("protocol failures did not open the breaker: %+v", p.Health())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(changes, ",") != "closed>open,open>half-open,half-open>closed,closed>open" {
+		t.Fatalf("state changes %v", changes)
 	}
 }

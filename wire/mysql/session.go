@@ -772,7 +772,7 @@ func (s *session) end() {
 func (s *session) backendLost(err error) error {
 	s.mu.Lock()
 	if s.be != nil {
-		s.bep.Discard(s.be)
+		s.bep.Fail(s.be, err)
 		s.be = nil
 	}
 	s.busy = false

@@ -1134,7 +1134,7 @@ func (s *session) copyIn() error {
 func (s *session) backendLost(err error) error {
 	if s.be != nil {
 		s.mu.Lock()
-		s.b.Tenant.PGPool.Discard(s.be)
+		s.b.Tenant.PGPool.Fail(s.be, err)
 		s.be = nil
 		s.mu.Unlock()
 	}

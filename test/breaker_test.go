@@ -1,0 +1,132 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestPGBreakerIsolatesAnOutage takes one tenant's backend down behind a
+// fault relay while another tenant runs a steady load: the broken tenant's
+// clients fail fast once the breaker opens and recover when the backend is
+// back; the other tenant sees no error.
+func TestPGBreakerIsolatesAnOutage(t *testing.T) {
+	requirePostgres(t)
+	flakyDB := tempPGDatabase(t, "flaky")
+	steadyDB := tempPGDatabase(t, "steady")
+	relay := newFaultRelay(t, "127.0.0.1:5432")
+	rp := startProxy(t, fmt.Sprintf(`
+tenants:
+  - {id: flaky, engine: postgres, dsn: "postgres://postgres@%s/%s?sslmode=disable&connect_timeout=2",
+     pool: {size: 4, timeout: 2s}, breaker: {threshold: 3, timeout: 1s}}
+  - {id: steady, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", pool: {size: 4}}
+users:
+  - {name: u, password: pw, tenants: {flaky: admin, steady: admin}}
+`, relay.addr, flakyDB, steadyDB))
+	ctx := context.Background()
+
+	// Steady load on the other tenant for the whole test.
+	var steadyErrs, steadyOK atomic.Int64
+	var latMu sync.Mutex
+	var lat []time.Duration
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pgx.Connect(ctx, rp.pgURL("u", "pw", "steady"))
+			if err != nil {
+				steadyErrs.Add(1)
+				return
+			}
+			defer c.Close(ctx)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				var one int
+				if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+					steadyErrs.Add(1)
+				} else {
+					steadyOK.Add(1)
+				}
+				latMu.Lock()
+				lat = append(lat, time.Since(start))
+				latMu.Unlock()
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+
+	query := func() (time.Duration, error) {
+		start := time.Now()
+		c, err := pgx.Connect(ctx, rp.pgURL("u", "pw", "flaky"))
+		if err != nil {
+			return time.Since(start), err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, "SELECT 1")
+		return time.Since(start), err
+	}
+	if _, err := query(); err != nil {
+		t.Fatalf("before the outage: %v", err)
+	}
+	relay.down()
+	killed := time.Now()
+	var fastAt time.Duration
+	for i := 0; i < 20; i++ {
+		d, err := query()
+		if err == nil {
+			t.Fatal("query succeeded with the backend down")
+		}
+		if s := sqlstate(err); s != "57P03" {
+			t.Fatalf("backend down: %v", err)
+		}
+		if strings.Contains(err.Error(), flakyDB) || strings.Contains(err.Error(), relay.addr) {
+			t.Fatalf("error names the backend: %v", err)
+		}
+		if strings.Contains(err.Error(), "3 consecutive failures") && d < 100*time.Millisecond {
+			fastAt = time.Since(killed)
+			t.Logf("breaker open after %d attempts, %s after the outage: %v", i+1, fastAt.Round(time.Millisecond), err)
+			break
+		}
+	}
+	if fastAt == 0 {
+		t.Fatal("the breaker never opened")
+	}
+	relay.up(t)
+	back := time.Now()
+	var recovered time.Duration
+	for time.Since(back) < 10*time.Second {
+		if _, err := query(); err == nil {
+			recovered = time.Since(back)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if recovered == 0 {
+		t.Fatal("the tenant did not recover after the backend came back")
+	}
+	if h := rp.Server.Tenants()[0].PGPool.Health(); h.State != "up" || h.Breaker != "closed" {
+		t.Fatalf("health after recovery: %+v", h)
+	}
+	t.Logf("first success %s after the backend came back", recovered.Round(time.Millisecond))
+	close(stop)
+	wg.Wait()
+	if steadyErrs.Load() != 0 || steadyOK.Load() == 0 {
+		t.Fatalf("the other tenant saw %d errors (%d ok)", steadyErrs.Load(), steadyOK.Load())
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("other tenant: %d queries, p99 %s during the fault test", len(lat), lat[len(lat)*99/100].Round(time.Microsecond))
+}
