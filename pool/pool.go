@@ -12,11 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"syscall"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"syscall"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
