@@ -98,6 +98,7 @@ type Tenant struct {
 	TenantTables []string            `mapstructure:"tenant_tables"`
 	Pool         pool.Config         `mapstructure:"pool"`
 	Breaker      pool.BreakerConfig  `mapstructure:"breaker"`
+	Limits       proxy.Limits        `mapstructure:"limits"`
 	Roles        map[string]RoleSpec `mapstructure:"roles"`
 }
 
@@ -260,6 +261,10 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 		return nil, fmt.Errorf("breaker: %w", err)
 	}
 	pt.Pool.Breaker = t.Breaker
+	pt.Limits = t.Limits
+	if err := pt.Limits.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
 	if err := pt.Pool.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}

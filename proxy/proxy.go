@@ -39,6 +39,7 @@ type Tenant struct {
 	Roles    map[string]*policy.Role // every role usable on this tenant (built-ins, shared and own)
 	Pool     pool.Config
 	PGConfig *pgconn.Config // Postgres tenants: the parsed DSN
+	Limits   Limits         // per-tenant client, rate and time limits
 	MySQL    *MySQLBackend  // MySQL tenants: the parsed DSN
 }
 
@@ -90,6 +91,7 @@ type TenantState struct {
 	// ServerParams are the backend's ParameterStatus values, learned from
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
+	lim          limiter
 }
 
 // ServerParams returns the backend's reported parameters, or nil before the

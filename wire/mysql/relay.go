@@ -249,6 +249,13 @@ func (s *session) relayErr(res relayResult, p []byte, rw *rewriter) (relayResult
 	res.failed = true
 	s.done()
 	e := pool.ParseMySQLError(p)
+	if s.timedOut.Load() && e.Code == gmysql.ER_QUERY_INTERRUPTED {
+		te := sqlerr.New(sqlerr.StatementTimeout,
+			"Query execution was interrupted, maximum statement execution time exceeded (%s for tenant '%s')", s.b.StatementTimeout(), s.b.Tenant.ID)
+		s.srv.p.Metrics.Error(s.b.Tenant.ID, te.MySQLState(), te)
+		s.holdWarn = false
+		return res, s.c.write(encodeErr(te.MySQLCode(), te.MySQLState(), te.Message))
+	}
 	s.srv.p.Metrics.Error(s.b.Tenant.ID, e.State, e)
 	if msg := rw.text(e.Message); msg != e.Message {
 		e.Message = msg

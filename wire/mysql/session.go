@@ -61,11 +61,13 @@ type session struct {
 	bep  *pool.Pool[*pool.MySQLConn] // the pool be came from
 	busy bool                        // a command is in flight on be
 
-	status   uint16 // server status last sent to the client
-	pinned   bool   // the backend holds state that cannot be replayed
-	holdWarn bool   // the last result had warnings: keep the backend for SHOW WARNINGS
-	longData bool   // COM_STMT_SEND_LONG_DATA sent: keep the backend until execute
-	cursor   bool   // a cursor is open on the backend
+	status   uint16      // server status last sent to the client
+	pinned   bool        // the backend holds state that cannot be replayed
+	holdWarn bool        // the last result had warnings: keep the backend for SHOW WARNINGS
+	admitted func()      // uncounts the client from its tenant's connections
+	timedOut atomic.Bool // the tenant's statement timeout killed the statement
+	longData bool        // COM_STMT_SEND_LONG_DATA sent: keep the backend until execute
+	cursor   bool        // a cursor is open on the backend
 
 	fetchCols []column // the open cursor's columns
 
@@ -158,6 +160,14 @@ func (s *session) run() {
 		return
 	}
 	defer untrack()
+	admitted, err := s.srv.p.Admit(s.b)
+	if err != nil {
+		s.srv.p.Metrics.Error(s.b.Tenant.ID, mysqlState(err), err)
+		_ = s.c.writeErr(err)
+		return
+	}
+	s.admitted = admitted
+	defer func() { s.admitted() }()
 	s.srv.sessMu.Lock()
 	s.srv.sessions[s.id] = s
 	s.srv.sessMu.Unlock()
@@ -299,6 +309,9 @@ var (
 // query runs a COM_QUERY text.
 func (s *session) query(sql string) error {
 	start := time.Now()
+	if err := s.srv.p.Allow(s.b); err != nil {
+		return s.fail(err)
+	}
 	dec, err := s.srv.p.Check(s.b, policy.MySQL, sql)
 	if err != nil {
 		return s.fail(err)
@@ -331,6 +344,8 @@ func (s *session) query(sql string) error {
 		return err
 	}
 	txBefore := s.inTx()
+	stop := s.statementTimer()
+	defer stop()
 	res, err := s.relay(relayOpts{
 		meta:         isMeta(dec),
 		capped:       dec.Capped,
@@ -457,6 +472,12 @@ func (s *session) useTenant(id string) error {
 	if err != nil {
 		return s.fail(err)
 	}
+	admitted, err := s.srv.p.Admit(nb)
+	if err != nil {
+		return s.fail(err)
+	}
+	s.admitted()
+	s.admitted = admitted
 	s.dropBackend()
 	s.pinned, s.holdWarn, s.longData, s.cursor = false, false, false, false
 	s.proxyWarning = ""
@@ -505,6 +526,17 @@ func (s *session) kill(id uint64, queryOnly bool) error {
 		_ = t.c.nc.Close()
 	}
 	return s.reply(okPacket(0, 0, s.status, 0, ""))
+}
+
+// statementTimer starts the tenant's statement timeout for the command just
+// sent; the returned function stops it.
+func (s *session) statementTimer() func() {
+	s.timedOut.Store(false)
+	stop := s.b.StatementTimer(func() {
+		s.timedOut.Store(true)
+		s.killQuery()
+	})
+	return func() { stop() }
 }
 
 // killQuery stops the statement the session is running on its backend.

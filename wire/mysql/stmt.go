@@ -217,6 +217,9 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 // the parameter types always included.
 func (s *session) execute(p []byte) error {
 	start := time.Now()
+	if err := s.srv.p.Allow(s.b); err != nil {
+		return s.fail(err)
+	}
 	if len(p) < 10 {
 		return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
 	}
@@ -271,7 +274,9 @@ func (s *session) execute(p []byte) error {
 		return err
 	}
 	txBefore := s.inTx()
+	stop := s.statementTimer()
 	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st), masked: st.dec.Masked})
+	stop()
 	if err != nil {
 		return err
 	}

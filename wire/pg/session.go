@@ -95,6 +95,8 @@ type session struct {
 
 	draining atomic.Bool
 	idleWait atomic.Bool
+	timedOut atomic.Bool // the tenant's statement timeout cancelled the statement
+	admitted func()      // uncounts the client from its tenant's connections
 	unreg    func()
 	br       *reader // frames from the backend
 }
@@ -157,6 +159,14 @@ func (s *session) run() {
 		return
 	}
 	defer untrack()
+	admitted, err := s.srv.p.Admit(s.b)
+	if err != nil {
+		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
+		s.c.fatal(err)
+		return
+	}
+	s.admitted = admitted
+	defer func() { s.admitted() }()
 	if err := s.greet(); err != nil {
 		s.c.fatal(err)
 		return
@@ -258,6 +268,17 @@ func (s *session) startupValue(name string) (string, bool) {
 	return unquoteLiteral(v), true
 }
 
+// statementTimer starts the tenant's statement timeout for what is about to
+// be relayed; the returned function stops it.
+func (s *session) statementTimer() func() {
+	s.timedOut.Store(false)
+	stop := s.b.StatementTimer(func() {
+		s.timedOut.Store(true)
+		s.cancel()
+	})
+	return func() { stop() }
+}
+
 // cancel forwards a CancelRequest to the backend serving the session.
 func (s *session) cancel() {
 	s.mu.Lock()
@@ -314,6 +335,9 @@ func (s *session) simpleQuery(body []byte) error {
 		return sqlerr.New(sqlerr.Protocol, "Query received before Sync ended an extended-protocol batch")
 	}
 	start := time.Now()
+	if err := s.srv.p.Allow(s.b); err != nil {
+		return s.refuseSimple(err)
+	}
 	dec, err := s.srv.p.Check(s.b, policy.Postgres, sql)
 	if err != nil {
 		return s.refuseSimple(err)
@@ -340,7 +364,9 @@ func (s *session) simpleQuery(body []byte) error {
 	if dec.Capped {
 		s.notice(dec)
 	}
+	stop := s.statementTimer()
 	failed, err := s.relay()
+	stop()
 	if err != nil {
 		return err
 	}
@@ -398,6 +424,12 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 	if err != nil {
 		return true, s.refuseSimple(err)
 	}
+	admitted, err := s.srv.p.Admit(nb)
+	if err != nil {
+		return true, s.refuseSimple(err)
+	}
+	s.admitted()
+	s.admitted = admitted
 	if s.be != nil {
 		s.mu.Lock()
 		if s.pinned {
@@ -728,6 +760,9 @@ func (s *session) execute(body []byte) error {
 	if err := m.Decode(body); err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Execute message: %v", err)
 	}
+	if err := s.srv.p.Allow(s.b); err != nil {
+		return s.refuseInBatch(err, true)
+	}
 	if err := s.acquire(); err != nil {
 		return s.refuseInBatch(err, true)
 	}
@@ -809,7 +844,9 @@ func (s *session) sync() error {
 	}
 	s.out = append(s.out, 'S', 0, 0, 0, 4)
 	s.exp = append(s.exp, expect{typ: 'Z'})
+	stop := s.statementTimer()
 	failed, err := s.relay()
+	stop()
 	if err != nil {
 		return err
 	}
@@ -1021,8 +1058,14 @@ func (s *session) relay() (failed bool, err error) {
 			forward = !head.swallow
 		case 'E':
 			failed = true
+			if head.replaceErr == nil && s.timedOut.Load() && errorCode(body) == "57014" {
+				head.replaceErr = encodeMsg(errorResponse(sqlerr.New(sqlerr.StatementTimeout,
+					"canceling statement due to statement timeout (%s for tenant %q)", s.b.StatementTimeout(), s.b.Tenant.ID), "ERROR"))
+			}
 			if head.replaceErr == nil {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, errorCode(body), nil)
+			} else if s.timedOut.Load() {
+				s.srv.p.Metrics.Error(s.b.Tenant.ID, "57014", sqlerr.New(sqlerr.StatementTimeout, "timeout"))
 			}
 			if head.prepared != "" {
 				delete(s.be.Conn.Prepared, head.prepared)
