@@ -21,14 +21,21 @@ type Server struct {
 	p    *proxy.Server
 	log  *slog.Logger
 	http *http.Server
+	api  // the /api/v1 endpoints (api.go)
 }
 
 // New returns an admin server over p exposing the metrics of gatherer.
-func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
+// Without WithAPI (or with a JWT secret shorter than MinSecretLen) the
+// /api/v1 endpoints answer 503.
+func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Option) *Server {
 	s := &Server{p: p, log: log.With("component", "admin")}
+	for _, o := range opts {
+		o(s)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
+	s.routes(mux, gatherer)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

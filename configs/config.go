@@ -19,6 +19,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/viper"
+	"github.com/tenantproxy/tenantproxy/admin"
+	"github.com/tenantproxy/tenantproxy/nlp"
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/pool"
 	"github.com/tenantproxy/tenantproxy/proxy"
@@ -35,6 +37,7 @@ type File struct {
 	Cache   Cache               `mapstructure:"cache"`
 	Proxy   ProxyOptions        `mapstructure:"proxy"`
 	Log     Log                 `mapstructure:"log"`
+	NLP     NLP                 `mapstructure:"nlp"`
 	Tenants []Tenant            `mapstructure:"tenants"`
 	Users   []User              `mapstructure:"users"`
 	Roles   map[string]RoleSpec `mapstructure:"roles"`
@@ -51,6 +54,9 @@ type Listen struct {
 type Auth struct {
 	JWTSecret string        `mapstructure:"jwt_secret"`
 	TokenTTL  time.Duration `mapstructure:"token_ttl"`
+	// TokenPasswordsOnLoopback lets Postgres clients on loopback give an
+	// access token as their password without TLS (over TLS they always may).
+	TokenPasswordsOnLoopback bool `mapstructure:"token_passwords_on_loopback"`
 }
 
 // Redis is the optional shared cache.
@@ -80,6 +86,21 @@ type ProxyOptions struct {
 	PolicyCacheEntries int           `mapstructure:"policy_cache_entries"`
 }
 
+// NLP chooses the translator of the admin API's natural-language queries.
+type NLP struct {
+	Provider  string `mapstructure:"provider"`    // deterministic (default) | openai
+	BaseURL   string `mapstructure:"base_url"`    // openai: the chat-completions API base URL
+	Model     string `mapstructure:"model"`       // openai: the model name
+	APIKeyEnv string `mapstructure:"api_key_env"` // openai: environment variable holding the API key
+}
+
+// Example is a verified question and the SQL that answers it.
+type Example struct {
+	Question string            `mapstructure:"question"`
+	SQL      string            `mapstructure:"sql"`
+	Params   map[string]string `mapstructure:"params"` // placeholder -> text | number
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info (default), warn, error
@@ -100,6 +121,8 @@ type Tenant struct {
 	Breaker      pool.BreakerConfig  `mapstructure:"breaker"`
 	Limits       proxy.Limits        `mapstructure:"limits"`
 	Roles        map[string]RoleSpec `mapstructure:"roles"`
+	Glossary     map[string]string   `mapstructure:"glossary"` // phrase -> table or table.column, for questions
+	Examples     []Example           `mapstructure:"examples"` // verified questions answered by their SQL
 }
 
 // RoleSpec is a role definition or an override of a built-in role.
@@ -124,6 +147,7 @@ type User struct {
 type Config struct {
 	File  File
 	Proxy proxy.Config
+	Admin admin.Config // the admin API's settings
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -139,12 +163,13 @@ func Load(path string) (*Config, error) {
 	v.AutomaticEnv()
 	for k, d := range map[string]any{
 		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080",
-		"auth.jwt_secret": "", "auth.token_ttl": time.Hour,
+		"auth.jwt_secret": "", "auth.token_ttl": time.Hour, "auth.token_passwords_on_loopback": false,
 		"redis.addr": "", "redis.password": "", "redis.db": 0,
 		"tls.cert_file": "", "tls.key_file": "",
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
 		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
 		"log.level": "info", "log.format": "text",
+		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 	} {
 		v.SetDefault(k, d)
 	}
@@ -206,6 +231,15 @@ func Build(f File) (*Config, error) {
 	if f.Listen.Postgres == "" && f.Listen.MySQL == "" {
 		return nil, errors.New("listen: at least one of postgres and mysql must be set")
 	}
+	switch f.NLP.Provider {
+	case "", "deterministic":
+	case "openai":
+		if f.NLP.BaseURL == "" || f.NLP.Model == "" {
+			return nil, errors.New("nlp: provider openai needs base_url and model")
+		}
+	default:
+		return nil, fmt.Errorf("nlp.provider: unknown provider %q (deterministic or openai)", f.NLP.Provider)
+	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {
 		r, err := buildRole(name, f.Roles[name], nil)
@@ -231,6 +265,9 @@ func Build(f File) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s.%w", path, err)
 		}
+		if err := checkNL(t); err != nil {
+			return nil, fmt.Errorf("%s.%w", path, err)
+		}
 		pc.Tenants = append(pc.Tenants, pt)
 	}
 	if len(pc.Tenants) == 0 {
@@ -252,7 +289,46 @@ func Build(f File) (*Config, error) {
 		}
 		pc.Users = append(pc.Users, pu)
 	}
-	return &Config{File: f, Proxy: pc}, nil
+	return &Config{File: f, Proxy: pc, Admin: adminConfig(f)}, nil
+}
+
+// adminConfig maps the file's keys onto the admin API's settings.
+func adminConfig(f File) admin.Config {
+	ac := admin.Config{
+		JWTSecret: f.Auth.JWTSecret, TokenTTL: f.Auth.TokenTTL,
+		RedisAddr: f.Redis.Addr, RedisPassword: f.Redis.Password, RedisDB: f.Redis.DB,
+		CacheBytes: int64(f.Cache.MemoryMB) << 20, QueryTTL: f.Cache.QueryTTL, SchemaTTL: f.Cache.SchemaTTL,
+		NLP:     admin.NLPConfig{Provider: f.NLP.Provider, BaseURL: f.NLP.BaseURL, Model: f.NLP.Model, APIKeyEnv: f.NLP.APIKeyEnv},
+		Tenants: map[string]admin.TenantNL{},
+	}
+	for _, t := range f.Tenants {
+		nl := admin.TenantNL{Glossary: nlp.Glossary(t.Glossary)}
+		for _, ex := range t.Examples {
+			nl.Examples = append(nl.Examples, nlp.Example{Question: ex.Question, SQL: ex.SQL, Params: ex.Params})
+		}
+		ac.Tenants[t.ID] = nl
+	}
+	return ac
+}
+
+// checkNL validates a tenant's glossary and examples.
+func checkNL(t Tenant) error {
+	for phrase, target := range t.Glossary {
+		if strings.TrimSpace(phrase) == "" || target == "" || strings.Count(target, ".") > 1 {
+			return fmt.Errorf("glossary.%s: the target must be table or table.column, got %q", phrase, target)
+		}
+	}
+	for i, ex := range t.Examples {
+		if strings.TrimSpace(ex.Question) == "" || strings.TrimSpace(ex.SQL) == "" {
+			return fmt.Errorf("examples[%d]: question and sql are required", i)
+		}
+		for name, typ := range ex.Params {
+			if typ != "text" && typ != "number" && typ != "" {
+				return fmt.Errorf("examples[%d].params.%s: type must be text or number, got %q", i, name, typ)
+			}
+		}
+	}
+	return nil
 }
 
 func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error) {

@@ -159,6 +159,19 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 		return l, nil
 	}
 	errc := make(chan error, 4)
+	// The admin server exists even without a listener: it issues and checks
+	// the access tokens that wire clients may give as passwords.
+	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin))
+	var tokens func(string) (string, string, error)
+	if len(cfg.Admin.JWTSecret) >= admin.MinSecretLen {
+		tokens = func(tok string) (string, string, error) {
+			c, err := adm.ParseToken(tok)
+			if err != nil {
+				return "", "", err
+			}
+			return c.User, c.Tenant, nil
+		}
+	}
 	var pgSrv *pg.Server
 	if addr := cfg.File.Listen.Postgres; addr != "" {
 		l, err := listen("postgres", addr)
@@ -166,6 +179,9 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 			return err
 		}
 		pgSrv = pg.New(p, tlsCfg, log)
+		if tokens != nil {
+			pgSrv.AcceptTokens(tokens, cfg.File.Auth.TokenPasswordsOnLoopback)
+		}
 		go func() { errc <- pgSrv.Serve(l) }()
 		log.Info("listening", "frontend", "postgres", "addr", l.Addr().String())
 	}
@@ -176,16 +192,19 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 			return err
 		}
 		myl = mysqlwire.New(p, tlsCfg, log)
+		if tokens != nil {
+			myl.AcceptTokens(tokens)
+		}
 		go func() { errc <- myl.Serve(l) }()
 		log.Info("listening", "frontend", "mysql", "addr", l.Addr().String())
 	}
-	var adm *admin.Server
+	adminServing := false
 	if addr := cfg.File.Listen.Admin; addr != "" {
 		l, err := listen("admin", addr)
 		if err != nil {
 			return err
 		}
-		adm = admin.New(p, reg, log)
+		adminServing = true
 		go func() { errc <- adm.Serve(l) }()
 		log.Info("listening", "frontend", "admin", "addr", l.Addr().String())
 	}
@@ -214,7 +233,7 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 			if myl != nil {
 				myl.Wait()
 			}
-			if adm != nil {
+			if adminServing {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				_ = adm.Shutdown(ctx)
 				cancel()

@@ -344,10 +344,14 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 	s.shaMu.Unlock()
 	if ok && hasPlain && cached == want {
 		// Fast path: the scramble is checked against the cached hash.
-		if subtle.ConstantTimeCompare(gmysql.CalcCachingSha2Password(salt, plain), data) != 1 {
+		if subtle.ConstantTimeCompare(gmysql.CalcCachingSha2Password(salt, plain), data) == 1 {
+			return "", c.write([]byte{0x01, 0x03})
+		}
+		if !isTLS || s.verifyToken == nil {
 			return "", denied()
 		}
-		return "", c.write([]byte{0x01, 0x03})
+		// Over TLS the password may be an access token: ask for it in
+		// full, as MySQL does after a failed fast path.
 	}
 	// Full authentication: the client sends the password over TLS, or
 	// RSA-encrypted with the proxy's public key.
@@ -388,6 +392,13 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 			dec[i] ^= salt[i%len(salt)]
 		}
 		pw = bytes.TrimRight(dec, "\x00")
+	}
+	if isTLS && s.verifyToken != nil && bytes.HasPrefix(pw, []byte("eyJ")) && bytes.Count(pw, []byte(".")) == 2 {
+		user, tenant, err := s.verifyToken(string(pw))
+		if err != nil || !known || user != u.Name {
+			return "", denied()
+		}
+		return tenant, nil
 	}
 	if !hasPlain || subtle.ConstantTimeCompare(pw, []byte(plain)) != 1 {
 		return "", denied()

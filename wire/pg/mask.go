@@ -1,12 +1,10 @@
 package pg
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/proxy"
 )
 
 // Column masks. The policy engine refuses any use of a masked column other
@@ -135,7 +133,7 @@ func (s *session) maskRow(body []byte) []byte {
 		if m.index >= len(row.Values) || row.Values[m.index] == nil {
 			continue
 		}
-		row.Values[m.index] = maskValue(s.b.Role.Mask, m.text, row.Values[m.index])
+		row.Values[m.index] = proxy.MaskValue(s.b.Role.Mask, m.text, row.Values[m.index])
 	}
 	out, err := row.Encode(nil)
 	if err != nil {
@@ -144,14 +142,3 @@ func (s *session) maskRow(body []byte) []byte {
 	return out[5:]
 }
 
-// maskValue is what a client sees in place of a masked value.
-func maskValue(style string, text bool, v []byte) []byte {
-	if !text || style == policy.MaskNull {
-		return nil
-	}
-	if style == policy.MaskHash {
-		h := sha256.Sum256(v)
-		return []byte(hex.EncodeToString(h[:8]))
-	}
-	return []byte("****")
-}

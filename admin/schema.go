@@ -1,0 +1,130 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tenantproxy/tenantproxy/nlp"
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/proxy"
+)
+
+// schemaEntry is one tenant's introspected schema and its per-role views.
+// The schema is read from the live catalog, reused for SchemaTTL and
+// dropped by POST /tenant/schema/refresh.
+type schemaEntry struct {
+	mu     sync.Mutex // serialises loads
+	schema *nlp.Schema
+	loaded time.Time
+	gen    int64
+	byRole map[string]*nlp.Schema
+}
+
+// catalogRunner runs the nlp package's catalog statements on a tenant.
+type catalogRunner struct {
+	p *proxy.Server
+	t *proxy.TenantState
+}
+
+func (c catalogRunner) RunCatalog(ctx context.Context, sql string, fn func([]any) error) error {
+	_, err := c.p.SystemQuery(ctx, c.t, sql, fn)
+	return err
+}
+
+func (s *Server) entry(id string) *schemaEntry {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	e := s.schemas[id]
+	if e == nil {
+		e = &schemaEntry{}
+		s.schemas[id] = e
+	}
+	return e
+}
+
+// schemaGen is the tenant's schema generation, part of result cache keys
+// so that a refresh also retires cached answers.
+func (s *Server) schemaGen(id string) int64 {
+	e := s.entry(id)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gen
+}
+
+// schemaFor returns the schema b's role may read.
+func (s *Server) schemaFor(ctx context.Context, b *proxy.Binding) (*nlp.Schema, error) {
+	e := s.entry(b.Tenant.ID)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.schema == nil || time.Since(e.loaded) > s.cfg.SchemaTTL {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
+		defer cancel()
+		d := nlp.Postgres
+		if b.Tenant.Engine == proxy.EngineMySQL {
+			d = nlp.MySQL
+		}
+		hide := ""
+		if b.Tenant.Scope.Isolation == policy.IsolationRow {
+			hide = b.Tenant.Scope.TenantColumn
+		}
+		sc, err := nlp.Introspect(ctx, catalogRunner{s.p, b.Tenant}, d, hide)
+		if err != nil {
+			s.log.Warn("schema_introspection_failed", "tenant", b.Tenant.ID, "error", err)
+			return nil, err
+		}
+		e.schema, e.loaded, e.byRole = sc, time.Now(), map[string]*nlp.Schema{}
+		e.gen++
+	}
+	key := fmt.Sprintf("%s\x00%d", b.Role.Name, b.Subject.Version)
+	if v := e.byRole[key]; v != nil {
+		return v, nil
+	}
+	v := e.schema.Filter(func(table string) bool { return tableAllowed(b.Role, table) }, nil)
+	e.byRole[key] = v
+	return v, nil
+}
+
+// tableAllowed applies the role's allowed_tables and denied_tables.
+func tableAllowed(r *policy.Role, table string) bool {
+	t := strings.ToLower(table)
+	for _, d := range r.DeniedTables {
+		if d == t {
+			return false
+		}
+	}
+	if len(r.AllowedTables) == 0 {
+		return true
+	}
+	for _, a := range r.AllowedTables {
+		if a == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) schema(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
+	sc, err := s.schemaFor(r.Context(), b)
+	if err != nil {
+		writeErr(w, fromError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenant_id": b.Tenant.ID, "dialect": sc.Dialect, "loaded_at": sc.LoadedAt, "tables": sc.Tables})
+}
+
+func (s *Server) refreshSchema(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
+	e := s.entry(b.Tenant.ID)
+	e.mu.Lock()
+	e.schema = nil
+	e.mu.Unlock()
+	sc, err := s.schemaFor(r.Context(), b)
+	if err != nil {
+		writeErr(w, fromError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenant_id": b.Tenant.ID, "refreshed": true, "loaded_at": sc.LoadedAt, "tables": len(sc.Tables)})
+}
