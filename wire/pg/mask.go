@@ -141,4 +141,3 @@ func (s *session) maskRow(body []byte) []byte {
 	}
 	return out[5:]
 }
-
