@@ -22,6 +22,8 @@ type Server struct {
 	log  *slog.Logger
 	http *http.Server
 	api  // the /api/v1 endpoints (api.go)
+
+	reload func() (any, error) // POST /api/v1/admin/reload, when set
 }
 
 // New returns an admin server over p exposing the metrics of gatherer.

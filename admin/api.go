@@ -85,6 +85,13 @@ func WithAPI(cfg Config) Option {
 	return func(s *Server) { s.api.cfg, s.api.enabled = cfg, true }
 }
 
+// WithReload enables POST /api/v1/admin/reload (admin role): reload re-reads
+// the configuration and returns what changed, or why the new configuration
+// was rejected (the running one stays).
+func WithReload(reload func() (any, error)) Option {
+	return func(s *Server) { s.reload = reload }
+}
+
 // api is the state of the /api/v1 endpoints.
 type api struct {
 	cfg        Config
@@ -208,6 +215,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("GET", "/api/v1/tenant/health", authed(s.health))
 	route("GET", "/api/v1/tenant/metrics", authed(s.metrics))
 	route("GET", "/api/v1/tenant/system/status", authed(s.systemStatus))
+	route("POST", "/api/v1/admin/reload", authed(s.reloadConfig))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -730,6 +738,24 @@ func (s *Server) tenantMetrics(t *proxy.TenantState) map[string]any {
 		out["pool"] = ps
 	}
 	return out
+}
+
+// reloadConfig re-reads the configuration file (admin role).
+func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
+	if b.Role.Access != policy.AccessAdmin {
+		writeErr(w, errf(http.StatusForbidden, "forbidden", "reload needs the admin role (you are %s on %s)", b.Role.Name, b.Tenant.ID))
+		return
+	}
+	if s.reload == nil {
+		writeErr(w, errf(http.StatusNotImplemented, "reload_unavailable", "this proxy was started without a configuration file to reload"))
+		return
+	}
+	sum, err := s.reload()
+	if err != nil {
+		writeErr(w, errf(http.StatusUnprocessableEntity, "invalid_config", "the new configuration was rejected, the running one stays: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "changes": sum})
 }
 
 func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {

@@ -65,7 +65,13 @@ func (s *Server) Admit(b *Binding) (release func(), err error) {
 			"too many client connections for tenant %q (limit %d)", t.ID, max)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { t.lim.clients.Add(-1) }) }, nil
+	return func() {
+		once.Do(func() {
+			if t.lim.clients.Add(-1) == 0 && t.retired.Load() {
+				t.closePools()
+			}
+		})
+	}, nil
 }
 
 // ClientConnections returns how many clients are bound to the tenant.

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -92,6 +93,22 @@ type TenantState struct {
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
 	lim          limiter
+	// retired is set when a reload replaced or removed the tenant: its
+	// pool closes once no client is bound to it any more.
+	retired   atomic.Bool
+	closeOnce sync.Once
+}
+
+// closePools closes the tenant's backend pools.
+func (t *TenantState) closePools() {
+	t.closeOnce.Do(func() {
+		if t.PGPool != nil {
+			t.PGPool.Close()
+		}
+		if t.MySQLPool != nil {
+			t.MySQLPool.Close()
+		}
+	})
 }
 
 // ServerParams returns the backend's reported parameters, or nil before the
@@ -123,6 +140,7 @@ type Server struct {
 
 	clientsMu sync.Mutex
 	clients   map[*clientEntry]struct{}
+	reloadMu  sync.Mutex
 	draining  atomic.Bool
 }
 
@@ -150,14 +168,7 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 	}
 	reg := &registry{tenants: make(map[string]*TenantState), users: make(map[string]*User), version: 1}
 	for _, t := range cfg.Tenants {
-		ts := &TenantState{Tenant: t}
-		if t.Engine == EnginePostgres {
-			ts.PGPool = pool.New(t.ID, t.Pool, s.pgDialer(ts), pool.PingPostgres)
-		}
-		if t.Engine == EngineMySQL && t.MySQL != nil {
-			ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts), pool.PingMySQL)
-		}
-		reg.tenants[t.ID] = ts
+		reg.tenants[t.ID] = s.newTenantState(t)
 	}
 	for _, u := range cfg.Users {
 		reg.users[u.Name] = u
@@ -169,6 +180,19 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 	return s, nil
 }
 
+// newTenantState builds a live tenant; its pool opens no connection until
+// first used.
+func (s *Server) newTenantState(t *Tenant) *TenantState {
+	ts := &TenantState{Tenant: t}
+	if t.Engine == EnginePostgres {
+		ts.PGPool = pool.New(t.ID, t.Pool, s.pgDialer(ts), pool.PingPostgres)
+	}
+	if t.Engine == EngineMySQL && t.MySQL != nil {
+		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts), pool.PingMySQL)
+	}
+	return ts
+}
+
 func (s *Server) pgDialer(ts *TenantState) pool.Dialer[*pool.PGConn] {
 	dial := pool.PostgresDialer(ts.PGConfig)
 	return func(ctx context.Context) (*pool.PGConn, error) {
@@ -178,7 +202,7 @@ func (s *Server) pgDialer(ts *TenantState) pool.Dialer[*pool.PGConn] {
 			return nil, err
 		}
 		if ts.serverParams.Load() == nil {
-			p := maps(c.Params)
+			p := maps.Clone(c.Params)
 			ts.serverParams.Store(&p)
 		}
 		return c, nil
@@ -196,14 +220,6 @@ func (s *Server) mysqlDialer(ts *TenantState) pool.Dialer[*pool.MySQLConn] {
 		}
 		return c, nil
 	}
-}
-
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // MaxMessageSize is the largest client message the front ends accept.
@@ -346,10 +362,13 @@ func (s *Server) Cancel(pid, secret uint32) bool {
 
 // Client is what the proxy needs of a client connection to drain it.
 type Client interface {
-	// Drain asks the client connection to close at its next idle point.
-	Drain()
+	// Evict asks the client connection to close at its next idle point
+	// (between transactions), telling the client err.
+	Evict(err *sqlerr.Error)
 	// Close closes it now.
 	Close() error
+	// Bound returns the tenant and user the connection is bound to now.
+	Bound() (tenant, user string)
 }
 
 type clientEntry struct {
@@ -389,7 +408,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.draining.Store(true)
 	s.clientsMu.Lock()
 	for e := range s.clients {
-		e.c.Drain()
+		e.c.Evict(sqlerr.New(sqlerr.ShuttingDown, "terminating connection because the proxy is shutting down"))
 	}
 	s.clientsMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
@@ -412,12 +431,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 		}
 	}
 	for _, t := range s.Tenants() {
-		if t.PGPool != nil {
-			t.PGPool.Close()
-		}
-		if t.MySQLPool != nil {
-			t.MySQLPool.Close()
-		}
+		t.closePools()
 	}
 }
 

@@ -57,19 +57,25 @@ func freeAddr(t testing.TB) string {
 
 // proxyProcess is tenantproxy running as its own process.
 type proxyProcess struct {
-	cmd    *exec.Cmd
-	pgAddr string
-	logs   *strings.Builder
-	mu     sync.Mutex
-	done   chan error
+	cmd       *exec.Cmd
+	pgAddr    string
+	adminAddr string
+	cfgPath   string
+	listen    string // the listen line of the config file
+	logs      *strings.Builder
+	mu        sync.Mutex
+	done      chan error
 }
 
 func startProxyProcess(t testing.TB, tenantsYAML string) *proxyProcess {
 	t.Helper()
 	bin := proxyBinary(t)
 	pp := &proxyProcess{pgAddr: freeAddr(t), logs: &strings.Builder{}, done: make(chan error, 1)}
-	cfg := fmt.Sprintf("listen: {postgres: %q, mysql: \"\", admin: %q}\n%s", pp.pgAddr, freeAddr(t), tenantsYAML)
+	pp.adminAddr = freeAddr(t)
+	pp.listen = fmt.Sprintf("listen: {postgres: %q, mysql: \"\", admin: %q}\n", pp.pgAddr, pp.adminAddr)
+	cfg := pp.listen + tenantsYAML
 	path := filepath.Join(t.TempDir(), "config.yaml")
+	pp.cfgPath = path
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,7 +94,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			_ = f.Close()
 		}()
 	}
-	return serve(cfg, log)
+	return serve(cfg, *cfgPath, log)
 }
 
 // hashPassword reads one line from in and prints its verifier.
@@ -124,7 +125,7 @@ func newLogger(c configs.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(cfg *configs.Config, log *slog.Logger) error {
+func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := proxy.NewMetrics(reg)
@@ -161,7 +162,23 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 	errc := make(chan error, 4)
 	// The admin server exists even without a listener: it issues and checks
 	// the access tokens that wire clients may give as passwords.
-	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin))
+	// reload re-reads the config file (SIGHUP, POST /api/v1/admin/reload);
+	// a config that fails validation is rejected and the running one stays.
+	var reloadMu sync.Mutex
+	reload := func() (any, error) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		next, err := configs.Load(cfgPath)
+		if err != nil {
+			log.Error("config_reload_rejected", "error", err)
+			return nil, err
+		}
+		if next.File.Listen != cfg.File.Listen || next.File.TLS != cfg.File.TLS {
+			log.Warn("config_reload_partial", "reason", "listen and tls changes need a restart")
+		}
+		return p.Reload(next.Proxy), nil
+	}
+	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload))
 	var tokens func(string) (string, string, error)
 	if len(cfg.Admin.JWTSecret) >= admin.MinSecretLen {
 		tokens = func(tok string) (string, string, error) {
@@ -221,7 +238,7 @@ func serve(cfg *configs.Config, log *slog.Logger) error {
 			}
 		case sig := <-sigc:
 			if sig == syscall.SIGHUP {
-				log.Warn("sighup_ignored", "reason", "hot reload is not implemented; restart to apply a new config")
+				_, _ = reload()
 				continue
 			}
 			log.Info("draining", "signal", sig.String())

@@ -83,7 +83,7 @@ type session struct {
 
 	others []string // backend database names of the other MySQL tenants
 
-	draining atomic.Bool
+	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
 	idleWait atomic.Bool
 }
 
@@ -140,12 +140,19 @@ func (s *session) otherDatabases() []string {
 	return out
 }
 
-// Drain asks the session to close at its next idle point.
-func (s *session) Drain() {
-	s.draining.Store(true)
+// Evict asks the session to close at its next idle point with err.
+func (s *session) Evict(err *sqlerr.Error) {
+	s.evicted.CompareAndSwap(nil, err)
 	if s.idleWait.Load() {
 		_ = s.c.nc.SetReadDeadline(time.Now())
 	}
+}
+
+// Bound returns the session's tenant and user.
+func (s *session) Bound() (string, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Tenant.ID, s.b.User.Name
 }
 
 // Close closes the client connection now.
@@ -189,9 +196,9 @@ func (s *session) run() {
 
 	for {
 		s.idleWait.Store(true)
-		if s.draining.Load() && s.idle() {
+		if e := s.evicted.Load(); e != nil && s.idle() {
 			s.c.seq = 0
-			_ = s.c.writeErr(sqlerr.New(sqlerr.ShuttingDown, "Server shutdown in progress: the proxy is shutting down"))
+			_ = s.c.writeErr(e)
 			return
 		}
 		s.c.seq = 0
@@ -199,9 +206,9 @@ func (s *session) run() {
 		s.idleWait.Store(false)
 		if err != nil {
 			var ne net.Error
-			if s.draining.Load() && errors.As(err, &ne) && ne.Timeout() {
+			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
 				s.c.seq = 1
-				_ = s.c.writeErr(sqlerr.New(sqlerr.ShuttingDown, "Server shutdown in progress: the proxy is shutting down"))
+				_ = s.c.writeErr(e)
 			} else if e := sqlerr.As(err); e != nil {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.MySQLState(), e)
 				_ = s.c.writeErr(e)

@@ -93,7 +93,7 @@ type session struct {
 	maskIdx     []maskCol
 	batchLookup bool
 
-	draining atomic.Bool
+	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
 	idleWait atomic.Bool
 	timedOut atomic.Bool // the tenant's statement timeout cancelled the statement
 	admitted func()      // uncounts the client from its tenant's connections
@@ -139,12 +139,19 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 	return s, nil
 }
 
-// Drain asks the session to close at its next idle point.
-func (s *session) Drain() {
-	s.draining.Store(true)
+// Evict asks the session to close at its next idle point with err.
+func (s *session) Evict(err *sqlerr.Error) {
+	s.evicted.CompareAndSwap(nil, err)
 	if s.idleWait.Load() {
 		_ = s.c.nc.SetReadDeadline(time.Now())
 	}
+}
+
+// Bound returns the session's tenant and user.
+func (s *session) Bound() (string, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Tenant.ID, s.b.User.Name
 }
 
 // Close closes the client connection now.
@@ -178,16 +185,16 @@ func (s *session) run() {
 
 	for {
 		s.idleWait.Store(true)
-		if s.draining.Load() && s.idle() {
-			s.c.fatal(sqlerr.New(sqlerr.ShuttingDown, "terminating connection because the proxy is shutting down"))
+		if e := s.evicted.Load(); e != nil && s.idle() {
+			s.c.fatal(e)
 			return
 		}
 		typ, n, err := s.c.r.header()
 		s.idleWait.Store(false)
 		if err != nil {
 			var ne net.Error
-			if s.draining.Load() && errors.As(err, &ne) && ne.Timeout() {
-				s.c.fatal(sqlerr.New(sqlerr.ShuttingDown, "terminating connection because the proxy is shutting down"))
+			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
+				s.c.fatal(e)
 			} else if e := sqlerr.As(err); e != nil {
 				s.c.fatal(e)
 			}
@@ -444,7 +451,9 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec()
 	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "postgres").Inc()
 	s.log.Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
+	s.mu.Lock()
 	s.b = nb
+	s.mu.Unlock()
 	s.log = s.c.log.With("tenant", nb.Tenant.ID, "user", nb.User.Name)
 	return true, s.c.send(
 		&pgproto3.CommandComplete{CommandTag: []byte("SET")},
