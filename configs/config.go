@@ -37,6 +37,7 @@ type File struct {
 	Cache   Cache               `mapstructure:"cache"`
 	Proxy   ProxyOptions        `mapstructure:"proxy"`
 	Log     Log                 `mapstructure:"log"`
+	Health  Health              `mapstructure:"health"`
 	NLP     NLP                 `mapstructure:"nlp"`
 	Tenants []Tenant            `mapstructure:"tenants"`
 	Users   []User              `mapstructure:"users"`
@@ -99,6 +100,11 @@ type Example struct {
 	Question string            `mapstructure:"question"`
 	SQL      string            `mapstructure:"sql"`
 	Params   map[string]string `mapstructure:"params"` // placeholder -> text | number
+}
+
+// Health configures the active health checks of the backends.
+type Health struct {
+	Interval time.Duration `mapstructure:"interval"` // how often a used pool checks its backend (0: never)
 }
 
 // Log configures logging.
@@ -168,7 +174,7 @@ func Load(path string) (*Config, error) {
 		"tls.cert_file": "", "tls.key_file": "",
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
 		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
-		"log.level": "info", "log.format": "text",
+		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 	} {
 		v.SetDefault(k, d)
@@ -265,6 +271,7 @@ func Build(f File) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s.%w", path, err)
 		}
+		pt.Pool.HealthInterval = f.Health.Interval
 		if err := checkNL(t); err != nil {
 			return nil, fmt.Errorf("%s.%w", path, err)
 		}

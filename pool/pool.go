@@ -42,6 +42,9 @@ type Config struct {
 	Mode        Mode          `mapstructure:"mode"`         // transaction (default) or session
 	// Breaker guards the backend (config key tenants[].breaker).
 	Breaker BreakerConfig `mapstructure:"-"`
+	// HealthInterval is how often a used pool checks its backend actively
+	// (config key health.interval; 0: no active checks).
+	HealthInterval time.Duration `mapstructure:"-"`
 }
 
 // CheckAndSetDefaults validates c and fills in defaults.
@@ -390,14 +393,82 @@ func (p *Pool[C]) reap() {
 	}
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var health <-chan time.Time
+	if p.cfg.HealthInterval > 0 {
+		ht := time.NewTicker(p.cfg.HealthInterval)
+		defer ht.Stop()
+		health = ht.C
+	}
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
 			p.reapOnce(time.Now())
+		case <-health:
+			p.check()
 		}
 	}
+}
+
+// check is the active health check: it pings an idle connection, or opens
+// one when none is idle, through the breaker, so an open breaker is probed
+// (and closed again) without waiting for a client. A pool that was never
+// used is left alone: idle tenants cost no backend connection.
+func (p *Pool[C]) check() {
+	if p.dials.Load() == 0 && p.dialErrors.Load() == 0 {
+		return
+	}
+	done, err := p.br.allow()
+	if err != nil {
+		return // open: wait for the breaker's timeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+	defer cancel()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		done(errNotBackend)
+		return
+	}
+	var it *Item[C]
+	if n := len(p.idle); n > 0 {
+		it = p.idle[n-1]
+		p.idle = p.idle[:n-1]
+	} else if p.total < p.cfg.Size+p.cfg.MaxOverflow {
+		p.total++
+	} else {
+		p.mu.Unlock()
+		done(errNotBackend) // every connection is in use: traffic is the check
+		return
+	}
+	p.mu.Unlock()
+	if it == nil {
+		if it, err = p.open(ctx); err != nil {
+			p.br.failed(err)
+			done(err)
+			return
+		}
+	} else if p.ping != nil {
+		if err := p.ping(ctx, it.Conn); err != nil {
+			p.br.failed(err)
+			done(err)
+			p.closeItem(it)
+			return
+		}
+	}
+	p.br.succeeded()
+	done(nil)
+	it.lastUsed = time.Now()
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.cfg.Size {
+		p.total--
+		p.mu.Unlock()
+		_ = it.Conn.Close()
+		return
+	}
+	p.idle = append(p.idle, it)
+	p.mu.Unlock()
 }
 
 func (p *Pool[C]) reapOnce(now time.Time) {

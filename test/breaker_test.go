@@ -130,3 +130,50 @@ users:
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("other tenant: %d queries, p99 %s during the fault test", len(lat), lat[len(lat)*99/100].Round(time.Microsecond))
 }
+
+// TestPGHealthCheckClosesBreaker opens a tenant's breaker, brings the
+// backend back and sends no client traffic: the active health check probes
+// the backend and closes the breaker on its own.
+func TestPGHealthCheckClosesBreaker(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "probe")
+	relay := newFaultRelay(t, "127.0.0.1:5432")
+	rp := startProxy(t, fmt.Sprintf(`
+health: {interval: 100ms}
+tenants:
+  - {id: probe, engine: postgres, dsn: "postgres://postgres@%s/%s?sslmode=disable&connect_timeout=2",
+     pool: {size: 2, timeout: 2s}, breaker: {threshold: 2, timeout: 300ms}}
+users:
+  - {name: u, password: pw, tenants: {probe: admin}}
+`, relay.addr, db))
+	ctx := context.Background()
+	c := rp.connect(t, "u", "pw", "probe")
+	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	relay.down()
+	ts := rp.Server.Tenants()[0]
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.PGPool.Health().Breaker != "open" {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker not opened by the health checks: %+v", ts.PGPool.Health())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	down := ts.PGPool.Health()
+	if down.State != "down" || down.Reason == "" {
+		t.Fatalf("health while down: %+v", down)
+	}
+	relay.up(t)
+	back := time.Now()
+	for ts.PGPool.Health().Breaker != "closed" {
+		if time.Since(back) > 5*time.Second {
+			t.Fatalf("breaker not closed by the health checks: %+v", ts.PGPool.Health())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the health check closed the breaker %s after the backend came back", time.Since(back).Round(time.Millisecond))
+	if h := ts.PGPool.Health(); h.State != "up" {
+		t.Fatalf("health after recovery: %+v", h)
+	}
+}
