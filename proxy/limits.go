@@ -105,22 +105,47 @@ func (s *Server) Allow(b *Binding) error {
 }
 
 // StatementTimer starts the tenant's statement timeout: cancel runs if the
-// statement is still running then. stop ends the timer and reports whether
-// it fired.
-func (b *Binding) StatementTimer(cancel func()) (stop func() bool) {
+// statement is still running then, and abort (which must break the backend
+// connection) if the backend has not answered the cancellation within the
+// grace period either (a paused or unreachable backend). stop ends the
+// timers and reports whether the timeout fired.
+func (b *Binding) StatementTimer(cancel, abort func()) (stop func() bool) {
 	d := b.Tenant.Limits.StatementTimeout
 	if d <= 0 {
 		return func() bool { return false }
 	}
-	var fired atomic.Bool
+	var fired, stopped atomic.Bool
+	var mu sync.Mutex
+	var grace *time.Timer
 	t := time.AfterFunc(d, func() {
 		fired.Store(true)
-		cancel()
+		go cancel() // may wait on an unresponsive backend
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped.Load() {
+			grace = time.AfterFunc(abortGrace(d), func() {
+				if !stopped.Load() {
+					abort()
+				}
+			})
+		}
 	})
 	return func() bool {
+		stopped.Store(true)
 		t.Stop()
+		mu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		mu.Unlock()
 		return fired.Load()
 	}
+}
+
+// abortGrace is how long a cancelled statement may take to end before its
+// backend connection is broken: the timeout itself, between 1s and 5s.
+func abortGrace(d time.Duration) time.Duration {
+	return min(max(d, time.Second), 5*time.Second)
 }
 
 // StatementTimeout is the tenant's statement timeout (0: none).

@@ -542,20 +542,32 @@ func (s *session) statementTimer() func() {
 	stop := s.b.StatementTimer(func() {
 		s.timedOut.Store(true)
 		s.killQuery()
+	}, func() {
+		// The backend did not answer the kill (paused, unreachable):
+		// break its connection so the relay returns.
+		s.mu.Lock()
+		if s.be != nil {
+			_ = s.be.Conn.Conn.Close()
+		}
+		s.mu.Unlock()
 	})
 	return func() { stop() }
 }
 
 // killQuery stops the statement the session is running on its backend.
 func (s *session) killQuery() {
+	// The lock is not held across the network: a paused backend must not
+	// block the session.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.be == nil || !s.busy {
+	be := s.be
+	busy := s.busy
+	s.mu.Unlock()
+	if be == nil || !busy {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.be.Conn.Kill(ctx); err != nil {
+	if err := be.Conn.Kill(ctx); err != nil {
 		s.log.Warn("kill_query_failed", "error", err)
 	}
 }

@@ -282,20 +282,33 @@ func (s *session) statementTimer() func() {
 	stop := s.b.StatementTimer(func() {
 		s.timedOut.Store(true)
 		s.cancel()
+	}, func() {
+		// The backend did not answer the cancel (paused, unreachable):
+		// break its connection so the relay returns.
+		s.mu.Lock()
+		if s.be != nil {
+			_ = s.be.Conn.Conn.Close()
+		}
+		s.mu.Unlock()
 	})
 	return func() { stop() }
 }
 
 // cancel forwards a CancelRequest to the backend serving the session.
 func (s *session) cancel() {
+	// The lock is not held across the network: a paused backend must not
+	// block the session. As with Postgres itself, a cancel that arrives just
+	// after the statement ended may hit the connection's next statement
+	// (of the same tenant: the connection belongs to its pool).
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.be == nil {
+	be := s.be
+	s.mu.Unlock()
+	if be == nil {
 		return
 	}
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
-	if err := s.be.Conn.Cancel(ctx); err != nil {
+	if err := be.Conn.Cancel(ctx); err != nil {
 		s.log.Warn("cancel_failed", "error", err)
 	}
 }
