@@ -45,6 +45,7 @@ func goldenConfigs() map[string]struct {
 		"pg_schema_admin":  {Postgres, Subject{User: "alice", Scope: schemaScope, Role: role(RoleAdmin), Version: 1}},
 		"pg_schema_viewer": {Postgres, Subject{User: "alice", Scope: schemaScope, Role: viewer, Version: 1}},
 		"pg_row_editor":    {Postgres, Subject{User: "alice", Scope: rowScope, Role: role(RoleEditor), Version: 1}},
+		"pg_row_admin":     {Postgres, Subject{User: "alice", Scope: rowScope, Role: role(RoleAdmin), Version: 1}},
 		"pg_support":       {Postgres, Subject{User: "o'brien", Scope: dbScope, Role: support, Version: 1}},
 		"pg_restricted":    {Postgres, Subject{User: "alice", Scope: dbScope, Role: restricted, Version: 1}},
 		"my_viewer":        {MySQL, Subject{User: "alice", Scope: dbScope, Role: viewer, Version: 1}},
@@ -52,6 +53,7 @@ func goldenConfigs() map[string]struct {
 		"my_editor":        {MySQL, Subject{User: "alice", Scope: dbScope, Role: role(RoleEditor), Version: 1}},
 		"my_admin":         {MySQL, Subject{User: "alice", Scope: dbScope, Role: role(RoleAdmin), Version: 1}},
 		"my_row_editor":    {MySQL, Subject{User: "alice", Scope: rowScope, Role: role(RoleEditor), Version: 1}},
+		"my_row_admin":     {MySQL, Subject{User: "alice", Scope: rowScope, Role: role(RoleAdmin), Version: 1}},
 		"my_support":       {MySQL, Subject{User: `o'br\ien`, Scope: dbScope, Role: support, Version: 1}},
 		"my_restricted":    {MySQL, Subject{User: "alice", Scope: dbScope, Role: restricted, Version: 1}},
 	}

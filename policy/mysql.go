@@ -42,6 +42,9 @@ func myRestore(n ast.Node) (string, error) {
 
 // checkMySQL analyses a MySQL text; see checkPG for the bool.
 func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
+	if myHasExecComment(sql) {
+		return &result{err: sqlerr.New(sqlerr.Privilege, "permission denied: executable comments (/*! ... */, /*M! ... */) are not allowed on tenant %q: the server runs what the proxy's parser may skip (or the reverse)", s.Scope.Tenant)}, false
+	}
 	stmts, err := myParse(sql)
 	if err != nil {
 		if k := myAdminPrefix(sql); k != "" {
@@ -74,6 +77,9 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 		if a.capped {
 			dec.Capped, dec.MaxRows = true, s.Role.MaxRows
 		}
+		if a.maskOut {
+			dec.maskOut = true
+		}
 		for _, m := range a.masks {
 			masked[m] = true
 		}
@@ -87,6 +93,64 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 		dec.SQL = strings.Join(outs, "; ")
 	}
 	return &result{dec: dec}, tmplSafe
+}
+
+// myHasExecComment reports whether sql holds, outside string literals, quoted
+// identifiers and ordinary comments, an executable comment: /*! ... */ and
+// /*!NNNNN ... */ (MySQL and MariaDB run the body; TiDB's parser also runs
+// versions MariaDB skips), /*M! ... */ (MariaDB runs it, TiDB skips it) or
+// any other /*X! ... */ form (TiDB runs /*T! ... */, MariaDB skips it). Any
+// of them lets the proxy and the server see different statements.
+//
+// The scan follows MariaDB's lexer under the session settings the policy
+// allows (backslash escapes on, double quotes delimit strings, no multi-byte
+// client character set that could hide a backslash): see classifySet.
+func myHasExecComment(sql string) bool {
+	n := len(sql)
+	for i := 0; i < n; i++ {
+		switch c := sql[i]; c {
+		case '\'', '"', '`':
+			for i++; i < n; i++ {
+				if sql[i] == '\\' && c != '`' {
+					i++
+					continue
+				}
+				if sql[i] == c {
+					if i+1 < n && sql[i+1] == c {
+						i++
+						continue
+					}
+					break
+				}
+			}
+		case '#':
+			for i < n && sql[i] != '\n' {
+				i++
+			}
+		case '-':
+			if i+2 < n && sql[i+1] == '-' && (sql[i+2] <= ' ') || i+2 == n && sql[i+1] == '-' {
+				for i < n && sql[i] != '\n' {
+					i++
+				}
+			}
+		case '/':
+			if i+1 >= n || sql[i+1] != '*' {
+				continue
+			}
+			if i+2 < n && sql[i+2] == '!' {
+				return true
+			}
+			if i+3 < n && sql[i+3] == '!' && (sql[i+2]|0x20 >= 'a' && sql[i+2]|0x20 <= 'z') {
+				return true
+			}
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				return false // an unterminated comment: the parsers refuse it
+			}
+			i += 2 + end + 1
+		}
+	}
+	return false
 }
 
 // myAdminPrefix recognises statements the TiDB grammar lacks but that must be
@@ -119,6 +183,7 @@ type myStmt struct {
 	refs     map[*ast.TableName]bool
 	tables   map[string]bool
 	rangeNms map[string]bool
+	maskOut  bool // the top-level output carries masked columns
 	selects  []*ast.SelectStmt
 	locking  bool
 	err      *sqlerr.Error
@@ -149,6 +214,9 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 		return Stmt{}, err
 	}
 	a.st.Class, a.st.Kind = class, kind
+	if class == ClassDDL && a.scope.Isolation == IsolationRow && !mySessionLocalDDL(a.stmt) {
+		return Stmt{}, sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is not allowed on tenant %q (row isolation: the database and its tables are shared with other tenants)", kind, a.tenant())
+	}
 	if class == ClassSession || class == ClassTx || kind == "KILL" {
 		if !accessAllows(a.role.Access, class) {
 			return Stmt{}, a.permission()
@@ -302,6 +370,10 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		if len(res.dec.Stmts) != 1 {
 			return 0, "", sqlerr.New(sqlerr.Syntax, "PREPARE needs exactly one statement")
 		}
+		if res.dec.maskOut {
+			// EXECUTE names no table: its rows could not be masked.
+			return 0, "", sqlerr.New(sqlerr.Permission, "permission denied: PREPARE of masked columns is not allowed for role %q (the rows of EXECUTE cannot be masked); list the columns you need without them", a.role.Name)
+		}
 		if res.dec.Rewritten {
 			x.SQLText = res.dec.SQL
 			a.rewritten = true
@@ -350,6 +422,18 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		return ClassUtility, "ANALYZE TABLE", nil
 	}
 	return ClassUtility, myKind(n), nil
+}
+
+// mySessionLocalDDL reports DDL private to the session (temporary tables),
+// which row isolation allows.
+func mySessionLocalDDL(n ast.StmtNode) bool {
+	switch x := n.(type) {
+	case *ast.CreateTableStmt:
+		return x.TemporaryKeyword != ast.TemporaryNone
+	case *ast.DropTableStmt:
+		return x.TemporaryKeyword != ast.TemporaryNone
+	}
+	return false
 }
 
 // myShowVar recognises SELECT @@tenant / @@session.tenant.
@@ -403,6 +487,9 @@ func (a *myStmt) classifySet(x *ast.SetStmt) (Class, string, *sqlerr.Error) {
 		if strings.HasPrefix(name, "persist") || strings.HasPrefix(name, "global.") {
 			return 0, "", a.privilege("SET PERSIST")
 		}
+		if err := a.lexerSetting(v); err != nil {
+			return 0, "", err
+		}
 		if !v.IsSystem && name != ast.SetNames && name != ast.SetCharset {
 			a.st.Pins = true // user variable
 			continue
@@ -437,6 +524,81 @@ func (a *myStmt) classifySet(x *ast.SetStmt) (Class, string, *sqlerr.Error) {
 		a.st.Set = sv
 	}
 	return ClassSession, "SET", nil
+}
+
+// myUnsafeSQLModes are sql_mode values that change how the server splits a
+// text into tokens (where a string or an identifier ends) so that it would
+// no longer agree with the proxy's parser: NO_BACKSLASH_ESCAPES, ANSI_QUOTES
+// and the combination modes that include ANSI_QUOTES.
+var myUnsafeSQLModes = map[string]bool{
+	"NO_BACKSLASH_ESCAPES": true, "ANSI_QUOTES": true, "ANSI": true, "DB2": true, "MAXDB": true,
+	"MSSQL": true, "ORACLE": true, "POSTGRESQL": true,
+}
+
+// mySafeCharsets are the client character sets in which no multi-byte
+// character can end in a backslash (0x5c) byte; gbk, big5, sjis, cp932,
+// gb2312, gb18030, euckr and the like can, hiding an escape from the
+// proxy's parser.
+var mySafeCharsets = map[string]bool{
+	"utf8": true, "utf8mb3": true, "utf8mb4": true, "latin1": true, "ascii": true, "binary": true,
+}
+
+// lexerSetting refuses session settings that would make the server tokenize
+// texts differently from the proxy's parser: sql_mode values adding
+// NO_BACKSLASH_ESCAPES or ANSI_QUOTES (or any value that is not a constant),
+// and client character sets that can hide a backslash.
+func (a *myStmt) lexerSetting(v *ast.VariableAssignment) *sqlerr.Error {
+	name := strings.ToLower(v.Name)
+	isNames := v.Name == ast.SetNames || v.Name == ast.SetCharset
+	var val string
+	var isConst, isDefault bool
+	switch x := v.Value.(type) {
+	case nil:
+		isDefault = true
+	case *ast.DefaultExpr:
+		isDefault = true
+	case *driver.ValueExpr:
+		if x.Kind() == driver.KindString || x.Kind() == driver.KindBytes {
+			val, isConst = x.GetString(), true
+		}
+	case *ast.ColumnNameExpr:
+		if x.Name.Table.L == "" && x.Name.Schema.L == "" {
+			val, isConst = x.Name.Name.O, true
+		}
+	}
+	switch {
+	case v.IsSystem && name == "sql_mode":
+		if isDefault {
+			return nil
+		}
+		if !isConst {
+			return sqlerr.New(sqlerr.Permission, "permission denied: sql_mode may only be set to a constant list of modes on tenant %q", a.tenant())
+		}
+		for _, m := range strings.Split(val, ",") {
+			if m = strings.ToUpper(strings.TrimSpace(m)); myUnsafeSQLModes[m] || m != "" && strings.Trim(m, "0123456789") == "" {
+				return sqlerr.New(sqlerr.Permission, "permission denied: sql_mode %s is not allowed on tenant %q (it changes how statements are tokenized)", m, a.tenant())
+			}
+		}
+	case isNames, v.IsSystem && (name == "character_set_client" || name == "character_set_connection" || name == "collation_connection"):
+		if isDefault {
+			return nil
+		}
+		cs := strings.ToLower(strings.TrimSpace(val))
+		if name == "collation_connection" {
+			cs, _, _ = strings.Cut(cs, "_")
+			if cs == "utf8mb4" || cs == "utf8mb3" || cs == "utf8" || cs == "latin1" || cs == "ascii" || cs == "binary" {
+				return nil
+			}
+		}
+		if !isConst || !mySafeCharsets[cs] {
+			what := "SET " + name
+			if isNames {
+				what = "SET NAMES / CHARACTER SET"
+			}
+			return sqlerr.New(sqlerr.Permission, "permission denied: %s %q is not allowed on tenant %q (only utf8, utf8mb3, utf8mb4, latin1, ascii and binary)", what, val, a.tenant())
+		}
+	}
+	return nil
 }
 
 // dbAllowed reports whether a qualified reference may name database db.
@@ -626,7 +788,12 @@ func (a *myStmt) funcCall(f *ast.FuncCallExpr) {
 	}
 }
 
-// Masks: the same rules as for Postgres (see pgStmt.checkMasks).
+// Masks: the same rules as for Postgres (see pgStmt.checkMasks). A masked
+// column may only be selected bare (or through *) in the top-level select
+// list of a plain SELECT whose rows reach the front end; column lists on CTEs
+// reading masked rows, NATURAL JOIN and USING on masked columns, positional
+// ORDER BY / GROUP BY that may land on one are refused; SELECT ... INTO
+// @variables and (see classify) PREPARE of masked output too.
 func (a *myStmt) checkMasks() *sqlerr.Error {
 	if len(a.role.MaskedColumns) == 0 {
 		return nil
@@ -643,9 +810,10 @@ func (a *myStmt) checkMasks() *sqlerr.Error {
 		return nil
 	}
 	m := &myMaskCheck{a: a, cols: cols, allowed: map[*ast.ColumnName]bool{}, starOK: map[*ast.SelectStmt]bool{}}
+	m.scope = a.newMaskScope()
 	if top, ok := a.stmt.(*ast.SelectStmt); ok && !top.Distinct && top.Fields != nil {
 		m.top = top
-		for i, f := range top.Fields.Fields {
+		for _, f := range top.Fields.Fields {
 			masked := false
 			switch {
 			case f.WildCard != nil:
@@ -657,16 +825,19 @@ func (a *myStmt) checkMasks() *sqlerr.Error {
 				}
 			}
 			if masked {
+				a.maskOut = true
 				if f.AsName.L != "" {
 					m.aliases = append(m.aliases, f.AsName.L)
-				}
-				if err := m.positional(top, i+1); err != nil {
-					return err
 				}
 			}
 		}
 		m.starOK[top] = true
-		m.top = top
+	}
+	if top, ok := a.stmt.(*ast.SelectStmt); ok && top.Kind == ast.SelectStmtKindTable {
+		a.maskOut = true // TABLE t: every column
+	}
+	if top, ok := a.stmt.(*ast.SelectStmt); ok && a.maskOut && top.SelectIntoOpt != nil {
+		return sqlerr.New(sqlerr.Permission, "permission denied: SELECT ... INTO of masked columns is not allowed for role %q (the values cannot be masked); list the columns you need without them", a.role.Name)
 	}
 	a.stmt.Accept(m)
 	return m.err
@@ -679,10 +850,14 @@ type myMaskCheck struct {
 	starOK  map[*ast.SelectStmt]bool
 	aliases []string
 	top     *ast.SelectStmt
+	scope   *myMaskScope
 	err     *sqlerr.Error
 }
 
-func (m *myMaskCheck) positional(sel *ast.SelectStmt, pos int) *sqlerr.Error {
+// positional refuses ORDER BY / GROUP BY by a position that is, or may be
+// (at or after a *), a masked column; and, in the top-level select, ORDER
+// BY / GROUP BY an alias of one.
+func (m *myMaskCheck) positional(sel *ast.SelectStmt) *sqlerr.Error {
 	var items []*ast.ByItem
 	if sel.OrderBy != nil {
 		items = append(items, sel.OrderBy.Items...)
@@ -690,10 +865,25 @@ func (m *myMaskCheck) positional(sel *ast.SelectStmt, pos int) *sqlerr.Error {
 	if sel.GroupBy != nil {
 		items = append(items, sel.GroupBy.Items...)
 	}
+	masked := func(pos int) bool {
+		if sel.Fields == nil {
+			return false
+		}
+		for i, f := range sel.Fields.Fields {
+			if f.WildCard != nil {
+				return true // the position may fall in or after its expansion
+			}
+			if i == pos-1 {
+				c, ok := f.Expr.(*ast.ColumnNameExpr)
+				return ok && m.cols[c.Name.Name.L]
+			}
+		}
+		return false
+	}
 	for _, it := range items {
 		m.a.litDep = true
-		if p, ok := it.Expr.(*ast.PositionExpr); ok && p.N == pos {
-			return sqlerr.New(sqlerr.Permission, "permission denied: ordering or grouping by a masked column (position %d) is not allowed for role %q", pos, m.a.role.Name)
+		if p, ok := it.Expr.(*ast.PositionExpr); ok && masked(p.N) {
+			return sqlerr.New(sqlerr.Permission, "permission denied: ordering or grouping by position %d (a masked column, or a position a * may cover) is not allowed for role %q; name the column instead", p.N, m.a.role.Name)
 		}
 		if c, ok := it.Expr.(*ast.ColumnNameExpr); ok && sel == m.top && c.Name.Table.L == "" {
 			for _, al := range m.aliases {
@@ -724,12 +914,34 @@ func (m *myMaskCheck) Enter(n ast.Node) (ast.Node, bool) {
 	switch x := n.(type) {
 	case *ast.TableSource:
 		if s, ok := x.Source.(*ast.SelectStmt); ok {
+			// MariaDB's column metadata does not name the original table of
+			// a derived table's columns, so masked values read through one
+			// could not be recognised in the result.
+			if m.scope.reads(s) {
+				m.err = sqlerr.New(sqlerr.Permission, "permission denied: a derived table reading a table with masked columns is not allowed for role %q; select from the table itself", m.a.role.Name)
+				return n, true
+			}
 			m.starOK[s] = true
 		}
 	case *ast.CommonTableExpression:
+		if x.Query != nil && m.scope.reads(x.Query) {
+			m.err = sqlerr.New(sqlerr.Permission, "permission denied: a CTE reading a table with masked columns (%q) is not allowed for role %q; select from the table itself", x.Name.O, m.a.role.Name)
+			return n, true
+		}
 		if x.Query != nil {
 			if s, ok := x.Query.Query.(*ast.SelectStmt); ok {
 				m.starOK[s] = true
+			}
+		}
+	case *ast.Join:
+		if x.NaturalJoin && (x.Left != nil && m.scope.reads(x.Left) || x.Right != nil && m.scope.reads(x.Right)) {
+			m.err = sqlerr.New(sqlerr.Permission, "permission denied: NATURAL JOIN with a table with masked columns is not allowed for role %q; join ON the columns you need", m.a.role.Name)
+			return n, true
+		}
+		for _, u := range x.Using {
+			if m.cols[u.Name.L] {
+				m.err = m.a.maskErrName(u.Name.L, m.cols)
+				return n, true
 			}
 		}
 	case *ast.ExistsSubqueryExpr:
@@ -740,18 +952,16 @@ func (m *myMaskCheck) Enter(n ast.Node) (ast.Node, bool) {
 		}
 	case *ast.SelectStmt:
 		if x.Fields != nil {
-			for i, f := range x.Fields.Fields {
+			for _, f := range x.Fields.Fields {
 				if f.WildCard != nil && !m.starOK[x] {
 					m.err = sqlerr.New(sqlerr.Permission, "permission denied: * over a table with masked columns may only be used in the top-level select list for role %q", m.a.role.Name)
 					return n, true
 				}
-				if f.WildCard != nil && x != m.top {
-					if err := m.positional(x, i+1); err != nil {
-						m.err = err
-						return n, true
-					}
-				}
 			}
+		}
+		if err := m.positional(x); err != nil {
+			m.err = err
+			return n, true
 		}
 	case *ast.ColumnName:
 		if m.allowed[x] {
@@ -767,6 +977,56 @@ func (m *myMaskCheck) Enter(n ast.Node) (ast.Node, bool) {
 
 // Leave implements ast.Visitor.
 func (m *myMaskCheck) Leave(n ast.Node) (ast.Node, bool) { return n, m.err == nil }
+
+// myMaskScope knows the tables with masked columns the statement reads and
+// the CTEs whose body reads one (transitively; names unscoped, which can only
+// mark more).
+type myMaskScope struct {
+	tables map[string]bool
+	ctes   map[string]bool
+}
+
+func (a *myStmt) newMaskScope() *myMaskScope {
+	sc := &myMaskScope{tables: map[string]bool{}, ctes: map[string]bool{}}
+	for _, mk := range a.masks {
+		tbl, _, _ := strings.Cut(mk, ".")
+		sc.tables[tbl] = true
+	}
+	var ctes []*ast.CommonTableExpression
+	a.stmt.Accept(&myCollector{fn: func(n ast.Node) {
+		if c, ok := n.(*ast.CommonTableExpression); ok {
+			ctes = append(ctes, c)
+		}
+	}})
+	for changed := true; changed; {
+		changed = false
+		for _, c := range ctes {
+			if !sc.ctes[c.Name.L] && c.Query != nil && sc.reads(c.Query) {
+				sc.ctes[c.Name.L] = true
+				changed = true
+			}
+		}
+	}
+	return sc
+}
+
+// reads reports whether the subtree n reads a table with masked columns or
+// a CTE that does.
+func (sc *myMaskScope) reads(n ast.Node) bool {
+	found := false
+	n.Accept(&myCollector{fn: func(n ast.Node) {
+		if t, ok := n.(*ast.TableName); ok && (sc.tables[t.Name.L] || t.Schema.L == "" && sc.ctes[t.Name.L]) {
+			found = true
+		}
+	}})
+	return found
+}
+
+// myCollector calls fn for every node of a tree.
+type myCollector struct{ fn func(ast.Node) }
+
+func (c *myCollector) Enter(n ast.Node) (ast.Node, bool) { c.fn(n); return n, false }
+func (c *myCollector) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // capTop injects or lowers the LIMIT of a top-level SELECT / set operation.
 // A LIMIT ? parameter wraps the query: SELECT * FROM (q) AS _tp_capped LIMIT n.

@@ -124,6 +124,7 @@ type pgStmt struct {
 	rangeNms map[string]bool // relation names and aliases, for whole-row refs
 	dmlCTE   bool
 	locking  bool
+	writeFn  bool // calls a function that changes state (setval, lo_unlink, ...)
 	pins     bool
 	err      *sqlerr.Error
 	visited  map[protoreflect.ProtoMessage]bool
@@ -138,6 +139,51 @@ func (a *pgStmt) permission(kind string, class Class) *sqlerr.Error {
 
 func (a *pgStmt) privilege(what string) *sqlerr.Error {
 	return sqlerr.New(sqlerr.Privilege, "permission denied: %s is not allowed on tenant %q", what, a.tenant())
+}
+
+// unchecked refuses statements whose code (function bodies, DO blocks,
+// extensions, languages) the proxy cannot check and the backend would run as
+// its own, possibly superuser, role: for every role in every isolation model.
+func (a *pgStmt) unchecked(what string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Privilege, "permission denied: %s is not allowed on tenant %q (code the proxy cannot check would run as the backend user)", what, a.tenant())
+}
+
+// rowDDL refuses DDL in row isolation: tenants share the schema, so any
+// object an admin creates, alters or drops is every tenant's.
+func (a *pgStmt) rowDDL(kind string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is not allowed on tenant %q (row isolation: the schema and its tables are shared with other tenants)", kind, a.tenant())
+}
+
+// pgTempRel reports whether rv names a temporary relation (TEMP/TEMPORARY or
+// qualified with pg_temp).
+func pgTempRel(rv *pg.RangeVar) bool {
+	return rv != nil && (rv.Relpersistence == "t" || lower(rv.Schemaname) == "pg_temp")
+}
+
+// pgSessionLocalDDL reports DDL that only creates (or drops) objects private
+// to the session: CREATE TEMP TABLE [AS], SELECT INTO TEMP, DROP of pg_temp.x.
+// Row isolation allows it (its queries are row-filtered like any other).
+func pgSessionLocalDDL(n *pg.Node) bool {
+	switch x := n.Node.(type) {
+	case *pg.Node_CreateStmt:
+		return pgTempRel(x.CreateStmt.Relation) && len(x.CreateStmt.InhRelations) == 0 && x.CreateStmt.Partbound == nil
+	case *pg.Node_CreateTableAsStmt:
+		return x.CreateTableAsStmt.Objtype == pg.ObjectType_OBJECT_TABLE && x.CreateTableAsStmt.Into != nil && pgTempRel(x.CreateTableAsStmt.Into.Rel)
+	case *pg.Node_SelectStmt:
+		return x.SelectStmt.IntoClause != nil && pgTempRel(x.SelectStmt.IntoClause.Rel)
+	case *pg.Node_DropStmt:
+		if x.DropStmt.RemoveType != pg.ObjectType_OBJECT_TABLE || len(x.DropStmt.Objects) == 0 {
+			return false
+		}
+		for _, o := range x.DropStmt.Objects {
+			names := pgNames(o.GetList().GetItems())
+			if len(names) != 2 || lower(names[0]) != "pg_temp" {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (a *pgStmt) outside(kind, name string) *sqlerr.Error {
@@ -158,6 +204,9 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 		return Stmt{}, err
 	}
 	a.st.Class, a.st.Kind = class, kind
+	if class == ClassDDL && a.scope.Isolation == IsolationRow && !pgSessionLocalDDL(n) {
+		return Stmt{}, a.rowDDL(kind)
+	}
 	if class == ClassSession || class == ClassTx {
 		// SET/SHOW/RESET/DISCARD/BEGIN...: nothing to walk beyond what
 		// classify looked at, except SET's args (constants only).
@@ -173,7 +222,7 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 	if a.err != nil {
 		return Stmt{}, a.err
 	}
-	if a.dmlCTE || a.locking {
+	if a.dmlCTE || a.locking || a.writeFn {
 		if rank(a.st.Class) < rank(ClassWrite) {
 			a.st.Class = ClassWrite
 		}
@@ -229,6 +278,9 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		sel := x.SelectStmt
 		if sel.IntoClause != nil {
 			a.plainDML = false
+			if pgTempRel(sel.IntoClause.Rel) {
+				a.st.Pins = true
+			}
 			return ClassDDL, "SELECT INTO", nil
 		}
 		if len(sel.ValuesLists) > 0 {
@@ -350,18 +402,19 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		sv.SQL = a.deparseOr(n)
 		a.st.Set = sv
 		return ClassSession, "DISCARD", nil
-	case *pg.Node_ListenStmt:
-		a.st.Pins = true
-		return ClassUtility, "LISTEN", nil
-	case *pg.Node_UnlistenStmt:
-		return ClassUtility, "UNLISTEN", nil
-	case *pg.Node_NotifyStmt:
-		return ClassUtility, "NOTIFY", nil
-	case *pg.Node_DoStmt:
+	case *pg.Node_ListenStmt, *pg.Node_UnlistenStmt, *pg.Node_NotifyStmt:
+		kind := pgNodeKind(n)
 		if a.scope.Isolation != IsolationDatabase {
-			return 0, "", sqlerr.New(sqlerr.CrossTenant, "DO blocks are not allowed on tenant %q (shared database)", a.tenant())
+			// Channels are per database: other tenants of the database
+			// would hear (and could inject) notifications.
+			return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is not allowed on tenant %q (notification channels are shared with other tenants of the database)", kind, a.tenant())
 		}
-		return ClassUtility, "DO", nil
+		if kind == "LISTEN" {
+			a.st.Pins = true
+		}
+		return ClassUtility, kind, nil
+	case *pg.Node_DoStmt:
+		return 0, "", a.unchecked("DO")
 	case *pg.Node_VacuumStmt:
 		if x.VacuumStmt.IsVacuumcmd {
 			return ClassUtility, "VACUUM", nil
@@ -372,29 +425,42 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 	case *pg.Node_ClusterStmt:
 		return ClassUtility, "CLUSTER", nil
 	case *pg.Node_CreateStmt:
-		if rp := x.CreateStmt.Relation.GetRelpersistence(); rp == "t" || lower(x.CreateStmt.Relation.GetSchemaname()) == "pg_temp" {
+		if pgTempRel(x.CreateStmt.Relation) {
 			a.st.Pins = true
 			return ClassDDL, "CREATE TEMPORARY TABLE", nil
 		}
 		return ClassDDL, "CREATE TABLE", nil
 	case *pg.Node_CreateTableAsStmt:
-		if x.CreateTableAsStmt.Into != nil {
-			if rel := x.CreateTableAsStmt.Into.Rel; rel != nil && (rel.Relpersistence == "t" || lower(rel.Schemaname) == "pg_temp") {
-				a.st.Pins = true
-			}
+		if x.CreateTableAsStmt.Into != nil && pgTempRel(x.CreateTableAsStmt.Into.Rel) {
+			a.st.Pins = true
 		}
 		if x.CreateTableAsStmt.IsSelectInto {
 			return ClassDDL, "SELECT INTO", nil
 		}
+		if x.CreateTableAsStmt.Objtype == pg.ObjectType_OBJECT_MATVIEW {
+			return ClassDDL, "CREATE MATERIALIZED VIEW", nil
+		}
 		return ClassDDL, "CREATE TABLE AS", nil
 	case *pg.Node_CreateFunctionStmt:
-		if a.scope.Isolation != IsolationDatabase {
-			return 0, "", sqlerr.New(sqlerr.CrossTenant, "CREATE FUNCTION is not allowed on tenant %q (shared database: function bodies are not checked)", a.tenant())
+		// Any language: a body (SQL, PL/pgSQL EXECUTE of strings, ...) is
+		// not checked and would run as the backend user.
+		if x.CreateFunctionStmt.IsProcedure {
+			return 0, "", a.unchecked("CREATE PROCEDURE")
 		}
-		return ClassDDL, "CREATE FUNCTION", nil
+		return 0, "", a.unchecked("CREATE FUNCTION")
 	case *pg.Node_CreateSchemaStmt:
-		if a.scope.Isolation == IsolationSchema {
-			return 0, "", a.outside("schema", lower(x.CreateSchemaStmt.Schemaname))
+		switch a.scope.Isolation {
+		case IsolationSchema:
+			// Only the tenant's own schema (CREATE SCHEMA IF NOT EXISTS
+			// own); AUTHORIZATION without a name names the schema after
+			// a role.
+			name := lower(x.CreateSchemaStmt.Schemaname)
+			if name == "" {
+				return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: CREATE SCHEMA AUTHORIZATION without a schema name is not allowed on tenant %q", a.tenant())
+			}
+			if name != lower(a.scope.Schema) {
+				return 0, "", a.outside("schema", name)
+			}
 		}
 		return ClassDDL, "CREATE SCHEMA", nil
 	case *pg.Node_DropStmt:
@@ -405,34 +471,30 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 			pg.ObjectType_OBJECT_OPCLASS, pg.ObjectType_OBJECT_OPFAMILY, pg.ObjectType_OBJECT_CONVERSION,
 			pg.ObjectType_OBJECT_SUBSCRIPTION, pg.ObjectType_OBJECT_TABLESPACE:
 			return 0, "", a.privilege("DROP " + pgObjectWord(x.DropStmt.RemoveType))
-		case pg.ObjectType_OBJECT_SCHEMA:
-			if a.scope.Isolation == IsolationSchema {
-				for _, o := range x.DropStmt.Objects {
-					if s := o.GetString_(); s != nil {
-						return 0, "", a.outside("schema", lower(s.Sval))
-					}
-				}
-				return 0, "", a.outside("schema", "")
-			}
 		}
 		return ClassDDL, "DROP " + pgObjectWord(x.DropStmt.RemoveType), nil
 	case *pg.Node_TruncateStmt:
 		return ClassDDL, "TRUNCATE", nil
+	case *pg.Node_CreateExtensionStmt, *pg.Node_AlterExtensionStmt, *pg.Node_AlterExtensionContentsStmt,
+		*pg.Node_CreatePlangStmt, *pg.Node_CreateEventTrigStmt, *pg.Node_AlterEventTrigStmt, *pg.Node_LoadStmt:
+		// Extensions, languages, event triggers and LOAD install or run code
+		// the proxy cannot check.
+		return 0, "", a.unchecked(pgNodeKind(n))
 	case *pg.Node_CreatedbStmt, *pg.Node_DropdbStmt, *pg.Node_AlterDatabaseStmt, *pg.Node_AlterDatabaseSetStmt,
 		*pg.Node_AlterDatabaseRefreshCollStmt, *pg.Node_AlterSystemStmt, *pg.Node_CreateRoleStmt,
 		*pg.Node_AlterRoleStmt, *pg.Node_AlterRoleSetStmt, *pg.Node_DropRoleStmt, *pg.Node_GrantRoleStmt,
 		*pg.Node_CreateTableSpaceStmt, *pg.Node_DropTableSpaceStmt, *pg.Node_AlterTableSpaceOptionsStmt,
-		*pg.Node_CreateExtensionStmt, *pg.Node_AlterExtensionStmt, *pg.Node_AlterExtensionContentsStmt,
 		*pg.Node_CreateFdwStmt, *pg.Node_AlterFdwStmt, *pg.Node_CreateForeignServerStmt,
 		*pg.Node_AlterForeignServerStmt, *pg.Node_CreateUserMappingStmt, *pg.Node_AlterUserMappingStmt,
 		*pg.Node_DropUserMappingStmt, *pg.Node_CreateForeignTableStmt, *pg.Node_ImportForeignSchemaStmt,
 		*pg.Node_CreatePublicationStmt, *pg.Node_AlterPublicationStmt, *pg.Node_CreateSubscriptionStmt,
-		*pg.Node_AlterSubscriptionStmt, *pg.Node_DropSubscriptionStmt, *pg.Node_CreateEventTrigStmt,
-		*pg.Node_AlterEventTrigStmt, *pg.Node_CreatePlangStmt, *pg.Node_LoadStmt, *pg.Node_CheckPointStmt,
+		*pg.Node_AlterSubscriptionStmt, *pg.Node_DropSubscriptionStmt,
+		*pg.Node_CheckPointStmt,
 		*pg.Node_CreateConversionStmt, *pg.Node_CreateCastStmt, *pg.Node_CreateTransformStmt,
 		*pg.Node_CreateAmStmt, *pg.Node_CreateOpClassStmt, *pg.Node_CreateOpFamilyStmt,
 		*pg.Node_AlterOpFamilyStmt, *pg.Node_DropOwnedStmt, *pg.Node_ReassignOwnedStmt, *pg.Node_SecLabelStmt,
-		*pg.Node_AlterTableMoveAllStmt, *pg.Node_ReturnStmt, *pg.Node_PlassignStmt:
+		*pg.Node_AlterTableMoveAllStmt, *pg.Node_ReturnStmt, *pg.Node_PlassignStmt,
+		*pg.Node_AlterDefaultPrivilegesStmt, *pg.Node_AlterObjectDependsStmt:
 		return 0, "", a.privilege(pgNodeKind(n))
 	case *pg.Node_AlterTableStmt, *pg.Node_IndexStmt, *pg.Node_ViewStmt, *pg.Node_RefreshMatViewStmt,
 		*pg.Node_CreateSeqStmt, *pg.Node_AlterSeqStmt, *pg.Node_AlterFunctionStmt, *pg.Node_CreateTrigStmt,
@@ -441,8 +503,7 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		*pg.Node_CreateRangeStmt, *pg.Node_CompositeTypeStmt, *pg.Node_CreateDomainStmt,
 		*pg.Node_AlterDomainStmt, *pg.Node_AlterEnumStmt, *pg.Node_DefineStmt, *pg.Node_CreatePolicyStmt,
 		*pg.Node_AlterPolicyStmt, *pg.Node_CreateStatsStmt, *pg.Node_AlterStatsStmt,
-		*pg.Node_AlterDefaultPrivilegesStmt, *pg.Node_AlterCollationStmt, *pg.Node_AlterObjectDependsStmt,
-		*pg.Node_AlterOperatorStmt, *pg.Node_AlterTypeStmt, *pg.Node_AlterTsdictionaryStmt,
+		*pg.Node_AlterCollationStmt, *pg.Node_AlterOperatorStmt, *pg.Node_AlterTypeStmt, *pg.Node_AlterTsdictionaryStmt,
 		*pg.Node_AlterTsconfigurationStmt:
 		return ClassDDL, pgNodeKind(n), nil
 	}
@@ -482,6 +543,15 @@ func (a *pgStmt) classifySet(v *pg.VariableSetStmt) (Class, string, *sqlerr.Erro
 		if a.scope.Isolation == IsolationSchema {
 			return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: %s search_path is not allowed on tenant %q (schema isolation)", kind, a.tenant())
 		}
+	case "standard_conforming_strings", "client_encoding":
+		if v.Kind == pg.VariableSetKind_VAR_SET_VALUE {
+			for _, arg := range v.Args {
+				val, ok := pgConstString(arg)
+				if err := a.lexerSetting(name, val, ok); err != nil {
+					return 0, "", err
+				}
+			}
+		}
 	}
 	sv := &SetVar{Name: name, Local: v.IsLocal}
 	switch v.Kind {
@@ -503,6 +573,42 @@ func (a *pgStmt) classifySet(v *pg.VariableSetStmt) (Class, string, *sqlerr.Erro
 	sv.SQL = a.deparseOr(a.raw.Stmt)
 	a.st.Set = sv
 	return ClassSession, kind, nil
+}
+
+// pgUnsafeEncodings are client encodings in which a multi-byte character can
+// contain an ASCII byte such as a backslash or a quote: the server converts
+// the text to the server encoding before lexing it, the proxy's parser reads
+// the raw bytes, so the two could disagree on where a string ends.
+var pgUnsafeEncodings = map[string]bool{
+	"sjis": true, "shiftjis": true, "shiftjis2004": true, "mskanji": true, "win932": true, "windows932": true,
+	"big5": true, "win950": true, "windows950": true, "gbk": true, "win936": true, "windows936": true,
+	"cp936": true, "uhc": true, "win949": true, "windows949": true, "gb18030": true, "johab": true,
+}
+
+// lexerSetting refuses settings that would make the server tokenize texts
+// differently from the proxy's parser (which always reads UTF-8 with
+// standard_conforming_strings on): standard_conforming_strings off (a
+// backslash would escape a quote in '...') and client encodings that can hide
+// an ASCII byte inside a multi-byte character. A value that is not a
+// constant is refused.
+func (a *pgStmt) lexerSetting(name, val string, isConst bool) *sqlerr.Error {
+	v := strings.NewReplacer("_", "", "-", "", " ", "").Replace(lower(strings.TrimSpace(val)))
+	switch name {
+	case "standard_conforming_strings":
+		switch v {
+		case "on", "true", "yes", "1", "t", "y":
+			if isConst {
+				return nil
+			}
+		}
+		return sqlerr.New(sqlerr.Permission, "permission denied: standard_conforming_strings may not be turned off on tenant %q (backslashes would end strings differently for the server and the proxy)", a.tenant())
+	case "client_encoding":
+		if isConst && !pgUnsafeEncodings[v] {
+			return nil
+		}
+		return sqlerr.New(sqlerr.Permission, "permission denied: client_encoding %q is not allowed on tenant %q (a multi-byte character could hide a quote or backslash from the proxy's parser); use UTF8", val, a.tenant())
+	}
+	return nil
 }
 
 // deparseOr returns the deparsed statement, or its original text.
@@ -603,6 +709,36 @@ func pgNodeKind(n *pg.Node) string {
 		return "CREATE DATABASE"
 	case *pg.Node_DropdbStmt:
 		return "DROP DATABASE"
+	case *pg.Node_CreatePlangStmt:
+		return "CREATE LANGUAGE"
+	case *pg.Node_CreateEventTrigStmt:
+		return "CREATE EVENT TRIGGER"
+	case *pg.Node_AlterEventTrigStmt:
+		return "ALTER EVENT TRIGGER"
+	case *pg.Node_CreateTrigStmt:
+		return "CREATE TRIGGER"
+	case *pg.Node_CreateFdwStmt:
+		return "CREATE FOREIGN DATA WRAPPER"
+	case *pg.Node_AlterFdwStmt:
+		return "ALTER FOREIGN DATA WRAPPER"
+	case *pg.Node_CreateForeignServerStmt:
+		return "CREATE SERVER"
+	case *pg.Node_AlterForeignServerStmt:
+		return "ALTER SERVER"
+	case *pg.Node_SecLabelStmt:
+		return "SECURITY LABEL"
+	case *pg.Node_AlterDefaultPrivilegesStmt:
+		return "ALTER DEFAULT PRIVILEGES"
+	case *pg.Node_AlterObjectDependsStmt:
+		return "ALTER ... DEPENDS ON EXTENSION"
+	case *pg.Node_GrantRoleStmt:
+		return "GRANT role"
+	case *pg.Node_CreateTableSpaceStmt:
+		return "CREATE TABLESPACE"
+	case *pg.Node_DropTableSpaceStmt:
+		return "DROP TABLESPACE"
+	case *pg.Node_LoadStmt:
+		return "LOAD"
 	}
 	name := string(n.ProtoReflect().WhichOneof(n.ProtoReflect().Descriptor().Oneofs().Get(0)).Message().Name())
 	name = strings.TrimSuffix(name, "Stmt")
@@ -710,22 +846,40 @@ func (a *pgStmt) visit(m protoreflect.ProtoMessage) bool {
 		if names := pgNames(x.Items); len(names) >= 2 {
 			a.qualified("relation", names, 2)
 		}
+	default:
+		a.qualNameFields(m)
 	case *pg.CreateStmt:
 		if x.Relation != nil {
 			a.rangeNms[lower(x.Relation.Relname)] = true
 		}
 	case *pg.AlterObjectSchemaStmt:
-		if a.scope.Isolation == IsolationSchema && !a.schemaAllowed(lower(x.Newschema)) {
-			a.fail(a.outside("schema", lower(x.Newschema)))
-		}
+		a.objectType("ALTER ... SET SCHEMA", x.ObjectType, false)
+		a.schemaName("ALTER ... SET SCHEMA", lower(x.Newschema), true)
 	case *pg.GrantStmt:
-		if x.Targtype == pg.GrantTargetType_ACL_TARGET_ALL_IN_SCHEMA && a.scope.Isolation == IsolationSchema {
-			for _, o := range x.Objects {
-				if s := o.GetString_(); s != nil && !a.schemaAllowed(lower(s.Sval)) {
-					a.fail(a.outside("schema", lower(s.Sval)))
-				}
-			}
+		verb := "REVOKE ON"
+		if x.IsGrant {
+			verb = "GRANT ON"
 		}
+		switch x.Targtype {
+		case pg.GrantTargetType_ACL_TARGET_ALL_IN_SCHEMA:
+			for _, o := range x.Objects {
+				a.schemaName(verb+" ALL ... IN SCHEMA", lower(o.GetString_().GetSval()), true)
+			}
+		default:
+			a.objectType(verb, x.Objtype, true, x.Objects...)
+		}
+	case *pg.CommentStmt:
+		a.objectType("COMMENT ON", x.Objtype, true, x.Object)
+	case *pg.AlterOwnerStmt:
+		a.objectType("ALTER ... OWNER", x.ObjectType, false, x.Object)
+	case *pg.RenameStmt:
+		if x.RenameType == pg.ObjectType_OBJECT_SCHEMA || pgClusterObjects[x.RenameType] {
+			a.objectType("ALTER ... RENAME", x.RenameType, false, pgStr(x.Subname))
+		} else {
+			a.objectType("ALTER ... RENAME", x.RenameType, false, x.Object)
+		}
+	case *pg.DropStmt:
+		a.objectType("DROP", x.RemoveType, false, x.Objects...)
 	case *pg.CallStmt:
 		if x.Funccall != nil {
 			a.funcCall(x.Funccall)
@@ -733,6 +887,114 @@ func (a *pgStmt) visit(m protoreflect.ProtoMessage) bool {
 		return false
 	}
 	return a.err == nil
+}
+
+// pgClusterObjects are object types that are not the tenant's: cluster-wide
+// (databases, roles, tablespaces, parameters) or database-wide plumbing and
+// code (extensions, languages, servers, publications, casts, access methods,
+// ...). Any statement naming one is refused for every role.
+var pgClusterObjects = map[pg.ObjectType]bool{
+	pg.ObjectType_OBJECT_DATABASE: true, pg.ObjectType_OBJECT_ROLE: true, pg.ObjectType_OBJECT_TABLESPACE: true,
+	pg.ObjectType_OBJECT_PARAMETER_ACL: true, pg.ObjectType_OBJECT_FOREIGN_SERVER: true, pg.ObjectType_OBJECT_FDW: true,
+	pg.ObjectType_OBJECT_USER_MAPPING: true, pg.ObjectType_OBJECT_PUBLICATION: true,
+	pg.ObjectType_OBJECT_PUBLICATION_NAMESPACE: true, pg.ObjectType_OBJECT_PUBLICATION_REL: true,
+	pg.ObjectType_OBJECT_SUBSCRIPTION: true, pg.ObjectType_OBJECT_EVENT_TRIGGER: true,
+	pg.ObjectType_OBJECT_EXTENSION: true, pg.ObjectType_OBJECT_LANGUAGE: true, pg.ObjectType_OBJECT_ACCESS_METHOD: true,
+	pg.ObjectType_OBJECT_AMOP: true, pg.ObjectType_OBJECT_AMPROC: true, pg.ObjectType_OBJECT_CAST: true,
+	pg.ObjectType_OBJECT_TRANSFORM: true, pg.ObjectType_OBJECT_OPCLASS: true, pg.ObjectType_OBJECT_OPFAMILY: true,
+	pg.ObjectType_OBJECT_CONVERSION: true,
+}
+
+// objectType checks the objects a DDL statement names by type: cluster-level
+// types are refused; schemas (bare String nodes) go through schemaName with
+// ownOK (whether the tenant's own schema may be the target); large objects
+// are per database, refused outside database isolation. Other objects are
+// qualified names, checked where the walk meets them.
+func (a *pgStmt) objectType(verb string, t pg.ObjectType, ownOK bool, objs ...*pg.Node) {
+	switch {
+	case pgClusterObjects[t]:
+		a.fail(a.privilege(pgObjectVerb(verb, t)))
+	case t == pg.ObjectType_OBJECT_SCHEMA:
+		for _, o := range objs {
+			a.schemaName(pgObjectVerb(verb, t), lower(o.GetString_().GetSval()), ownOK)
+		}
+	case t == pg.ObjectType_OBJECT_LARGEOBJECT:
+		if a.scope.Isolation != IsolationDatabase {
+			a.fail(a.largeObjects())
+		}
+	}
+}
+
+// schemaName checks a statement naming schema as a bare name: in schema
+// isolation only the tenant's own schema (and only where ownOK: never to
+// rename, drop or re-own it); in row isolation none (the schema is shared).
+func (a *pgStmt) schemaName(verb, schema string, ownOK bool) {
+	switch a.scope.Isolation {
+	case IsolationSchema:
+		if schema != lower(a.scope.Schema) {
+			a.fail(a.outside("schema", schema))
+		} else if !ownOK {
+			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: %s of schema %q is not allowed on tenant %q (the tenant's own schema may not be renamed, dropped or given away)", verb, schema, a.tenant()))
+		}
+	case IsolationRow:
+		a.fail(a.rowDDL(verb))
+	}
+}
+
+// pgObjectVerb phrases a statement on an object type for messages:
+// "COMMENT ON DATABASE", "ALTER DATABASE ... RENAME", "DROP SCHEMA".
+func pgObjectVerb(verb string, t pg.ObjectType) string {
+	word := pgObjectWord(t)
+	if rest, ok := strings.CutPrefix(verb, "ALTER ..."); ok {
+		return "ALTER " + word + " ..." + rest
+	}
+	return verb + " " + word
+}
+
+func (a *pgStmt) largeObjects() *sqlerr.Error {
+	return sqlerr.New(sqlerr.CrossTenant, "permission denied: large objects are not available on tenant %q (they are shared by every tenant of the database)", a.tenant())
+}
+
+// pgQualNameFields are the repeated-String fields of parse nodes that hold a
+// possibly qualified object name directly (not wrapped in a List node), by
+// node type: their schema part is checked like any qualified name.
+var pgQualNameFields = map[protoreflect.Name][]protoreflect.Name{
+	"CollateClause": {"collname"}, "AlterCollationStmt": {"collname"}, "AlterDomainStmt": {"type_name"},
+	"CreateTrigStmt": {"funcname"}, "DefineStmt": {"defnames"}, "CreateDomainStmt": {"domainname"},
+	"CreateOpClassStmt": {"opclassname", "opfamilyname"}, "CreateOpFamilyStmt": {"opfamilyname"},
+	"AlterOpFamilyStmt": {"opfamilyname"}, "CreateStatsStmt": {"defnames"}, "AlterStatsStmt": {"defnames"},
+	"CreateFunctionStmt": {"funcname"}, "AlterTypeStmt": {"type_name"}, "CreateEnumStmt": {"type_name"},
+	"CreateRangeStmt": {"type_name"}, "AlterEnumStmt": {"type_name"},
+	"CreateConversionStmt": {"conversion_name", "func_name"}, "AlterTSDictionaryStmt": {"dictname"},
+	"AlterTSConfigurationStmt": {"cfgname"}, "IndexElem": {"collation", "opclass"},
+	"PartitionElem": {"collation", "opclass"}, "SortBy": {"use_op"}, "SubLink": {"oper_name"},
+	"CreateAmStmt": {"handler_name"}, "CreateEventTrigStmt": {"funcname"},
+	"CreatePLangStmt": {"plhandler", "plinline", "plvalidator"},
+}
+
+// qualNameFields checks the qualified names m holds in pgQualNameFields.
+func (a *pgStmt) qualNameFields(m protoreflect.ProtoMessage) {
+	msg := m.ProtoReflect()
+	fields, ok := pgQualNameFields[msg.Descriptor().Name()]
+	if !ok {
+		return
+	}
+	for _, f := range fields {
+		fd := msg.Descriptor().Fields().ByName(f)
+		if fd == nil || !fd.IsList() {
+			continue
+		}
+		l := msg.Get(fd).List()
+		nodes := make([]*pg.Node, 0, l.Len())
+		for i := 0; i < l.Len(); i++ {
+			if n, ok := l.Get(i).Message().Interface().(*pg.Node); ok {
+				nodes = append(nodes, n)
+			}
+		}
+		if names := pgNames(nodes); len(names) >= 2 {
+			a.qualified("object", names, 2)
+		}
+	}
 }
 
 // withScope walks a WITH clause's CTEs with the names each may see, then
@@ -909,10 +1171,12 @@ func (a *pgStmt) tableDenied(rel string) *sqlerr.Error {
 type funcRule uint8
 
 const (
-	fnDeny     funcRule = iota + 1 // refused for every role
-	fnNonAdmin                     // refused below admin
-	fnPins                         // session-level state: pin the session
-	fnRelName                      // takes a relation name as a string
+	fnDeny        funcRule = iota + 1 // refused for every role
+	fnNonAdmin                        // refused below admin
+	fnPins                            // session-level state: pin the session
+	fnRelName                         // takes a relation name as a string
+	fnLargeObject                     // large objects: per database, shared by its tenants
+	fnNotify                          // notification channels: per database
 )
 
 var pgFuncRules = map[string]funcRule{
@@ -922,7 +1186,11 @@ var pgFuncRules = map[string]funcRule{
 	"pg_log_backend_memory_contexts": fnDeny, "pg_promote": fnDeny, "pg_switch_wal": fnDeny,
 	"pg_backup_start": fnDeny, "pg_backup_stop": fnDeny, "pg_start_backup": fnDeny, "pg_stop_backup": fnDeny,
 	"pg_import_system_collations": fnDeny, "pg_logdir_ls": fnDeny, "pg_current_logfile": fnDeny,
-	"pg_notify":        fnNonAdmin,
+	// ts_stat runs the query text it is given (ts_rewrite's two-argument
+	// form too, see funcCall), unchecked.
+	"ts_stat": fnDeny, "pg_nextoid": fnDeny,
+	"pg_notify": fnNotify,
+	"loread":    fnLargeObject, "lowrite": fnLargeObject,
 	"pg_advisory_lock": fnPins, "pg_advisory_lock_shared": fnPins,
 	"pg_try_advisory_lock": fnPins, "pg_try_advisory_lock_shared": fnPins,
 	"nextval": fnRelName, "currval": fnRelName, "setval": fnRelName, "pg_get_serial_sequence": fnRelName,
@@ -931,7 +1199,22 @@ var pgFuncRules = map[string]funcRule{
 	"has_table_privilege": fnRelName, "has_column_privilege": fnRelName, "has_sequence_privilege": fnRelName,
 	"pg_relation_filepath": fnRelName, "pg_sequence_last_value": fnRelName, "to_regtype": fnRelName,
 	"to_regproc": fnRelName, "to_regprocedure": fnRelName, "to_regnamespace": fnRelName,
+	"brin_summarize_new_values": fnRelName, "brin_summarize_range": fnRelName,
+	"brin_desummarize_range": fnRelName, "gin_clean_pending_list": fnRelName,
 }
+
+// pgWriteFuncs change database state: a statement calling one is a write
+// (refused to read-only roles, sent to the primary).
+var pgWriteFuncs = map[string]bool{
+	"nextval": true, "setval": true, "lo_create": true, "lo_creat": true, "lo_unlink": true, "lo_put": true,
+	"lo_from_bytea": true, "lo_truncate": true, "lo_truncate64": true, "lowrite": true, "lo_import": true,
+	"brin_summarize_new_values": true, "brin_summarize_range": true, "brin_desummarize_range": true,
+	"gin_clean_pending_list": true,
+}
+
+// pgSharedSequenceWrites are sequence functions that change a sequence's
+// state for everyone: in row isolation the sequences are shared.
+var pgSharedSequenceWrites = map[string]bool{"setval": true}
 
 // pgDenyPrefixes are function-name prefixes refused for every role: files,
 // other connections, the server's state, SQL run from strings.
@@ -940,6 +1223,7 @@ var pgDenyPrefixes = []string{
 	"schema_to_xml", "database_to_xml", "pg_replication_", "pg_logical_", "pg_create_", "pg_drop_replication",
 	"pg_copy_", "pg_wal_replay", "pg_stat_reset", "pg_execute", "pg_stat_get_", "pg_stat_statements",
 	"pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_log_backend_memory_contexts",
+	"binary_upgrade_",
 }
 
 func (a *pgStmt) denyFunc(name string) *sqlerr.Error {
@@ -952,6 +1236,7 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 		return
 	}
 	a.qualified("function", names, 2)
+	a.regArgs(f)
 	if a.err != nil {
 		return
 	}
@@ -986,32 +1271,73 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 		switch lower(strings.TrimSpace(setting)) {
 		case "search_path", "role", "session_authorization":
 			ok = false
+		case "standard_conforming_strings", "client_encoding":
+			if len(f.Args) > 1 {
+				val, isConst := pgConstString(f.Args[1])
+				if err := a.lexerSetting(lower(strings.TrimSpace(setting)), val, isConst); err != nil {
+					a.fail(err)
+					return
+				}
+			}
 		}
 		if !ok {
 			a.fail(sqlerr.New(sqlerr.Permission, "permission denied: set_config of this setting is not allowed on tenant %q", a.tenant()))
 		}
 		return
 	}
-	switch pgFuncRules[name] {
+	if name == "ts_rewrite" && len(f.Args) == 2 {
+		// ts_rewrite(query, 'SELECT target, substitute FROM ...') runs the
+		// query text; the three-argument form does not.
+		a.fail(a.denyFunc(name))
+		return
+	}
+	if pgWriteFuncs[name] {
+		a.writeFn = true
+	}
+	rule := pgFuncRules[name]
+	if rule == 0 && strings.HasPrefix(name, "lo_") {
+		rule = fnLargeObject
+	}
+	switch rule {
 	case fnDeny:
 		a.fail(a.denyFunc(name))
 	case fnNonAdmin:
 		if a.role.Access < AccessAdmin {
 			a.fail(a.denyFunc(name))
 		}
+	case fnNotify:
+		if a.scope.Isolation != IsolationDatabase {
+			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is not allowed on tenant %q (notification channels are shared with other tenants of the database)", name, a.tenant()))
+		} else if a.role.Access < AccessAdmin {
+			a.fail(a.denyFunc(name))
+		}
+	case fnLargeObject:
+		if a.scope.Isolation != IsolationDatabase {
+			a.fail(a.largeObjects())
+		}
 	case fnPins:
 		a.pins = true
 	case fnRelName:
+		if a.scope.Isolation == IsolationRow && pgSharedSequenceWrites[name] {
+			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is not allowed on tenant %q (row isolation: sequences are shared with other tenants)", name, a.tenant()))
+			return
+		}
 		if a.scope.Isolation != IsolationSchema || len(f.Args) == 0 {
 			return
 		}
 		a.litDep = true
 		s, ok := pgConstString(f.Args[0])
 		if !ok {
-			if f.Args[0].GetTypeCast() != nil {
-				return // checked as a cast
+			if c := f.Args[0].GetTypeCast(); c != nil && pgRegType(c.TypeName) != "" {
+				if _, ok := pgConstString(c.Arg); ok {
+					return // 'name'::regclass: checked as a cast
+				}
 			}
 			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: %s needs a constant relation name on tenant %q", name, a.tenant()))
+			return
+		}
+		if pgNumericOID(s) {
+			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: %s needs a relation name, not an oid, on tenant %q", name, a.tenant()))
 			return
 		}
 		if name == "to_regnamespace" {
@@ -1024,27 +1350,99 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 	}
 }
 
-// typeCast checks 'schema.name'::regclass-style casts in schema isolation.
+// pgRegObjectTypes are the object-identifier types naming relations,
+// routines, operators, types, schemas, roles and collations by name or oid.
+// (regconfig and regdictionary, text search configurations, are harmless.)
+var pgRegObjectTypes = map[string]bool{
+	"regclass": true, "regproc": true, "regprocedure": true, "regoper": true, "regoperator": true,
+	"regtype": true, "regnamespace": true, "regrole": true, "regcollation": true,
+}
+
+// pgRegType returns the object-identifier type tn names ("regclass", ...), or "".
+func pgRegType(tn *pg.TypeName) string {
+	if tn == nil {
+		return ""
+	}
+	names := pgNames(tn.Names)
+	if len(names) == 0 || len(names) > 2 || len(names) == 2 && lower(names[0]) != "pg_catalog" {
+		return ""
+	}
+	if t := lower(names[len(names)-1]); pgRegObjectTypes[t] {
+		return t
+	}
+	return ""
+}
+
+// regArgs refuses, in schema isolation, casts to object-identifier types of
+// anything but a constant name inside a function's arguments (at any depth):
+// a computed name or an oid could hand another tenant's relation, sequence
+// or routine to the function (setval(c.oid::regclass, ...)). Casts whose
+// value is only displayed (psql's \d runs c.oid::pg_catalog.regclass) stay
+// allowed; an oid column passed directly (oid and text cast to regclass
+// implicitly) is refused by the relation-name rule of the function.
+func (a *pgStmt) regArgs(f *pg.FuncCall) {
+	if a.scope.Isolation != IsolationSchema {
+		return
+	}
+	for _, arg := range f.Args {
+		pgWalkNode(arg, func(m protoreflect.ProtoMessage) bool {
+			c, ok := m.(*pg.TypeCast)
+			if !ok || a.err != nil {
+				return a.err == nil
+			}
+			if reg := pgRegType(c.TypeName); reg != "" {
+				a.litDep = true
+				if s, ok := pgConstString(c.Arg); !ok || c.Arg.GetAConst().GetSval() == nil || pgNumericOID(s) {
+					a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: a cast to %s of anything but a constant name may not be passed to a function on tenant %q", reg, a.tenant()))
+				}
+			}
+			return a.err == nil
+		})
+	}
+}
+
+// typeCast checks 'schema.name'::regclass-style casts of constants in schema
+// isolation: a constant naming a numeric oid or another schema's object is
+// refused (see regArgs for computed values).
 func (a *pgStmt) typeCast(c *pg.TypeCast) {
 	if a.scope.Isolation != IsolationSchema || c.TypeName == nil {
 		return
 	}
-	names := pgNames(c.TypeName.Names)
-	if len(names) == 0 || !strings.HasPrefix(lower(names[len(names)-1]), "reg") {
+	reg := pgRegType(c.TypeName)
+	if reg == "" {
 		return
 	}
 	a.litDep = true
 	s, ok := pgConstString(c.Arg)
 	if !ok {
-		return // casting an oid or a column is name resolution only
+		return // computed: checked where it reaches a function (regArgs)
 	}
-	if lower(names[len(names)-1]) == "regnamespace" {
+	if pgNumericOID(s) {
+		a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: a cast to %s of an oid is not allowed on tenant %q; use a name", reg, a.tenant()))
+		return
+	}
+	if reg == "regnamespace" {
 		if !a.schemaAllowed(lower(strings.Trim(s, `"`))) {
 			a.fail(a.outside("schema", s))
 		}
 		return
 	}
 	a.qualified("relation", splitQualified(s), 2)
+}
+
+// pgNumericOID reports whether s is what the reg* input functions read as a
+// numeric oid rather than a name.
+func pgNumericOID(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && !(i == 0 && (s[i] == '-' || s[i] == '+')) {
+			return false
+		}
+	}
+	return true
 }
 
 // splitQualified splits a possibly quoted qualified name ("a"."b", a.b) into

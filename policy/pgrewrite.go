@@ -35,11 +35,36 @@ func (a *pgStmt) topQuery() *pg.Node {
 	return nil
 }
 
+// pgCopyAsQuery turns COPY t [(cols)] TO ... into COPY (SELECT cols FROM
+// ONLY t) TO ... (COPY t TO copies the rows of t alone, not those of its
+// children) and returns the FROM item.
+func pgCopyAsQuery(c *pg.CopyStmt) *pg.Node {
+	var tl []*pg.Node
+	for _, col := range c.Attlist {
+		tl = append(tl, &pg.Node{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: pgColRef(col.GetString_().GetSval()), Location: -1}}})
+	}
+	if len(tl) == 0 {
+		tl = []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: pgStar(), Location: -1}}}}
+	}
+	rv := c.Relation
+	rv.Inh = false
+	fromNode := &pg.Node{Node: &pg.Node_RangeVar{RangeVar: rv}}
+	c.Query = &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{TargetList: tl,
+		FromClause: []*pg.Node{fromNode}, Op: pg.SetOperation_SETOP_NONE}}}
+	c.Relation, c.Attlist = nil, nil
+	return fromNode
+}
+
 // capTop injects or lowers the LIMIT of the top-level query to MaxRows.
+// COPY table TO becomes COPY (SELECT * FROM ONLY table LIMIT n) TO.
 // LIMIT and FETCH FIRST share the node; an expression or parameter count
 // becomes LEAST(count, n); WITH TIES (which may return more rows) wraps the
 // query as SELECT * FROM (query) AS _tp_capped LIMIT n.
 func (a *pgStmt) capTop() {
+	if c := a.raw.Stmt.GetCopyStmt(); c != nil && !c.IsFrom && c.Relation != nil && c.Query == nil {
+		pgCopyAsQuery(c)
+		a.rewritten = true
+	}
 	h := a.topQuery()
 	if h == nil {
 		return
@@ -112,23 +137,32 @@ func (a *pgStmt) maskErr(col string) *sqlerr.Error {
 
 // checkMasks enforces that a masked column is only selected as a bare column
 // (or through *) in the top-level target list of a plain, non-DISTINCT
-// SELECT. Everything else that names it (or might: same column name in any
-// table, whole-row references, * in set operations or sub-links, positional
-// ORDER BY / GROUP BY to it) is refused.
+// SELECT whose rows reach the front end (which masks them). Everything else
+// that names it (or might: same column name in any table, whole-row
+// references, * in set operations or sub-links, column alias lists that
+// rename it, JOIN USING / NATURAL JOIN on it, positional ORDER BY / GROUP BY
+// that may land on it) is refused, and so are statements whose output the
+// front end cannot mask: COPY ... TO, DECLARE CURSOR and PREPARE (FETCH and
+// EXECUTE name no table), SELECT INTO.
 func (a *pgStmt) checkMasks() *sqlerr.Error {
 	cols := a.maskedCols()
 	if len(cols) == 0 {
 		return nil
 	}
+	mk := a.newMaskScope()
+	if err := a.copyMasked(cols, mk); err != nil {
+		return err
+	}
 	allowed := map[*pg.ColumnRef]bool{}
 	aliasMasked := map[string]bool{}
 	starOK := map[*pg.SelectStmt]bool{}
+	maskOut := false // the top-level output carries masked values
 	var top *pg.SelectStmt
 	if h := a.topQuery(); h != nil {
 		top = h.GetSelectStmt()
 	}
 	if top != nil && top.Op == pg.SetOperation_SETOP_NONE && len(top.DistinctClause) == 0 {
-		for i, t := range top.TargetList {
+		for _, t := range top.TargetList {
 			rt := t.GetResTarget()
 			cr := rt.GetVal().GetColumnRef()
 			if cr == nil {
@@ -136,16 +170,22 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 			}
 			allowed[cr] = true
 			last := cr.Fields[len(cr.Fields)-1]
+			if s := last.GetString_(); s != nil && len(cr.Fields) == 1 && mk.ranges[lower(s.Sval)] {
+				return a.wholeRowErr(lower(s.Sval))
+			}
 			if s := last.GetString_(); s != nil && cols[lower(s.Sval)] || last.GetAStar() != nil {
+				maskOut = true
 				if rt.Name != "" {
 					aliasMasked[lower(rt.Name)] = true
-				}
-				if err := a.positional(top, i+1); err != nil {
-					return err
 				}
 			}
 		}
 		starOK[top] = true
+	}
+	if maskOut {
+		if what := a.unmaskableOutput(top); what != "" {
+			return sqlerr.New(sqlerr.Permission, "permission denied: %s of masked columns is not allowed for role %q (its rows cannot be masked); list the columns you need without them", what, a.role.Name)
+		}
 	}
 	// * may appear in FROM subqueries and CTE bodies (their output keeps its
 	// origin) and in EXISTS (nothing flows out).
@@ -156,11 +196,39 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 			return false
 		}
 		switch x := m.(type) {
+		case *pg.RangeVar:
+			if x.Alias != nil && len(x.Alias.Colnames) > 0 && mk.rangeVarMasked(x) {
+				err = a.aliasListErr(x.Alias.Aliasname)
+				return false
+			}
 		case *pg.RangeSubselect:
+			if x.Alias != nil && len(x.Alias.Colnames) > 0 && mk.reads(x.Subquery) {
+				err = a.aliasListErr(x.Alias.Aliasname)
+				return false
+			}
 			if s := x.Subquery.GetSelectStmt(); s != nil && s.Op == pg.SetOperation_SETOP_NONE {
 				starOK[s] = true
 			}
+		case *pg.JoinExpr:
+			if x.Alias != nil && len(x.Alias.Colnames) > 0 && mk.readsMsg(x) {
+				err = a.aliasListErr(x.Alias.Aliasname)
+				return false
+			}
+			if x.IsNatural && (mk.reads(x.Larg) || mk.reads(x.Rarg)) {
+				err = sqlerr.New(sqlerr.Permission, "permission denied: NATURAL JOIN with a table with masked columns is not allowed for role %q; join ON the columns you need", a.role.Name)
+				return false
+			}
+			for _, u := range x.UsingClause {
+				if n := lower(u.GetString_().GetSval()); cols[n] {
+					err = a.maskErr(n)
+					return false
+				}
+			}
 		case *pg.CommonTableExpr:
+			if len(x.Aliascolnames) > 0 && mk.reads(x.Ctequery) {
+				err = a.aliasListErr(x.Ctename)
+				return false
+			}
 			if s := x.Ctequery.GetSelectStmt(); s != nil && s.Op == pg.SetOperation_SETOP_NONE {
 				starOK[s] = true
 			}
@@ -172,17 +240,17 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 			}
 		case *pg.SelectStmt:
 			if x != top {
-				for i, t := range x.TargetList {
+				for _, t := range x.TargetList {
 					if cr := t.GetResTarget().GetVal().GetColumnRef(); cr != nil && starOK[x] {
 						if cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
 							allowed[cr] = true
-							if e := a.positional(x, i+1); e != nil {
-								err = e
-								return false
-							}
 						}
 					}
 				}
+			}
+			if e := a.positional(x, cols, mk); e != nil {
+				err = e
+				return false
 			}
 			for _, s := range x.SortClause {
 				if sb := s.GetSortBy(); sb != nil {
@@ -218,7 +286,7 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 					return false
 				}
 				if len(x.Fields) == 1 && a.rangeNms[name] {
-					err = sqlerr.New(sqlerr.Permission, "permission denied: whole-row reference %q to a table with masked columns is not allowed for role %q", name, a.role.Name)
+					err = a.wholeRowErr(name)
 					return false
 				}
 			}
@@ -229,14 +297,84 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 	return err
 }
 
-// positional refuses ORDER BY / GROUP BY / DISTINCT ON by the position of a
-// masked (or *) target.
-func (a *pgStmt) positional(sel *pg.SelectStmt, pos int) *sqlerr.Error {
+func (a *pgStmt) wholeRowErr(name string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Permission, "permission denied: whole-row reference %q to a table with masked columns is not allowed for role %q", name, a.role.Name)
+}
+
+func (a *pgStmt) aliasListErr(name string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.Permission, "permission denied: a column alias list on %q (which reads a table with masked columns) is not allowed for role %q; alias the columns in the select list instead", name, a.role.Name)
+}
+
+// unmaskableOutput names the statement kinds whose rows bypass the front
+// end's masking, or "".
+func (a *pgStmt) unmaskableOutput(top *pg.SelectStmt) string {
+	switch x := a.raw.Stmt.Node.(type) {
+	case *pg.Node_CopyStmt:
+		if !x.CopyStmt.IsFrom {
+			return "COPY TO"
+		}
+	case *pg.Node_DeclareCursorStmt:
+		return "DECLARE CURSOR"
+	case *pg.Node_PrepareStmt:
+		return "PREPARE"
+	}
+	if top != nil && top.IntoClause != nil {
+		return "SELECT INTO"
+	}
+	return ""
+}
+
+// copyMasked refuses COPY table TO of a table with masked columns, unless its
+// column list leaves them out.
+func (a *pgStmt) copyMasked(cols map[string]bool, mk *pgMaskScope) *sqlerr.Error {
+	c := a.raw.Stmt.GetCopyStmt()
+	if c == nil || c.IsFrom || c.Relation == nil || !mk.rangeVarMasked(c.Relation) {
+		return nil
+	}
+	if len(c.Attlist) == 0 {
+		return sqlerr.New(sqlerr.Permission, "permission denied: COPY TO of table %q with masked columns is not allowed for role %q (COPY data cannot be masked); list the columns you need without them", lower(c.Relation.Relname), a.role.Name)
+	}
+	for _, n := range c.Attlist {
+		if name := lower(n.GetString_().GetSval()); cols[name] {
+			return sqlerr.New(sqlerr.Permission, "permission denied: COPY TO of masked column %q is not allowed for role %q (COPY data cannot be masked)", name, a.role.Name)
+		}
+	}
+	return nil
+}
+
+// positional refuses ORDER BY / GROUP BY / DISTINCT ON by a position that is
+// or may be (at or after a *) a masked column or a whole-row reference.
+// Positions over set operations are fine: their branches cannot output
+// masked columns.
+func (a *pgStmt) positional(sel *pg.SelectStmt, cols map[string]bool, mk *pgMaskScope) *sqlerr.Error {
+	if sel.Op != pg.SetOperation_SETOP_NONE {
+		return nil
+	}
+	masked := func(pos int) bool {
+		for i, t := range sel.TargetList {
+			cr := t.GetResTarget().GetVal().GetColumnRef()
+			if cr == nil {
+				if i == pos-1 {
+					return false
+				}
+				continue
+			}
+			last := cr.Fields[len(cr.Fields)-1]
+			if last.GetAStar() != nil {
+				return true // the position may fall in or after its expansion
+			}
+			if i == pos-1 {
+				name := lower(last.GetString_().GetSval())
+				return cols[name] || len(cr.Fields) == 1 && mk.ranges[name]
+			}
+		}
+		return false
+	}
 	check := func(n *pg.Node) *sqlerr.Error {
 		if c := n.GetAConst(); c != nil {
 			a.litDep = true
-			if iv := c.GetIval(); iv != nil && int(iv.Ival) == pos {
-				return sqlerr.New(sqlerr.Permission, "permission denied: ordering or grouping by a masked column (position %d) is not allowed for role %q", pos, a.role.Name)
+			if iv := c.GetIval(); iv != nil && masked(int(iv.Ival)) {
+				return sqlerr.New(sqlerr.Permission, "permission denied: ordering or grouping by position %d (a masked column, or a position a * may cover) is not allowed for role %q; name the column instead", iv.Ival, a.role.Name)
 			}
 		}
 		return nil
@@ -261,6 +399,96 @@ func (a *pgStmt) positional(sel *pg.SelectStmt, pos int) *sqlerr.Error {
 		}
 	}
 	return nil
+}
+
+// pgMaskScope knows which relations of the statement carry masked values:
+// tables with masked columns, CTEs whose body reads one (transitively), and
+// the names (tables, aliases, CTEs, sub-select and join aliases) under which
+// such rows can be referenced whole.
+type pgMaskScope struct {
+	tables map[string]bool // referenced tables with masked columns
+	ctes   map[string]bool // CTE names whose body reads masked rows
+	ranges map[string]bool // range names whose whole row carries masked values
+}
+
+func (a *pgStmt) newMaskScope() *pgMaskScope {
+	mk := &pgMaskScope{tables: map[string]bool{}, ctes: map[string]bool{}, ranges: map[string]bool{}}
+	for _, m := range a.masks {
+		tbl, _, _ := strings.Cut(m, ".")
+		mk.tables[tbl] = true
+	}
+	var ctes []*pg.CommonTableExpr
+	pgWalkNode(a.raw.Stmt, func(m protoreflect.ProtoMessage) bool {
+		if c, ok := m.(*pg.CommonTableExpr); ok {
+			ctes = append(ctes, c)
+		}
+		return true
+	})
+	// A CTE may read another (or itself): iterate to a fixpoint. Names are
+	// compared without scoping, which can only mark more CTEs.
+	for changed := true; changed; {
+		changed = false
+		for _, c := range ctes {
+			n := lower(c.Ctename)
+			if !mk.ctes[n] && mk.reads(c.Ctequery) {
+				mk.ctes[n] = true
+				changed = true
+			}
+		}
+	}
+	for n := range mk.ctes {
+		mk.ranges[n] = true
+	}
+	pgWalkNode(a.raw.Stmt, func(m protoreflect.ProtoMessage) bool {
+		switch x := m.(type) {
+		case *pg.RangeVar:
+			if mk.rangeVarMasked(x) {
+				mk.ranges[lower(x.Relname)] = true
+				if x.Alias != nil {
+					mk.ranges[lower(x.Alias.Aliasname)] = true
+				}
+			}
+		case *pg.RangeSubselect:
+			if x.Alias != nil && mk.reads(x.Subquery) {
+				mk.ranges[lower(x.Alias.Aliasname)] = true
+			}
+		case *pg.JoinExpr:
+			if x.Alias != nil && mk.readsMsg(x) {
+				mk.ranges[lower(x.Alias.Aliasname)] = true
+			}
+		}
+		return true
+	})
+	return mk
+}
+
+// rangeVarMasked reports whether rv reads a table with masked columns or a
+// CTE that does.
+func (mk *pgMaskScope) rangeVarMasked(rv *pg.RangeVar) bool {
+	rel := lower(rv.Relname)
+	return mk.tables[rel] || rv.Schemaname == "" && mk.ctes[rel]
+}
+
+// reads reports whether the subtree n reads masked rows.
+func (mk *pgMaskScope) reads(n *pg.Node) bool {
+	if n == nil {
+		return false
+	}
+	return mk.readsMsg(n)
+}
+
+func (mk *pgMaskScope) readsMsg(m protoreflect.ProtoMessage) bool {
+	found := false
+	pgWalk(m.ProtoReflect(), func(m protoreflect.ProtoMessage) bool {
+		if found {
+			return false
+		}
+		if rv, ok := m.(*pg.RangeVar); ok && mk.rangeVarMasked(rv) {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // Row filters.
@@ -462,19 +690,8 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 	case *pg.Node_CopyStmt:
 		c := x.CopyStmt
 		if c.Relation != nil && !c.IsFrom && filters[lower(c.Relation.Relname)] != nil {
-			// COPY t [(cols)] TO STDOUT -> COPY (SELECT cols FROM t') TO STDOUT
-			var tl []*pg.Node
-			for _, col := range c.Attlist {
-				tl = append(tl, &pg.Node{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: pgColRef(col.GetString_().GetSval()), Location: -1}}})
-			}
-			if len(tl) == 0 {
-				tl = []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: pgStar(), Location: -1}}}}
-			}
-			fromNode := &pg.Node{Node: &pg.Node_RangeVar{RangeVar: c.Relation}}
-			c.Query = &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{TargetList: tl,
-				FromClause: []*pg.Node{fromNode}, Op: pg.SetOperation_SETOP_NONE}}}
-			c.Relation, c.Attlist = nil, nil
-			wrap(fromNode)
+			// COPY t [(cols)] TO STDOUT -> COPY (SELECT cols FROM ONLY t') TO STDOUT
+			wrap(pgCopyAsQuery(c))
 		}
 	}
 	if ferr != nil {

@@ -186,6 +186,9 @@ type Decision struct {
 	// Masked lists the "table.column" masks of the role whose tables the
 	// statement reads; the front end masks those columns in the rows.
 	Masked []string
+	// maskOut reports that the top-level output carries masked columns (a
+	// MySQL PREPARE of such a text is refused: EXECUTE names no table).
+	maskOut bool
 }
 
 // Class returns the most far-reaching class among the statements.

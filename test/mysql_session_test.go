@@ -105,13 +105,13 @@ func TestMySQLUseAndSessionState(t *testing.T) {
 		return got[0]
 	}
 	def := one(b, "SELECT @@session.sql_mode")
-	if _, err := a.ExecContext(ctx, "SET SESSION sql_mode = 'ANSI_QUOTES'"); err != nil {
+	if _, err := a.ExecContext(ctx, "SET SESSION sql_mode = 'PIPES_AS_CONCAT'"); err != nil {
 		t.Fatal(err)
 	}
 	if got := one(b, "SELECT @@session.sql_mode"); got != def {
 		t.Fatalf("b sees a's sql_mode %q", got)
 	}
-	if got := one(a, "SELECT @@session.sql_mode"); got != "ANSI_QUOTES" {
+	if got := one(a, "SELECT @@session.sql_mode"); got != "PIPES_AS_CONCAT" {
 		t.Fatalf("a lost its sql_mode: %q", got)
 	}
 	// Prepared statements survive on the shared backend.
