@@ -185,6 +185,9 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	}
 	route := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			ew := &errWriter{ResponseWriter: w}
+			defer s.countError(ew)
+			w = ew
 			if r.Method != method {
 				w.Header().Set("Allow", method)
 				writeErr(w, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, path))
@@ -199,6 +202,9 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 			if e != nil {
 				writeErr(w, e)
 				return
+			}
+			if ew, ok := w.(*errWriter); ok {
+				ew.tenant = b.Tenant.ID
 			}
 			h(w, r, b)
 		}
@@ -229,6 +235,72 @@ type apiError struct {
 	Code   string         `json:"code"`
 	Msg    string         `json:"message"`
 	Extra  map[string]any `json:"-"`
+	// for tenantproxy_errors_total: the category and SQLSTATE (set by
+	// fromError; else derived from the status), and whether the proxy
+	// core counted the error already (statements it ran)
+	category string
+	sqlstate string
+	counted  bool
+}
+
+// errWriter notes the error answer a handler writes, for countError.
+type errWriter struct {
+	http.ResponseWriter
+	tenant string // the caller's tenant, once authenticated
+	e      *apiError
+}
+
+// Flush lets streaming exports flush through the wrapper.
+func (w *errWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *errWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countError counts the error answer of a request, once, in
+// tenantproxy_errors_total.
+func (s *Server) countError(w *errWriter) {
+	e := w.e
+	if e == nil || e.counted {
+		return
+	}
+	cat := e.category
+	if cat == "" {
+		switch {
+		case e.status == http.StatusUnauthorized:
+			cat = "auth"
+		case e.status == http.StatusForbidden:
+			cat = "policy"
+		case e.status == http.StatusTooManyRequests:
+			cat = "limit"
+		case e.status == http.StatusServiceUnavailable:
+			cat = "backend_unavailable"
+		case e.status == http.StatusGatewayTimeout:
+			cat = "timeout"
+		case e.status >= 500:
+			cat = "internal"
+		default:
+			cat = "client_protocol"
+		}
+	}
+	s.p.Metrics.CountError(w.tenant, e.sqlstate, cat)
+}
+
+// countedError marks an error the proxy core already counted (the
+// statements it runs for the API count their own errors).
+type countedError struct{ error }
+
+func (e countedError) Unwrap() error { return e.error }
+
+// counted marks err as counted by the proxy core; its drain refusal is not.
+func counted(err error) error {
+	if err == nil || sqlerr.Is(err, sqlerr.ShuttingDown) {
+		return err
+	}
+	return countedError{err}
 }
 
 func errf(status int, code, format string, args ...any) *apiError {
@@ -236,6 +308,9 @@ func errf(status int, code, format string, args ...any) *apiError {
 }
 
 func writeErr(w http.ResponseWriter, e *apiError) {
+	if ew, ok := w.(*errWriter); ok && ew.e == nil {
+		ew.e = e
+	}
 	body := map[string]any{"code": e.Code, "message": e.Msg}
 	for k, v := range e.Extra {
 		body[k] = v
@@ -246,6 +321,31 @@ func writeErr(w http.ResponseWriter, e *apiError) {
 // fromError maps an error of the proxy, the policy engine, a backend or
 // the translator to an HTTP answer.
 func fromError(err error) *apiError {
+	ae := httpError(err)
+	ae.counted = errors.As(err, new(countedError))
+	var pe *pgconn.PgError
+	var me *gmysql.MyError
+	switch e := sqlerr.As(err); {
+	case e != nil:
+		ae.sqlstate = e.SQLState()
+	case errors.As(err, &pe):
+		ae.sqlstate = pe.Code
+	case errors.As(err, &me):
+		ae.sqlstate = me.State
+	}
+	switch {
+	case ae.Code == "unanswerable":
+		ae.category = "client_protocol"
+	case ae.Code == "internal" && ae.sqlstate == "":
+		ae.category = "internal"
+	default:
+		ae.category = proxy.ErrorCategory(ae.sqlstate, err)
+	}
+	return ae
+}
+
+// httpError is fromError without the metric labels.
+func httpError(err error) *apiError {
 	var un *nlp.Unanswerable
 	if errors.As(err, &un) {
 		e := errf(http.StatusUnprocessableEntity, "unanswerable", "%s", un.Error())
@@ -513,7 +613,7 @@ func (s *Server) answer(ctx context.Context, b *proxy.Binding, req queryRequest,
 	defer cancel()
 	res, err := s.p.Query(ctx, b, sql, req.MaxResults)
 	if err != nil {
-		return nil, err
+		return nil, counted(err)
 	}
 	resp.Columns = make([]string, len(res.Columns))
 	resp.ColumnTypes = make([]string, len(res.Columns))
@@ -647,7 +747,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, b *proxy.Binding
 	})
 	if err != nil {
 		if !started {
-			writeErr(w, fromError(err))
+			writeErr(w, fromError(counted(err)))
 			return
 		}
 		// The status line is gone: cut the download short so it cannot be
@@ -697,6 +797,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, b *proxy.Binding
 		conn, status, code = "error", "unhealthy", http.StatusServiceUnavailable
 	}
 	ping := time.Since(start)
+	h, hasHealth := b.Tenant.Health()
+	if hasHealth && code == http.StatusOK && h.State != "up" {
+		status = h.State // degraded: answering, after recent failures or while probing
+	}
+	if hasHealth && h.State == "down" {
+		status, code = "unhealthy", http.StatusServiceUnavailable
+	}
 	if s.p.Draining() {
 		status, code = "draining", http.StatusServiceUnavailable
 	}
@@ -707,6 +814,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, b *proxy.Binding
 	}
 	if ps, ok := b.Tenant.PoolStats(); ok {
 		out["pool"] = ps
+	}
+	if hasHealth {
+		out["backend"] = h // state (up, degraded, down), reason, since, breaker (closed, half-open, open)
 	}
 	writeJSON(w, code, out)
 }
@@ -765,7 +875,11 @@ func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request, b *proxy.B
 	}
 	var tenants []map[string]any
 	for _, t := range s.p.Tenants() {
-		tenants = append(tenants, s.tenantMetrics(t))
+		m := s.tenantMetrics(t)
+		if h, ok := t.Health(); ok {
+			m["health"] = h // next to "pool": state, reason, since, breaker
+		}
+		tenants = append(tenants, m)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":  map[bool]string{true: "draining", false: "running"}[s.p.Draining()],

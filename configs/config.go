@@ -42,6 +42,9 @@ type File struct {
 	Tenants []Tenant            `mapstructure:"tenants"`
 	Users   []User              `mapstructure:"users"`
 	Roles   map[string]RoleSpec `mapstructure:"roles"`
+	// Audit is the audit log; Alerts the webhook alerts.
+	Audit  proxy.AuditConfig `mapstructure:"audit"`
+	Alerts proxy.AlertConfig `mapstructure:"alerts"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -176,6 +179,9 @@ func Load(path string) (*Config, error) {
 		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
 		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
+		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
+		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
+		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
 	} {
 		v.SetDefault(k, d)
 	}
@@ -245,6 +251,12 @@ func Build(f File) (*Config, error) {
 		}
 	default:
 		return nil, fmt.Errorf("nlp.provider: unknown provider %q (deterministic or openai)", f.NLP.Provider)
+	}
+	if err := f.Audit.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("audit.%w", err)
+	}
+	if err := f.Alerts.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("alerts.%w", err)
 	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {

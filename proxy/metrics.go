@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tenantproxy/tenantproxy/pool"
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
 )
 
@@ -15,7 +18,10 @@ type Metrics struct {
 	Errors     *prometheus.CounterVec
 	Latency    *prometheus.HistogramVec
 	Capped     *prometheus.CounterVec
-	reg        prometheus.Registerer
+	// BreakerTransitions counts circuit breaker state changes per tenant.
+	BreakerTransitions *prometheus.CounterVec
+	reg                prometheus.Registerer
+	alerts             atomic.Pointer[Alerter] // told of every error, for error-rate alerts
 }
 
 // NewMetrics creates and registers the metrics.
@@ -31,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"tenant", "class"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tenantproxy_errors_total",
-			Help: "Errors returned to clients, by tenant, SQLSTATE and category.",
+			Help: "Errors returned to clients (wire and admin API), by tenant (\"\" before a tenant is bound), SQLSTATE and category: " + strings.Join(ErrorCategories, ", ") + ".",
 		}, []string{"tenant", "sqlstate", "category"}),
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tenantproxy_statement_duration_seconds",
@@ -42,9 +48,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantproxy_policy_capped_total",
 			Help: "Statements whose rows were capped by the role's max_rows.",
 		}, []string{"tenant"}),
+		BreakerTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantproxy_breaker_transitions_total",
+			Help: "Circuit breaker state changes, by tenant and new state (closed, half-open, open).",
+		}, []string{"tenant", "to"}),
 		reg: reg,
 	}
-	reg.MustRegister(m.Clients, m.Statements, m.Errors, m.Latency, m.Capped)
+	reg.MustRegister(m.Clients, m.Statements, m.Errors, m.Latency, m.Capped, m.BreakerTransitions)
 	return m
 }
 
@@ -62,16 +72,77 @@ func (m *Metrics) Statement(tenant, class string, d time.Duration) {
 	m.Latency.WithLabelValues(tenant).Observe(d.Seconds())
 }
 
-// Error records an error sent to a client of tenant ("" before binding).
+// Error records an error sent to a client of tenant ("" before binding):
+// err is the proxy's error, or nil for an error the backend reported with
+// sqlstate. Call it once per error, where the error is sent.
 func (m *Metrics) Error(tenant, sqlstate string, err error) {
+	m.CountError(tenant, sqlstate, ErrorCategory(sqlstate, err))
+}
+
+// CountError records an error of a known category (see ErrorCategories)
+// sent to a client of tenant.
+func (m *Metrics) CountError(tenant, sqlstate, category string) {
 	if m == nil {
 		return
 	}
-	category := "backend"
-	if e := sqlerr.As(err); e != nil {
-		category = e.Category()
-	}
 	m.Errors.WithLabelValues(tenant, sqlstate, category).Inc()
+	if a := m.alerts.Load(); a != nil {
+		a.Error(tenant, category)
+	}
+}
+
+// ErrorCategories are the values of the category label of
+// tenantproxy_errors_total:
+//
+//   - auth: authentication failed, or the user may not use the tenant
+//   - policy: the role's policy refused the statement (or a feature the
+//     proxy does not relay)
+//   - limit: a tenant limit (connections, rate, pool size) was reached
+//   - backend_unavailable: the backend cannot be reached (breaker open,
+//     connection failed or lost, primary down)
+//   - timeout: the tenant's statement_timeout cancelled the statement
+//   - client_protocol: the client sent something malformed or out of place
+//     (protocol errors, unparsable statements, invalid values, a tenant
+//     switch inside a transaction)
+//   - internal: a bug or unexpected state in the proxy
+//   - backend: an error the backend reported for the statement
+//   - canceled: the client cancelled its own statement
+//   - shutdown: the proxy is draining
+var ErrorCategories = []string{"auth", "policy", "limit", "backend_unavailable", "timeout",
+	"client_protocol", "internal", "backend", "canceled", "shutdown"}
+
+// ErrorCategory returns the category of an error sent to a client: err is
+// the proxy's error (an *sqlerr.Error in its chain), or nil / a backend
+// error, categorised by its SQLSTATE.
+func ErrorCategory(sqlstate string, err error) string {
+	if e := sqlerr.As(err); e != nil {
+		switch e.Kind {
+		case sqlerr.AuthFailed, sqlerr.UnknownTenant, sqlerr.NoTenantChosen, sqlerr.NoRoleOnTenant:
+			return "auth"
+		case sqlerr.Permission, sqlerr.Privilege, sqlerr.CrossTenant, sqlerr.Unsupported:
+			return "policy"
+		case sqlerr.TooManyConnections, sqlerr.RateLimited, sqlerr.PoolTimeout:
+			return "limit"
+		case sqlerr.Unavailable, sqlerr.ReadOnlyBackend:
+			return "backend_unavailable"
+		case sqlerr.StatementTimeout:
+			return "timeout"
+		case sqlerr.Protocol, sqlerr.Syntax, sqlerr.InvalidValue, sqlerr.ActiveTransaction:
+			return "client_protocol"
+		case sqlerr.Canceled:
+			return "canceled"
+		case sqlerr.ShuttingDown:
+			return "shutdown"
+		}
+		return "internal"
+	}
+	switch {
+	case sqlstate == "57014" || sqlstate == "70100": // query_canceled; MySQL ER_QUERY_INTERRUPTED
+		return "canceled"
+	case strings.HasPrefix(sqlstate, "08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03":
+		return "backend_unavailable"
+	}
+	return "backend"
 }
 
 var (
@@ -83,7 +154,17 @@ var (
 		"Acquire calls that timed out.", []string{"tenant"}, nil)
 	poolDialErrorsDesc = prometheus.NewDesc("tenantproxy_pool_connect_errors_total",
 		"Backend connection attempts that failed.", []string{"tenant"}, nil)
+	breakerStateDesc = prometheus.NewDesc("tenantproxy_breaker_state",
+		"Circuit breaker of the tenant's backend: 0 closed, 1 half-open, 2 open.", []string{"tenant"}, nil)
+	backendHealthDesc = prometheus.NewDesc("tenantproxy_backend_health",
+		"Backend health: 1 for the tenant's current state (up, degraded, down), 0 for the others.", []string{"tenant", "state"}, nil)
 )
+
+// breakerValues are the values of tenantproxy_breaker_state.
+var breakerValues = map[string]float64{"closed": 0, "half-open": 1, "open": 2}
+
+// healthStates are the states of tenantproxy_backend_health.
+var healthStates = []string{pool.HealthUp, pool.HealthDegraded, pool.HealthDown}
 
 type poolCollector struct{ s *Server }
 
@@ -92,6 +173,8 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolSizeDesc
 	ch <- poolTimeoutsDesc
 	ch <- poolDialErrorsDesc
+	ch <- breakerStateDesc
+	ch <- backendHealthDesc
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -107,5 +190,15 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolSizeDesc, prometheus.GaugeValue, float64(st.MaxTotal), t.ID, "max")
 		ch <- prometheus.MustNewConstMetric(poolTimeoutsDesc, prometheus.CounterValue, float64(st.Timeouts), t.ID)
 		ch <- prometheus.MustNewConstMetric(poolDialErrorsDesc, prometheus.CounterValue, float64(st.DialErrors), t.ID)
+		if h, ok := t.Health(); ok {
+			ch <- prometheus.MustNewConstMetric(breakerStateDesc, prometheus.GaugeValue, breakerValues[h.Breaker], t.ID)
+			for _, state := range healthStates {
+				v := 0.0
+				if h.State == state {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(backendHealthDesc, prometheus.GaugeValue, v, t.ID, state)
+			}
+		}
 	}
 }

@@ -142,6 +142,9 @@ type Server struct {
 	clients   map[*clientEntry]struct{}
 	reloadMu  sync.Mutex
 	draining  atomic.Bool
+
+	audit  atomic.Pointer[AuditLog] // audit.go
+	alerts atomic.Pointer[Alerter]  // alerts.go
 }
 
 type cancelEntry struct {
@@ -190,6 +193,7 @@ func (s *Server) newTenantState(t *Tenant) *TenantState {
 	if t.Engine == EngineMySQL && t.MySQL != nil {
 		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts), pool.PingMySQL)
 	}
+	s.watchBreaker(ts)
 	return ts
 }
 
@@ -438,6 +442,18 @@ func (s *Server) Shutdown(ctx context.Context) {
 // String describes a binding for logs.
 func (b *Binding) String() string {
 	return fmt.Sprintf("%s@%s(%s)", b.User.Name, b.Tenant.ID, b.Role.Name)
+}
+
+// Health returns the state of the tenant's backend (up, degraded, down)
+// with its reason, since when, and the breaker state.
+func (t *TenantState) Health() (pool.Health, bool) {
+	if t.PGPool != nil {
+		return t.PGPool.Health(), true
+	}
+	if t.MySQLPool != nil {
+		return t.MySQLPool.Health(), true
+	}
+	return pool.Health{}, false
 }
 
 // PoolStats returns the tenant's pool statistics.

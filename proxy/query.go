@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -263,18 +264,27 @@ func MaskValue(style string, text bool, v []byte) []byte {
 
 // watchCancel cancels the backend statement when ctx ends before done is
 // closed, and bounds the connection's I/O a little past ctx's deadline.
-func watchCancel(ctx context.Context, cancel func(context.Context) error) (done func()) {
+func watchCancel(ctx context.Context, cancel func(context.Context) error) (done func() (cancelled bool)) {
+	// state: 0 running, 1 finished, 2 cancelling. Whichever of the end of
+	// the statement and ctx comes first wins, so a cancel is never sent
+	// after the statement ended (it could hit the connection's next user).
+	var state atomic.Int32
 	ch := make(chan struct{})
 	go func() {
 		select {
 		case <-ctx.Done():
-			cctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = cancel(cctx)
-			c()
+			if state.CompareAndSwap(0, 2) {
+				cctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = cancel(cctx)
+				c()
+			}
 		case <-ch:
 		}
 	}()
-	return func() { close(ch) }
+	return func() bool {
+		close(ch)
+		return !state.CompareAndSwap(0, 1)
+	}
 }
 
 // --- Postgres ---
@@ -320,7 +330,11 @@ func (s *Server) runPG(ctx context.Context, t *TenantState, sql string, r *runne
 		defer func() { _ = be.Conn.SetDeadline(time.Time{}) }()
 	}
 	stopWatch := watchCancel(ctx, be.Cancel)
-	defer stopWatch()
+	defer func() {
+		if stopWatch() {
+			clean = false // a cancel was sent: the connection is not reused
+		}
+	}()
 
 	// The mask lookup goes first so that its CommandComplete ends it.
 	var text strings.Builder
@@ -546,7 +560,11 @@ func (s *Server) runMySQL(ctx context.Context, t *TenantState, sql string, r *ru
 		defer func() { _ = be.Conn.SetDeadline(time.Time{}) }()
 	}
 	stopWatch := watchCancel(ctx, be.Kill)
-	defer stopWatch()
+	defer func() {
+		if stopWatch() {
+			clean = false // a cancel was sent: the connection is not reused
+		}
+	}()
 	masked := make(map[string]bool, len(r.masked))
 	for _, m := range r.masked {
 		masked[strings.ToLower(m)] = true

@@ -134,6 +134,18 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	audit, err := proxy.NewAuditLog(cfg.File.Audit, os.Stdout, reg, log)
+	if err != nil {
+		return fmt.Errorf("audit.path: %w", err)
+	}
+	defer func() { _ = audit.Close() }()
+	p.SetAudit(audit)
+	alerts, err := proxy.NewAlerter(cfg.File.Alerts, reg, log)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	defer alerts.Close()
+	p.SetAlerts(alerts)
 	var tlsCfg *tls.Config
 	if cfg.File.TLS.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.File.TLS.CertFile, cfg.File.TLS.KeyFile)
@@ -238,6 +250,9 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 			}
 		case sig := <-sigc:
 			if sig == syscall.SIGHUP {
+				if err := audit.Reopen(); err != nil {
+					log.Error("audit_reopen_failed", "error", err)
+				}
 				_, _ = reload()
 				continue
 			}

@@ -120,6 +120,9 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 		switch p[0] {
 		case 0x00:
 			status, warnings := okStatus(p), okWarnings(p)
+			if n, _, k := lenencInt(p[1:]); k > 0 {
+				s.aud.Rows += int64(n) // affected rows
+			}
 			res.ok++
 			if err := terminal(p, status, warnings, true); err != nil {
 				return res, err
@@ -240,6 +243,7 @@ func (s *session) relayRowsMore(res relayResult, cols []column, o relayOpts, rw 
 		if err := s.c.write(p); err != nil {
 			return res, false, err
 		}
+		s.aud.Rows++
 	}
 }
 
@@ -253,10 +257,12 @@ func (s *session) relayErr(res relayResult, p []byte, rw *rewriter) (relayResult
 		te := sqlerr.New(sqlerr.StatementTimeout,
 			"Query execution was interrupted, maximum statement execution time exceeded (%s for tenant '%s')", s.b.StatementTimeout(), s.b.Tenant.ID)
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, te.MySQLState(), te)
+		s.aud.Fail(te, "")
 		s.holdWarn = false
 		return res, s.c.write(encodeErr(te.MySQLCode(), te.MySQLState(), te.Message))
 	}
 	s.srv.p.Metrics.Error(s.b.Tenant.ID, e.State, e)
+	s.aud.Fail(nil, strconv.Itoa(int(e.Code)))
 	if msg := rw.text(e.Message); msg != e.Message {
 		e.Message = msg
 		p = encodeErr(e.Code, e.State, e.Message)

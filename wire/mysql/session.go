@@ -85,6 +85,8 @@ type session struct {
 
 	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
 	idleWait atomic.Bool
+
+	aud proxy.Statement // the statement being run, for Record (audit, metrics)
 }
 
 func newSession(srv *Server, c *conn, id uint32, hs *handshakeResult) *session {
@@ -163,6 +165,7 @@ var _ proxy.Client = (*session)(nil)
 func (s *session) run() {
 	untrack, err := s.srv.p.Track(s)
 	if err != nil {
+		s.srv.p.Metrics.Error(s.b.Tenant.ID, mysqlState(err), err)
 		_ = s.c.writeErr(err)
 		return
 	}
@@ -216,7 +219,9 @@ func (s *session) run() {
 			return
 		}
 		if len(p) == 0 {
-			_ = s.c.writeErr(sqlerr.New(sqlerr.Protocol, "Malformed packet: empty command"))
+			e := sqlerr.New(sqlerr.Protocol, "Malformed packet: empty command")
+			s.srv.p.Metrics.Error(s.b.Tenant.ID, e.MySQLState(), e)
+			_ = s.c.writeErr(e)
 			return
 		}
 		if err := s.command(p); err != nil {
@@ -304,6 +309,7 @@ func (s *session) reply(p []byte) error {
 // fail answers a statement error: the connection stays open.
 func (s *session) fail(err error) error {
 	s.srv.p.Metrics.Error(s.b.Tenant.ID, mysqlState(err), err)
+	s.aud.Fail(err, "")
 	return s.reply(errPacket(err))
 }
 
@@ -315,7 +321,9 @@ var (
 
 // query runs a COM_QUERY text.
 func (s *session) query(sql string) error {
-	start := time.Now()
+	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.AddSQL(sql)
+	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.fail(err)
 	}
@@ -323,6 +331,7 @@ func (s *session) query(sql string) error {
 	if err != nil {
 		return s.fail(err)
 	}
+	s.aud.Add(dec, "")
 	if len(dec.Stmts) == 0 {
 		return s.fail(sqlerr.New(sqlerr.Syntax, "Query was empty"))
 	}
@@ -367,7 +376,6 @@ func (s *session) query(sql string) error {
 		s.proxyWarning = capMessage(dec, s.b)
 	}
 	s.afterStatements(dec, res.ok, txBefore)
-	s.srv.p.Metrics.Statement(s.b.Tenant.ID, dec.Class().String(), time.Since(start))
 	s.maybeRelease()
 	return s.c.flush()
 }

@@ -3,7 +3,6 @@ package mysql
 import (
 	"encoding/binary"
 	"errors"
-	"time"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/tenantproxy/tenantproxy/policy"
@@ -60,6 +59,11 @@ func (s *session) checkPrepared(sql string) (*policy.Decision, error) {
 // prepare answers COM_STMT_PREPARE with the backend's response under a
 // client statement id.
 func (s *session) prepare(sql string) error {
+	// Only a refused or failed prepare is audited (and not counted as a
+	// statement): the statement is recorded when executed.
+	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.AddSQL(sql)
+	defer s.srv.p.Record(&s.aud)
 	dec, err := s.checkPrepared(sql)
 	if err != nil {
 		return s.fail(err)
@@ -216,7 +220,8 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 // execute forwards COM_STMT_EXECUTE under the backend's statement id, with
 // the parameter types always included.
 func (s *session) execute(p []byte) error {
-	start := time.Now()
+	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.fail(err)
 	}
@@ -228,6 +233,7 @@ func (s *session) execute(p []byte) error {
 	if !ok {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id))
 	}
+	s.aud.Add(st.dec, st.sql)
 	pkt := p
 	if n := int(st.params); n > 0 {
 		nb := (n + 7) / 8
@@ -286,7 +292,6 @@ func (s *session) execute(p []byte) error {
 	}
 	s.longData = false
 	s.afterStatements(st.dec, res.ok, txBefore)
-	s.srv.p.Metrics.Statement(s.b.Tenant.ID, st.dec.Class().String(), time.Since(start))
 	s.maybeRelease()
 	return s.c.flush()
 }

@@ -120,6 +120,9 @@ func (s *Server) handle(nc net.Conn) {
 	if err != nil {
 		if !errors.Is(err, io.EOF) && !errors.Is(err, errQuiet) {
 			c.log.Debug("startup_failed", "error", err)
+			if sqlerr.As(err) != nil {
+				s.p.Metrics.Error("", sqlState(err), err)
+			}
 			c.fatal(err)
 		}
 		return
@@ -134,6 +137,7 @@ func (s *Server) handle(nc net.Conn) {
 	_ = nc.SetDeadline(time.Time{})
 	sess, err := newSession(s, c, b, startup.Parameters)
 	if err != nil {
+		s.p.Metrics.Error(b.Tenant.ID, sqlState(err), err)
 		c.fatal(err)
 		return
 	}

@@ -79,13 +79,11 @@ type session struct {
 	stateKey string
 
 	// batch under construction (extended protocol, until Sync)
-	out        []byte
-	exp        []expect
-	skipping   bool
-	batchSets  []*policy.SetVar
-	batchPins  bool
-	batchClass policy.Class
-	batchStart time.Time
+	out       []byte
+	exp       []expect
+	skipping  bool
+	batchSets []*policy.SetVar
+	batchPins bool
 
 	// column masks of the statement being relayed (mask.go)
 	maskWant    map[string]bool
@@ -99,6 +97,8 @@ type session struct {
 	admitted func()      // uncounts the client from its tenant's connections
 	unreg    func()
 	br       *reader // frames from the backend
+
+	aud proxy.Statement // the statement or batch being run, for Record (audit, metrics)
 }
 
 func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
@@ -162,6 +162,7 @@ var _ proxy.Client = (*session)(nil)
 func (s *session) run() {
 	untrack, err := s.srv.p.Track(s)
 	if err != nil {
+		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
 		return
 	}
@@ -175,6 +176,7 @@ func (s *session) run() {
 	s.admitted = admitted
 	defer func() { s.admitted() }()
 	if err := s.greet(); err != nil {
+		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
 		return
 	}
@@ -196,6 +198,7 @@ func (s *session) run() {
 			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
 				s.c.fatal(e)
 			} else if e := sqlerr.As(err); e != nil {
+				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
 				s.c.fatal(e)
 			}
 			return
@@ -354,7 +357,9 @@ func (s *session) simpleQuery(body []byte) error {
 	if len(s.exp) > 0 || len(s.out) > 0 {
 		return sqlerr.New(sqlerr.Protocol, "Query received before Sync ended an extended-protocol batch")
 	}
-	start := time.Now()
+	s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.AddSQL(sql)
+	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.refuseSimple(err)
 	}
@@ -362,6 +367,7 @@ func (s *session) simpleQuery(body []byte) error {
 	if err != nil {
 		return s.refuseSimple(err)
 	}
+	s.aud.Add(dec, "")
 	if len(dec.Stmts) == 0 {
 		return s.c.send(&pgproto3.EmptyQueryResponse{}, &pgproto3.ReadyForQuery{TxStatus: s.tx})
 	}
@@ -391,7 +397,6 @@ func (s *session) simpleQuery(body []byte) error {
 		return err
 	}
 	s.afterStatements(dec, failed, txBefore)
-	s.srv.p.Metrics.Statement(s.b.Tenant.ID, dec.Class().String(), time.Since(start))
 	s.maybeRelease()
 	return s.c.w.Flush()
 }
@@ -400,6 +405,7 @@ func (s *session) simpleQuery(body []byte) error {
 // backend's transaction is failed too, so it ends as Postgres would end it.
 func (s *session) refuseSimple(err error) error {
 	s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
+	s.aud.Fail(err, "")
 	er := encodeMsg(errorResponse(err, "ERROR"))
 	if s.be != nil && s.tx != 'I' {
 		s.out = appendQuery(s.out[:0], refusedSQL)
@@ -579,12 +585,11 @@ func (s *session) notice(dec *policy.Decision) {
 
 func (s *session) beginBatch() {
 	if len(s.exp) == 0 && len(s.out) == 0 {
-		s.batchStart = time.Now()
-		s.batchClass = 0
 		s.batchSets = s.batchSets[:0]
 		s.batchPins = false
 		s.batchLookup = false
 		s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
+		s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
 	}
 }
 
@@ -595,6 +600,7 @@ func (s *session) refuseInBatch(err error, count bool) error {
 	if count {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 	}
+	s.aud.Fail(err, "")
 	er := encodeMsg(errorResponse(err, "ERROR"))
 	s.skipping = true
 	if s.be != nil {
@@ -622,6 +628,7 @@ func (s *session) parse(body []byte) error {
 	}
 	st, err := s.prepare(m.Query, m.ParameterOIDs)
 	if err != nil {
+		s.aud.AddSQL(m.Query)
 		return s.refuseInBatch(err, true)
 	}
 	if m.Name != "" && s.be == nil {
@@ -790,9 +797,7 @@ func (s *session) execute(body []byte) error {
 	}
 	st := s.portals[m.Portal]
 	if st != nil {
-		if c := st.dec.Class(); c > s.batchClass {
-			s.batchClass = c
-		}
+		s.aud.Add(st.dec, st.sql)
 		for _, x := range st.dec.Stmts {
 			if x.Set != nil {
 				s.batchSets = append(s.batchSets, x.Set)
@@ -854,6 +859,7 @@ func (s *session) closeMsg(body []byte) error {
 
 func (s *session) sync() error {
 	s.beginBatch()
+	defer s.srv.p.Record(&s.aud)
 	s.skipping = false
 	txBefore := s.tx
 	if s.be == nil {
@@ -881,11 +887,6 @@ func (s *session) sync() error {
 	}
 	s.afterStatements(dec, failed, txBefore)
 	clear(s.portals)
-	class := s.batchClass
-	if class == 0 {
-		class = policy.ClassUtility
-	}
-	s.srv.p.Metrics.Statement(s.b.Tenant.ID, class.String(), time.Since(s.batchStart))
 	s.maybeRelease()
 	return s.c.w.Flush()
 }
@@ -1086,8 +1087,11 @@ func (s *session) relay() (failed bool, err error) {
 			}
 			if head.replaceErr == nil {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, errorCode(body), nil)
+				s.aud.Fail(nil, errorCode(body))
 			} else if s.timedOut.Load() {
-				s.srv.p.Metrics.Error(s.b.Tenant.ID, "57014", sqlerr.New(sqlerr.StatementTimeout, "timeout"))
+				te := sqlerr.New(sqlerr.StatementTimeout, "timeout")
+				s.srv.p.Metrics.Error(s.b.Tenant.ID, "57014", te)
+				s.aud.Fail(te, "")
 			}
 			if head.prepared != "" {
 				delete(s.be.Conn.Prepared, head.prepared)
@@ -1106,6 +1110,9 @@ func (s *session) relay() (failed bool, err error) {
 			s.exp = s.exp[i:]
 		case '1', '2', '3', 'n', 'C', 'I', 's':
 			forward = !head.swallow
+			if typ == 'C' && forward && !head.lookup {
+				s.aud.Rows += proxy.TagRows(body)
+			}
 			if typ == 'C' || typ == 'I' || typ == 's' {
 				if head.typ == 'e' && !head.lookup {
 					s.maskIdx = s.maskIdx[:0]
