@@ -71,3 +71,16 @@ func TestMySQLViewerMasksAndCaps(t *testing.T) {
 		t.Fatalf("mariadb client output:\n%s", out)
 	}
 }
+
+// TestMySQLUnsafeCharsetRefused refuses a handshake in a multibyte
+// character set that can hide a backslash from the proxy's parser.
+func TestMySQLUnsafeCharsetRefused(t *testing.T) {
+	f := newMyFixture(t, "", "")
+	db := f.rp.myOpen(t, "alice", "alice-pw", "alpha", "collation=gbk_chinese_ci")
+	err := db.PingContext(context.Background())
+	wantMyErr(t, err, 1235, "gbk handshake")
+	ok := f.rp.myOpen(t, "alice", "alice-pw", "alpha", "collation=utf8mb4_general_ci")
+	if err := ok.PingContext(context.Background()); err != nil {
+		t.Fatalf("utf8mb4: %v", err)
+	}
+}

@@ -791,3 +791,22 @@ func TestPGUnsafeClientEncodingRefused(t *testing.T) {
 	}
 	c.Close(ctx)
 }
+
+func TestPGStandardConformingStringsStaysOn(t *testing.T) {
+	f := newPGFixture(t, "", "")
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(f.rp.pgURL("alice", "alice-pw", "alpha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["standard_conforming_strings"] = "off"
+	if c, err := pgx.ConnectConfig(ctx, cfg); err == nil {
+		c.Close(ctx)
+		t.Fatal("standard_conforming_strings=off accepted at startup")
+	}
+	c := f.rp.connect(t, "alice", "alice-pw", "alpha")
+	_, err = c.Exec(ctx, "SET standard_conforming_strings = off")
+	if err == nil {
+		t.Fatal("SET standard_conforming_strings = off accepted")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/charset"
 	"github.com/tenantproxy/tenantproxy/pool"
 	"github.com/tenantproxy/tenantproxy/proxy"
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
@@ -226,6 +227,9 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 	if h.user == "" {
 		return nil, sqlerr.New(sqlerr.AuthFailed, "Access denied: no user name given")
 	}
+	if !safeCharset(h.collation) {
+		return nil, sqlerr.New(sqlerr.Unsupported, "the character set of collation %d is not supported by the proxy: use utf8mb4", h.collation)
+	}
 	u, known := s.p.User(h.user)
 	tokTenant, err := s.authenticate(c, h, u, known, salt, isTLS)
 	if err != nil {
@@ -243,6 +247,24 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 		return nil, err
 	}
 	return &handshakeResult{binding: b, caps: h.caps & caps, collation: h.collation, tls: isTLS}, nil
+}
+
+// safeCharset reports whether the proxy's parser reads text in the
+// character set of collation id as the server will: multibyte sets such as
+// gbk, big5 and sjis can hide a quote or backslash byte inside a character.
+func safeCharset(id uint8) bool {
+	if id == 0 {
+		return true
+	}
+	coll, err := charset.GetCollationByID(int(id))
+	if err != nil || coll == nil {
+		return false
+	}
+	switch strings.ToLower(coll.CharsetName) {
+	case "utf8", "utf8mb3", "utf8mb4", "latin1", "ascii", "binary":
+		return true
+	}
+	return false
 }
 
 // authenticate verifies the client's password with the plugin it chose

@@ -129,6 +129,10 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 			if !safeClientEncoding(v) {
 				return nil, sqlerr.New(sqlerr.Unsupported, "client_encoding %q is not supported by the proxy: use UTF8", v)
 			}
+		case "standard_conforming_strings":
+			if b := strings.ToLower(strings.TrimSpace(v)); b != "on" && b != "true" && b != "1" && b != "yes" {
+				return nil, sqlerr.New(sqlerr.Unsupported, "standard_conforming_strings %q is not supported by the proxy: it must stay on", v)
+			}
 		}
 		s.startup[strings.ToLower(k)] = "SET " + quoteIdent(strings.ToLower(k)) + " = " + quoteLiteral(v)
 	}
