@@ -29,7 +29,12 @@ BOUNCER_SESSION_PORT=${BOUNCER_SESSION_PORT:-16534}
 work=$(mktemp -d)
 chmod 755 "$work"; chown postgres "$work" 2>/dev/null || true
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for f in "$work"/bouncer-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  sleep 0.5
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 command -v pgbench >/dev/null || { echo "pgbench is required"; exit 1; }
