@@ -24,6 +24,7 @@ type Server struct {
 	api  // the /api/v1 endpoints (api.go)
 
 	reload func() (any, error) // POST /api/v1/admin/reload, when set
+	keys   signingKeys         // token keys, when the API is enabled
 }
 
 // New returns an admin server over p exposing the metrics of gatherer.

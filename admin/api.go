@@ -33,6 +33,10 @@ import (
 type Config struct {
 	// JWTSecret signs tokens (HS256); at least MinSecretLen bytes.
 	JWTSecret string
+	// JWTAlgorithm is HS256 (default), RS256 or ES256; the latter two sign
+	// with the PEM private key in JWTKeyFile.
+	JWTAlgorithm string
+	JWTKeyFile   string
 	// TokenTTL is the lifetime of issued tokens (default 1h).
 	TokenTTL time.Duration
 	// RedisAddr, when set, adds Redis as the cache's second level.
@@ -128,9 +132,13 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	switch {
 	case !a.enabled:
 		a.disabledBy = "the admin API is not configured"
-	case len(a.cfg.JWTSecret) < MinSecretLen:
-		a.disabledBy = fmt.Sprintf("auth.jwt_secret must be at least %d bytes", MinSecretLen)
-		s.log.Error("api_disabled", "reason", a.disabledBy)
+	default:
+		keys, err := loadKeys(a.cfg)
+		if err != nil {
+			a.disabledBy = err.Error()
+			s.log.Error("api_disabled", "reason", a.disabledBy)
+		}
+		s.keys = keys
 	}
 	if a.disabledBy != "" {
 		mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {

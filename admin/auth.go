@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -41,17 +42,65 @@ func (s *Server) issue(b *proxy.Binding) (string, time.Duration, error) {
 		ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.TokenTTL)),
 		ID:        hex.EncodeToString(id[:]),
 	}}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(s.cfg.JWTSecret))
+	tok, err := jwt.NewWithClaims(s.keys.method, c).SignedString(s.keys.sign)
 	return tok, s.cfg.TokenTTL, err
 }
 
-// ParseToken checks a token's signature (HS256 only: alg none and every
-// other algorithm are refused), expiry and issuer, and returns its claims.
+// signingKeys are the keys tokens are signed and checked with.
+type signingKeys struct {
+	method jwt.SigningMethod
+	sign   any // []byte for HS256, *rsa.PrivateKey or *ecdsa.PrivateKey
+	verify any // []byte for HS256, the public key otherwise
+}
+
+// loadKeys builds the signing keys of cfg: HS256 with the secret (at least
+// MinSecretLen bytes), or RS256 / ES256 with the PEM private key in
+// JWTKeyFile. The error says what is missing.
+func loadKeys(cfg Config) (signingKeys, error) {
+	switch strings.ToUpper(cfg.JWTAlgorithm) {
+	case "", "HS256":
+		if len(cfg.JWTSecret) < MinSecretLen {
+			return signingKeys{}, fmt.Errorf("auth.jwt_secret must be at least %d bytes", MinSecretLen)
+		}
+		return signingKeys{method: jwt.SigningMethodHS256, sign: []byte(cfg.JWTSecret), verify: []byte(cfg.JWTSecret)}, nil
+	case "RS256":
+		pemBytes, err := os.ReadFile(cfg.JWTKeyFile)
+		if err != nil {
+			return signingKeys{}, fmt.Errorf("auth.jwt_key_file: %v", err)
+		}
+		k, err := jwt.ParseRSAPrivateKeyFromPEM(pemBytes)
+		if err != nil {
+			return signingKeys{}, fmt.Errorf("auth.jwt_key_file: not an RSA private key: %v", err)
+		}
+		return signingKeys{method: jwt.SigningMethodRS256, sign: k, verify: &k.PublicKey}, nil
+	case "ES256":
+		pemBytes, err := os.ReadFile(cfg.JWTKeyFile)
+		if err != nil {
+			return signingKeys{}, fmt.Errorf("auth.jwt_key_file: %v", err)
+		}
+		k, err := jwt.ParseECPrivateKeyFromPEM(pemBytes)
+		if err != nil {
+			return signingKeys{}, fmt.Errorf("auth.jwt_key_file: not an EC private key: %v", err)
+		}
+		return signingKeys{method: jwt.SigningMethodES256, sign: k, verify: &k.PublicKey}, nil
+	}
+	return signingKeys{}, fmt.Errorf("auth.jwt_algorithm: unknown algorithm %q (HS256, RS256 or ES256)", cfg.JWTAlgorithm)
+}
+
+// TokensEnabled reports whether the server can issue and check tokens.
+func (s *Server) TokensEnabled() bool { return s.keys.method != nil }
+
+// ParseToken checks a token's signature (the configured algorithm only: alg
+// none and every other algorithm are refused), expiry and issuer, and
+// returns its claims.
 func (s *Server) ParseToken(tok string) (*Claims, error) {
+	if s.keys.method == nil {
+		return nil, errors.New("tokens are not configured")
+	}
 	var c Claims
 	_, err := jwt.ParseWithClaims(tok, &c, func(t *jwt.Token) (any, error) {
-		return []byte(s.cfg.JWTSecret), nil
-	}, jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(),
+		return s.keys.verify, nil
+	}, jwt.WithValidMethods([]string{s.keys.method.Alg()}), jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(), jwt.WithIssuer(tokenIssuer), jwt.WithLeeway(5*time.Second))
 	if err != nil {
 		return nil, err

@@ -58,6 +58,10 @@ type Listen struct {
 type Auth struct {
 	JWTSecret string        `mapstructure:"jwt_secret"`
 	TokenTTL  time.Duration `mapstructure:"token_ttl"`
+	// JWTAlgorithm is HS256 (default, with JWTSecret), RS256 or ES256 (with
+	// the PEM private key in JWTKeyFile).
+	JWTAlgorithm string `mapstructure:"jwt_algorithm"`
+	JWTKeyFile   string `mapstructure:"jwt_key_file"`
 	// TokenPasswordsOnLoopback lets Postgres clients on loopback give an
 	// access token as their password without TLS (over TLS they always may).
 	TokenPasswordsOnLoopback bool `mapstructure:"token_passwords_on_loopback"`
@@ -173,6 +177,7 @@ func Load(path string) (*Config, error) {
 	for k, d := range map[string]any{
 		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080",
 		"auth.jwt_secret": "", "auth.token_ttl": time.Hour, "auth.token_passwords_on_loopback": false,
+		"auth.jwt_algorithm": "HS256", "auth.jwt_key_file": "",
 		"redis.addr": "", "redis.password": "", "redis.db": 0,
 		"tls.cert_file": "", "tls.key_file": "",
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
@@ -314,7 +319,7 @@ func Build(f File) (*Config, error) {
 // adminConfig maps the file's keys onto the admin API's settings.
 func adminConfig(f File) admin.Config {
 	ac := admin.Config{
-		JWTSecret: f.Auth.JWTSecret, TokenTTL: f.Auth.TokenTTL,
+		JWTSecret: f.Auth.JWTSecret, TokenTTL: f.Auth.TokenTTL, JWTAlgorithm: f.Auth.JWTAlgorithm, JWTKeyFile: f.Auth.JWTKeyFile,
 		RedisAddr: f.Redis.Addr, RedisPassword: f.Redis.Password, RedisDB: f.Redis.DB,
 		CacheBytes: int64(f.Cache.MemoryMB) << 20, QueryTTL: f.Cache.QueryTTL, SchemaTTL: f.Cache.SchemaTTL,
 		NLP:     admin.NLPConfig{Provider: f.NLP.Provider, BaseURL: f.NLP.BaseURL, Model: f.NLP.Model, APIKeyEnv: f.NLP.APIKeyEnv},

@@ -192,7 +192,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	}
 	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload))
 	var tokens func(string) (string, string, error)
-	if len(cfg.Admin.JWTSecret) >= admin.MinSecretLen {
+	if adm.TokensEnabled() {
 		tokens = func(tok string) (string, string, error) {
 			c, err := adm.ParseToken(tok)
 			if err != nil {
