@@ -3,8 +3,10 @@ package test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMySQLViewerMasksAndCaps checks masked columns and the row cap with
@@ -82,5 +84,60 @@ func TestMySQLUnsafeCharsetRefused(t *testing.T) {
 	ok := f.rp.myOpen(t, "alice", "alice-pw", "alpha", "collation=utf8mb4_general_ci")
 	if err := ok.PingContext(context.Background()); err != nil {
 		t.Fatalf("utf8mb4: %v", err)
+	}
+}
+
+// TestMySQLLargeResultBoundedMemory streams 2,000,000 rows through the proxy
+// process's MySQL port (text and binary protocol) and checks its peak RSS
+// grows by less than 100 MB.
+func TestMySQLLargeResultBoundedMemory(t *testing.T) {
+	requireMySQL(t)
+	db := tempMyDatabase(t, "mymem")
+	pp := startProxyProcess(t, fmt.Sprintf(`
+tenants: [{id: alpha, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s"}]
+users: [{name: alice, password: pw, tenants: {alpha: admin}}]
+`, db), true)
+	ctx := context.Background()
+	conn, err := sql.Open("mysql", fmt.Sprintf("alice:pw@tcp(%s)/alpha?timeout=5s", pp.myAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.PingContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	idle := rssKB(t, pp.cmd.Process.Pid, "VmRSS")
+	for _, args := range [][]any{nil, {0}} {
+		q := "SELECT seq, CONCAT(REPEAT('x', 40), seq) FROM seq_1_to_2000000"
+		if args != nil {
+			q += " WHERE seq > ?" // a server-side prepared statement: binary rows
+		}
+		rows, err := conn.QueryContext(ctx, q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n, sum int64
+		for rows.Next() {
+			var v int64
+			var s string
+			if err := rows.Scan(&v, &s); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			sum += v
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if n != 2000000 || sum != 2000000*2000001/2 {
+			t.Fatalf("got %d rows, sum %d", n, sum)
+		}
+	}
+	peak := rssKB(t, pp.cmd.Process.Pid, "VmHWM")
+	t.Logf("proxy RSS idle %d kB, peak %d kB (+%d kB) over two 2,000,000-row results", idle, peak, peak-idle)
+	if peak-idle > 100*1024 {
+		t.Fatalf("peak RSS grew by %d kB", peak-idle)
 	}
 }

@@ -60,6 +60,7 @@ type proxyProcess struct {
 	cmd       *exec.Cmd
 	pgAddr    string
 	adminAddr string
+	myAddr    string
 	cfgPath   string
 	listen    string // the listen line of the config file
 	logs      *strings.Builder
@@ -67,12 +68,15 @@ type proxyProcess struct {
 	done      chan error
 }
 
-func startProxyProcess(t testing.TB, tenantsYAML string) *proxyProcess {
+func startProxyProcess(t testing.TB, tenantsYAML string, withMySQL ...bool) *proxyProcess {
 	t.Helper()
 	bin := proxyBinary(t)
 	pp := &proxyProcess{pgAddr: freeAddr(t), logs: &strings.Builder{}, done: make(chan error, 1)}
 	pp.adminAddr = freeAddr(t)
-	pp.listen = fmt.Sprintf("listen: {postgres: %q, mysql: \"\", admin: %q}\n", pp.pgAddr, pp.adminAddr)
+	if len(withMySQL) > 0 && withMySQL[0] {
+		pp.myAddr = freeAddr(t)
+	}
+	pp.listen = fmt.Sprintf("listen: {postgres: %q, mysql: %q, admin: %q}\n", pp.pgAddr, pp.myAddr, pp.adminAddr)
 	cfg := pp.listen + tenantsYAML
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	pp.cfgPath = path
