@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,6 +46,19 @@ type Config struct {
 	// HealthInterval is how often a used pool checks its backend actively
 	// (config key health.interval; 0: no active checks).
 	HealthInterval time.Duration `mapstructure:"-"`
+	// AutoSize, when set, makes the size follow the measured concurrency.
+	AutoSize *AutoSize `mapstructure:"auto_size"`
+}
+
+// AutoSize bounds an automatically sized pool (config key pool.auto_size):
+// every second the pool samples how many connections are in use; every
+// window it sets its size (the connections it keeps open) to the 95th
+// percentile of those samples, within [Min, Max]. Up to Max+MaxOverflow
+// connections may be in use at once.
+type AutoSize struct {
+	Min    int           `mapstructure:"min"`
+	Max    int           `mapstructure:"max"`
+	Window time.Duration `mapstructure:"window"` // default 1m
 }
 
 // CheckAndSetDefaults validates c and fills in defaults.
@@ -72,6 +86,18 @@ func (c *Config) CheckAndSetDefaults() error {
 	}
 	if err := c.Breaker.CheckAndSetDefaults(); err != nil {
 		return fmt.Errorf("breaker: %w", err)
+	}
+	if a := c.AutoSize; a != nil {
+		if a.Min < 0 || a.Max < 1 || a.Min > a.Max {
+			return fmt.Errorf("auto_size: need 0 <= min <= max and max >= 1, got min %d max %d", a.Min, a.Max)
+		}
+		if a.Window == 0 {
+			a.Window = time.Minute
+		}
+		if a.Window < time.Second {
+			return fmt.Errorf("auto_size: window must be at least 1s, got %s", a.Window)
+		}
+		c.Size = min(max(c.Size, a.Min), a.Max)
 	}
 	switch c.Mode {
 	case "":
@@ -109,16 +135,17 @@ func (it *Item[C]) Created() time.Time { return it.created }
 
 // Stats is a snapshot of a pool's usage.
 type Stats struct {
-	Size       int   // configured size
-	MaxTotal   int   // size + max_overflow
-	Total      int   // open connections
-	InUse      int   // handed out
-	Idle       int   // open and waiting in the pool
-	Waiting    int   // Acquire calls waiting for a connection
-	Acquired   int64 // Acquire calls that succeeded
-	Timeouts   int64 // Acquire calls that timed out
-	Dials      int64 // connections opened
-	DialErrors int64 // connection attempts that failed
+	Size        int   // connections kept open (configured, or the current auto size)
+	Recommended int   // the size the measured concurrency calls for (auto_size)
+	MaxTotal    int   // size + max_overflow
+	Total       int   // open connections
+	InUse       int   // handed out
+	Idle        int   // open and waiting in the pool
+	Waiting     int   // Acquire calls waiting for a connection
+	Acquired    int64 // Acquire calls that succeeded
+	Timeouts    int64 // Acquire calls that timed out
+	Dials       int64 // connections opened
+	DialErrors  int64 // connection attempts that failed
 }
 
 // Pool is one tenant's pool of backend connections.
@@ -127,8 +154,12 @@ type Pool[C Conn] struct {
 	cfg    Config
 	dial   Dialer[C]
 	ping   Pinger[C]
-	tokens chan struct{} // one token per connection in use; capacity size+overflow
+	tokens chan struct{} // one token per connection in use; capacity size+overflow (max+overflow when auto-sized)
 	br     *breaker
+	size   atomic.Int64 // connections kept open; changes when auto-sized
+	// samples of in-use connections for auto-sizing (one per second)
+	samples     []int
+	recommended atomic.Int64
 
 	mu     sync.Mutex
 	idle   []*Item[C] // LIFO: the most recently used connection is reused first
@@ -154,13 +185,46 @@ func New[C Conn](name string, cfg Config, dial Dialer[C], ping Pinger[C]) *Pool[
 		cfg:    cfg,
 		dial:   dial,
 		ping:   ping,
-		tokens: make(chan struct{}, cfg.Size+cfg.MaxOverflow),
+		tokens: make(chan struct{}, maxInUse(cfg)),
 		br:     newBreaker(name, cfg.Breaker),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	p.size.Store(int64(cfg.Size))
+	p.recommended.Store(int64(cfg.Size))
 	go p.reap()
 	return p
+}
+
+// maxInUse is how many connections may be in use at once.
+func maxInUse(cfg Config) int {
+	if cfg.AutoSize != nil {
+		return cfg.AutoSize.Max + cfg.MaxOverflow
+	}
+	return cfg.Size + cfg.MaxOverflow
+}
+
+// keep is how many idle connections the pool keeps.
+func (p *Pool[C]) keep() int { return int(p.size.Load()) }
+
+// sample records the connections in use and, once per window, resizes an
+// auto-sized pool to the 95th percentile of the samples.
+func (p *Pool[C]) sample() {
+	a := p.cfg.AutoSize
+	if a == nil {
+		return
+	}
+	p.samples = append(p.samples, len(p.tokens))
+	if time.Duration(len(p.samples))*time.Second < a.Window {
+		return
+	}
+	s := append([]int(nil), p.samples...)
+	p.samples = p.samples[:0]
+	slices.Sort(s)
+	p95 := s[(len(s)*95+99)/100-1]
+	n := min(max(p95, a.Min), a.Max)
+	p.recommended.Store(int64(n))
+	p.size.Store(int64(n))
 }
 
 // Config returns the pool's settings.
@@ -211,7 +275,7 @@ func (p *Pool[C]) acquire(ctx context.Context) (*Item[C], error) {
 			p.timeouts.Add(1)
 			return nil, sqlerr.New(sqlerr.PoolTimeout,
 				"no backend connection for tenant %q within %s (pool size %d, all in use)",
-				p.name, p.cfg.Timeout, p.cfg.Size+p.cfg.MaxOverflow)
+				p.name, p.cfg.Timeout, maxInUse(p.cfg))
 		case <-ctx.Done():
 			t.Stop()
 			p.waiting.Add(-1)
@@ -310,7 +374,7 @@ func (p *Pool[C]) Release(it *Item[C]) {
 	p.report(it, nil)
 	it.lastUsed = time.Now()
 	p.mu.Lock()
-	if p.closed || len(p.idle) >= p.cfg.Size {
+	if p.closed || len(p.idle) >= p.keep() {
 		p.total--
 		p.mu.Unlock()
 		_ = it.Conn.Close()
@@ -371,16 +435,17 @@ func (p *Pool[C]) Stats() Stats {
 	total, idle := p.total, len(p.idle)
 	p.mu.Unlock()
 	return Stats{
-		Size:       p.cfg.Size,
-		MaxTotal:   p.cfg.Size + p.cfg.MaxOverflow,
-		Total:      total,
-		InUse:      len(p.tokens),
-		Idle:       idle,
-		Waiting:    int(p.waiting.Load()),
-		Acquired:   p.acquired.Load(),
-		Timeouts:   p.timeouts.Load(),
-		Dials:      p.dials.Load(),
-		DialErrors: p.dialErrors.Load(),
+		Size:        p.keep(),
+		MaxTotal:    maxInUse(p.cfg),
+		Recommended: int(p.recommended.Load()),
+		Total:       total,
+		InUse:       len(p.tokens),
+		Idle:        idle,
+		Waiting:     int(p.waiting.Load()),
+		Acquired:    p.acquired.Load(),
+		Timeouts:    p.timeouts.Load(),
+		Dials:       p.dials.Load(),
+		DialErrors:  p.dialErrors.Load(),
 	}
 }
 
@@ -393,6 +458,12 @@ func (p *Pool[C]) reap() {
 	}
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var sampler <-chan time.Time
+	if p.cfg.AutoSize != nil {
+		st := time.NewTicker(time.Second)
+		defer st.Stop()
+		sampler = st.C
+	}
 	var health <-chan time.Time
 	if p.cfg.HealthInterval > 0 {
 		ht := time.NewTicker(p.cfg.HealthInterval)
@@ -407,6 +478,9 @@ func (p *Pool[C]) reap() {
 			p.reapOnce(time.Now())
 		case <-health:
 			p.check()
+		case <-sampler:
+			p.sample()
+			p.trimIdle()
 		}
 	}
 }
@@ -435,7 +509,7 @@ func (p *Pool[C]) check() {
 	if n := len(p.idle); n > 0 {
 		it = p.idle[n-1]
 		p.idle = p.idle[:n-1]
-	} else if p.total < p.cfg.Size+p.cfg.MaxOverflow {
+	} else if p.total < maxInUse(p.cfg) {
 		p.total++
 	} else {
 		p.mu.Unlock()
@@ -461,7 +535,7 @@ func (p *Pool[C]) check() {
 	done(nil)
 	it.lastUsed = time.Now()
 	p.mu.Lock()
-	if p.closed || len(p.idle) >= p.cfg.Size {
+	if p.closed || len(p.idle) >= p.keep() {
 		p.total--
 		p.mu.Unlock()
 		_ = it.Conn.Close()
@@ -469,6 +543,22 @@ func (p *Pool[C]) check() {
 	}
 	p.idle = append(p.idle, it)
 	p.mu.Unlock()
+}
+
+// trimIdle closes idle connections above the current size.
+func (p *Pool[C]) trimIdle() {
+	var extra []*Item[C]
+	p.mu.Lock()
+	for len(p.idle) > p.keep() {
+		it := p.idle[0]
+		p.idle = p.idle[1:]
+		p.total--
+		extra = append(extra, it)
+	}
+	p.mu.Unlock()
+	for _, it := range extra {
+		_ = it.Conn.Close()
+	}
 }
 
 func (p *Pool[C]) reapOnce(now time.Time) {

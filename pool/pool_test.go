@@ -328,3 +328,46 @@ func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
 		t.Fatalf("state changes %v", changes)
 	}
 }
+
+func TestAutoSizeFollowsConcurrency(t *testing.T) {
+	p, _ := newPool(t, Config{Size: 2, Timeout: time.Second, AutoSize: &AutoSize{Min: 1, Max: 8, Window: 2 * time.Second}})
+	if p.Stats().MaxTotal != 8 {
+		t.Fatalf("max in use %d, want auto_size.max", p.Stats().MaxTotal)
+	}
+	ctx := context.Background()
+	var held []*Item[*fakeConn]
+	for i := 0; i < 5; i++ {
+		it, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, it)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Stats().Size != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("size did not follow 5 connections in use: %+v", p.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, it := range held {
+		p.Release(it)
+	}
+	if st := p.Stats(); st.Idle != 5 || st.Recommended != 5 {
+		t.Fatalf("after release: %+v", st)
+	}
+	deadline = time.Now().Add(6 * time.Second)
+	for p.Stats().Size != 1 || p.Stats().Idle != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("size did not shrink to min with no load: %+v", p.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, bad := range []AutoSize{{Min: 3, Max: 2}, {Min: -1, Max: 2}, {Min: 1, Max: 4, Window: time.Millisecond}} {
+		b := bad
+		c := Config{AutoSize: &b}
+		if err := c.CheckAndSetDefaults(); err == nil {
+			t.Errorf("auto_size %+v accepted", bad)
+		}
+	}
+}

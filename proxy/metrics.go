@@ -149,7 +149,7 @@ var (
 	poolConnsDesc = prometheus.NewDesc("tenantproxy_pool_connections",
 		"Backend connections by state (in_use, idle, waiting = clients waiting).", []string{"tenant", "state"}, nil)
 	poolSizeDesc = prometheus.NewDesc("tenantproxy_pool_size_connections",
-		"Configured pool size and the most connections allowed with overflow.", []string{"tenant", "limit"}, nil)
+		"Pool size (connections kept open; the current size when auto-sized), the most connections allowed, and the size the measured concurrency recommends.", []string{"tenant", "limit"}, nil)
 	poolTimeoutsDesc = prometheus.NewDesc("tenantproxy_pool_acquire_timeouts_total",
 		"Acquire calls that timed out.", []string{"tenant"}, nil)
 	poolDialErrorsDesc = prometheus.NewDesc("tenantproxy_pool_connect_errors_total",
@@ -188,6 +188,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(st.Waiting), t.ID, "waiting")
 		ch <- prometheus.MustNewConstMetric(poolSizeDesc, prometheus.GaugeValue, float64(st.Size), t.ID, "size")
 		ch <- prometheus.MustNewConstMetric(poolSizeDesc, prometheus.GaugeValue, float64(st.MaxTotal), t.ID, "max")
+		ch <- prometheus.MustNewConstMetric(poolSizeDesc, prometheus.GaugeValue, float64(st.Recommended), t.ID, "recommended")
 		ch <- prometheus.MustNewConstMetric(poolTimeoutsDesc, prometheus.CounterValue, float64(st.Timeouts), t.ID)
 		ch <- prometheus.MustNewConstMetric(poolDialErrorsDesc, prometheus.CounterValue, float64(st.DialErrors), t.ID)
 		if h, ok := t.Health(); ok {
