@@ -122,20 +122,22 @@ type Log struct {
 
 // Tenant is one entry of tenants.
 type Tenant struct {
-	ID           string              `mapstructure:"id"`
-	Engine       string              `mapstructure:"engine"`
-	DSN          string              `mapstructure:"dsn"`
-	Isolation    string              `mapstructure:"isolation"`
-	Schema       string              `mapstructure:"schema"`
-	TenantColumn string              `mapstructure:"tenant_column"`
-	TenantValue  string              `mapstructure:"tenant_value"`
-	TenantTables []string            `mapstructure:"tenant_tables"`
-	Pool         pool.Config         `mapstructure:"pool"`
-	Breaker      pool.BreakerConfig  `mapstructure:"breaker"`
-	Limits       proxy.Limits        `mapstructure:"limits"`
-	Roles        map[string]RoleSpec `mapstructure:"roles"`
-	Glossary     map[string]string   `mapstructure:"glossary"` // phrase -> table or table.column, for questions
-	Examples     []Example           `mapstructure:"examples"` // verified questions answered by their SQL
+	ID             string              `mapstructure:"id"`
+	Engine         string              `mapstructure:"engine"`
+	DSN            string              `mapstructure:"dsn"`
+	Isolation      string              `mapstructure:"isolation"`
+	Schema         string              `mapstructure:"schema"`
+	TenantColumn   string              `mapstructure:"tenant_column"`
+	TenantValue    string              `mapstructure:"tenant_value"`
+	TenantTables   []string            `mapstructure:"tenant_tables"`
+	Pool           pool.Config         `mapstructure:"pool"`
+	Breaker        pool.BreakerConfig  `mapstructure:"breaker"`
+	Limits         proxy.Limits        `mapstructure:"limits"`
+	Replicas       []string            `mapstructure:"replicas"`
+	ReadAfterWrite time.Duration       `mapstructure:"read_after_write"`
+	Roles          map[string]RoleSpec `mapstructure:"roles"`
+	Glossary       map[string]string   `mapstructure:"glossary"` // phrase -> table or table.column, for questions
+	Examples       []Example           `mapstructure:"examples"` // verified questions answered by their SQL
 }
 
 // RoleSpec is a role definition or an override of a built-in role.
@@ -362,6 +364,24 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 	}
 	pt.Pool.Breaker = t.Breaker
 	pt.Limits = t.Limits
+	if len(t.Replicas) > 0 && t.Engine != proxy.EnginePostgres {
+		return nil, errors.New("replicas: only Postgres tenants have read replicas so far")
+	}
+	for i, dsn := range t.Replicas {
+		rc, err := pgconn.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("replicas[%d]: cannot parse the Postgres DSN: %v", i, redact(err.Error(), dsn))
+		}
+		pt.Replicas = append(pt.Replicas, rc)
+		pt.ReplicaDSNs = append(pt.ReplicaDSNs, dsn)
+	}
+	pt.ReadAfterWrite = t.ReadAfterWrite
+	if pt.ReadAfterWrite == 0 {
+		pt.ReadAfterWrite = time.Second
+	}
+	if pt.ReadAfterWrite < 0 {
+		return nil, errors.New("read_after_write: must not be negative")
+	}
 	if err := pt.Limits.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("limits: %w", err)
 	}
@@ -453,6 +473,16 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 			return nil, fmt.Errorf("roles.%s.%w", name, err)
 		}
 		pt.Roles[name] = r
+	}
+	for _, rc := range pt.Replicas {
+		// Replicas get the primary's session defaults (search_path for
+		// schema isolation, application_name).
+		if rc.RuntimeParams == nil {
+			rc.RuntimeParams = map[string]string{}
+		}
+		for k, v := range pt.PGConfig.RuntimeParams {
+			rc.RuntimeParams[k] = v
+		}
 	}
 	return pt, nil
 }

@@ -41,7 +41,13 @@ type Tenant struct {
 	Pool     pool.Config
 	PGConfig *pgconn.Config // Postgres tenants: the parsed DSN
 	Limits   Limits         // per-tenant client, rate and time limits
-	MySQL    *MySQLBackend  // MySQL tenants: the parsed DSN
+	// Replicas are read replicas of a Postgres tenant (parsed DSNs, in the
+	// order of ReplicaDSNs); ReadAfterWrite is how long a session reads from
+	// the primary after it wrote.
+	Replicas       []*pgconn.Config
+	ReplicaDSNs    []string
+	ReadAfterWrite time.Duration
+	MySQL          *MySQLBackend // MySQL tenants: the parsed DSN
 }
 
 // MySQLBackend is a MySQL tenant's parsed DSN.
@@ -87,6 +93,8 @@ type Config struct {
 type TenantState struct {
 	*Tenant
 	PGPool *pool.Pool[*pool.PGConn]
+	// PGReplicas are the read replicas' pools.
+	PGReplicas []*pool.Pool[*pool.PGConn]
 	// MySQLPool is the backend pool of a MySQL tenant.
 	MySQLPool *pool.Pool[*pool.MySQLConn]
 	// ServerParams are the backend's ParameterStatus values, learned from
@@ -105,10 +113,29 @@ func (t *TenantState) closePools() {
 		if t.PGPool != nil {
 			t.PGPool.Close()
 		}
+		for _, r := range t.PGReplicas {
+			r.Close()
+		}
 		if t.MySQLPool != nil {
 			t.MySQLPool.Close()
 		}
 	})
+}
+
+// ReadPool returns the pool of the healthy replica with the fewest
+// connections in use, or nil when there is none.
+func (t *TenantState) ReadPool() *pool.Pool[*pool.PGConn] {
+	var best *pool.Pool[*pool.PGConn]
+	bestUse := 0
+	for _, r := range t.PGReplicas {
+		if r.Health().Breaker == "open" {
+			continue
+		}
+		if u := r.Stats().InUse; best == nil || u < bestUse {
+			best, bestUse = r, u
+		}
+	}
+	return best
 }
 
 // ServerParams returns the backend's reported parameters, or nil before the
@@ -188,7 +215,11 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 func (s *Server) newTenantState(t *Tenant) *TenantState {
 	ts := &TenantState{Tenant: t}
 	if t.Engine == EnginePostgres {
-		ts.PGPool = pool.New(t.ID, t.Pool, s.pgDialer(ts), pool.PingPostgres)
+		ts.PGPool = pool.New(t.ID, t.Pool, s.pgDialer(ts, t.PGConfig), pool.PingPostgres)
+		for i, rc := range t.Replicas {
+			name := fmt.Sprintf("%s (replica %d)", t.ID, i+1)
+			ts.PGReplicas = append(ts.PGReplicas, pool.New(name, t.Pool, s.pgDialer(ts, rc), pool.PingPostgres))
+		}
 	}
 	if t.Engine == EngineMySQL && t.MySQL != nil {
 		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts), pool.PingMySQL)
@@ -197,8 +228,8 @@ func (s *Server) newTenantState(t *Tenant) *TenantState {
 	return ts
 }
 
-func (s *Server) pgDialer(ts *TenantState) pool.Dialer[*pool.PGConn] {
-	dial := pool.PostgresDialer(ts.PGConfig)
+func (s *Server) pgDialer(ts *TenantState, cfg *pgconn.Config) pool.Dialer[*pool.PGConn] {
+	dial := pool.PostgresDialer(cfg)
 	return func(ctx context.Context) (*pool.PGConn, error) {
 		c, err := dial(ctx)
 		if err != nil {

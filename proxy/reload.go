@@ -102,5 +102,6 @@ func (s *Server) Reload(cfg Config) ReloadSummary {
 func sameTenant(a, b *Tenant) bool {
 	return a.ID == b.ID && a.Engine == b.Engine && a.DSN == b.DSN &&
 		reflect.DeepEqual(a.Scope, b.Scope) && reflect.DeepEqual(a.Roles, b.Roles) &&
-		a.Pool == b.Pool && a.Limits == b.Limits
+		reflect.DeepEqual(a.Pool, b.Pool) && a.Limits == b.Limits &&
+		slices.Equal(a.ReplicaDSNs, b.ReplicaDSNs) && a.ReadAfterWrite == b.ReadAfterWrite
 }

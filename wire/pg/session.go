@@ -65,8 +65,14 @@ type session struct {
 	b   *proxy.Binding
 	ctx context.Context
 
-	mu sync.Mutex // guards be against the cancel path
-	be *pool.Item[*pool.PGConn]
+	mu     sync.Mutex // guards be against the cancel path
+	be     *pool.Item[*pool.PGConn]
+	bePool *pool.Pool[*pool.PGConn] // the pool be came from (primary or a replica)
+	// route is set before an acquire when what is about to run may go to
+	// a read replica; rywUntil keeps reads on the primary after a write.
+	route        bool
+	rywUntil     time.Time
+	batchAllRead bool // every statement of the batch so far only reads
 
 	tx      byte // last ReadyForQuery status: 'I', 'T' or 'E'
 	pinned  bool // the backend holds state that cannot be replayed
@@ -378,8 +384,14 @@ func (s *session) simpleQuery(body []byte) error {
 	if handled, err := s.intercept(dec); handled || err != nil {
 		return err
 	}
-	if err := s.acquire(); err != nil {
+	s.route = s.routable(dec)
+	err = s.acquire()
+	s.route = false
+	if err != nil {
 		return s.refuseSimple(err)
+	}
+	if !readOnly(dec) {
+		s.wrote()
 	}
 	txBefore := s.tx
 	s.out, s.exp = s.out[:0], s.exp[:0]
@@ -463,9 +475,9 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 	if s.be != nil {
 		s.mu.Lock()
 		if s.pinned {
-			s.b.Tenant.PGPool.Discard(s.be)
+			s.bePool.Discard(s.be)
 		} else {
-			s.b.Tenant.PGPool.Release(s.be)
+			s.bePool.Release(s.be)
 		}
 		s.be = nil
 		s.mu.Unlock()
@@ -591,6 +603,7 @@ func (s *session) beginBatch() {
 	if len(s.exp) == 0 && len(s.out) == 0 {
 		s.batchSets = s.batchSets[:0]
 		s.batchPins = false
+		s.batchAllRead = true
 		s.batchLookup = false
 		s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
 		s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
@@ -644,12 +657,20 @@ func (s *session) parse(body []byte) error {
 		// such as a missing table, at that first use.
 		s.stmts[m.Name] = st
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
+		s.noteBatch(st)
 		return nil
 	}
-	if err := s.acquire(); err != nil {
+	s.noteBatch(st)
+	prev, had := s.stmts[m.Name]
+	s.stmts[m.Name] = st // known to the look at the rest of the batch
+	if err := s.acquireFor(st); err != nil {
+		if had {
+			s.stmts[m.Name] = prev
+		} else {
+			delete(s.stmts, m.Name)
+		}
 		return s.refuseInBatch(err, true)
 	}
-	s.stmts[m.Name] = st
 	be := s.be.Conn
 	if m.Name == "" {
 		s.out = appendMsg(s.out, &pgproto3.Parse{Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
@@ -713,7 +734,8 @@ func (s *session) statement(name string) (*stmt, error) {
 		s.stmts[name] = nst
 		st = nst
 	}
-	if err := s.acquire(); err != nil {
+	s.noteBatch(st)
+	if err := s.acquireFor(st); err != nil {
 		return nil, err
 	}
 	be := s.be.Conn
@@ -776,7 +798,7 @@ func (s *session) describe(body []byte) error {
 		s.exp = append(s.exp, expect{typ: 'd', stmt: st})
 		return nil
 	}
-	if err := s.acquire(); err != nil {
+	if err := s.acquireFor(s.portals[m.Name]); err != nil {
 		return s.refuseInBatch(err, true)
 	}
 	s.out = appendMsg(s.out, &m)
@@ -796,10 +818,10 @@ func (s *session) execute(body []byte) error {
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.refuseInBatch(err, true)
 	}
-	if err := s.acquire(); err != nil {
+	st := s.portals[m.Portal]
+	if err := s.acquireFor(st); err != nil {
 		return s.refuseInBatch(err, true)
 	}
-	st := s.portals[m.Portal]
 	if st != nil {
 		s.aud.Add(st.dec, st.sql)
 		for _, x := range st.dec.Stmts {
@@ -890,6 +912,9 @@ func (s *session) sync() error {
 		dec.Stmts = append(dec.Stmts, policy.Stmt{Pins: true, Kind: "prepared statement"})
 	}
 	s.afterStatements(dec, failed, txBefore)
+	if !s.batchAllRead {
+		s.wrote()
+	}
 	clear(s.portals)
 	s.maybeRelease()
 	return s.c.w.Flush()
@@ -907,6 +932,110 @@ func (s *session) flush() error {
 
 // ---- backend ----
 
+// Read routing. A read outside a transaction may run on a read replica of
+// the tenant: a simple query whose statements all only read, or an
+// extended-protocol batch whose every statement up to its Sync only reads
+// (the rest of the batch is looked at in the client's read buffer; when the
+// Sync is not there yet, the batch goes to the primary). After a write the
+// session reads from the primary for the tenant's read_after_write window,
+// unless the primary is down.
+
+// readOnly reports whether a decision's statements only read.
+func readOnly(dec *policy.Decision) bool {
+	if len(dec.Stmts) == 0 {
+		return false
+	}
+	for _, st := range dec.Stmts {
+		if st.Class != policy.ClassRead || st.Set != nil || st.Pins || st.TenantSwitch != "" || st.ShowVar != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// routable reports whether dec may run on a replica now.
+func (s *session) routable(dec *policy.Decision) bool {
+	t := s.b.Tenant
+	if len(t.PGReplicas) == 0 || s.tx != 'I' || s.pinned || s.be != nil || t.Pool.Mode == pool.ModeSession || !readOnly(dec) {
+		return false
+	}
+	return !time.Now().Before(s.rywUntil) || t.PGPool.Health().Breaker == "open"
+}
+
+// wrote starts the read-after-write window.
+func (s *session) wrote() {
+	if len(s.b.Tenant.PGReplicas) > 0 {
+		s.rywUntil = time.Now().Add(s.b.Tenant.ReadAfterWrite)
+	}
+}
+
+// noteBatch records a statement of the extended-protocol batch.
+func (s *session) noteBatch(st *stmt) {
+	if !readOnly(st.dec) {
+		s.batchAllRead = false
+	}
+}
+
+// acquireFor acquires for a statement of an extended-protocol batch.
+func (s *session) acquireFor(st *stmt) error {
+	if s.be == nil && st != nil && s.batchAllRead && s.routable(st.dec) && s.restOfBatchReadOnly() {
+		s.route = true
+		defer func() { s.route = false }()
+	}
+	return s.acquire()
+}
+
+// restOfBatchReadOnly looks at the client's buffered messages up to the
+// batch's Sync: true only if the Sync is there and every statement before
+// it only reads.
+func (s *session) restOfBatchReadOnly() bool {
+	r := s.c.r.r
+	buf, err := r.Peek(r.Buffered())
+	if err != nil {
+		return false
+	}
+	parsed := map[string]bool{} // statements parsed (read-only) further on in the batch
+	for len(buf) >= 5 {
+		typ := buf[0]
+		n := int(binary.BigEndian.Uint32(buf[1:5])) - 4
+		if n < 0 || 5+n > len(buf) {
+			return false
+		}
+		body := buf[5 : 5+n]
+		buf = buf[5+n:]
+		switch typ {
+		case 'S':
+			return true
+		case 'P':
+			var m pgproto3.Parse
+			if m.Decode(body) != nil {
+				return false
+			}
+			dec, err := s.srv.p.Check(s.b, policy.Postgres, m.Query)
+			if err != nil || !readOnly(dec) {
+				return false
+			}
+			parsed[m.Name] = true
+		case 'B':
+			var m pgproto3.Bind
+			if m.Decode(body) != nil {
+				return false
+			}
+			if parsed[m.PreparedStatement] {
+				continue
+			}
+			st := s.stmts[m.PreparedStatement]
+			if st == nil || !readOnly(st.dec) {
+				return false
+			}
+		case 'D', 'E', 'C', 'H':
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // acquire makes sure the session holds a backend connection with its
 // settings applied.
 func (s *session) acquire() error {
@@ -915,16 +1044,29 @@ func (s *session) acquire() error {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	it, err := s.b.Tenant.PGPool.Acquire(ctx)
-	if err != nil {
-		return err
+	p := s.b.Tenant.PGPool
+	var it *pool.Item[*pool.PGConn]
+	if s.route {
+		// A read outside a transaction: a healthy replica, falling back
+		// to the primary when it cannot give a connection.
+		if rp := s.b.Tenant.ReadPool(); rp != nil {
+			if rit, err := rp.Acquire(ctx); err == nil {
+				p, it = rp, rit
+			}
+		}
+	}
+	if it == nil {
+		var err error
+		if it, err = p.Acquire(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.applyState(it.Conn); err != nil {
-		s.b.Tenant.PGPool.Discard(it)
+		p.Discard(it)
 		return err
 	}
 	s.mu.Lock()
-	s.be = it
+	s.be, s.bePool = it, p
 	s.mu.Unlock()
 	s.br = newReader(it.Conn.R, 1<<30)
 	return nil
@@ -982,10 +1124,10 @@ func (s *session) releaseBackend() {
 	s.be = nil
 	s.mu.Unlock()
 	if it.Conn.R.Buffered() > 0 {
-		s.b.Tenant.PGPool.Discard(it)
+		s.bePool.Discard(it)
 		return
 	}
-	s.b.Tenant.PGPool.Release(it)
+	s.bePool.Release(it)
 }
 
 // end returns or discards the backend when the client goes away.
@@ -993,7 +1135,7 @@ func (s *session) end() {
 	if s.be == nil {
 		return
 	}
-	p := s.b.Tenant.PGPool
+	p := s.bePool
 	if s.pinned || s.beBusy {
 		s.mu.Lock()
 		p.Discard(s.be)
@@ -1210,7 +1352,7 @@ func (s *session) copyIn() error {
 func (s *session) backendLost(err error) error {
 	if s.be != nil {
 		s.mu.Lock()
-		s.b.Tenant.PGPool.Fail(s.be, err)
+		s.bePool.Fail(s.be, err)
 		s.be = nil
 		s.mu.Unlock()
 	}
