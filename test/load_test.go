@@ -87,3 +87,7 @@ func (l *steadyLoad) stop() (time.Duration, int64, int) {
 	l.mu.Unlock()
 	return l.p99(), l.errs.Load(), n
 }
+
+func sortDurations(d []time.Duration) {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+}
