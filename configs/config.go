@@ -364,17 +364,6 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 	}
 	pt.Pool.Breaker = t.Breaker
 	pt.Limits = t.Limits
-	if len(t.Replicas) > 0 && t.Engine != proxy.EnginePostgres {
-		return nil, errors.New("replicas: only Postgres tenants have read replicas so far")
-	}
-	for i, dsn := range t.Replicas {
-		rc, err := pgconn.ParseConfig(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("replicas[%d]: cannot parse the Postgres DSN: %v", i, redact(err.Error(), dsn))
-		}
-		pt.Replicas = append(pt.Replicas, rc)
-		pt.ReplicaDSNs = append(pt.ReplicaDSNs, dsn)
-	}
 	pt.ReadAfterWrite = t.ReadAfterWrite
 	if pt.ReadAfterWrite == 0 {
 		pt.ReadAfterWrite = time.Second
@@ -473,6 +462,26 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 			return nil, fmt.Errorf("roles.%s.%w", name, err)
 		}
 		pt.Roles[name] = r
+	}
+	for i, dsn := range t.Replicas {
+		if t.Engine == proxy.EngineMySQL {
+			mc, err := mysql.ParseDSN(dsn)
+			if err != nil {
+				return nil, fmt.Errorf("replicas[%d]: cannot parse the MySQL DSN: %v", i, err)
+			}
+			if pt.MySQL == nil || mc.DBName != pt.MySQL.Database {
+				return nil, fmt.Errorf("replicas[%d]: the replica's database must be the primary's (%q)", i, pt.Scope.Database)
+			}
+			pt.MySQLReplicas = append(pt.MySQLReplicas, &proxy.MySQLBackend{Addr: mc.Addr, User: mc.User, Password: mc.Passwd, Database: mc.DBName, Params: mc.Params})
+			pt.ReplicaDSNs = append(pt.ReplicaDSNs, dsn)
+			continue
+		}
+		rc, err := pgconn.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("replicas[%d]: cannot parse the Postgres DSN: %v", i, redact(err.Error(), dsn))
+		}
+		pt.Replicas = append(pt.Replicas, rc)
+		pt.ReplicaDSNs = append(pt.ReplicaDSNs, dsn)
 	}
 	for _, rc := range pt.Replicas {
 		// Replicas get the primary's session defaults (search_path for

@@ -45,6 +45,7 @@ type Tenant struct {
 	// order of ReplicaDSNs); ReadAfterWrite is how long a session reads from
 	// the primary after it wrote.
 	Replicas       []*pgconn.Config
+	MySQLReplicas  []*MySQLBackend
 	ReplicaDSNs    []string
 	ReadAfterWrite time.Duration
 	MySQL          *MySQLBackend // MySQL tenants: the parsed DSN
@@ -93,8 +94,9 @@ type Config struct {
 type TenantState struct {
 	*Tenant
 	PGPool *pool.Pool[*pool.PGConn]
-	// PGReplicas are the read replicas' pools.
-	PGReplicas []*pool.Pool[*pool.PGConn]
+	// PGReplicas and MySQLReplicas are the read replicas' pools.
+	PGReplicas    []*pool.Pool[*pool.PGConn]
+	MySQLReplicas []*pool.Pool[*pool.MySQLConn]
 	// MySQLPool is the backend pool of a MySQL tenant.
 	MySQLPool *pool.Pool[*pool.MySQLConn]
 	// ServerParams are the backend's ParameterStatus values, learned from
@@ -116,6 +118,9 @@ func (t *TenantState) closePools() {
 		for _, r := range t.PGReplicas {
 			r.Close()
 		}
+		for _, r := range t.MySQLReplicas {
+			r.Close()
+		}
 		if t.MySQLPool != nil {
 			t.MySQLPool.Close()
 		}
@@ -124,10 +129,15 @@ func (t *TenantState) closePools() {
 
 // ReadPool returns the pool of the healthy replica with the fewest
 // connections in use, or nil when there is none.
-func (t *TenantState) ReadPool() *pool.Pool[*pool.PGConn] {
-	var best *pool.Pool[*pool.PGConn]
+func (t *TenantState) ReadPool() *pool.Pool[*pool.PGConn] { return leastBusy(t.PGReplicas) }
+
+// MySQLReadPool is ReadPool for a MySQL tenant.
+func (t *TenantState) MySQLReadPool() *pool.Pool[*pool.MySQLConn] { return leastBusy(t.MySQLReplicas) }
+
+func leastBusy[C pool.Conn](pools []*pool.Pool[C]) *pool.Pool[C] {
+	var best *pool.Pool[C]
 	bestUse := 0
-	for _, r := range t.PGReplicas {
+	for _, r := range pools {
 		if r.Health().Breaker == "open" {
 			continue
 		}
@@ -222,7 +232,11 @@ func (s *Server) newTenantState(t *Tenant) *TenantState {
 		}
 	}
 	if t.Engine == EngineMySQL && t.MySQL != nil {
-		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts), pool.PingMySQL)
+		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts, t.MySQL), pool.PingMySQL)
+		for i, rb := range t.MySQLReplicas {
+			name := fmt.Sprintf("%s (replica %d)", t.ID, i+1)
+			ts.MySQLReplicas = append(ts.MySQLReplicas, pool.New(name, t.Pool, s.mysqlDialer(ts, rb), pool.PingMySQL))
+		}
 	}
 	s.watchBreaker(ts)
 	return ts
@@ -244,8 +258,7 @@ func (s *Server) pgDialer(ts *TenantState, cfg *pgconn.Config) pool.Dialer[*pool
 	}
 }
 
-func (s *Server) mysqlDialer(ts *TenantState) pool.Dialer[*pool.MySQLConn] {
-	m := ts.MySQL
+func (s *Server) mysqlDialer(ts *TenantState, m *MySQLBackend) pool.Dialer[*pool.MySQLConn] {
 	dial := pool.MySQLDialer(pool.MySQLDSN{Addr: m.Addr, User: m.User, Password: m.Password, Database: m.Database, Params: m.Params})
 	return func(ctx context.Context) (*pool.MySQLConn, error) {
 		c, err := dial(ctx)

@@ -248,3 +248,76 @@ users:
 	sortDurations(lat)
 	t.Logf("other tenant: %d queries, 0 errors, p99 %s during the faults", len(lat), lat[len(lat)*99/100].Round(time.Microsecond))
 }
+
+// TestMySQLReadReplicaRouting routes reads outside transactions to a
+// replica (a MariaDB of the test's own holding the same database) and
+// everything else to the primary.
+func TestMySQLReadReplicaRouting(t *testing.T) {
+	requireMySQL(t)
+	db := tempMyDatabase(t, "myrr")
+	myExec(t, db, "CREATE TABLE t (v int)")
+	m := startThrowawayMaria(t)
+	m.exec(t, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (v int)")
+	rp := startProxy(t, fmt.Sprintf(`
+health: {interval: 200ms}
+tenants:
+  - {id: rr, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", replicas: ["root@tcp(127.0.0.1:%d)/%s?timeout=1s"],
+     read_after_write: 500ms, pool: {size: 4, timeout: 1s}, breaker: {threshold: 2, timeout: 1s}}
+users:
+  - {name: u, password: pw, tenants: {rr: editor}}
+`, db, m.port, db))
+	ctx := context.Background()
+	for _, params := range []string{"interpolateParams=true", "interpolateParams=false"} {
+		c := rp.myOpen(t, "u", "pw", "rr", params)
+		c.SetMaxOpenConns(1)
+		port := func(q sqlQuerier) int {
+			t.Helper()
+			var p int
+			if err := q.QueryRowContext(ctx, "SELECT @@port + ?", 0).Scan(&p); err != nil {
+				t.Fatalf("%s: %v", params, err)
+			}
+			return p
+		}
+		if p := port(c); p != m.port {
+			t.Fatalf("%s: a read outside a transaction ran on port %d", params, p)
+		}
+		tx, err := c.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := port(tx); p != 3306 {
+			t.Fatalf("%s: a read inside a transaction ran on port %d", params, p)
+		}
+		_ = tx.Rollback()
+		if _, err := c.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+			t.Fatal(err)
+		}
+		if p := port(c); p != 3306 {
+			t.Fatalf("%s: a read right after a write ran on port %d", params, p)
+		}
+		time.Sleep(600 * time.Millisecond)
+		if p := port(c); p != m.port {
+			t.Fatalf("%s: reads did not go back to the replica: port %d", params, p)
+		}
+	}
+	// The replica dies: reads fall back to the primary.
+	m.kill()
+	c := rp.myOpen(t, "u", "pw", "rr", "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var p int
+		err := c.QueryRowContext(ctx, "SELECT @@port").Scan(&p)
+		if err == nil && p == 3306 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reads never fell back to the primary: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sqlQuerier is a *sql.DB or *sql.Tx.
+type sqlQuerier interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}

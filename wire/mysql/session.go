@@ -59,6 +59,10 @@ type session struct {
 	b    *proxy.Binding
 	be   *pool.Item[*pool.MySQLConn]
 	bep  *pool.Pool[*pool.MySQLConn] // the pool be came from
+	// route is set before an acquire when what is about to run may go to
+	// a read replica; rywUntil keeps reads on the primary after a write.
+	route    bool
+	rywUntil time.Time
 	busy bool                        // a command is in flight on be
 
 	status   uint16      // server status last sent to the client
@@ -349,8 +353,14 @@ func (s *session) query(sql string) error {
 	if !showWarnings {
 		s.proxyWarning = ""
 	}
-	if err := s.acquire(); err != nil {
+	s.route = s.routable(dec)
+	err = s.acquire()
+	s.route = false
+	if err != nil {
 		return s.fail(err)
+	}
+	if !readOnly(dec) {
+		s.wrote()
 	}
 	text := s.connIDs(dec.SQL)
 	q := make([]byte, 0, len(text)+1)
@@ -678,6 +688,42 @@ func (s *session) computeStateKey() string {
 
 // ---- backend ----
 
+// Read routing, as on the Postgres side: a statement that only reads, run
+// outside a transaction by a session that holds no state, goes to the
+// tenant's healthy replica with the fewest connections in use; after a
+// write the session reads from the primary for read_after_write, unless the
+// primary is down.
+
+// readOnly reports whether a decision's statements only read.
+func readOnly(dec *policy.Decision) bool {
+	if len(dec.Stmts) == 0 {
+		return false
+	}
+	for _, st := range dec.Stmts {
+		if st.Class != policy.ClassRead || st.Set != nil || st.Pins || st.TenantSwitch != "" || st.ShowVar != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// routable reports whether dec may run on a replica now.
+func (s *session) routable(dec *policy.Decision) bool {
+	t := s.b.Tenant
+	if len(t.MySQLReplicas) == 0 || s.be != nil || s.inTx() || s.pinned || s.holdWarn || s.longData || s.cursor ||
+		t.Pool.Mode == pool.ModeSession || !readOnly(dec) {
+		return false
+	}
+	return !time.Now().Before(s.rywUntil) || t.MySQLPool.Health().Breaker == "open"
+}
+
+// wrote starts the read-after-write window.
+func (s *session) wrote() {
+	if len(s.b.Tenant.MySQLReplicas) > 0 {
+		s.rywUntil = time.Now().Add(s.b.Tenant.ReadAfterWrite)
+	}
+}
+
 // acquire makes sure the session holds a backend connection with its
 // settings applied.
 func (s *session) acquire() error {
@@ -688,9 +734,21 @@ func (s *session) acquire() error {
 	if p == nil {
 		return sqlerr.New(sqlerr.Internal, "tenant %q has no MySQL pool", s.b.Tenant.ID)
 	}
-	it, err := p.Acquire(context.Background())
-	if err != nil {
-		return err
+	var it *pool.Item[*pool.MySQLConn]
+	if s.route {
+		// A read outside a transaction: a healthy replica, falling back
+		// to the primary when it cannot give a connection.
+		if rp := s.b.Tenant.MySQLReadPool(); rp != nil {
+			if rit, err := rp.Acquire(context.Background()); err == nil {
+				p, it = rp, rit
+			}
+		}
+	}
+	if it == nil {
+		var err error
+		if it, err = p.Acquire(context.Background()); err != nil {
+			return err
+		}
 	}
 	if err := s.applyState(it.Conn); err != nil {
 		p.Discard(it)

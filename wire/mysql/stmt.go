@@ -170,8 +170,14 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 		}
 		st.dec, st.bnd, st.meta = dec, s.b, isMeta(dec)
 	}
-	if err := s.acquire(); err != nil {
+	s.route = s.routable(st.dec)
+	err := s.acquire()
+	s.route = false
+	if err != nil {
 		return nil, nil, err
+	}
+	if !readOnly(st.dec) {
+		s.wrote()
 	}
 	be := s.be.Conn
 	if bst, ok := be.Prepared[st.dec.SQL]; ok {
