@@ -55,15 +55,15 @@ type session struct {
 	caps      uint32
 	collation uint8
 
-	mu   sync.Mutex // guards b, be and busy against KILL from other sessions
-	b    *proxy.Binding
-	be   *pool.Item[*pool.MySQLConn]
-	bep  *pool.Pool[*pool.MySQLConn] // the pool be came from
+	mu  sync.Mutex // guards b, be and busy against KILL from other sessions
+	b   *proxy.Binding
+	be  *pool.Item[*pool.MySQLConn]
+	bep *pool.Pool[*pool.MySQLConn] // the pool be came from
 	// route is set before an acquire when what is about to run may go to
 	// a read replica; rywUntil keeps reads on the primary after a write.
 	route    bool
 	rywUntil time.Time
-	busy bool                        // a command is in flight on be
+	busy     bool // a command is in flight on be
 
 	status   uint16      // server status last sent to the client
 	pinned   bool        // the backend holds state that cannot be replayed
