@@ -177,3 +177,66 @@ users:
 		t.Fatalf("health after recovery: %+v", h)
 	}
 }
+
+// TestPGSlowAndDroppedBackend slows a tenant's backend behind the fault
+// relay past its statement timeout, then drops its connections mid-query:
+// the tenant's clients get clear errors, stay usable, and the other tenant
+// sees no error.
+func TestPGSlowAndDroppedBackend(t *testing.T) {
+	requirePostgres(t)
+	slowDB := tempPGDatabase(t, "slow")
+	steadyDB := tempPGDatabase(t, "steady3")
+	relay := newFaultRelay(t, "127.0.0.1:5432")
+	rp := startProxy(t, fmt.Sprintf(`
+tenants:
+  - {id: slow, engine: postgres, dsn: "postgres://postgres@%s/%s?sslmode=disable&connect_timeout=2",
+     pool: {size: 2, timeout: 2s}, limits: {statement_timeout: 300ms}}
+  - {id: steady, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable"}
+users:
+  - {name: u, password: pw, tenants: {slow: admin, steady: admin}}
+`, relay.addr, slowDB, steadyDB))
+	ctx := context.Background()
+	load := startSteadyLoad(t, rp.pgURL("u", "pw", "steady"), 2)
+	c := rp.connect(t, "u", "pw", "slow")
+	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	// Slow: every chunk the relay forwards waits 2s.
+	relay.delay.Store(int64(2 * time.Second))
+	start := time.Now()
+	_, err := c.Exec(ctx, "SELECT 1")
+	if err == nil {
+		t.Fatal("a statement slower than the timeout succeeded")
+	}
+	t.Logf("slow backend: %v after %s", err, time.Since(start).Round(time.Millisecond))
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("the timeout did not bound a slow backend: %s", time.Since(start))
+	}
+	relay.delay.Store(0)
+	c = rp.connect(t, "u", "pw", "slow")
+	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("after the slowness: %v", err)
+	}
+	// Dropped mid-query.
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Exec(ctx, "SELECT pg_sleep(0.2)", pgx.QueryExecModeSimpleProtocol)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	relay.drop()
+	if err := <-done; err == nil {
+		t.Fatal("a statement whose backend connection was dropped succeeded")
+	} else {
+		t.Logf("dropped connection: %v", err)
+	}
+	c2 := rp.connect(t, "u", "pw", "slow")
+	if _, err := c2.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("after the drop: %v", err)
+	}
+	p99, errs, n := load.stop()
+	if errs != 0 {
+		t.Fatalf("the other tenant saw %d errors", errs)
+	}
+	t.Logf("other tenant: %d queries, 0 errors, p99 %s", n, p99.Round(time.Microsecond))
+}

@@ -99,6 +99,16 @@ func (r *faultRelay) down() {
 	r.mu.Unlock()
 }
 
+// drop closes every relayed connection politely (FIN), as a backend or a
+// middlebox dropping connections would, and keeps accepting new ones.
+func (r *faultRelay) drop() {
+	r.mu.Lock()
+	for c := range r.conns {
+		c.Close()
+	}
+	r.mu.Unlock()
+}
+
 // up listens again on the same address.
 func (r *faultRelay) up(t testing.TB) {
 	t.Helper()
