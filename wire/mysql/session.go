@@ -229,10 +229,13 @@ func (s *session) run() {
 			return
 		}
 		if err := s.command(p); err != nil {
-			if errors.Is(err, errQuit) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			// A proxy error (a lost backend wraps the backend's EOF) is
+			// told to the client; the client's own EOF ends quietly.
+			e := sqlerr.As(err)
+			if e == nil && (errors.Is(err, errQuit) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
 				return
 			}
-			if e := sqlerr.As(err); e != nil {
+			if e != nil {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.MySQLState(), e)
 				_ = s.c.writeErr(e)
 			} else {

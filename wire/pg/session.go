@@ -218,10 +218,13 @@ func (s *session) run() {
 			return
 		}
 		if err := s.handle(typ, body); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errTerminate) {
+			// A proxy error (a lost backend wraps the backend's EOF) is
+			// told to the client; the client's own EOF ends quietly.
+			e := sqlerr.As(err)
+			if e == nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errTerminate)) {
 				return
 			}
-			if e := sqlerr.As(err); e != nil {
+			if e != nil {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
 				s.c.fatal(e)
 			} else {
