@@ -191,6 +191,20 @@ type Decision struct {
 	maskOut bool
 }
 
+// ReadOnly reports whether the decision's statements only read and leave no
+// session state behind: such statements may run on a read replica.
+func (d *Decision) ReadOnly() bool {
+	if len(d.Stmts) == 0 {
+		return false
+	}
+	for _, st := range d.Stmts {
+		if st.Class != ClassRead || st.Set != nil || st.Pins || st.TenantSwitch != "" || st.ShowVar != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // Class returns the most far-reaching class among the statements.
 func (d *Decision) Class() Class {
 	var c Class

@@ -362,7 +362,7 @@ func (s *session) query(sql string) error {
 	if err != nil {
 		return s.fail(err)
 	}
-	if !readOnly(dec) {
+	if !dec.ReadOnly() {
 		s.wrote()
 	}
 	text := s.connIDs(dec.SQL)
@@ -697,24 +697,11 @@ func (s *session) computeStateKey() string {
 // write the session reads from the primary for read_after_write, unless the
 // primary is down.
 
-// readOnly reports whether a decision's statements only read.
-func readOnly(dec *policy.Decision) bool {
-	if len(dec.Stmts) == 0 {
-		return false
-	}
-	for _, st := range dec.Stmts {
-		if st.Class != policy.ClassRead || st.Set != nil || st.Pins || st.TenantSwitch != "" || st.ShowVar != "" {
-			return false
-		}
-	}
-	return true
-}
-
 // routable reports whether dec may run on a replica now.
 func (s *session) routable(dec *policy.Decision) bool {
 	t := s.b.Tenant
 	if len(t.MySQLReplicas) == 0 || s.be != nil || s.inTx() || s.pinned || s.holdWarn || s.longData || s.cursor ||
-		t.Pool.Mode == pool.ModeSession || !readOnly(dec) {
+		t.Pool.Mode == pool.ModeSession || !dec.ReadOnly() {
 		return false
 	}
 	return !time.Now().Before(s.rywUntil) || t.MySQLPool.Health().Breaker == "open"

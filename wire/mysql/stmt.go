@@ -176,7 +176,7 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !readOnly(st.dec) {
+	if !st.dec.ReadOnly() {
 		s.wrote()
 	}
 	be := s.be.Conn

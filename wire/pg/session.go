@@ -393,7 +393,7 @@ func (s *session) simpleQuery(body []byte) error {
 	if err != nil {
 		return s.refuseSimple(err)
 	}
-	if !readOnly(dec) {
+	if !dec.ReadOnly() {
 		s.wrote()
 	}
 	txBefore := s.tx
@@ -943,23 +943,10 @@ func (s *session) flush() error {
 // session reads from the primary for the tenant's read_after_write window,
 // unless the primary is down.
 
-// readOnly reports whether a decision's statements only read.
-func readOnly(dec *policy.Decision) bool {
-	if len(dec.Stmts) == 0 {
-		return false
-	}
-	for _, st := range dec.Stmts {
-		if st.Class != policy.ClassRead || st.Set != nil || st.Pins || st.TenantSwitch != "" || st.ShowVar != "" {
-			return false
-		}
-	}
-	return true
-}
-
 // routable reports whether dec may run on a replica now.
 func (s *session) routable(dec *policy.Decision) bool {
 	t := s.b.Tenant
-	if len(t.PGReplicas) == 0 || s.tx != 'I' || s.pinned || s.be != nil || t.Pool.Mode == pool.ModeSession || !readOnly(dec) {
+	if len(t.PGReplicas) == 0 || s.tx != 'I' || s.pinned || s.be != nil || t.Pool.Mode == pool.ModeSession || !dec.ReadOnly() {
 		return false
 	}
 	return !time.Now().Before(s.rywUntil) || t.PGPool.Health().Breaker == "open"
@@ -974,7 +961,7 @@ func (s *session) wrote() {
 
 // noteBatch records a statement of the extended-protocol batch.
 func (s *session) noteBatch(st *stmt) {
-	if !readOnly(st.dec) {
+	if !st.dec.ReadOnly() {
 		s.batchAllRead = false
 	}
 }
@@ -1015,7 +1002,7 @@ func (s *session) restOfBatchReadOnly() bool {
 				return false
 			}
 			dec, err := s.srv.p.Check(s.b, policy.Postgres, m.Query)
-			if err != nil || !readOnly(dec) {
+			if err != nil || !dec.ReadOnly() {
 				return false
 			}
 			parsed[m.Name] = true
@@ -1028,7 +1015,7 @@ func (s *session) restOfBatchReadOnly() bool {
 				continue
 			}
 			st := s.stmts[m.PreparedStatement]
-			if st == nil || !readOnly(st.dec) {
+			if st == nil || !st.dec.ReadOnly() {
 				return false
 			}
 		case 'D', 'E', 'C', 'H':
