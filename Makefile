@@ -16,6 +16,8 @@ demo: build
 	@echo "  psql 'postgres://alice:alice-secret@127.0.0.1:6432/alpha'   # admin on alpha"
 	@echo "  psql 'postgres://bob:bob-secret@127.0.0.1:6432/beta'        # viewer on beta: 100 rows at most, emails masked"
 	@echo "  curl -s 127.0.0.1:8080/metrics | grep tenantproxy_"
+	@echo "  TOKEN=\$$(curl -s -X POST 127.0.0.1:8080/api/v1/auth/login -d '{\"username\":\"alice\",\"password\":\"alice-secret\",\"tenant_id\":\"alpha\"}' | cut -d'\"' -f4)"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" -X POST 127.0.0.1:8080/api/v1/tenant/query -d '{\"query\":\"how many customers per country\"}'"
 	@echo "Stop with Ctrl-C (SIGTERM drains)."
 	@echo
 	./$(BIN) --config configs/demo.yaml
