@@ -201,7 +201,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 				writeErr(w, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, path))
 				return
 			}
-			h(w, r)
+			h(w, r.WithContext(proxy.WithClient(r.Context(), r.RemoteAddr)))
 		})
 	}
 	authed := func(h func(http.ResponseWriter, *http.Request, *proxy.Binding)) http.HandlerFunc {

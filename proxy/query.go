@@ -73,6 +73,16 @@ type QueryOptions struct {
 	// OnColumns, when set, is called once the result's columns are known,
 	// before the first row (a streaming export writes its header there).
 	OnColumns func(cols []Column) error
+	// Client is the caller's address, for the audit log.
+	Client string
+}
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying the caller's address, which QueryStream
+// writes to the audit log when QueryOptions.Client is empty.
+func WithClient(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
 }
 
 // RowFunc receives each row. The slice is reused between calls: copy what
@@ -112,24 +122,37 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		return nil, sqlerr.New(sqlerr.ShuttingDown, "the proxy is shutting down")
 	}
 	t := b.Tenant
+	var aud Statement
+	client := opt.Client
+	if client == "" {
+		client, _ = ctx.Value(clientKey{}).(string)
+	}
+	aud.Begin(ProtocolHTTP, client, b)
+	aud.AddSQL(sql)
+	defer s.Record(&aud)
 	dec, err := s.Check(b, t.Dialect(), sql)
 	if err != nil {
+		aud.Fail(err, "")
 		s.recordError(t.ID, err)
 		return nil, err
 	}
+	aud.Add(dec, "")
 	if len(dec.Stmts) != 1 {
 		err := sqlerr.New(sqlerr.Unsupported, "the API runs exactly one statement, got %d", len(dec.Stmts))
+		aud.Fail(err, "")
 		s.recordError(t.ID, err)
 		return nil, err
 	}
 	st := dec.Stmts[0]
 	if opt.ReadOnly && st.Class != policy.ClassRead {
 		err := sqlerr.New(sqlerr.Permission, "permission denied: only read statements may run here, got %s", st.Kind)
+		aud.Fail(err, "")
 		s.recordError(t.ID, err)
 		return nil, err
 	}
 	if st.TenantSwitch != "" || st.Set != nil || st.ShowVar != "" || st.Pins || st.KillID != 0 {
 		err := sqlerr.New(sqlerr.Unsupported, "%s cannot run from the API", st.Kind)
+		aud.Fail(err, "")
 		s.recordError(t.ID, err)
 		return nil, err
 	}
@@ -145,12 +168,11 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		err = sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
 	}
 	info.Duration = time.Since(start)
+	aud.Rows = int64(info.Rows)
 	if err != nil {
+		aud.Fail(err, "")
 		s.recordError(t.ID, err)
 		return info, err
-	}
-	if s.Metrics != nil {
-		s.Metrics.Statement(t.ID, st.Class.String(), info.Duration)
 	}
 	return info, nil
 }

@@ -269,3 +269,28 @@ users:
 		t.Errorf("literals in the audit log with fingerprint only:\n%s", raw)
 	}
 }
+
+// TestAuditAPI checks that statements the admin API runs are audited like
+// a wire client's, with protocol http and the caller's address.
+func TestAuditAPI(t *testing.T) {
+	a := startShops(t, "")
+	path := filepath.Join(t.TempDir(), "audit.log")
+	withAudit(t, a.Proxy, prometheus.NewRegistry(), proxy.AuditConfig{Path: path})
+	tok := a.login(t, "alice", "alice-secret", "alpha")
+	if r := a.ask(t, tok, "how many customers"); r.Status != 200 {
+		t.Fatalf("question: %d %s", r.Status, r.Body)
+	}
+	r := a.call(t, "POST", "/api/v1/tenant/query/export?export_format=csv", tok, map[string]any{"sql": "DELETE FROM customer"})
+	if r.Status < 400 {
+		t.Fatalf("a write through the export API: %d", r.Status)
+	}
+	lines := waitLines(t, path, 2)
+	ok := findLine(t, lines, map[string]any{"protocol": "http", "tenant": "alpha", "user": "alice", "class": "read"})
+	if !strings.HasPrefix(fmt.Sprint(ok["client"]), "127.0.0.1:") || fmt.Sprint(ok["error"]) != "" && ok["error"] != nil {
+		t.Fatalf("API statement line: %v", ok)
+	}
+	if _, has := ok["sql"]; has {
+		t.Fatalf("SQL text logged by default: %v", ok)
+	}
+	findLine(t, lines, map[string]any{"protocol": "http", "error": "42501"})
+}
