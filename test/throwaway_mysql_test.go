@@ -107,6 +107,26 @@ func (m *throwawayMaria) kill() {
 func (m *throwawayMaria) signal(sig syscall.Signal) {
 	if m.cmd != nil && m.cmd.Process != nil {
 		_ = m.cmd.Process.Signal(sig)
+		if sig == syscall.SIGSTOP {
+			waitStopped(m.cmd.Process.Pid)
+		}
+	}
+}
+
+// waitStopped waits (a little) until process pid is stopped, as signal
+// delivery is asynchronous.
+func waitStopped(pid int) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -100,9 +100,17 @@ func (pg *throwawayPG) signal(sig syscall.Signal) {
 	}
 	_ = syscall.Kill(pid, sig)
 	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(pid)).Output()
+	var children []int
 	for _, f := range strings.Fields(string(out)) {
 		if c, err := strconv.Atoi(f); err == nil {
 			_ = syscall.Kill(c, sig)
+			children = append(children, c)
+		}
+	}
+	if sig == syscall.SIGSTOP {
+		waitStopped(pid)
+		for _, c := range children {
+			waitStopped(c)
 		}
 	}
 }
