@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -61,8 +62,16 @@ type MySQLConn struct {
 	// ("" for a connection as opened or reset).
 	State string
 
-	dsn MySQLDSN
+	dsn       MySQLDSN
+	cancelled atomic.Bool
 }
+
+// MarkCancelled records that a KILL QUERY is (about to be) sent for the
+// connection: it is not reused, since the kill may arrive late.
+func (c *MySQLConn) MarkCancelled() { c.cancelled.Store(true) }
+
+// Spoiled reports whether the connection must not be reused.
+func (c *MySQLConn) Spoiled() bool { return c.cancelled.Load() }
 
 // MySQLDSN is what a MySQL backend connection is opened with.
 type MySQLDSN struct {
@@ -189,6 +198,7 @@ func firstByte(p []byte) byte {
 // Kill asks the backend to stop the statement the connection is running,
 // over a new connection (KILL QUERY <thread id>).
 func (c *MySQLConn) Kill(ctx context.Context) error {
+	c.MarkCancelled()
 	k, err := dialMySQL(ctx, c.dsn)
 	if err != nil {
 		return err

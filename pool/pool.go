@@ -369,8 +369,20 @@ func dialReason(err error) string {
 	return "connection failed"
 }
 
-// Release gives a clean connection back to the pool.
+// Spoiler is implemented by connections that can know they must not be
+// reused, such as one a cancel request was sent for: the cancel may land
+// after the statement it was meant for, on whatever runs next.
+type Spoiler interface {
+	Spoiled() bool
+}
+
+// Release gives a clean connection back to the pool; a spoiled one is
+// discarded instead.
 func (p *Pool[C]) Release(it *Item[C]) {
+	if sp, ok := any(it.Conn).(Spoiler); ok && sp.Spoiled() {
+		p.Discard(it)
+		return
+	}
 	p.report(it, nil)
 	it.lastUsed = time.Now()
 	p.mu.Lock()

@@ -16,10 +16,13 @@ import (
 
 // fakeConn is a connection the tests open and close in memory.
 type fakeConn struct {
-	id     int
-	closed atomic.Bool
-	broken atomic.Bool
+	id      int
+	closed  atomic.Bool
+	broken  atomic.Bool
+	spoiled atomic.Bool
 }
+
+func (c *fakeConn) Spoiled() bool { return c.spoiled.Load() }
 
 func (c *fakeConn) Close() error { c.closed.Store(true); return nil }
 
@@ -369,5 +372,24 @@ func TestAutoSizeFollowsConcurrency(t *testing.T) {
 		if err := c.CheckAndSetDefaults(); err == nil {
 			t.Errorf("auto_size %+v accepted", bad)
 		}
+	}
+}
+
+func TestSpoiledConnectionIsNotReused(t *testing.T) {
+	p, d := newPool(t, Config{Size: 2})
+	ctx := context.Background()
+	a, _ := p.Acquire(ctx)
+	a.Conn.spoiled.Store(true) // a cancel was sent for it
+	p.Release(a)
+	if !a.Conn.closed.Load() || p.Stats().Idle != 0 {
+		t.Fatalf("a spoiled connection went back to the pool: %+v", p.Stats())
+	}
+	b, _ := p.Acquire(ctx)
+	if b.Conn == a.Conn || d.n != 2 {
+		t.Fatal("a spoiled connection was handed out again")
+	}
+	p.Release(b)
+	if p.Health().Breaker != "closed" {
+		t.Fatal("a spoiled connection counted against the breaker")
 	}
 }

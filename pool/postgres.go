@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,7 +36,15 @@ type PGConn struct {
 	State string
 
 	cancelNet, cancelAddr string
+	cancelled             atomic.Bool
 }
+
+// MarkCancelled records that a cancel request is (about to be) sent for the
+// connection: it is not reused, since the cancel may arrive late.
+func (c *PGConn) MarkCancelled() { c.cancelled.Store(true) }
+
+// Spoiled reports whether the connection must not be reused.
+func (c *PGConn) Spoiled() bool { return c.cancelled.Load() }
 
 // PostgresDialer returns a Dialer that connects with cfg (a parsed DSN;
 // runtime parameters such as search_path are sent at startup).
@@ -128,6 +137,7 @@ func ReadPGMessage(r *bufio.Reader, max int) (byte, []byte, error) {
 // Cancel asks the backend to cancel whatever the connection is running, on a
 // new connection, as the protocol's CancelRequest does.
 func (c *PGConn) Cancel(ctx context.Context) error {
+	c.MarkCancelled()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, c.cancelNet, c.cancelAddr)
 	if err != nil {

@@ -582,6 +582,12 @@ func (s *session) killQuery() {
 	s.mu.Lock()
 	be := s.be
 	busy := s.busy
+	if be != nil && busy {
+		// Marked under the lock that release takes: the connection is
+		// discarded rather than handed to another client the late kill
+		// could hit.
+		be.Conn.MarkCancelled()
+	}
 	s.mu.Unlock()
 	if be == nil || !busy {
 		return

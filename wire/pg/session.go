@@ -313,11 +313,17 @@ func (s *session) statementTimer() func() {
 // cancel forwards a CancelRequest to the backend serving the session.
 func (s *session) cancel() {
 	// The lock is not held across the network: a paused backend must not
-	// block the session. As with Postgres itself, a cancel that arrives just
-	// after the statement ended may hit the connection's next statement
-	// (of the same tenant: the connection belongs to its pool).
+	// block the session. A cancel that arrives just after the statement
+	// ended can only hit this session's next statement on the connection, as
+	// in Postgres itself: the connection is never handed to another client.
 	s.mu.Lock()
 	be := s.be
+	if be != nil {
+		// Marked under the lock that release takes: the connection is
+		// discarded rather than handed to another client the late cancel
+		// could hit.
+		be.Conn.MarkCancelled()
+	}
 	s.mu.Unlock()
 	if be == nil {
 		return
