@@ -777,49 +777,29 @@ func (a *pgStmt) visit(m protoreflect.ProtoMessage) bool {
 			a.locking = true
 		}
 		if x.WithClause != nil {
-			w := x.WithClause
-			x.WithClause = nil
-			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
-			x.WithClause = w
-			return false
+			return a.walkInWith(&x.WithClause, x)
 		}
 	case *pg.InsertStmt:
 		if x.WithClause != nil {
-			w := x.WithClause
-			x.WithClause = nil
-			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
-			x.WithClause = w
-			return false
+			return a.walkInWith(&x.WithClause, x)
 		}
 	case *pg.UpdateStmt:
 		if !a.seen(x) {
 			a.updates = append(a.updates, x)
 		}
 		if x.WithClause != nil {
-			w := x.WithClause
-			x.WithClause = nil
-			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
-			x.WithClause = w
-			return false
+			return a.walkInWith(&x.WithClause, x)
 		}
 	case *pg.DeleteStmt:
 		if !a.seen(x) {
 			a.deletes = append(a.deletes, x)
 		}
 		if x.WithClause != nil {
-			w := x.WithClause
-			x.WithClause = nil
-			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
-			x.WithClause = w
-			return false
+			return a.walkInWith(&x.WithClause, x)
 		}
 	case *pg.MergeStmt:
 		if x.WithClause != nil {
-			w := x.WithClause
-			x.WithClause = nil
-			a.withScope(w, func() { pgWalk(x.ProtoReflect(), a.visit) })
-			x.WithClause = w
-			return false
+			return a.walkInWith(&x.WithClause, x)
 		}
 	case *pg.LockingClause:
 		return false // names FROM items, not tables
@@ -999,6 +979,17 @@ func (a *pgStmt) qualNameFields(m protoreflect.ProtoMessage) {
 
 // withScope walks a WITH clause's CTEs with the names each may see, then
 // body with all of them in scope.
+// walkInWith walks statement m, whose WITH clause is *w, inside the scope
+// of that clause's CTEs (the clause itself is walked by withScope) and
+// tells the walker not to descend again.
+func (a *pgStmt) walkInWith(w **pg.WithClause, m protoreflect.ProtoMessage) bool {
+	wc := *w
+	*w = nil
+	a.withScope(wc, func() { pgWalk(m.ProtoReflect(), a.visit) })
+	*w = wc
+	return false
+}
+
 func (a *pgStmt) withScope(w *pg.WithClause, body func()) {
 	frame := map[string]bool{}
 	a.ctes = append(a.ctes, frame)

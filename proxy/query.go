@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -517,25 +518,23 @@ func pgErr(e *pgproto3.ErrorResponse) *pgconn.PgError {
 }
 
 // pgValue decodes a text-format value of type oid.
+// intValue is an integer column's text value as a number, or the text
+// when it does not parse.
+func intValue(v []byte) any {
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return string(v)
+	}
+	return n
+}
+
 func pgValue(oid uint32, v []byte) any {
 	if v == nil {
 		return nil
 	}
 	switch oid {
 	case 20, 21, 23, 26:
-		var n int64
-		neg := false
-		for i, c := range v {
-			if i == 0 && c == '-' {
-				neg = true
-				continue
-			}
-			n = n*10 + int64(c-'0')
-		}
-		if neg {
-			n = -n
-		}
-		return n
+		return intValue(v)
 	case 700, 701, 1700:
 		s := string(v)
 		if s == "NaN" || strings.Contains(s, "Infinity") {
@@ -832,19 +831,7 @@ func mysqlValue(c mysqlCol, v []byte) any {
 		if c.flags&gmysql.UNSIGNED_FLAG != 0 && c.typ == gmysql.MYSQL_TYPE_LONGLONG {
 			return json.Number(string(v))
 		}
-		var n int64
-		neg := false
-		for i, ch := range v {
-			if i == 0 && ch == '-' {
-				neg = true
-				continue
-			}
-			n = n*10 + int64(ch-'0')
-		}
-		if neg {
-			n = -n
-		}
-		return n
+		return intValue(v)
 	case gmysql.MYSQL_TYPE_DECIMAL, gmysql.MYSQL_TYPE_NEWDECIMAL, gmysql.MYSQL_TYPE_FLOAT, gmysql.MYSQL_TYPE_DOUBLE:
 		return json.Number(string(v))
 	}

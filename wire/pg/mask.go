@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -96,14 +97,12 @@ func (s *session) recordMaskRow(body []byte) {
 	if !s.maskWant[string(row.Values[2])+"."+string(row.Values[3])] {
 		return
 	}
-	var oid, att int64
-	for _, c := range row.Values[0] {
-		oid = oid*10 + int64(c-'0')
+	oid, err1 := strconv.ParseUint(string(row.Values[0]), 10, 32)
+	att, err2 := strconv.ParseUint(string(row.Values[1]), 10, 16)
+	if err1 != nil || err2 != nil {
+		return
 	}
-	for _, c := range row.Values[1] {
-		att = att*10 + int64(c-'0')
-	}
-	s.maskCols[uint64(oid)<<16|uint64(att)] = true
+	s.maskCols[oid<<16|att] = true
 }
 
 // maskColumns computes which columns of a result to mask.
