@@ -3,10 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,41 +30,7 @@ users:
 	ctx := context.Background()
 
 	// Steady load on the other tenant for the whole test.
-	var steadyErrs, steadyOK atomic.Int64
-	var latMu sync.Mutex
-	var lat []time.Duration
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := pgx.Connect(ctx, rp.pgURL("u", "pw", "steady"))
-			if err != nil {
-				steadyErrs.Add(1)
-				return
-			}
-			defer c.Close(ctx)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Now()
-				var one int
-				if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-					steadyErrs.Add(1)
-				} else {
-					steadyOK.Add(1)
-				}
-				latMu.Lock()
-				lat = append(lat, time.Since(start))
-				latMu.Unlock()
-				time.Sleep(2 * time.Millisecond)
-			}
-		}()
-	}
+	load := startSteadyLoad(t, rp.pgURL("u", "pw", "steady"), 3)
 
 	query := func() (time.Duration, error) {
 		start := time.Now()
@@ -122,13 +85,11 @@ users:
 		t.Fatalf("health after recovery: %+v", h)
 	}
 	t.Logf("first success %s after the backend came back", recovered.Round(time.Millisecond))
-	close(stop)
-	wg.Wait()
-	if steadyErrs.Load() != 0 || steadyOK.Load() == 0 {
-		t.Fatalf("the other tenant saw %d errors (%d ok)", steadyErrs.Load(), steadyOK.Load())
+	p99, errs, n := load.stop()
+	if errs != 0 || n == 0 {
+		t.Fatalf("the other tenant saw %d errors (%d queries)", errs, n)
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	t.Logf("other tenant: %d queries, p99 %s during the fault test", len(lat), lat[len(lat)*99/100].Round(time.Microsecond))
+	t.Logf("other tenant: %d queries, p99 %s during the fault test", n, p99.Round(time.Microsecond))
 }
 
 // TestPGHealthCheckClosesBreaker opens a tenant's breaker, brings the

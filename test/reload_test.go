@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -39,34 +37,7 @@ users:
 	pp := startProxyProcess(t, v1)
 	ctx := context.Background()
 
-	var loadErrs, loadOK atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := pgx.Connect(ctx, pp.url("u", "pw", "alpha"))
-			if err != nil {
-				loadErrs.Add(1)
-				return
-			}
-			defer c.Close(ctx)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var n int
-				if err := c.QueryRow(ctx, "SELECT $1::int", 7).Scan(&n); err != nil || n != 7 {
-					loadErrs.Add(1)
-				} else {
-					loadOK.Add(1)
-				}
-			}
-		}()
-	}
+	load := startSteadyLoad(t, pp.url("u", "pw", "alpha"), 3)
 	deltaConn, err := pgx.Connect(ctx, pp.url("u", "pw", "delta"))
 	if err != nil {
 		t.Fatal(err)
@@ -153,12 +124,11 @@ users:
 	}
 	c.Close(ctx)
 
-	close(stop)
-	wg.Wait()
-	if loadErrs.Load() != 0 || loadOK.Load() == 0 {
-		t.Fatalf("the untouched tenant's clients saw %d errors (%d ok)", loadErrs.Load(), loadOK.Load())
+	_, errs, n := load.stop()
+	if errs != 0 || n == 0 {
+		t.Fatalf("the untouched tenant's clients saw %d errors (%d statements)", errs, n)
 	}
-	t.Logf("untouched tenant: %d statements, 0 errors across 3 reloads", loadOK.Load())
+	t.Logf("untouched tenant: %d statements, 0 errors across 3 reloads", n)
 }
 
 // adminLogin gets an access token from a proxy's admin API.
