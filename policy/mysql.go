@@ -56,6 +56,7 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 	tmplSafe := true
 	masked := map[string]bool{}
 	outs := make([]string, len(stmts))
+	pos := 0 // where outs[i] starts in the joined output
 	for i, stmt := range stmts {
 		a := &myStmt{e: e, s: s, role: s.Role, scope: s.Scope, stmt: stmt}
 		st, err := a.analyze()
@@ -68,12 +69,17 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 		outs[i] = strings.TrimSpace(stmt.Text())
 		if a.rewritten {
 			dec.Rewritten = true
-			out, rerr := myRestore(a.stmt)
+			out, spans, rerr := a.restoreOut()
 			if rerr != nil {
 				return &result{err: sqlerr.Wrap(sqlerr.Internal, rerr, "internal error while rewriting the statement")}, false
 			}
 			outs[i] = out
+			for _, sp := range spans {
+				sp.Pos += pos
+				dec.Subst = append(dec.Subst, sp)
+			}
 		}
+		pos += len(outs[i]) + len("; ")
 		if a.capped {
 			dec.Capped, dec.MaxRows = true, s.Role.MaxRows
 		}
@@ -91,6 +97,8 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 	sort.Strings(dec.Masked)
 	if dec.Rewritten {
 		dec.SQL = strings.Join(outs, "; ")
+	} else {
+		dec.Subst = nil
 	}
 	return &result{dec: dec}, tmplSafe
 }
@@ -186,10 +194,13 @@ type myStmt struct {
 	maskOut  bool // the top-level output carries masked columns
 	selects  []*ast.SelectStmt
 	locking  bool
+	writes   bool // a function that changes data (NEXTVAL, SETVAL)
 	err      *sqlerr.Error
 	// infoRefs are information_schema tables and the column naming the
 	// database each row belongs to; they are filtered to the tenant's own.
 	infoRefs map[*ast.TableName]string
+	// substs are the calls the front end fills in (CONNECTION_ID(), USER()).
+	substs map[*ast.FuncCallExpr]string
 }
 
 func (a *myStmt) tenant() string { return a.scope.Tenant }
@@ -217,12 +228,16 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 	if class == ClassDDL && a.scope.Isolation == IsolationRow && !mySessionLocalDDL(a.stmt) {
 		return Stmt{}, sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is not allowed on tenant %q (row isolation: the database and its tables are shared with other tenants)", kind, a.tenant())
 	}
-	if class == ClassSession || class == ClassTx || kind == "KILL" {
+	if class == ClassTx || kind == "KILL" {
+		// No expressions: BEGIN, COMMIT, SAVEPOINT names, KILL <literal>.
 		if !accessAllows(a.role.Access, class) {
 			return Stmt{}, a.permission()
 		}
 		return a.st, nil
 	}
+	// Every other statement, session statements included (SET @v = <expr>,
+	// SHOW ... WHERE <expr>), is walked in full: every expression anywhere
+	// gets the same checks, masks, row filters and schema filters.
 	a.refs = map[*ast.TableName]bool{}
 	a.infoRefs = map[*ast.TableName]string{}
 	a.tables = map[string]bool{}
@@ -232,7 +247,7 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 	if a.err != nil {
 		return Stmt{}, a.err
 	}
-	if a.locking && rank(a.st.Class) < rank(ClassWrite) {
+	if (a.locking || a.writes) && rank(a.st.Class) < rank(ClassWrite) {
 		a.st.Class = ClassWrite
 	}
 	if !accessAllows(a.role.Access, a.st.Class) {
@@ -323,8 +338,19 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 			ast.ShowReplicaStatus, ast.ShowPlugins, ast.ShowPrivileges:
 			return 0, "", a.privilege("SHOW " + myShowWord(x))
 		case ast.ShowGrants:
+			if !a.serverDetailsAllowed() {
+				return 0, "", a.serverDetails("SHOW GRANTS")
+			}
 			if x.User != nil && !x.User.CurrentUser {
 				return 0, "", a.privilege("SHOW GRANTS FOR another user")
+			}
+		case ast.ShowStatus:
+			if !a.serverDetailsAllowed() {
+				return 0, "", a.serverDetails("SHOW STATUS")
+			}
+		case ast.ShowVariables:
+			if !a.serverDetailsAllowed() {
+				a.hideServerVars(x)
 			}
 		}
 		if x.DBName != "" && !a.dbAllowed(x.DBName) {
@@ -369,6 +395,9 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		}
 		if len(res.dec.Stmts) != 1 {
 			return 0, "", sqlerr.New(sqlerr.Syntax, "PREPARE needs exactly one statement")
+		}
+		if len(res.dec.Subst) > 0 {
+			return 0, "", sqlerr.New(sqlerr.Unsupported, "CONNECTION_ID() and USER() are not supported inside PREPARE ... FROM; use the prepared-statement protocol")
 		}
 		if res.dec.maskOut {
 			// EXECUTE names no table: its rows could not be masked.
@@ -469,138 +498,6 @@ func myKind(n ast.Node) string {
 	return strings.ToUpper(b.String())
 }
 
-// classifySet handles SET: user variables pin the session (their values
-// cannot be replayed reliably); SET GLOBAL/PERSIST is privileged; session
-// system variables become SetVar. A SET with several assignments is
-// reported with the first system variable.
-func (a *myStmt) classifySet(x *ast.SetStmt) (Class, string, *sqlerr.Error) {
-	a.litDep = true
-	sql, err := myRestore(x)
-	if err != nil {
-		sql = strings.TrimSpace(x.Text())
-	}
-	for _, v := range x.Variables {
-		if v.IsGlobal {
-			return 0, "", a.privilege("SET GLOBAL")
-		}
-		name := strings.ToLower(v.Name)
-		if strings.HasPrefix(name, "persist") || strings.HasPrefix(name, "global.") {
-			return 0, "", a.privilege("SET PERSIST")
-		}
-		if err := a.lexerSetting(v); err != nil {
-			return 0, "", err
-		}
-		if !v.IsSystem && name != ast.SetNames && name != ast.SetCharset {
-			a.st.Pins = true // user variable
-			continue
-		}
-		if name == "tenant" {
-			return 0, "", sqlerr.New(sqlerr.Unsupported, "use USE <tenant> to switch tenants")
-		}
-		if a.st.Set != nil {
-			continue
-		}
-		sv := &SetVar{Kind: SetValue, Name: name, SQL: sql}
-		switch val := v.Value.(type) {
-		case *driver.ValueExpr:
-			sv.Value = val.GetDatumString()
-			if val.Kind() == driver.KindNull {
-				sv.Value = ""
-			}
-		case *ast.DefaultExpr:
-			sv.Kind = SetDefault
-		case *ast.ColumnNameExpr:
-			sv.Value = val.Name.Name.O
-		default:
-			if v.Value != nil {
-				if s, err := myRestore(v.Value); err == nil {
-					sv.Value = s
-				}
-			}
-		}
-		if name == ast.SetNames || name == ast.SetCharset {
-			sv.Name = strings.ToLower(name)
-		}
-		a.st.Set = sv
-	}
-	return ClassSession, "SET", nil
-}
-
-// myUnsafeSQLModes are sql_mode values that change how the server splits a
-// text into tokens (where a string or an identifier ends) so that it would
-// no longer agree with the proxy's parser: NO_BACKSLASH_ESCAPES, ANSI_QUOTES
-// and the combination modes that include ANSI_QUOTES.
-var myUnsafeSQLModes = map[string]bool{
-	"NO_BACKSLASH_ESCAPES": true, "ANSI_QUOTES": true, "ANSI": true, "DB2": true, "MAXDB": true,
-	"MSSQL": true, "ORACLE": true, "POSTGRESQL": true,
-}
-
-// mySafeCharsets are the client character sets in which no multi-byte
-// character can end in a backslash (0x5c) byte; gbk, big5, sjis, cp932,
-// gb2312, gb18030, euckr and the like can, hiding an escape from the
-// proxy's parser.
-var mySafeCharsets = map[string]bool{
-	"utf8": true, "utf8mb3": true, "utf8mb4": true, "latin1": true, "ascii": true, "binary": true,
-}
-
-// lexerSetting refuses session settings that would make the server tokenize
-// texts differently from the proxy's parser: sql_mode values adding
-// NO_BACKSLASH_ESCAPES or ANSI_QUOTES (or any value that is not a constant),
-// and client character sets that can hide a backslash.
-func (a *myStmt) lexerSetting(v *ast.VariableAssignment) *sqlerr.Error {
-	name := strings.ToLower(v.Name)
-	isNames := v.Name == ast.SetNames || v.Name == ast.SetCharset
-	var val string
-	var isConst, isDefault bool
-	switch x := v.Value.(type) {
-	case nil:
-		isDefault = true
-	case *ast.DefaultExpr:
-		isDefault = true
-	case *driver.ValueExpr:
-		if x.Kind() == driver.KindString || x.Kind() == driver.KindBytes {
-			val, isConst = x.GetString(), true
-		}
-	case *ast.ColumnNameExpr:
-		if x.Name.Table.L == "" && x.Name.Schema.L == "" {
-			val, isConst = x.Name.Name.O, true
-		}
-	}
-	switch {
-	case v.IsSystem && name == "sql_mode":
-		if isDefault {
-			return nil
-		}
-		if !isConst {
-			return sqlerr.New(sqlerr.Permission, "permission denied: sql_mode may only be set to a constant list of modes on tenant %q", a.tenant())
-		}
-		for _, m := range strings.Split(val, ",") {
-			if m = strings.ToUpper(strings.TrimSpace(m)); myUnsafeSQLModes[m] || m != "" && strings.Trim(m, "0123456789") == "" {
-				return sqlerr.New(sqlerr.Permission, "permission denied: sql_mode %s is not allowed on tenant %q (it changes how statements are tokenized)", m, a.tenant())
-			}
-		}
-	case isNames, v.IsSystem && (name == "character_set_client" || name == "character_set_connection" || name == "collation_connection"):
-		if isDefault {
-			return nil
-		}
-		cs := strings.ToLower(strings.TrimSpace(val))
-		if name == "collation_connection" {
-			cs, _, _ = strings.Cut(cs, "_")
-			if cs == "utf8mb4" || cs == "utf8mb3" || cs == "utf8" || cs == "latin1" || cs == "ascii" || cs == "binary" {
-				return nil
-			}
-		}
-		if !isConst || !mySafeCharsets[cs] {
-			what := "SET " + name
-			if isNames {
-				what = "SET NAMES / CHARACTER SET"
-			}
-			return sqlerr.New(sqlerr.Permission, "permission denied: %s %q is not allowed on tenant %q (only utf8, utf8mb3, utf8mb4, latin1, ascii and binary)", what, val, a.tenant())
-		}
-	}
-	return nil
-}
-
 // dbAllowed reports whether a qualified reference may name database db.
 func (a *myStmt) dbAllowed(db string) bool {
 	return strings.EqualFold(db, a.scope.Database) || strings.EqualFold(db, "information_schema")
@@ -680,6 +577,9 @@ func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
 		}
 		if x.Value != nil && x.IsSystem {
 			a.fail(a.privilege("assigning system variables inside a statement"))
+		}
+		if x.IsSystem && myServerVarSet[strings.ToLower(x.Name)] && !a.serverDetailsAllowed() {
+			a.fail(a.serverDetails("@@" + strings.ToLower(x.Name)))
 		}
 	}
 	return n, a.err != nil
@@ -785,6 +685,12 @@ func (a *myStmt) funcCall(f *ast.FuncCallExpr) {
 	switch name {
 	case "get_lock":
 		a.st.Pins = true
+	case "nextval", "setval":
+		a.writes = true // they change the sequence, whatever the statement
+	case "connection_id":
+		a.subst(f, SubstConnectionID)
+	case "user", "current_user", "session_user", "system_user":
+		a.subst(f, SubstUser)
 	}
 }
 
@@ -798,17 +704,24 @@ func (a *myStmt) checkMasks() *sqlerr.Error {
 	if len(a.role.MaskedColumns) == 0 {
 		return nil
 	}
+	if _, ok := a.stmt.(*ast.CallStmt); ok {
+		// A procedure's rows come from statements the proxy never sees.
+		return sqlerr.New(sqlerr.Permission, "permission denied: CALL is not allowed for role %q, which has masked columns", a.role.Name)
+	}
 	cols := map[string]bool{}
+	maskSet := map[string]bool{}
 	for _, mc := range a.role.MaskedColumns {
 		tbl, col, ok := strings.Cut(lower(mc), ".")
 		if ok && a.tables[tbl] {
 			cols[col] = true
+			maskSet[tbl+"."+col] = true
 			a.masks = append(a.masks, tbl+"."+col)
 		}
 	}
 	if len(cols) == 0 {
 		return nil
 	}
+
 	m := &myMaskCheck{a: a, cols: cols, allowed: map[*ast.ColumnName]bool{}, starOK: map[*ast.SelectStmt]bool{}}
 	m.scope = a.newMaskScope()
 	if top, ok := a.stmt.(*ast.SelectStmt); ok && !top.Distinct && top.Fields != nil {
@@ -835,6 +748,9 @@ func (a *myStmt) checkMasks() *sqlerr.Error {
 	}
 	if top, ok := a.stmt.(*ast.SelectStmt); ok && top.Kind == ast.SelectStmtKindTable {
 		a.maskOut = true // TABLE t: every column
+	}
+	if top, ok := a.stmt.(*ast.SelectStmt); ok {
+		a.st.Output = a.outputPlan(top, maskSet, cols)
 	}
 	if top, ok := a.stmt.(*ast.SelectStmt); ok && a.maskOut && top.SelectIntoOpt != nil {
 		return sqlerr.New(sqlerr.Permission, "permission denied: SELECT ... INTO of masked columns is not allowed for role %q (the values cannot be masked); list the columns you need without them", a.role.Name)
@@ -971,6 +887,17 @@ func (m *myMaskCheck) Enter(n ast.Node) (ast.Node, bool) {
 			m.err = m.a.maskErrName(x.Name.L, m.cols)
 			return n, true
 		}
+		if x.Table.L == "" {
+			// An alias of a masked column names its values wherever it
+			// can be resolved (HAVING, ORDER BY, a sub-query's select
+			// list): any unqualified use of that name is refused.
+			for _, al := range m.aliases {
+				if al == x.Name.L {
+					m.err = sqlerr.New(sqlerr.Permission, "permission denied: %q is an alias of a masked column for role %q and may not be used elsewhere in the statement", al, m.a.role.Name)
+					return n, true
+				}
+			}
+		}
 	}
 	return n, false
 }
@@ -1037,6 +964,9 @@ func (a *myStmt) capTop() {
 	case *ast.SelectStmt:
 		if x.SelectIntoOpt != nil || a.st.ShowVar != "" {
 			return
+		}
+		if x.From == nil && x.Kind == ast.SelectStmtKindSelect {
+			return // no FROM: one row at most
 		}
 		lim = &x.Limit
 	case *ast.SetOprStmt:
