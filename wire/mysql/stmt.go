@@ -29,6 +29,10 @@ type stmt struct {
 	// every execute is forwarded with them, since the backend connection
 	// may not have seen them.
 	types []byte
+	// cursorOpen: the last execute opened a cursor (CURSOR_TYPE_READ_ONLY)
+	// that COM_STMT_FETCH reads, with cursorCols (masks decided at execute).
+	cursorOpen bool
+	cursorCols []column
 }
 
 // check runs the policy on a statement text for the prepared-statement
@@ -52,7 +56,7 @@ func (s *session) checkPrepared(sql string) (*policy.Decision, error) {
 	if err := s.probe(dec); err != nil {
 		return nil, err
 	}
-	dec.SQL = s.connIDs(dec.SQL)
+	dec.SQL = s.fill(dec)
 	return dec, nil
 }
 
@@ -287,7 +291,11 @@ func (s *session) execute(p []byte) error {
 	}
 	txBefore := s.inTx()
 	stop := s.statementTimer()
-	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st), masked: st.dec.Masked})
+	// A new execute closes the statement's previous cursor on the backend.
+	st.cursorOpen, st.cursorCols = false, nil
+	s.syncCursor()
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st),
+		masked: st.dec.Masked, stmts: st.dec.Stmts, st: st})
 	stop()
 	if err != nil {
 		return err
@@ -340,6 +348,7 @@ func (s *session) closeStmt(body []byte) error {
 		return sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_CLOSE packet")
 	}
 	delete(s.stmts, binary.LittleEndian.Uint32(body))
+	s.syncCursor()
 	return nil
 }
 
@@ -354,14 +363,16 @@ func (s *session) resetStmt(p []byte) error {
 	if !ok {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_reset", id))
 	}
-	s.longData, s.cursor = false, false
+	s.longData = false
+	st.cursorOpen, st.cursorCols = false, nil
+	s.syncCursor()
 	if s.be == nil {
-		return s.reply(okPacket(0, 0, s.status, 0, ""))
+		return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 	}
 	bst, ok := s.be.Conn.Prepared[st.dec.SQL]
 	if !ok {
 		s.maybeRelease()
-		return s.reply(okPacket(0, 0, s.status, 0, ""))
+		return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 	}
 	pkt := append([]byte(nil), p[:5]...)
 	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
@@ -382,7 +393,7 @@ func (s *session) fetch(p []byte) error {
 	}
 	id := binary.LittleEndian.Uint32(p[1:])
 	st, ok := s.stmts[id]
-	if !ok || s.be == nil || !s.cursor {
+	if !ok || s.be == nil || !st.cursorOpen {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "The statement (%d) has no open cursor", id))
 	}
 	bst, ok := s.be.Conn.Prepared[st.dec.SQL]
@@ -394,7 +405,7 @@ func (s *session) fetch(p []byte) error {
 	if err := s.send(pkt); err != nil {
 		return err
 	}
-	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, masked: st.dec.Masked}); err != nil {
+	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, masked: st.dec.Masked, stmts: st.dec.Stmts, st: st}); err != nil {
 		return err
 	}
 	s.maybeRelease()
