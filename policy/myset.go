@@ -66,12 +66,12 @@ var myServerVars = []string{
 	"aria_log_dir_path", "basedir", "bind_address", "character_sets_dir", "datadir", "general_log_file",
 	"hostname", "init_connect", "init_file", "init_slave", "innodb_data_home_dir", "innodb_log_group_home_dir",
 	"innodb_tmpdir", "innodb_undo_directory", "lc_messages_dir", "log_basename", "log_bin_basename",
-	"log_bin_index", "log_error", "pid_file", "plugin_dir", "port", "report_host", "report_password",
-	"report_port", "report_user", "relay_log", "relay_log_basename", "relay_log_index", "relay_log_info_file",
+	"log_bin_index", "log_error", "pid_file", "plugin_dir", "report_host", "report_password",
+	"report_user", "relay_log", "relay_log_basename", "relay_log_index", "relay_log_info_file",
 	"secure_file_priv", "server_id", "server_uuid", "slow_query_log_file", "socket", "ssl_ca", "ssl_capath",
 	"ssl_cert", "ssl_crl", "ssl_crlpath", "ssl_key", "tmpdir", "version_compile_machine", "version_compile_os",
 	"wsrep_cluster_address", "wsrep_node_address", "wsrep_node_incoming_address", "wsrep_node_name",
-	"wsrep_provider", "wsrep_sst_receive_address", "extra_port", "proxy_protocol_networks", "gtid_binlog_pos",
+	"wsrep_provider", "wsrep_sst_receive_address", "proxy_protocol_networks", "gtid_binlog_pos",
 	"gtid_current_pos", "gtid_slave_pos", "gtid_binlog_state", "log_bin", "slave_load_tmpdir",
 }
 

@@ -335,7 +335,7 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 	case *ast.ShowStmt:
 		switch x.Tp {
 		case ast.ShowProcessList, ast.ShowEngines, ast.ShowMasterStatus, ast.ShowBinlogStatus,
-			ast.ShowReplicaStatus, ast.ShowPlugins, ast.ShowPrivileges:
+			ast.ShowReplicaStatus, ast.ShowPlugins, ast.ShowPrivileges, ast.ShowCreateUser:
 			return 0, "", a.privilege("SHOW " + myShowWord(x))
 		case ast.ShowGrants:
 			if !a.serverDetailsAllowed() {
@@ -432,7 +432,14 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		*ast.AlterPlacementPolicyStmt, *ast.DropPlacementPolicyStmt, *ast.SetConfigStmt,
 		*ast.DropProcedureStmt:
 		return 0, "", a.privilege(myKind(n))
+	case *ast.ExplainForStmt:
+		// Another connection's statement: on a shared server, another
+		// tenant's.
+		return 0, "", a.privilege("EXPLAIN FOR CONNECTION")
 	case *ast.CreateTableStmt:
+		if err := a.tableOptions(x.Options); err != nil {
+			return 0, "", err
+		}
 		if x.TemporaryKeyword != ast.TemporaryNone {
 			a.st.Pins = true
 			return ClassDDL, "CREATE TEMPORARY TABLE", nil
@@ -443,7 +450,14 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 			return ClassDDL, "DROP TEMPORARY TABLE", nil
 		}
 		return ClassDDL, "DROP TABLE", nil
-	case *ast.AlterTableStmt, *ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.TruncateTableStmt,
+	case *ast.AlterTableStmt:
+		for _, sp := range x.Specs {
+			if err := a.tableOptions(sp.Options); err != nil {
+				return 0, "", err
+			}
+		}
+		return ClassDDL, myKind(n), nil
+	case *ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.TruncateTableStmt,
 		*ast.RenameTableStmt, *ast.CreateViewStmt, *ast.CreateSequenceStmt, *ast.DropSequenceStmt,
 		*ast.AlterSequenceStmt, *ast.RepairTableStmt, *ast.OptimizeTableStmt:
 		return ClassDDL, myKind(n), nil
@@ -451,6 +465,35 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		return ClassUtility, "ANALYZE TABLE", nil
 	}
 	return ClassUtility, myKind(n), nil
+}
+
+// myEngines are the storage engines a table may be created with: engines
+// that reach other servers or tables (FEDERATED, CONNECT, SPIDER, MERGE,
+// OQGRAPH, ...) could read another tenant's data through the proxy's
+// backend account.
+var myEngines = map[string]bool{
+	"innodb": true, "xtradb": true, "aria": true, "myisam": true, "memory": true, "heap": true,
+	"archive": true, "blackhole": true, "csv": true, "rocksdb": true, "sequence": true,
+}
+
+// tableOptions refuses table options that reach outside the tenant's
+// database: other engines, CONNECTION=, DATA/INDEX DIRECTORY=, UNION=.
+func (a *myStmt) tableOptions(opts []*ast.TableOption) *sqlerr.Error {
+	for _, o := range opts {
+		switch o.Tp {
+		case ast.TableOptionEngine:
+			if o.StrValue != "" && !myEngines[strings.ToLower(o.StrValue)] {
+				return a.privilege("ENGINE=" + o.StrValue)
+			}
+		case ast.TableOptionConnection:
+			return a.privilege("CONNECTION=")
+		case ast.TableOptionDataDirectory, ast.TableOptionIndexDirectory:
+			return a.privilege("DATA DIRECTORY / INDEX DIRECTORY")
+		case ast.TableOptionUnion:
+			return a.privilege("UNION=")
+		}
+	}
+	return nil
 }
 
 // mySessionLocalDDL reports DDL private to the session (temporary tables),
