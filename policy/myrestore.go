@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -91,7 +92,38 @@ func (a *myStmt) restoreOut() (string, []Subst, error) {
 	if err := a.stmt.Restore(format.NewRestoreCtx(myRestoreFlags, &b)); err != nil {
 		return "", nil, err
 	}
+	for i := 1; i < len(fix.params); i++ {
+		if fix.params[i] <= fix.params[i-1] {
+			// The client binds parameters by position: a rewrite that
+			// moved one would bind the wrong values.
+			return "", nil, errParamOrder
+		}
+	}
 	return b.String(), spans, nil
+}
+
+var errParamOrder = errors.New("the rewrite would change the order of the parameters")
+
+// myParamNode records the order in which parameters are written.
+type myParamNode struct {
+	*driver.ParamMarkerExpr
+	seen *[]int
+}
+
+// Restore implements ast.Node.
+func (p *myParamNode) Restore(ctx *format.RestoreCtx) error {
+	*p.seen = append(*p.seen, p.ParamMarkerExpr.Offset)
+	return p.ParamMarkerExpr.Restore(ctx)
+}
+
+func myParamOf(e ast.ExprNode) (*driver.ParamMarkerExpr, bool) {
+	switch x := e.(type) {
+	case *driver.ParamMarkerExpr:
+		return x, true
+	case *myParamNode:
+		return x.ParamMarkerExpr, true
+	}
+	return nil, false
 }
 
 // myRestoreFix prepares a tree for restoring and undoes what restoring
@@ -101,7 +133,7 @@ type myRestoreFix struct {
 	b      *strings.Builder
 	spans  *[]Subst
 	undos  []func()
-	inProc bool
+	params []int // the text offsets of the parameters, in output order
 }
 
 func (f *myRestoreFix) undo() {
@@ -149,11 +181,13 @@ func (f *myRestoreFix) Leave(n ast.Node) (ast.Node, bool) {
 		if what, ok := f.a.substs[x]; ok {
 			return &mySubstNode{FuncCallExpr: x, what: what, b: f.b, spans: f.spans}, true
 		}
+	case *driver.ParamMarkerExpr:
+		return &myParamNode{ParamMarkerExpr: x, seen: &f.params}, true
 	case *ast.Limit:
 		// After its children were visited (they would put the originals
 		// back).
-		c, ok1 := x.Count.(*driver.ParamMarkerExpr)
-		o, ok2 := x.Offset.(*driver.ParamMarkerExpr)
+		c, ok1 := myParamOf(x.Count)
+		o, ok2 := myParamOf(x.Offset)
 		if ok1 && ok2 && c.Offset < o.Offset {
 			// Written LIMIT ? OFFSET ?: keep that order of parameters.
 			cnt, off := x.Count, x.Offset
