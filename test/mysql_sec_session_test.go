@@ -183,3 +183,31 @@ func TestMySQLSecConnectStatements(t *testing.T) {
 		t.Fatalf("time_zone %q %v", tz, err)
 	}
 }
+
+// TestPGSetSubqueryRefused: the Postgres side of the same shape: SET with a
+// sub-query is refused (the grammar takes constants only).
+func TestPGSetSubqueryRefused(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "pgsetsub")
+	rp := startProxy(t, `
+tenants:
+  - {id: alpha, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/`+db+`?sslmode=disable"}
+users:
+  - {name: vera, password: vera-pw, tenants: {alpha: viewer}}
+`)
+	c := rp.connect(t, "vera", "vera-pw", "alpha")
+	ctx := context.Background()
+	for _, q := range []string{
+		"SET work_mem = (SELECT '64kB')",
+		"SET application_name = (SELECT string_agg(usename, ',') FROM pg_user)",
+	} {
+		_, err := c.Exec(ctx, q)
+		if err == nil || !strings.Contains(err.Error(), "42601") {
+			t.Errorf("%s: want a 42601 refusal, got %v", q, err)
+		}
+	}
+	var v string
+	if err := c.QueryRow(ctx, "SHOW application_name").Scan(&v); err != nil || strings.Contains(v, "postgres") {
+		t.Fatalf("application_name %q %v", v, err)
+	}
+}
