@@ -189,6 +189,7 @@ type myStmt struct {
 	ctes     []map[string]bool
 	withOf   map[ast.Node]bool
 	refs     map[*ast.TableName]bool
+	visited  map[*ast.TableName]bool // every table name the visitor reached
 	tables   map[string]bool
 	rangeNms map[string]bool
 	maskOut  bool // the top-level output carries masked columns
@@ -243,7 +244,11 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 	a.tables = map[string]bool{}
 	a.rangeNms = map[string]bool{}
 	a.withOf = map[ast.Node]bool{}
+	a.visited = map[*ast.TableName]bool{}
 	a.stmt.Accept(a)
+	if a.err == nil {
+		a.unvisitedTables()
+	}
 	if a.err != nil {
 		return Stmt{}, a.err
 	}
@@ -576,6 +581,7 @@ func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
 			x.Tables = nil
 			defer func() { x.Tables = tables }()
 			for _, t := range tables.Tables {
+				a.visited[t] = true // names FROM items, checked here
 				if t.Schema.O != "" && !a.dbAllowed(t.Schema.O) {
 					a.fail(a.outside("table", t.Schema.O+"."+t.Name.O))
 				}
@@ -603,6 +609,7 @@ func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
 			}
 		}
 	case *ast.TableName:
+		a.visited[x] = true
 		a.tableName(x)
 	case *ast.TableSource:
 		if x.AsName.L != "" {
