@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"strconv"
@@ -253,5 +254,66 @@ users:
 			_ = c.Close()
 			_ = dbh.Close()
 		}
+	}
+}
+
+// TestMySQLSecLongDataPerStatement: COM_STMT_SEND_LONG_DATA is pending per
+// statement. Executing another statement let the backend connection go
+// back to the pool with the long data still attached to the (shared)
+// backend statement, and another client's execute of the same text stored
+// the first client's data.
+func TestMySQLSecLongDataPerStatement(t *testing.T) {
+	requireMySQL(t)
+	db := tempMyDatabase(t, "mysec_long")
+	myExec(t, db, "CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))")
+	rp := startProxy(t, fmt.Sprintf(`
+tenants:
+  - {id: alpha, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: {size: 1, timeout: 5s}}
+users:
+  - {name: eddie, password: eddie-pw, tenants: {alpha: editor}}
+  - {name: adam, password: adam-pw, tenants: {alpha: admin}}
+`, db))
+	f := &mySecFixture{rp: rp}
+	const ins = "INSERT INTO notes (v) VALUES (?)"
+	b := f.raw(t, "adam", "alpha")
+	bx, _, _ := b.prepare(ins)
+	a := f.raw(t, "eddie", "alpha")
+	x, _, _ := a.prepare(ins) // the backend statement both now use
+	long := append([]byte{0x18, 0, 0, 0, 0, 0, 0}, "EDDIE-LONG-DATA"...)
+	binary.LittleEndian.PutUint32(long[1:], x)
+	a.send(long...) // no response
+	y, _, _ := a.prepare("SELECT 1")
+	execY := []byte{0x17, 0, 0, 0, 0, 0, 1, 0, 0, 0}
+	binary.LittleEndian.PutUint32(execY[1:], y)
+	a.send(execY...)
+	for eofs := 0; eofs < 2; {
+		p := a.read()
+		if e := rawErr(p); e != nil {
+			t.Fatal(e)
+		}
+		if p[0] == 0xfe && len(p) < 9 {
+			eofs++
+		}
+	}
+	closeX := []byte{0x19, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint32(closeX[1:], x)
+	a.send(closeX...) // no response
+	if res, err := a.c.Execute("SELECT 2"); err != nil || res.RowNumber() != 1 {
+		t.Fatalf("eddie after close: %v", err)
+	}
+	exec := []byte{0x17, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0xfd, 0}
+	binary.LittleEndian.PutUint32(exec[1:], bx)
+	exec = append(exec, byte(len("adam-value")))
+	exec = append(exec, "adam-value"...)
+	b.send(exec...)
+	if p := b.read(); p[0] != 0x00 {
+		t.Fatalf("adam's insert: %v", rawErr(p))
+	}
+	var v string
+	if err := myRoot(t).QueryRow("SELECT GROUP_CONCAT(v) FROM `" + db + "`.notes").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != "adam-value" {
+		t.Fatalf("adam's row holds %q", v)
 	}
 }

@@ -511,7 +511,7 @@ func (s *session) useTenant(id string) error {
 	s.admitted()
 	s.admitted = admitted
 	s.dropBackend()
-	s.pinned, s.holdWarn, s.longData = false, false, false
+	s.pinned, s.holdWarn = false, false
 	s.closeCursors()
 	s.proxyWarning = ""
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "mysql").Dec()
@@ -642,14 +642,13 @@ func (s *session) replyStatus() uint16 {
 		gmysql.SERVER_MORE_RESULTS_EXISTS)
 }
 
-// syncCursor sets s.cursor from the statements' open cursors.
+// syncCursor sets s.cursor and s.longData from the statements' open
+// cursors and pending long data.
 func (s *session) syncCursor() {
-	s.cursor = false
+	s.cursor, s.longData = false, false
 	for _, st := range s.stmts {
-		if st.cursorOpen {
-			s.cursor = true
-			return
-		}
+		s.cursor = s.cursor || st.cursorOpen
+		s.longData = s.longData || st.longData
 	}
 }
 
@@ -657,9 +656,9 @@ func (s *session) syncCursor() {
 // given up).
 func (s *session) closeCursors() {
 	for _, st := range s.stmts {
-		st.cursorOpen, st.cursorCols = false, nil
+		st.cursorOpen, st.cursorCols, st.longData = false, nil, false
 	}
-	s.cursor = false
+	s.cursor, s.longData = false, false
 }
 
 // afterStatements updates session state once statements have run; ok is

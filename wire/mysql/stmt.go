@@ -33,6 +33,9 @@ type stmt struct {
 	// that COM_STMT_FETCH reads, with cursorCols (masks decided at execute).
 	cursorOpen bool
 	cursorCols []column
+	// longData: COM_STMT_SEND_LONG_DATA sent, not yet consumed by an
+	// execute (or dropped by a reset).
+	longData bool
 }
 
 // check runs the policy on a statement text for the prepared-statement
@@ -304,7 +307,8 @@ func (s *session) execute(p []byte) error {
 		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
 		s.proxyWarning = capMessage(st.dec, s.b)
 	}
-	s.longData = false
+	st.longData = false // the backend consumed it
+	s.syncCursor()
 	s.afterStatements(st.dec, res.ok, txBefore)
 	s.maybeRelease()
 	return s.c.flush()
@@ -321,7 +325,7 @@ func (s *session) sendLongData(p []byte) error {
 		return sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_SEND_LONG_DATA packet")
 	}
 	id := binary.LittleEndian.Uint32(p[1:])
-	_, bst, err := s.backendStmt(id)
+	st, bst, err := s.backendStmt(id)
 	if err != nil {
 		if sqlerr.Is(err, sqlerr.Unavailable) {
 			return err
@@ -337,7 +341,8 @@ func (s *session) sendLongData(p []byte) error {
 		return err
 	}
 	s.done()
-	s.longData = true
+	st.longData = true
+	s.syncCursor()
 	return nil
 }
 
@@ -347,8 +352,27 @@ func (s *session) closeStmt(body []byte) error {
 	if len(body) < 4 {
 		return sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_CLOSE packet")
 	}
-	delete(s.stmts, binary.LittleEndian.Uint32(body))
+	id := binary.LittleEndian.Uint32(body)
+	if st, ok := s.stmts[id]; ok && st.longData && s.be != nil {
+		// The backend statement is shared with other clients: its
+		// pending long data must not reach their execute.
+		if bst, ok := s.be.Conn.Prepared[st.dec.SQL]; ok {
+			pkt := []byte{comStmtReset, 0, 0, 0, 0}
+			binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+			if err := s.send(pkt); err != nil {
+				return err
+			}
+			if _, p, err := s.be.Conn.R.Next(); err != nil {
+				return s.backendLost(err)
+			} else if len(p) == 0 || p[0] != 0x00 {
+				s.log.Debug("stmt_reset_failed")
+			}
+			s.done()
+		}
+	}
+	delete(s.stmts, id)
 	s.syncCursor()
+	s.maybeRelease()
 	return nil
 }
 
@@ -363,7 +387,7 @@ func (s *session) resetStmt(p []byte) error {
 	if !ok {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_reset", id))
 	}
-	s.longData = false
+	st.longData = false
 	st.cursorOpen, st.cursorCols = false, nil
 	s.syncCursor()
 	if s.be == nil {
