@@ -733,8 +733,17 @@ func (a *myStmt) funcCall(f *ast.FuncCallExpr) {
 		return
 	}
 	switch name {
-	case "get_lock":
-		a.st.Pins = true
+	case "get_lock", "release_lock", "is_free_lock", "is_used_lock":
+		if name == "get_lock" {
+			a.st.Pins = true
+		}
+		// User lock names are server-wide: each tenant gets its own
+		// namespace, so that tenants neither block nor probe each other.
+		if len(f.Args) > 0 {
+			f.Args[0] = &ast.FuncCallExpr{FnName: model.NewCIStr("CONCAT"),
+				Args: []ast.ExprNode{ast.NewValueExpr(a.tenant()+":", "", ""), f.Args[0]}}
+			a.rewritten = true
+		}
 	case "nextval", "setval":
 		a.writes = true // they change the sequence, whatever the statement
 	case "connection_id":

@@ -59,6 +59,20 @@ func TestMySQLSecAdversarial(t *testing.T) {
 	if err := myRoot(t).QueryRowContext(ctx, "SELECT NEXTVAL(`"+f.alphaDB+"`.bseq)").Scan(&last); err != nil || last == nil || *last != 1 {
 		t.Fatalf("alpha's sequence moved: %v %v", last, err)
 	}
+	// User locks are server-wide: each tenant has its own names, so one
+	// tenant's lock neither blocks nor shows in another's.
+	var got int
+	if err := a.QueryRowContext(ctx, "SELECT GET_LOCK('nightly-job', 0)").Scan(&got); err != nil || got != 1 {
+		t.Fatalf("alpha GET_LOCK: %d %v", got, err)
+	}
+	b := f.conn(t, "bea", "beta", "")
+	var used *int64
+	if err := b.QueryRowContext(ctx, "SELECT IS_USED_LOCK('nightly-job')").Scan(&used); err != nil || used != nil {
+		t.Fatalf("beta IS_USED_LOCK: %v %v", used, err)
+	}
+	if err := b.QueryRowContext(ctx, "SELECT GET_LOCK('nightly-job', 0)").Scan(&got); err != nil || got != 1 {
+		t.Fatalf("beta GET_LOCK while alpha holds its own: %d %v", got, err)
+	}
 	// A viewer with masks may not CALL: the procedure's rows are not
 	// analysed.
 	_, err := v.ExecContext(ctx, "CALL p()")

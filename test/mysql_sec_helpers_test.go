@@ -61,6 +61,7 @@ users:
   - {name: vera, password: vera-pw, tenants: {alpha: viewer, shop_a: viewer}}
   - {name: adam, password: adam-pw, tenants: {alpha: admin, shop_a: admin}}
   - {name: eddie, password: eddie-pw, tenants: {alpha: editor, shop_a: editor}}
+  - {name: bea, password: bea-pw, tenants: {beta: admin}}
 `, f.alphaDB, f.betaDB, f.rowDB, pool, viewer))
 	return f
 }
