@@ -255,18 +255,13 @@ func (a *myStmt) setValue(v *ast.VariableAssignment, name string) *sqlerr.Error 
 		}
 		cs := strings.ToLower(strings.TrimSpace(val))
 		if name == "collation_connection" {
-			coll, err := charset.GetCollationByName(cs)
-			if err != nil || coll == nil {
-				return a.badCharset(name, val)
-			}
-			cs = strings.ToLower(coll.CharsetName)
+			cs = myCollationCharset(cs)
 		}
 		if !mySafeCharsets[cs] {
 			return a.badCharset(name, val)
 		}
 		if name == "names" && v.ExtendValue != nil {
-			coll, err := charset.GetCollationByName(strings.ToLower(v.ExtendValue.GetString()))
-			if err != nil || coll == nil || !mySafeCharsets[strings.ToLower(coll.CharsetName)] {
+			if !mySafeCharsets[myCollationCharset(v.ExtendValue.GetString())] {
 				return a.badCharset(name, v.ExtendValue.GetString())
 			}
 		}
@@ -276,6 +271,18 @@ func (a *myStmt) setValue(v *ast.VariableAssignment, name string) *sqlerr.Error 
 		return a.notConstant(name)
 	}
 	return nil
+}
+
+// myCollationCharset is the character set of a collation: the parser's
+// table, else the name's prefix (MariaDB names collations after their
+// character set: utf8mb4_uca1400_ai_ci).
+func myCollationCharset(coll string) string {
+	coll = strings.ToLower(strings.TrimSpace(coll))
+	if c, err := charset.GetCollationByName(coll); err == nil && c != nil {
+		return strings.ToLower(c.CharsetName)
+	}
+	cs, _, _ := strings.Cut(coll, "_")
+	return cs
 }
 
 func (a *myStmt) notConstant(name string) *sqlerr.Error {
