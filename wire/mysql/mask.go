@@ -12,9 +12,13 @@ import (
 )
 
 // Column masks. The policy engine refuses any use of a masked column other
-// than as a plain output column, whose column definition names its original
-// table and column (org_table, org_name); the relay replaces the values of
-// such columns: strings by the mask, other types by NULL.
+// than as a plain output column and describes the top-level select list
+// (policy.Output): which positions are masked columns, which a * covers.
+// The relay decides masks from that, by position; the column definitions
+// only confirm (a masked position must name the masked column as org_name),
+// and where they disagree the result is refused. Values of masked columns
+// are replaced: strings by the mask, other types by NULL. A row that cannot
+// be decoded ends the statement with an error.
 
 func hasMasked(cols []column) bool {
 	for _, c := range cols {
