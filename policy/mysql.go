@@ -200,6 +200,8 @@ type myStmt struct {
 	// infoRefs are information_schema tables and the column naming the
 	// database each row belongs to; they are filtered to the tenant's own.
 	infoRefs map[*ast.TableName]string
+	// locals are a stored procedure's parameters and declared variables.
+	locals map[string]bool
 	// substs are the calls the front end fills in (CONNECTION_ID(), USER()).
 	substs map[*ast.FuncCallExpr]string
 }
@@ -248,6 +250,9 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 	a.stmt.Accept(a)
 	if a.err == nil {
 		a.unvisitedTables()
+	}
+	if p, ok := a.stmt.(*ast.ProcedureInfo); ok && a.err == nil {
+		a.fail(a.procBody(p))
 	}
 	if a.err != nil {
 		return Stmt{}, a.err
@@ -420,6 +425,10 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 	case *ast.DeallocateStmt:
 		return ClassSession, "DEALLOCATE PREPARE", nil
 	case *ast.CallStmt:
+		if a.scope.Isolation == IsolationRow {
+			// A procedure's statements read the shared tables unfiltered.
+			return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: CALL is not allowed on tenant %q (row isolation: a procedure's statements are not filtered to the tenant's rows)", a.tenant())
+		}
 		return ClassWrite, "CALL", nil
 	case *ast.DoStmt:
 		return ClassRead, "DO", nil
@@ -607,6 +616,18 @@ func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
 			for _, c := range x.CTEs {
 				a.ctes[len(a.ctes)-1][c.Name.L] = true
 			}
+		}
+	case *ast.ProcedureInfo:
+		a.procLocals(x)
+	case *ast.SetStmt:
+		if n != ast.Node(a.stmt) {
+			a.nestedSet(x)
+		}
+	case *ast.UseStmt:
+		if n != ast.Node(a.stmt) {
+			// Unqualified names in the rest of the body would resolve in
+			// another database.
+			a.fail(a.privilege("USE inside a stored procedure"))
 		}
 	case *ast.TableName:
 		a.visited[x] = true

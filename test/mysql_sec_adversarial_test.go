@@ -78,3 +78,44 @@ func TestMySQLSecAdversarial(t *testing.T) {
 	_, err := v.ExecContext(ctx, "CALL p()")
 	wantMyErr(t, err, 1142, "viewer: CALL")
 }
+
+// TestMySQLSecStoredProcedureBodies: the parser's walk skips what is inside
+// BEGIN ... END, and a procedure runs with the backend account's rights:
+// every statement and expression of the body is analysed like one sent on
+// its own. On a row tenant CALL is refused (the body is not filtered).
+func TestMySQLSecStoredProcedureBodies(t *testing.T) {
+	f := newMySecFixture(t)
+	ctx := context.Background()
+	a := f.conn(t, "adam", "alpha", "multiStatements=true")
+	for _, q := range []struct {
+		sql  string
+		code uint16
+	}{
+		{"CREATE PROCEDURE p1() BEGIN SELECT LOAD_FILE('/etc/hostname'); END", 1142},
+		{"CREATE PROCEDURE p2() BEGIN IF LOAD_FILE('/etc/hostname') IS NOT NULL THEN SELECT 1; END IF; END", 1142},
+		{"CREATE PROCEDURE p3() BEGIN SET GLOBAL max_connections = 1; END", 1227},
+		{"CREATE PROCEDURE p4() BEGIN SET character_set_results = utf16; END", 1142},
+		{"CREATE PROCEDURE p5() BEGIN USE `" + f.betaDB + "`; SELECT * FROM customers; END", 1227},
+		{"CREATE PROCEDURE p6() BEGIN SELECT * FROM `" + f.betaDB + "`.customers; END", 1044},
+		{"CREATE PROCEDURE p7() BEGIN SET pseudo_thread_id = 1; END", 1142},
+	} {
+		_, err := a.ExecContext(ctx, q.sql)
+		wantMyErr(t, err, q.code, q.sql)
+	}
+	var n int
+	if err := myRoot(t).QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '"+f.alphaDB+"'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("procedures created: %d %v", n, err)
+	}
+	// A procedure whose body passes works as written.
+	if _, err := a.ExecContext(ctx, "CREATE PROCEDURE ok_proc(IN k INT) BEGIN DECLARE x INT DEFAULT 0; SET x = x + k; SELECT COUNT(*) + x FROM customers; END"); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := a.QueryRowContext(ctx, "CALL ok_proc(1)").Scan(&got); err != nil || got != 10 {
+		t.Fatalf("CALL ok_proc(1): %d %v", got, err)
+	}
+	myExec(t, f.rowDB, "CREATE PROCEDURE all_rows() SELECT GROUP_CONCAT(name) FROM customers")
+	e := f.conn(t, "eddie", "shop_a", "")
+	_, err := e.ExecContext(ctx, "CALL all_rows()")
+	wantMyErr(t, err, 1044, "row tenant CALL")
+}
