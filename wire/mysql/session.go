@@ -416,6 +416,9 @@ func (s *session) probe(dec *policy.Decision) error {
 // takes) and USER() the client's user, at the places the policy marked on
 // the parse tree (never inside a string literal).
 func (s *session) fill(dec *policy.Decision) string {
+	if len(dec.Subst) == 0 {
+		return dec.SQL
+	}
 	host, _, err := net.SplitHostPort(s.c.nc.RemoteAddr().String())
 	if err != nil {
 		host = "localhost"
