@@ -99,6 +99,9 @@ func (a *myStmt) restoreOut() (string, []Subst, error) {
 			return "", nil, errParamOrder
 		}
 	}
+	if fix.labelLits {
+		a.litDep = true
+	}
 	return b.String(), spans, nil
 }
 
@@ -134,6 +137,9 @@ type myRestoreFix struct {
 	spans  *[]Subst
 	undos  []func()
 	params []int // the text offsets of the parameters, in output order
+	// labelLits: a label copies text that may hold a literal, which the
+	// literal template cache would then have to fill inside a quoted name.
+	labelLits bool
 }
 
 func (f *myRestoreFix) undo() {
@@ -169,6 +175,9 @@ func (f *myRestoreFix) Enter(n ast.Node) (ast.Node, bool) {
 		}
 		x.AsName = model.NewCIStr(text)
 		f.undos = append(f.undos, func() { x.AsName = model.CIStr{} })
+		if strings.ContainsAny(text, "'\"0123456789") {
+			f.labelLits = true
+		}
 	}
 	return n, false
 }

@@ -63,9 +63,6 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 		if err != nil {
 			return &result{err: err}, false
 		}
-		if a.litDep || !a.plainDML {
-			tmplSafe = false
-		}
 		outs[i] = strings.TrimSpace(stmt.Text())
 		if a.rewritten {
 			dec.Rewritten = true
@@ -80,6 +77,9 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 			}
 		}
 		pos += len(outs[i]) + len("; ")
+		if a.litDep || !a.plainDML {
+			tmplSafe = false
+		}
 		if a.capped {
 			dec.Capped, dec.MaxRows = true, s.Role.MaxRows
 		}
