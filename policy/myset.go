@@ -270,6 +270,12 @@ func (a *myStmt) setValue(v *ast.VariableAssignment, name string) *sqlerr.Error 
 	if !isConst {
 		return a.notConstant(name)
 	}
+	switch name {
+	case "default_storage_engine", "storage_engine", "default_tmp_storage_engine", "enforce_storage_engine":
+		if !isNull && !myEngines[strings.ToLower(strings.TrimSpace(val))] {
+			return a.privilege("storage engine " + val)
+		}
+	}
 	return nil
 }
 
