@@ -205,6 +205,7 @@ func (a *myStmt) rowFilters() *sqlerr.Error {
 	}
 	for _, s := range a.selects {
 		if s.From != nil && s.From.TableRefs != nil {
+			myTableToSelect(s)
 			wrapJoin(s.From.TableRefs)
 		}
 	}
@@ -280,6 +281,19 @@ func (a *myStmt) rowFilters() *sqlerr.Error {
 	}
 	a.rewritten = true
 	return nil
+}
+
+// myTableToSelect turns TABLE t into SELECT * FROM t, whose FROM item can
+// become a derived table (TABLE takes a table name only).
+func myTableToSelect(s *ast.SelectStmt) {
+	if s.Kind != ast.SelectStmtKindTable {
+		return
+	}
+	s.Kind = ast.SelectStmtKindSelect
+	if s.SelectStmtOpts == nil {
+		s.SelectStmtOpts = &ast.SelectStmtOpts{SQLCache: true}
+	}
+	s.Fields = &ast.FieldList{Fields: []*ast.SelectField{{WildCard: &ast.WildCardField{}}}}
 }
 
 func (a *myStmt) noTenantChange() *sqlerr.Error {
@@ -453,6 +467,7 @@ func (a *myStmt) infoSchemaFilters() *sqlerr.Error {
 	}
 	for _, s := range a.selects {
 		if s.From != nil && s.From.TableRefs != nil {
+			myTableToSelect(s)
 			wrap(s.From.TableRefs)
 		}
 	}

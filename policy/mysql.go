@@ -56,23 +56,29 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 	tmplSafe := true
 	masked := map[string]bool{}
 	outs := make([]string, len(stmts))
+	pos := 0 // where outs[i] starts in the joined output
 	for i, stmt := range stmts {
 		a := &myStmt{e: e, s: s, role: s.Role, scope: s.Scope, stmt: stmt}
 		st, err := a.analyze()
 		if err != nil {
 			return &result{err: err}, false
 		}
-		if a.litDep || !a.plainDML {
-			tmplSafe = false
-		}
 		outs[i] = strings.TrimSpace(stmt.Text())
 		if a.rewritten {
 			dec.Rewritten = true
-			out, rerr := myRestore(a.stmt)
+			out, spans, rerr := a.restoreOut()
 			if rerr != nil {
 				return &result{err: sqlerr.Wrap(sqlerr.Internal, rerr, "internal error while rewriting the statement")}, false
 			}
 			outs[i] = out
+			for _, sp := range spans {
+				sp.Pos += pos
+				dec.Subst = append(dec.Subst, sp)
+			}
+		}
+		pos += len(outs[i]) + len("; ")
+		if a.litDep || !a.plainDML {
+			tmplSafe = false
 		}
 		if a.capped {
 			dec.Capped, dec.MaxRows = true, s.Role.MaxRows
@@ -91,6 +97,8 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 	sort.Strings(dec.Masked)
 	if dec.Rewritten {
 		dec.SQL = strings.Join(outs, "; ")
+	} else {
+		dec.Subst = nil
 	}
 	return &result{dec: dec}, tmplSafe
 }
@@ -181,15 +189,21 @@ type myStmt struct {
 	ctes     []map[string]bool
 	withOf   map[ast.Node]bool
 	refs     map[*ast.TableName]bool
+	visited  map[*ast.TableName]bool // every table name the visitor reached
 	tables   map[string]bool
 	rangeNms map[string]bool
 	maskOut  bool // the top-level output carries masked columns
 	selects  []*ast.SelectStmt
 	locking  bool
+	writes   bool // a function that changes data (NEXTVAL, SETVAL)
 	err      *sqlerr.Error
 	// infoRefs are information_schema tables and the column naming the
 	// database each row belongs to; they are filtered to the tenant's own.
 	infoRefs map[*ast.TableName]string
+	// locals are a stored procedure's parameters and declared variables.
+	locals map[string]bool
+	// substs are the calls the front end fills in (CONNECTION_ID(), USER()).
+	substs map[*ast.FuncCallExpr]string
 }
 
 func (a *myStmt) tenant() string { return a.scope.Tenant }
@@ -217,22 +231,33 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 	if class == ClassDDL && a.scope.Isolation == IsolationRow && !mySessionLocalDDL(a.stmt) {
 		return Stmt{}, sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is not allowed on tenant %q (row isolation: the database and its tables are shared with other tenants)", kind, a.tenant())
 	}
-	if class == ClassSession || class == ClassTx || kind == "KILL" {
+	if class == ClassTx || kind == "KILL" {
+		// No expressions: BEGIN, COMMIT, SAVEPOINT names, KILL <literal>.
 		if !accessAllows(a.role.Access, class) {
 			return Stmt{}, a.permission()
 		}
 		return a.st, nil
 	}
+	// Every other statement, session statements included (SET @v = <expr>,
+	// SHOW ... WHERE <expr>), is walked in full: every expression anywhere
+	// gets the same checks, masks, row filters and schema filters.
 	a.refs = map[*ast.TableName]bool{}
 	a.infoRefs = map[*ast.TableName]string{}
 	a.tables = map[string]bool{}
 	a.rangeNms = map[string]bool{}
 	a.withOf = map[ast.Node]bool{}
+	a.visited = map[*ast.TableName]bool{}
 	a.stmt.Accept(a)
+	if a.err == nil {
+		a.unvisitedTables()
+	}
+	if p, ok := a.stmt.(*ast.ProcedureInfo); ok && a.err == nil {
+		a.fail(a.procBody(p))
+	}
 	if a.err != nil {
 		return Stmt{}, a.err
 	}
-	if a.locking && rank(a.st.Class) < rank(ClassWrite) {
+	if (a.locking || a.writes) && rank(a.st.Class) < rank(ClassWrite) {
 		a.st.Class = ClassWrite
 	}
 	if !accessAllows(a.role.Access, a.st.Class) {
@@ -320,11 +345,22 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 	case *ast.ShowStmt:
 		switch x.Tp {
 		case ast.ShowProcessList, ast.ShowEngines, ast.ShowMasterStatus, ast.ShowBinlogStatus,
-			ast.ShowReplicaStatus, ast.ShowPlugins, ast.ShowPrivileges:
+			ast.ShowReplicaStatus, ast.ShowPlugins, ast.ShowPrivileges, ast.ShowCreateUser:
 			return 0, "", a.privilege("SHOW " + myShowWord(x))
 		case ast.ShowGrants:
+			if !a.serverDetailsAllowed() {
+				return 0, "", a.serverDetails("SHOW GRANTS")
+			}
 			if x.User != nil && !x.User.CurrentUser {
 				return 0, "", a.privilege("SHOW GRANTS FOR another user")
+			}
+		case ast.ShowStatus:
+			if !a.serverDetailsAllowed() {
+				return 0, "", a.serverDetails("SHOW STATUS")
+			}
+		case ast.ShowVariables:
+			if !a.serverDetailsAllowed() {
+				a.hideServerVars(x)
 			}
 		}
 		if x.DBName != "" && !a.dbAllowed(x.DBName) {
@@ -370,6 +406,9 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		if len(res.dec.Stmts) != 1 {
 			return 0, "", sqlerr.New(sqlerr.Syntax, "PREPARE needs exactly one statement")
 		}
+		if len(res.dec.Subst) > 0 {
+			return 0, "", sqlerr.New(sqlerr.Unsupported, "CONNECTION_ID() and USER() are not supported inside PREPARE ... FROM; use the prepared-statement protocol")
+		}
 		if res.dec.maskOut {
 			// EXECUTE names no table: its rows could not be masked.
 			return 0, "", sqlerr.New(sqlerr.Permission, "permission denied: PREPARE of masked columns is not allowed for role %q (the rows of EXECUTE cannot be masked); list the columns you need without them", a.role.Name)
@@ -386,6 +425,10 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 	case *ast.DeallocateStmt:
 		return ClassSession, "DEALLOCATE PREPARE", nil
 	case *ast.CallStmt:
+		if a.scope.Isolation == IsolationRow {
+			// A procedure's statements read the shared tables unfiltered.
+			return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: CALL is not allowed on tenant %q (row isolation: a procedure's statements are not filtered to the tenant's rows)", a.tenant())
+		}
 		return ClassWrite, "CALL", nil
 	case *ast.DoStmt:
 		return ClassRead, "DO", nil
@@ -403,7 +446,14 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		*ast.AlterPlacementPolicyStmt, *ast.DropPlacementPolicyStmt, *ast.SetConfigStmt,
 		*ast.DropProcedureStmt:
 		return 0, "", a.privilege(myKind(n))
+	case *ast.ExplainForStmt:
+		// Another connection's statement: on a shared server, another
+		// tenant's.
+		return 0, "", a.privilege("EXPLAIN FOR CONNECTION")
 	case *ast.CreateTableStmt:
+		if err := a.tableOptions(x.Options); err != nil {
+			return 0, "", err
+		}
 		if x.TemporaryKeyword != ast.TemporaryNone {
 			a.st.Pins = true
 			return ClassDDL, "CREATE TEMPORARY TABLE", nil
@@ -414,7 +464,14 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 			return ClassDDL, "DROP TEMPORARY TABLE", nil
 		}
 		return ClassDDL, "DROP TABLE", nil
-	case *ast.AlterTableStmt, *ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.TruncateTableStmt,
+	case *ast.AlterTableStmt:
+		for _, sp := range x.Specs {
+			if err := a.tableOptions(sp.Options); err != nil {
+				return 0, "", err
+			}
+		}
+		return ClassDDL, myKind(n), nil
+	case *ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.TruncateTableStmt,
 		*ast.RenameTableStmt, *ast.CreateViewStmt, *ast.CreateSequenceStmt, *ast.DropSequenceStmt,
 		*ast.AlterSequenceStmt, *ast.RepairTableStmt, *ast.OptimizeTableStmt:
 		return ClassDDL, myKind(n), nil
@@ -422,6 +479,35 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		return ClassUtility, "ANALYZE TABLE", nil
 	}
 	return ClassUtility, myKind(n), nil
+}
+
+// myEngines are the storage engines a table may be created with: engines
+// that reach other servers or tables (FEDERATED, CONNECT, SPIDER, MERGE,
+// OQGRAPH, ...) could read another tenant's data through the proxy's
+// backend account.
+var myEngines = map[string]bool{
+	"innodb": true, "xtradb": true, "aria": true, "myisam": true, "memory": true, "heap": true,
+	"archive": true, "blackhole": true, "csv": true, "rocksdb": true, "sequence": true,
+}
+
+// tableOptions refuses table options that reach outside the tenant's
+// database: other engines, CONNECTION=, DATA/INDEX DIRECTORY=, UNION=.
+func (a *myStmt) tableOptions(opts []*ast.TableOption) *sqlerr.Error {
+	for _, o := range opts {
+		switch o.Tp {
+		case ast.TableOptionEngine:
+			if o.StrValue != "" && !myEngines[strings.ToLower(o.StrValue)] {
+				return a.privilege("ENGINE=" + o.StrValue)
+			}
+		case ast.TableOptionConnection:
+			return a.privilege("CONNECTION=")
+		case ast.TableOptionDataDirectory, ast.TableOptionIndexDirectory:
+			return a.privilege("DATA DIRECTORY / INDEX DIRECTORY")
+		case ast.TableOptionUnion:
+			return a.privilege("UNION=")
+		}
+	}
+	return nil
 }
 
 // mySessionLocalDDL reports DDL private to the session (temporary tables),
@@ -469,138 +555,6 @@ func myKind(n ast.Node) string {
 	return strings.ToUpper(b.String())
 }
 
-// classifySet handles SET: user variables pin the session (their values
-// cannot be replayed reliably); SET GLOBAL/PERSIST is privileged; session
-// system variables become SetVar. A SET with several assignments is
-// reported with the first system variable.
-func (a *myStmt) classifySet(x *ast.SetStmt) (Class, string, *sqlerr.Error) {
-	a.litDep = true
-	sql, err := myRestore(x)
-	if err != nil {
-		sql = strings.TrimSpace(x.Text())
-	}
-	for _, v := range x.Variables {
-		if v.IsGlobal {
-			return 0, "", a.privilege("SET GLOBAL")
-		}
-		name := strings.ToLower(v.Name)
-		if strings.HasPrefix(name, "persist") || strings.HasPrefix(name, "global.") {
-			return 0, "", a.privilege("SET PERSIST")
-		}
-		if err := a.lexerSetting(v); err != nil {
-			return 0, "", err
-		}
-		if !v.IsSystem && name != ast.SetNames && name != ast.SetCharset {
-			a.st.Pins = true // user variable
-			continue
-		}
-		if name == "tenant" {
-			return 0, "", sqlerr.New(sqlerr.Unsupported, "use USE <tenant> to switch tenants")
-		}
-		if a.st.Set != nil {
-			continue
-		}
-		sv := &SetVar{Kind: SetValue, Name: name, SQL: sql}
-		switch val := v.Value.(type) {
-		case *driver.ValueExpr:
-			sv.Value = val.GetDatumString()
-			if val.Kind() == driver.KindNull {
-				sv.Value = ""
-			}
-		case *ast.DefaultExpr:
-			sv.Kind = SetDefault
-		case *ast.ColumnNameExpr:
-			sv.Value = val.Name.Name.O
-		default:
-			if v.Value != nil {
-				if s, err := myRestore(v.Value); err == nil {
-					sv.Value = s
-				}
-			}
-		}
-		if name == ast.SetNames || name == ast.SetCharset {
-			sv.Name = strings.ToLower(name)
-		}
-		a.st.Set = sv
-	}
-	return ClassSession, "SET", nil
-}
-
-// myUnsafeSQLModes are sql_mode values that change how the server splits a
-// text into tokens (where a string or an identifier ends) so that it would
-// no longer agree with the proxy's parser: NO_BACKSLASH_ESCAPES, ANSI_QUOTES
-// and the combination modes that include ANSI_QUOTES.
-var myUnsafeSQLModes = map[string]bool{
-	"NO_BACKSLASH_ESCAPES": true, "ANSI_QUOTES": true, "ANSI": true, "DB2": true, "MAXDB": true,
-	"MSSQL": true, "ORACLE": true, "POSTGRESQL": true,
-}
-
-// mySafeCharsets are the client character sets in which no multi-byte
-// character can end in a backslash (0x5c) byte; gbk, big5, sjis, cp932,
-// gb2312, gb18030, euckr and the like can, hiding an escape from the
-// proxy's parser.
-var mySafeCharsets = map[string]bool{
-	"utf8": true, "utf8mb3": true, "utf8mb4": true, "latin1": true, "ascii": true, "binary": true,
-}
-
-// lexerSetting refuses session settings that would make the server tokenize
-// texts differently from the proxy's parser: sql_mode values adding
-// NO_BACKSLASH_ESCAPES or ANSI_QUOTES (or any value that is not a constant),
-// and client character sets that can hide a backslash.
-func (a *myStmt) lexerSetting(v *ast.VariableAssignment) *sqlerr.Error {
-	name := strings.ToLower(v.Name)
-	isNames := v.Name == ast.SetNames || v.Name == ast.SetCharset
-	var val string
-	var isConst, isDefault bool
-	switch x := v.Value.(type) {
-	case nil:
-		isDefault = true
-	case *ast.DefaultExpr:
-		isDefault = true
-	case *driver.ValueExpr:
-		if x.Kind() == driver.KindString || x.Kind() == driver.KindBytes {
-			val, isConst = x.GetString(), true
-		}
-	case *ast.ColumnNameExpr:
-		if x.Name.Table.L == "" && x.Name.Schema.L == "" {
-			val, isConst = x.Name.Name.O, true
-		}
-	}
-	switch {
-	case v.IsSystem && name == "sql_mode":
-		if isDefault {
-			return nil
-		}
-		if !isConst {
-			return sqlerr.New(sqlerr.Permission, "permission denied: sql_mode may only be set to a constant list of modes on tenant %q", a.tenant())
-		}
-		for _, m := range strings.Split(val, ",") {
-			if m = strings.ToUpper(strings.TrimSpace(m)); myUnsafeSQLModes[m] || m != "" && strings.Trim(m, "0123456789") == "" {
-				return sqlerr.New(sqlerr.Permission, "permission denied: sql_mode %s is not allowed on tenant %q (it changes how statements are tokenized)", m, a.tenant())
-			}
-		}
-	case isNames, v.IsSystem && (name == "character_set_client" || name == "character_set_connection" || name == "collation_connection"):
-		if isDefault {
-			return nil
-		}
-		cs := strings.ToLower(strings.TrimSpace(val))
-		if name == "collation_connection" {
-			cs, _, _ = strings.Cut(cs, "_")
-			if cs == "utf8mb4" || cs == "utf8mb3" || cs == "utf8" || cs == "latin1" || cs == "ascii" || cs == "binary" {
-				return nil
-			}
-		}
-		if !isConst || !mySafeCharsets[cs] {
-			what := "SET " + name
-			if isNames {
-				what = "SET NAMES / CHARACTER SET"
-			}
-			return sqlerr.New(sqlerr.Permission, "permission denied: %s %q is not allowed on tenant %q (only utf8, utf8mb3, utf8mb4, latin1, ascii and binary)", what, val, a.tenant())
-		}
-	}
-	return nil
-}
-
 // dbAllowed reports whether a qualified reference may name database db.
 func (a *myStmt) dbAllowed(db string) bool {
 	return strings.EqualFold(db, a.scope.Database) || strings.EqualFold(db, "information_schema")
@@ -636,6 +590,7 @@ func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
 			x.Tables = nil
 			defer func() { x.Tables = tables }()
 			for _, t := range tables.Tables {
+				a.visited[t] = true // names FROM items, checked here
 				if t.Schema.O != "" && !a.dbAllowed(t.Schema.O) {
 					a.fail(a.outside("table", t.Schema.O+"."+t.Name.O))
 				}
@@ -662,7 +617,20 @@ func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
 				a.ctes[len(a.ctes)-1][c.Name.L] = true
 			}
 		}
+	case *ast.ProcedureInfo:
+		a.procLocals(x)
+	case *ast.SetStmt:
+		if n != ast.Node(a.stmt) {
+			a.nestedSet(x)
+		}
+	case *ast.UseStmt:
+		if n != ast.Node(a.stmt) {
+			// Unqualified names in the rest of the body would resolve in
+			// another database.
+			a.fail(a.privilege("USE inside a stored procedure"))
+		}
 	case *ast.TableName:
+		a.visited[x] = true
 		a.tableName(x)
 	case *ast.TableSource:
 		if x.AsName.L != "" {
@@ -680,6 +648,9 @@ func (a *myStmt) Enter(n ast.Node) (ast.Node, bool) {
 		}
 		if x.Value != nil && x.IsSystem {
 			a.fail(a.privilege("assigning system variables inside a statement"))
+		}
+		if x.IsSystem && myServerVarSet[strings.ToLower(x.Name)] && !a.serverDetailsAllowed() {
+			a.fail(a.serverDetails("@@" + strings.ToLower(x.Name)))
 		}
 	}
 	return n, a.err != nil
@@ -783,8 +754,23 @@ func (a *myStmt) funcCall(f *ast.FuncCallExpr) {
 		return
 	}
 	switch name {
-	case "get_lock":
-		a.st.Pins = true
+	case "get_lock", "release_lock", "is_free_lock", "is_used_lock":
+		if name == "get_lock" {
+			a.st.Pins = true
+		}
+		// User lock names are server-wide: each tenant gets its own
+		// namespace, so that tenants neither block nor probe each other.
+		if len(f.Args) > 0 {
+			f.Args[0] = &ast.FuncCallExpr{FnName: model.NewCIStr("CONCAT"),
+				Args: []ast.ExprNode{ast.NewValueExpr(a.tenant()+":", "", ""), f.Args[0]}}
+			a.rewritten = true
+		}
+	case "nextval", "setval":
+		a.writes = true // they change the sequence, whatever the statement
+	case "connection_id":
+		a.subst(f, SubstConnectionID)
+	case "user", "current_user", "session_user", "system_user":
+		a.subst(f, SubstUser)
 	}
 }
 
@@ -798,17 +784,24 @@ func (a *myStmt) checkMasks() *sqlerr.Error {
 	if len(a.role.MaskedColumns) == 0 {
 		return nil
 	}
+	if _, ok := a.stmt.(*ast.CallStmt); ok {
+		// A procedure's rows come from statements the proxy never sees.
+		return sqlerr.New(sqlerr.Permission, "permission denied: CALL is not allowed for role %q, which has masked columns", a.role.Name)
+	}
 	cols := map[string]bool{}
+	maskSet := map[string]bool{}
 	for _, mc := range a.role.MaskedColumns {
 		tbl, col, ok := strings.Cut(lower(mc), ".")
 		if ok && a.tables[tbl] {
 			cols[col] = true
+			maskSet[tbl+"."+col] = true
 			a.masks = append(a.masks, tbl+"."+col)
 		}
 	}
 	if len(cols) == 0 {
 		return nil
 	}
+
 	m := &myMaskCheck{a: a, cols: cols, allowed: map[*ast.ColumnName]bool{}, starOK: map[*ast.SelectStmt]bool{}}
 	m.scope = a.newMaskScope()
 	if top, ok := a.stmt.(*ast.SelectStmt); ok && !top.Distinct && top.Fields != nil {
@@ -835,6 +828,9 @@ func (a *myStmt) checkMasks() *sqlerr.Error {
 	}
 	if top, ok := a.stmt.(*ast.SelectStmt); ok && top.Kind == ast.SelectStmtKindTable {
 		a.maskOut = true // TABLE t: every column
+	}
+	if top, ok := a.stmt.(*ast.SelectStmt); ok {
+		a.st.Output = a.outputPlan(top, maskSet, cols)
 	}
 	if top, ok := a.stmt.(*ast.SelectStmt); ok && a.maskOut && top.SelectIntoOpt != nil {
 		return sqlerr.New(sqlerr.Permission, "permission denied: SELECT ... INTO of masked columns is not allowed for role %q (the values cannot be masked); list the columns you need without them", a.role.Name)
@@ -971,6 +967,17 @@ func (m *myMaskCheck) Enter(n ast.Node) (ast.Node, bool) {
 			m.err = m.a.maskErrName(x.Name.L, m.cols)
 			return n, true
 		}
+		if x.Table.L == "" {
+			// An alias of a masked column names its values wherever it
+			// can be resolved (HAVING, ORDER BY, a sub-query's select
+			// list): any unqualified use of that name is refused.
+			for _, al := range m.aliases {
+				if al == x.Name.L {
+					m.err = sqlerr.New(sqlerr.Permission, "permission denied: %q is an alias of a masked column for role %q and may not be used elsewhere in the statement", al, m.a.role.Name)
+					return n, true
+				}
+			}
+		}
 	}
 	return n, false
 }
@@ -1037,6 +1044,9 @@ func (a *myStmt) capTop() {
 	case *ast.SelectStmt:
 		if x.SelectIntoOpt != nil || a.st.ShowVar != "" {
 			return
+		}
+		if x.From == nil && x.Kind == ast.SelectStmtKindSelect {
+			return // no FROM: one row at most
 		}
 		lim = &x.Limit
 	case *ast.SetOprStmt:

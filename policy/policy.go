@@ -170,6 +170,10 @@ type Stmt struct {
 	// KillQuery reports KILL QUERY (cancel the statement) rather than KILL
 	// [CONNECTION] (close the connection).
 	KillQuery bool
+	// Output describes the result columns of a MySQL SELECT or TABLE that
+	// reads a table with masked columns: the front end masks by position
+	// and checks the backend's column definitions against it.
+	Output *Output
 	// Tables lists the lower-case, unqualified names of the tables the
 	// statement references (CTE names excluded), for result-cache
 	// invalidation and audit.
@@ -186,6 +190,9 @@ type Decision struct {
 	// Masked lists the "table.column" masks of the role whose tables the
 	// statement reads; the front end masks those columns in the rows.
 	Masked []string
+	// Subst lists spans of SQL that the front end fills in with values only
+	// it knows (MySQL: the proxy's connection id, the user); see Fill.
+	Subst []Subst
 	// maskOut reports that the top-level output carries masked columns (a
 	// MySQL PREPARE of such a text is refused: EXECUTE names no table).
 	maskOut bool

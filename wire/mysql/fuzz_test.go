@@ -179,9 +179,15 @@ func FuzzRewriteRow(f *testing.F) {
 	f.Add([]byte("\x06db_own\x011\x08db_other"), false)
 	f.Add([]byte{0, 0, 0x06, 'd', 'b', '_', 'o', 'w', 'n', 1, 0, 0, 0, 1, 'x'}, true)
 	f.Fuzz(func(t *testing.T, p []byte, bin bool) {
-		out, keep := rw.row(p, cols, bin)
+		out, keep, err := rw.row(p, cols, bin)
 		if keep && out == nil {
 			t.Fatal("kept a nil row")
+		}
+		if err != nil && (keep || out != nil) {
+			t.Fatal("an undecodable row was kept")
+		}
+		if masked, err := maskRow(p, cols, bin, "stars"); err == nil && masked == nil {
+			t.Fatal("masked a row into nothing")
 		}
 		_, _ = rw.columnDef(p, true)
 	})

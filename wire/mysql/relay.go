@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/pool"
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
 )
@@ -25,6 +26,12 @@ type relayOpts struct {
 	fieldList    bool     // COM_FIELD_LIST: column definitions up to EOF
 	fetch        bool     // COM_STMT_FETCH: rows up to EOF
 	masked       []string // "table.column" masks of the role for the statement
+	// stmts are the analysed statements whose results these are, in order:
+	// masks are decided from their Output (see decideMasks).
+	stmts []policy.Stmt
+	// st is the prepared statement executed (COM_STMT_EXECUTE) or fetched
+	// from (COM_STMT_FETCH): a cursor's columns are kept on it.
+	st *stmt
 }
 
 // relayResult is what the relay learned.
@@ -36,8 +43,10 @@ type relayResult struct {
 // column is what the relay keeps of a column definition.
 type column struct {
 	typ       byte
-	schemaCol bool // an information_schema column naming a database
-	masked    bool // a masked column: its values are replaced
+	schemaCol bool   // an information_schema column naming a database
+	masked    bool   // a masked column: its values are replaced
+	orgName   string // the original column name, lower-case
+	name      string // the column's label, lower-case
 }
 
 // schemaColumns are information_schema column names that hold a database name.
@@ -109,7 +118,7 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 		}
 	}
 	if o.fetch {
-		cols = s.fetchCols
+		cols = o.st.cursorCols
 		return s.relayRows(res, cols, o, rw, next, terminal)
 	}
 	for {
@@ -141,9 +150,11 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 		if k == 0 || n == 0 || n > 4096 {
 			return res, s.backendLost(errors.New("malformed result set header from backend"))
 		}
-		if err := s.c.write(p); err != nil {
-			return res, err
-		}
+		// The header and the column definitions are held (at most 4096
+		// small packets) until the masks are decided: a result whose
+		// columns disagree with the analysis is refused before any of it
+		// reaches the client.
+		head := [][]byte{append([]byte(nil), p...)}
 		cols = cols[:0]
 		for i := uint64(0); i < n; i++ {
 			p, err := next()
@@ -156,9 +167,7 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 			var c column
 			p, c = rw.columnDef(p, o.meta)
 			cols = append(cols, c)
-			if err := s.c.write(p); err != nil {
-				return res, err
-			}
+			head = append(head, append([]byte(nil), p...))
 		}
 		p, err = next()
 		if err != nil {
@@ -168,10 +177,20 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 			return res, s.backendLost(errors.New("missing EOF after column definitions"))
 		}
 		st := eofStatus(p)
-		if st&gmysql.SERVER_STATUS_CURSOR_EXISTS != 0 {
-			// COM_STMT_EXECUTE with a cursor: rows come with COM_STMT_FETCH.
-			s.cursor = true
-			s.fetchCols = append(s.fetchCols[:0], cols...)
+		if err := s.decideMasks(cols, o, res.ok); err != nil {
+			return s.refuseResult(res, err, st, st&gmysql.SERVER_STATUS_CURSOR_EXISTS == 0, next)
+		}
+		for _, h := range head {
+			if err := s.c.write(h); err != nil {
+				return res, err
+			}
+		}
+		if st&gmysql.SERVER_STATUS_CURSOR_EXISTS != 0 && o.st != nil {
+			// COM_STMT_EXECUTE with a cursor: rows come with COM_STMT_FETCH,
+			// masked with this statement's columns.
+			o.st.cursorOpen = true
+			o.st.cursorCols = append(o.st.cursorCols[:0], cols...)
+			s.syncCursor()
 			s.status = st
 			res.ok++
 			s.done()
@@ -219,7 +238,8 @@ func (s *session) relayRowsMore(res relayResult, cols []column, o relayOpts, rw 
 				}
 			}
 			if o.fetch && status&gmysql.SERVER_STATUS_LAST_ROW_SEND != 0 {
-				s.cursor = false
+				o.st.cursorOpen = false
+				s.syncCursor()
 			}
 			res.ok++
 			if err := terminal(p, status, eofWarnings(p), false); err != nil {
@@ -232,13 +252,22 @@ func (s *session) relayRowsMore(res relayResult, cols []column, o relayOpts, rw 
 		}
 		if o.meta {
 			var keep bool
-			p, keep = rw.row(p, cols, o.binary)
+			var derr error
+			p, keep, derr = rw.row(p, cols, o.binary)
+			if derr != nil {
+				res, err = s.refuseResult(res, errRowDecode(s.b.Tenant.ID), 0, true, next)
+				return res, false, err
+			}
 			if !keep {
 				continue
 			}
 		}
 		if hasMasked(cols) {
-			p = maskRow(p, cols, o.binary, s.b.Role.Mask)
+			var merr error
+			if p, merr = maskRow(p, cols, o.binary, s.b.Role.Mask); merr != nil {
+				res, err = s.refuseResult(res, errRowDecode(s.b.Tenant.ID), 0, true, next)
+				return res, false, err
+			}
 		}
 		if err := s.c.write(p); err != nil {
 			return res, false, err
@@ -309,6 +338,7 @@ func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 		c.typ = p[pos+7]
 	}
 	schema, name, orgName := fields[1], fields[4], fields[5]
+	c.orgName, c.name = strings.ToLower(string(orgName)), strings.ToLower(string(name))
 	if rw.masks != nil && len(fields[3]) > 0 &&
 		rw.masks[strings.ToLower(string(fields[3]))+"."+strings.ToLower(string(orgName))] {
 		c.masked = true
@@ -334,7 +364,6 @@ func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 			changed = true
 		}
 	}
-	_ = name
 	if !changed {
 		return p, c
 	}
@@ -347,8 +376,18 @@ func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 }
 
 // row rewrites one row of a metadata query; keep is false for a row that
-// names another database.
-func (rw *rewriter) row(p []byte, cols []column, bin bool) ([]byte, bool) {
+// names another database. A row it cannot decode is an error: it is never
+// forwarded unchecked.
+func (rw *rewriter) row(p []byte, cols []column, bin bool) ([]byte, bool, error) {
+	out, keep := rw.rowChecked(p, cols, bin)
+	if out == nil && keep {
+		return nil, false, errMalformed
+	}
+	return out, keep, nil
+}
+
+// rowChecked is row; (nil, true) means p could not be decoded.
+func (rw *rewriter) rowChecked(p []byte, cols []column, bin bool) ([]byte, bool) {
 	type span struct{ start, end int }
 	var vals []span
 	var nulls []bool
@@ -356,11 +395,11 @@ func (rw *rewriter) row(p []byte, cols []column, bin bool) ([]byte, bool) {
 	var bitmap []byte
 	if bin {
 		if len(p) < 1 {
-			return p, true
+			return nil, true
 		}
 		nb := (len(cols) + 7 + 2) / 8
 		if 1+nb > len(p) {
-			return p, true
+			return nil, true
 		}
 		bitmap = p[1 : 1+nb]
 		pos = 1 + nb
@@ -373,11 +412,11 @@ func (rw *rewriter) row(p []byte, cols []column, bin bool) ([]byte, bool) {
 				continue
 			}
 			if pos > len(p) {
-				return p, true
+				return nil, true
 			}
 			n, isStr := binaryLen(c.typ, p[pos:])
 			if n < 0 || pos+n > len(p) {
-				return p, true
+				return nil, true
 			}
 			if !isStr {
 				vals = append(vals, span{-1, -1})
@@ -387,7 +426,7 @@ func (rw *rewriter) row(p []byte, cols []column, bin bool) ([]byte, bool) {
 			}
 		}
 		if pos >= len(p) {
-			return p, true
+			return nil, true
 		}
 		if !bin && p[pos] == 0xfb {
 			vals = append(vals, span{pos, pos + 1})
@@ -397,7 +436,7 @@ func (rw *rewriter) row(p []byte, cols []column, bin bool) ([]byte, bool) {
 		}
 		_, _, n, err := lenencString(p[pos:])
 		if err != nil {
-			return p, true
+			return nil, true
 		}
 		vals = append(vals, span{pos, pos + n})
 		nulls = append(nulls, false)

@@ -40,6 +40,10 @@ const (
 	comResetConnection = 0x1f
 )
 
+// maxSettings bounds the settings kept for replay: beyond it a value
+// computed from the variable's own replaces the earlier ones like any other.
+const maxSettings = 64
+
 // setting is one session variable assignment replayed on backends.
 type setting struct {
 	name string
@@ -71,9 +75,7 @@ type session struct {
 	admitted func()      // uncounts the client from its tenant's connections
 	timedOut atomic.Bool // the tenant's statement timeout killed the statement
 	longData bool        // COM_STMT_SEND_LONG_DATA sent: keep the backend until execute
-	cursor   bool        // a cursor is open on the backend
-
-	fetchCols []column // the open cursor's columns
+	cursor   bool        // a cursor is open on the backend (some stmt's cursorOpen)
 
 	settings []setting
 	stateKey string
@@ -190,7 +192,7 @@ func (s *session) run() {
 		delete(s.srv.sessions, s.id)
 		s.srv.sessMu.Unlock()
 	}()
-	if err := s.c.write(okPacket(0, 0, s.status, 0, "")); err != nil {
+	if err := s.c.write(okPacket(0, 0, s.replyStatus(), 0, "")); err != nil {
 		return
 	}
 	if err := s.c.flush(); err != nil {
@@ -266,7 +268,7 @@ func (s *session) command(p []byte) error {
 	case comInitDB:
 		return s.useTenant(string(body))
 	case comPing:
-		return s.reply(okPacket(0, 0, s.status, 0, ""))
+		return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 	case comFieldList:
 		return s.fieldList(body)
 	case comStmtPrepare:
@@ -293,7 +295,7 @@ func (s *session) command(p []byte) error {
 		default:
 			return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown COM_SET_OPTION option"))
 		}
-		return s.reply(eofPacket(0, s.status))
+		return s.reply(eofPacket(0, s.replyStatus()))
 	case comResetConnection:
 		return s.resetConnection()
 	case comChangeUser:
@@ -365,7 +367,7 @@ func (s *session) query(sql string) error {
 	if !dec.ReadOnly() {
 		s.wrote()
 	}
-	text := s.connIDs(dec.SQL)
+	text := s.fill(dec)
 	q := make([]byte, 0, len(text)+1)
 	q = append(q, comQuery)
 	q = append(q, text...)
@@ -380,6 +382,7 @@ func (s *session) query(sql string) error {
 		capped:       dec.Capped,
 		showWarnings: showWarnings,
 		masked:       dec.Masked,
+		stmts:        dec.Stmts,
 	})
 	if err != nil {
 		return err
@@ -408,15 +411,19 @@ func (s *session) probe(dec *policy.Decision) error {
 	return nil
 }
 
-var connIDRe = regexp.MustCompile(`(?i)\bconnection_id\s*\(\s*\)`)
-
-// connIDs replaces CONNECTION_ID() with the proxy's connection id, the one
-// the handshake gave the client and KILL takes.
-func (s *session) connIDs(sql string) string {
-	if !strings.Contains(sql, "ONNECTION_ID") && !strings.Contains(sql, "onnection_id") && !connIDRe.MatchString(sql) {
-		return sql
+// fill returns the text to send for dec: CONNECTION_ID() becomes the
+// proxy's connection id (the one the handshake gave the client and KILL
+// takes) and USER() the client's user, at the places the policy marked on
+// the parse tree (never inside a string literal).
+func (s *session) fill(dec *policy.Decision) string {
+	if len(dec.Subst) == 0 {
+		return dec.SQL
 	}
-	return connIDRe.ReplaceAllString(sql, itoa(int(s.id)))
+	host, _, err := net.SplitHostPort(s.c.nc.RemoteAddr().String())
+	if err != nil {
+		host = "localhost"
+	}
+	return dec.Fill(s.id, s.b.User.Name, host)
 }
 
 // isMeta reports whether a statement's results may show database names:
@@ -478,20 +485,20 @@ func (s *session) singleColumn(name, orgName, table, value string) error {
 	if err := s.c.write(columnDef(schema, table, name, orgName, 0xfd)); err != nil {
 		return err
 	}
-	if err := s.c.write(eofPacket(0, s.status)); err != nil {
+	if err := s.c.write(eofPacket(0, s.replyStatus())); err != nil {
 		return err
 	}
 	if err := s.c.write(gmysql.PutLengthEncodedString([]byte(value))); err != nil {
 		return err
 	}
-	return s.reply(eofPacket(0, s.status))
+	return s.reply(eofPacket(0, s.replyStatus()))
 }
 
 // useTenant switches the session to another tenant (USE / COM_INIT_DB).
 func (s *session) useTenant(id string) error {
 	id = strings.Trim(strings.TrimSpace(id), "`")
 	if id == s.b.Tenant.ID {
-		return s.reply(okPacket(0, 0, s.status, 0, ""))
+		return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 	}
 	if s.inTx() {
 		return s.fail(sqlerr.New(sqlerr.ActiveTransaction, "cannot switch tenant inside a transaction"))
@@ -507,7 +514,8 @@ func (s *session) useTenant(id string) error {
 	s.admitted()
 	s.admitted = admitted
 	s.dropBackend()
-	s.pinned, s.holdWarn, s.longData, s.cursor = false, false, false, false
+	s.pinned, s.holdWarn = false, false
+	s.closeCursors()
 	s.proxyWarning = ""
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "mysql").Dec()
 	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "mysql").Inc()
@@ -518,7 +526,7 @@ func (s *session) useTenant(id string) error {
 	s.log = s.c.log.With("tenant", nb.Tenant.ID, "user", nb.User.Name)
 	s.others = s.otherDatabases()
 	// User variables and other pinned state stayed with the old backend.
-	return s.reply(okPacket(0, 0, s.status, 0, ""))
+	return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 }
 
 // kill runs KILL [QUERY|CONNECTION] id against one of the proxy's own
@@ -543,9 +551,9 @@ func (s *session) kill(id uint64, queryOnly bool) error {
 	}
 	if t == s {
 		if queryOnly {
-			return s.reply(okPacket(0, 0, s.status, 0, ""))
+			return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 		}
-		_ = s.reply(okPacket(0, 0, s.status, 0, ""))
+		_ = s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 		return errQuit
 	}
 	if queryOnly {
@@ -553,7 +561,7 @@ func (s *session) kill(id uint64, queryOnly bool) error {
 	} else {
 		_ = t.c.nc.Close()
 	}
-	return s.reply(okPacket(0, 0, s.status, 0, ""))
+	return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 }
 
 // statementTimer starts the tenant's statement timeout for the command just
@@ -624,10 +632,37 @@ func (s *session) resetConnection() error {
 	s.stateKey = s.computeStateKey()
 	s.stmts = make(map[uint32]*stmt)
 	s.status = gmysql.SERVER_STATUS_AUTOCOMMIT
-	return s.reply(okPacket(0, 0, s.status, 0, ""))
+	return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 }
 
 func (s *session) inTx() bool { return s.status&gmysql.SERVER_STATUS_IN_TRANS != 0 }
+
+// replyStatus is the server status for the proxy's own OK and EOF packets:
+// the transaction state, without the flags that belong to one statement's
+// result (a cursor, its last row, more results).
+func (s *session) replyStatus() uint16 {
+	return s.status &^ (gmysql.SERVER_STATUS_CURSOR_EXISTS | gmysql.SERVER_STATUS_LAST_ROW_SEND |
+		gmysql.SERVER_MORE_RESULTS_EXISTS)
+}
+
+// syncCursor sets s.cursor and s.longData from the statements' open
+// cursors and pending long data.
+func (s *session) syncCursor() {
+	s.cursor, s.longData = false, false
+	for _, st := range s.stmts {
+		s.cursor = s.cursor || st.cursorOpen
+		s.longData = s.longData || st.longData
+	}
+}
+
+// closeCursors forgets every statement's cursor (the backend is reset or
+// given up).
+func (s *session) closeCursors() {
+	for _, st := range s.stmts {
+		st.cursorOpen, st.cursorCols, st.longData = false, nil, false
+	}
+	s.cursor, s.longData = false, false
+}
 
 // afterStatements updates session state once statements have run; ok is
 // the number of statements that completed without error.
@@ -653,13 +688,18 @@ func (s *session) afterStatements(dec *policy.Decision, ok int, txBefore bool) {
 }
 
 func (s *session) applySet(v *policy.SetVar) {
-	kept := s.settings[:0]
-	for _, x := range s.settings {
-		if x.name != v.Name {
-			kept = append(kept, x)
+	// A value computed from the variable's own (sql_mode =
+	// CONCAT(@@sql_mode, ...)) builds on the earlier settings: they stay,
+	// to be replayed before it.
+	if !strings.Contains(v.SQL, "=CONCAT") || v.Kind != policy.SetValue || len(s.settings) >= maxSettings {
+		kept := s.settings[:0]
+		for _, x := range s.settings {
+			if x.name != v.Name {
+				kept = append(kept, x)
+			}
 		}
+		s.settings = kept
 	}
-	s.settings = kept
 	if v.Kind == policy.SetValue {
 		s.settings = append(s.settings, setting{name: v.Name, sql: v.SQL})
 	}

@@ -29,6 +29,13 @@ type stmt struct {
 	// every execute is forwarded with them, since the backend connection
 	// may not have seen them.
 	types []byte
+	// cursorOpen: the last execute opened a cursor (CURSOR_TYPE_READ_ONLY)
+	// that COM_STMT_FETCH reads, with cursorCols (masks decided at execute).
+	cursorOpen bool
+	cursorCols []column
+	// longData: COM_STMT_SEND_LONG_DATA sent, not yet consumed by an
+	// execute (or dropped by a reset).
+	longData bool
 }
 
 // check runs the policy on a statement text for the prepared-statement
@@ -52,7 +59,7 @@ func (s *session) checkPrepared(sql string) (*policy.Decision, error) {
 	if err := s.probe(dec); err != nil {
 		return nil, err
 	}
-	dec.SQL = s.connIDs(dec.SQL)
+	dec.SQL = s.fill(dec)
 	return dec, nil
 }
 
@@ -287,7 +294,11 @@ func (s *session) execute(p []byte) error {
 	}
 	txBefore := s.inTx()
 	stop := s.statementTimer()
-	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st), masked: st.dec.Masked})
+	// A new execute closes the statement's previous cursor on the backend.
+	st.cursorOpen, st.cursorCols = false, nil
+	s.syncCursor()
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st),
+		masked: st.dec.Masked, stmts: st.dec.Stmts, st: st})
 	stop()
 	if err != nil {
 		return err
@@ -296,7 +307,8 @@ func (s *session) execute(p []byte) error {
 		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
 		s.proxyWarning = capMessage(st.dec, s.b)
 	}
-	s.longData = false
+	st.longData = false // the backend consumed it
+	s.syncCursor()
 	s.afterStatements(st.dec, res.ok, txBefore)
 	s.maybeRelease()
 	return s.c.flush()
@@ -313,7 +325,7 @@ func (s *session) sendLongData(p []byte) error {
 		return sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_SEND_LONG_DATA packet")
 	}
 	id := binary.LittleEndian.Uint32(p[1:])
-	_, bst, err := s.backendStmt(id)
+	st, bst, err := s.backendStmt(id)
 	if err != nil {
 		if sqlerr.Is(err, sqlerr.Unavailable) {
 			return err
@@ -329,7 +341,8 @@ func (s *session) sendLongData(p []byte) error {
 		return err
 	}
 	s.done()
-	s.longData = true
+	st.longData = true
+	s.syncCursor()
 	return nil
 }
 
@@ -339,7 +352,27 @@ func (s *session) closeStmt(body []byte) error {
 	if len(body) < 4 {
 		return sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_CLOSE packet")
 	}
-	delete(s.stmts, binary.LittleEndian.Uint32(body))
+	id := binary.LittleEndian.Uint32(body)
+	if st, ok := s.stmts[id]; ok && st.longData && s.be != nil {
+		// The backend statement is shared with other clients: its
+		// pending long data must not reach their execute.
+		if bst, ok := s.be.Conn.Prepared[st.dec.SQL]; ok {
+			pkt := []byte{comStmtReset, 0, 0, 0, 0}
+			binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+			if err := s.send(pkt); err != nil {
+				return err
+			}
+			if _, p, err := s.be.Conn.R.Next(); err != nil {
+				return s.backendLost(err)
+			} else if len(p) == 0 || p[0] != 0x00 {
+				s.log.Debug("stmt_reset_failed")
+			}
+			s.done()
+		}
+	}
+	delete(s.stmts, id)
+	s.syncCursor()
+	s.maybeRelease()
 	return nil
 }
 
@@ -354,14 +387,16 @@ func (s *session) resetStmt(p []byte) error {
 	if !ok {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_reset", id))
 	}
-	s.longData, s.cursor = false, false
+	st.longData = false
+	st.cursorOpen, st.cursorCols = false, nil
+	s.syncCursor()
 	if s.be == nil {
-		return s.reply(okPacket(0, 0, s.status, 0, ""))
+		return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 	}
 	bst, ok := s.be.Conn.Prepared[st.dec.SQL]
 	if !ok {
 		s.maybeRelease()
-		return s.reply(okPacket(0, 0, s.status, 0, ""))
+		return s.reply(okPacket(0, 0, s.replyStatus(), 0, ""))
 	}
 	pkt := append([]byte(nil), p[:5]...)
 	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
@@ -382,7 +417,7 @@ func (s *session) fetch(p []byte) error {
 	}
 	id := binary.LittleEndian.Uint32(p[1:])
 	st, ok := s.stmts[id]
-	if !ok || s.be == nil || !s.cursor {
+	if !ok || s.be == nil || !st.cursorOpen {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "The statement (%d) has no open cursor", id))
 	}
 	bst, ok := s.be.Conn.Prepared[st.dec.SQL]
@@ -394,7 +429,7 @@ func (s *session) fetch(p []byte) error {
 	if err := s.send(pkt); err != nil {
 		return err
 	}
-	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, masked: st.dec.Masked}); err != nil {
+	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, masked: st.dec.Masked, stmts: st.dec.Stmts, st: st}); err != nil {
 		return err
 	}
 	s.maybeRelease()
