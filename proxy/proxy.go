@@ -66,6 +66,9 @@ type User struct {
 	Plain    string            // the password when the config gives it in clear (dev)
 	Verifier scram.Verifier    // always set: derived from Plain when needed
 	Tenants  map[string]string // tenant id -> role name
+	// Operator lets the user operate the proxy itself (reload, status of
+	// every tenant, the /api/v1/admin endpoints); no tenant role does.
+	Operator bool
 }
 
 // TenantIDs returns the ids of the tenants the user holds, sorted.

@@ -336,6 +336,9 @@ func (s *session) cancel() {
 }
 
 func (s *session) handle(typ byte, body []byte) error {
+	if err := s.rebind(); err != nil {
+		return err
+	}
 	switch typ {
 	case 'Q':
 		return s.simpleQuery(body)

@@ -1,0 +1,18 @@
+package pg
+
+// rebind brings the session's binding up to date with a reload (a changed
+// role applies from this message on; prepared statements made under the old
+// binding are checked again when next used). An error ends the session: the
+// user or tenant was removed, or the user no longer holds the tenant.
+func (s *session) rebind() error {
+	nb, err := s.srv.p.Refresh(s.b)
+	if err != nil {
+		return err
+	}
+	if nb != s.b {
+		s.mu.Lock()
+		s.b = nb
+		s.mu.Unlock()
+	}
+	return nil
+}
