@@ -89,7 +89,7 @@ func WithAPI(cfg Config) Option {
 	return func(s *Server) { s.api.cfg, s.api.enabled = cfg, true }
 }
 
-// WithReload enables POST /api/v1/admin/reload (admin role): reload re-reads
+// WithReload enables POST /api/v1/admin/reload (operators only): reload re-reads
 // the configuration and returns what changed, or why the new configuration
 // was rejected (the running one stays).
 func WithReload(reload func() (any, error)) Option {
@@ -229,7 +229,19 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("GET", "/api/v1/tenant/health", authed(s.health))
 	route("GET", "/api/v1/tenant/metrics", authed(s.metrics))
 	route("GET", "/api/v1/tenant/system/status", authed(s.systemStatus))
-	route("POST", "/api/v1/admin/reload", authed(s.reloadConfig))
+	// Operating the proxy needs an operator (users[].operator), never a
+	// tenant role.
+	operator := func(h func(http.ResponseWriter, *http.Request, *proxy.Binding)) http.HandlerFunc {
+		return authed(func(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
+			if !b.User.Operator {
+				writeErr(w, errf(http.StatusForbidden, "forbidden", "%s needs an operator (users[].operator); a tenant role is not enough", r.URL.Path))
+				return
+			}
+			h(w, r, b)
+		})
+	}
+	route("POST", "/api/v1/admin/reload", operator(s.reloadConfig))
+	route("GET", "/api/v1/admin/status", operator(s.adminStatus))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -858,12 +870,8 @@ func (s *Server) tenantMetrics(t *proxy.TenantState) map[string]any {
 	return out
 }
 
-// reloadConfig re-reads the configuration file (admin role).
+// reloadConfig re-reads the configuration file (operators only).
 func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
-	if b.Role.Access != policy.AccessAdmin {
-		writeErr(w, errf(http.StatusForbidden, "forbidden", "reload needs the admin role (you are %s on %s)", b.Role.Name, b.Tenant.ID))
-		return
-	}
 	if s.reload == nil {
 		writeErr(w, errf(http.StatusNotImplemented, "reload_unavailable", "this proxy was started without a configuration file to reload"))
 		return
@@ -876,24 +884,39 @@ func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request, b *proxy.B
 	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "changes": sum})
 }
 
+// systemStatus is the caller's tenant's status (its admin role, or an
+// operator): like every /tenant/* answer it shows that tenant alone.
 func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
-	if b.Role.Access != policy.AccessAdmin {
+	if b.Role.Access != policy.AccessAdmin && !b.User.Operator {
 		writeErr(w, errf(http.StatusForbidden, "forbidden", "system status needs the admin role (you are %s on %s)", b.Role.Name, b.Tenant.ID))
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":  map[bool]string{true: "draining", false: "running"}[s.p.Draining()],
+		"tenants": []map[string]any{s.tenantStatus(b.Tenant)},
+	})
+}
+
+// adminStatus is the status of every tenant, the cache and the
+// translator (operators only).
+func (s *Server) adminStatus(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
 	var tenants []map[string]any
 	for _, t := range s.p.Tenants() {
-		m := s.tenantMetrics(t)
-		if h, ok := t.Health(); ok {
-			m["health"] = h // next to "pool": state, reason, since, breaker
-		}
-		tenants = append(tenants, m)
+		tenants = append(tenants, s.tenantStatus(t))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":  map[bool]string{true: "draining", false: "running"}[s.p.Draining()],
 		"tenants": tenants, "cache": s.cache.stats(r.Context()),
 		"translator": map[string]any{"provider": providerName(s.cfg.NLP.Provider)},
 	})
+}
+
+func (s *Server) tenantStatus(t *proxy.TenantState) map[string]any {
+	m := s.tenantMetrics(t)
+	if h, ok := t.Health(); ok {
+		m["health"] = h // next to "pool": state, reason, since, breaker
+	}
+	return m
 }
 
 func providerName(p string) string {

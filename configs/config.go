@@ -156,6 +156,9 @@ type User struct {
 	Name     string            `mapstructure:"name"`
 	Password string            `mapstructure:"password"`
 	Tenants  map[string]string `mapstructure:"tenants"`
+	// Operator lets the user operate the proxy (reload, every tenant's
+	// status, /api/v1/admin/*); a tenant's admin role does not.
+	Operator bool `mapstructure:"operator"`
 }
 
 // Config is a loaded, validated configuration.
@@ -550,7 +553,7 @@ func buildRole(name string, spec RoleSpec, base *policy.Role) (*policy.Role, err
 }
 
 func buildUser(u User, tenants []*proxy.Tenant) (*proxy.User, error) {
-	pu := &proxy.User{Name: u.Name, Tenants: make(map[string]string, len(u.Tenants))}
+	pu := &proxy.User{Name: u.Name, Tenants: make(map[string]string, len(u.Tenants)), Operator: u.Operator}
 	switch {
 	case u.Password == "":
 		return nil, errors.New("password: missing")
