@@ -494,6 +494,7 @@ type analysis struct {
 type storedResult struct {
 	Tenant string         `json:"tenant"`
 	Role   string         `json:"role"`
+	Key    string         `json:"key"` // resultKey of the writer
 	Resp   *queryResponse `json:"resp"`
 }
 
@@ -507,14 +508,36 @@ func normQuestion(q string) string {
 	return strings.TrimRight(strings.Join(strings.Fields(strings.ToLower(q)), " "), " ?.!")
 }
 
-// cacheKey covers everything that may change an answer: tenant (and its
-// backend), role and
-// its definition, the policy version, the schema generation, the kind of
-// request and its normalised text.
+// cacheKey covers everything that may change an answer: the policy
+// (decisionKey), the schema generation, the kind of request and its
+// normalised text.
 func (s *Server) cacheKey(b *proxy.Binding, kind, text string, maxResults int, gen int64) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%+v\x00%d\x00%s\x00%s\x00%d", b.Tenant.ID, b.Tenant.DSN, b.Role.Name, b.Subject.Version, *b.Role, gen, kind, text, maxResults)
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00%d", decisionKey(b), gen, kind, text, maxResults)
 	return "tp:q:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// decisionKey is what a policy decision for b depends on: the tenant, its
+// backend and isolation, the role's name and whole definition, the policy
+// version, and the user when the role's rules mention {{user}}.
+func decisionKey(b *proxy.Binding) string {
+	role := fmt.Sprintf("%+v", *b.Role)
+	user := ""
+	if strings.Contains(role, "{{user}}") {
+		user = b.User.Name
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%+v\x00%s\x00%s\x00%d\x00%s", b.Tenant.ID, b.Tenant.DSN, b.Tenant.Scope, b.Role.Name, role, b.Subject.Version, user)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// resultKey is what a stored result's reader must share with its writer:
+// the same user, tenant and role definition (not the policy version, so a
+// reload that changes nothing of it keeps stored results readable).
+func resultKey(b *proxy.Binding) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%+v\x00%s\x00%+v", b.User.Name, b.Tenant.ID, b.Tenant.DSN, b.Tenant.Scope, b.Role.Name, *b.Role)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
@@ -548,7 +571,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 			writeErr(w, fromError(err))
 			return
 		}
-		gen = s.schemaGen(b.Tenant.ID)
+		gen = s.schemaGen(b.Tenant)
 	}
 	key := s.cacheKey(b, kind, text, req.MaxResults, gen)
 	if useCache {
@@ -584,7 +607,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 	if useCache {
 		s.cache.Set(ctx, key, raw)
 	}
-	sr, _ := json.Marshal(storedResult{Tenant: b.Tenant.ID, Role: b.Role.Name, Resp: resp})
+	sr, _ := json.Marshal(storedResult{Tenant: b.Tenant.ID, Role: b.Role.Name, Key: resultKey(b), Resp: resp})
 	s.cache.Set(ctx, "tp:r:"+resp.QueryID, sr)
 	if !req.IncludeAnalysis {
 		resp.Analysis = nil
@@ -660,8 +683,8 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request, b *proxy.Bindi
 		dec.UseNumber()
 		ok = dec.Decode(&sr) == nil && sr.Resp != nil
 	}
-	// Another tenant's or role's result is reported as missing.
-	if !ok || sr.Tenant != b.Tenant.ID || sr.Role != b.Role.Name {
+	// Another user's, tenant's or role's result is reported as missing.
+	if !ok || sr.Tenant != b.Tenant.ID || sr.Role != b.Role.Name || sr.Key != resultKey(b) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no stored result %q (results are kept for %s)", id, s.cache.TTL()))
 		return
 	}
