@@ -92,6 +92,11 @@ type ProxyOptions struct {
 	MaxMessageSize     int           `mapstructure:"max_message_size"`
 	DrainTimeout       time.Duration `mapstructure:"drain_timeout"`
 	PolicyCacheEntries int           `mapstructure:"policy_cache_entries"`
+	// MaxClientConnections caps all client connections (0: none);
+	// MaxUnauthenticatedPerSource caps one address's connections that have
+	// not logged in yet (-1: none).
+	MaxClientConnections        int `mapstructure:"max_client_connections"`
+	MaxUnauthenticatedPerSource int `mapstructure:"max_unauthenticated_per_source"`
 }
 
 // NLP chooses the translator of the admin API's natural-language queries.
@@ -187,6 +192,7 @@ func Load(path string) (*Config, error) {
 		"tls.cert_file": "", "tls.key_file": "",
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
 		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
+		"proxy.max_client_connections": 0, "proxy.max_unauthenticated_per_source": proxy.DefaultMaxUnauthenticatedPerSource,
 		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
@@ -243,6 +249,15 @@ func Build(f File) (*Config, error) {
 		MaxMessageSize:     f.Proxy.MaxMessageSize,
 		DrainTimeout:       f.Proxy.DrainTimeout,
 		PolicyCacheEntries: f.Proxy.PolicyCacheEntries,
+
+		MaxClientConnections:        f.Proxy.MaxClientConnections,
+		MaxUnauthenticatedPerSource: f.Proxy.MaxUnauthenticatedPerSource,
+	}
+	if f.Proxy.MaxClientConnections < 0 {
+		return nil, errors.New("proxy.max_client_connections: must not be negative (0: no cap)")
+	}
+	if f.Proxy.MaxUnauthenticatedPerSource < -1 {
+		return nil, errors.New("proxy.max_unauthenticated_per_source: must be -1 (no cap) or more")
 	}
 	if f.Auth.TokenTTL < 0 {
 		return nil, errors.New("auth.token_ttl: must not be negative")

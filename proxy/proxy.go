@@ -91,6 +91,12 @@ type Config struct {
 	DrainTimeout time.Duration
 	// PolicyCacheEntries sizes the rewrite cache.
 	PolicyCacheEntries int
+	// MaxClientConnections caps the client connections of both front ends
+	// together, logged in or not (0: no cap); MaxUnauthenticatedPerSource
+	// caps one address's connections that have not logged in yet (0: the
+	// default, -1: no cap). See Gate.
+	MaxClientConnections        int
+	MaxUnauthenticatedPerSource int
 }
 
 // TenantState is a live tenant: its config and its backend pool.
@@ -182,6 +188,8 @@ type Server struct {
 	clients   map[*clientEntry]struct{}
 	reloadMu  sync.Mutex
 	draining  atomic.Bool
+
+	gate gate // gate.go
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go

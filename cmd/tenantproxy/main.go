@@ -207,6 +207,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		l = p.Gate(l, "postgres", pg.Refuse)
 		pgSrv = pg.New(p, tlsCfg, log)
 		if tokens != nil {
 			pgSrv.AcceptTokens(tokens, cfg.File.Auth.TokenPasswordsOnLoopback)
@@ -220,6 +221,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		l = p.Gate(l, "mysql", mysqlwire.Refuse)
 		myl = mysqlwire.New(p, tlsCfg, log)
 		if tokens != nil {
 			myl.AcceptTokens(tokens)

@@ -135,6 +135,7 @@ func (s *Server) handle(nc net.Conn) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	proxy.Authenticated(nc)
 	sess, err := newSession(s, c, b, startup.Parameters)
 	if err != nil {
 		s.p.Metrics.Error(b.Tenant.ID, sqlState(err), err)
