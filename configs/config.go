@@ -220,6 +220,9 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := restoreTenantKeys(path, &f); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	applyListEnv(&f)
 	cfg, err := Build(f)
 	if err != nil {
@@ -309,10 +312,10 @@ func Build(f File) (*Config, error) {
 		if !idPattern.MatchString(t.ID) {
 			return nil, fmt.Errorf("%s.id: %q is not a valid tenant id (letters, digits and _, starting with a letter or _)", path, t.ID)
 		}
-		if j, dup := seen[t.ID]; dup {
-			return nil, fmt.Errorf("%s.id: duplicate tenant id %q (also tenants[%d])", path, t.ID, j)
+		if j, dup := seen[strings.ToLower(t.ID)]; dup {
+			return nil, fmt.Errorf("%s.id: duplicate tenant id %q (also tenants[%d]; ids may not differ only in case)", path, t.ID, j)
 		}
-		seen[t.ID] = i
+		seen[strings.ToLower(t.ID)] = i
 		pt, err := buildTenant(t, shared)
 		if err != nil {
 			return nil, fmt.Errorf("%s.%w", path, err)

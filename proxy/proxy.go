@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -337,7 +338,17 @@ type Binding struct {
 // Bind ties user u to tenant id for a client speaking engine. A tenant that
 // does not exist and one the user holds no role on get the same answer, so
 // a client learns nothing about other tenants.
+//
+// Postgres clients such as psql send the user name as the database when
+// none is given: a database equal to the user's name that is not a tenant
+// the user holds counts as no tenant chosen (whether or not such a tenant
+// exists, so the answer tells nothing about other tenants).
 func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
+	if engine == EnginePostgres && id == u.Name {
+		if _, held := u.Tenants[id]; !held {
+			id = ""
+		}
+	}
 	if id == "" {
 		ids := u.TenantIDs()
 		var own []string
@@ -348,8 +359,12 @@ func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
 			}
 		}
 		if len(own) != 1 {
-			return nil, sqlerr.New(sqlerr.NoTenantChosen,
-				"no tenant chosen: connect with a tenant id as the database name (user %q holds %d tenants on this port)", u.Name, len(own))
+			e := sqlerr.New(sqlerr.NoTenantChosen,
+				"no tenant chosen: user %q holds %d tenants on this port; choose one by connecting with its id as the database name", u.Name, len(own))
+			if len(own) > 0 {
+				e = e.WithHint("tenants: %s", strings.Join(own, ", "))
+			}
+			return nil, e
 		}
 		id = own[0]
 	}
