@@ -53,6 +53,9 @@ type Listen struct {
 	Postgres string `mapstructure:"postgres"`
 	MySQL    string `mapstructure:"mysql"`
 	Admin    string `mapstructure:"admin"`
+	// Metrics, when set, serves /metrics (and /healthz) there instead of
+	// on the admin port.
+	Metrics string `mapstructure:"metrics"`
 }
 
 // Auth configures tokens.
@@ -66,6 +69,8 @@ type Auth struct {
 	// TokenPasswordsOnLoopback lets Postgres clients on loopback give an
 	// access token as their password without TLS (over TLS they always may).
 	TokenPasswordsOnLoopback bool `mapstructure:"token_passwords_on_loopback"`
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string `mapstructure:"metrics_token"`
 	// Lockout slows down password guessing on every login (both wire
 	// front ends and the API).
 	Lockout proxy.LockoutConfig `mapstructure:"lockout"`
@@ -189,7 +194,7 @@ func Load(path string) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	for k, d := range map[string]any{
-		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080",
+		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080", "listen.metrics": "", "auth.metrics_token": "",
 		"auth.jwt_secret": "", "auth.token_ttl": time.Hour, "auth.token_passwords_on_loopback": false,
 		"auth.jwt_algorithm": "HS256", "auth.jwt_key_file": "",
 		"auth.lockout.max_failures": 0, "auth.lockout.address_max_failures": 0, "auth.lockout.duration": time.Duration(0), "auth.lockout.max_duration": time.Duration(0),

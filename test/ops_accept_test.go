@@ -47,6 +47,9 @@ func startLimitedProxy(t *testing.T, nofile int, yaml string) *limitedProxy {
 	bin := proxyBinary(t)
 	lp := &limitedProxy{pgAddr: freeAddr(t), exited: make(chan struct{})}
 	cfg := fmt.Sprintf("listen: {postgres: %q, mysql: \"\", admin: \"\"}\n%s", lp.pgAddr, yaml)
+	if strings.HasPrefix(yaml, "listen:") {
+		cfg = yaml // the caller's own listeners
+	}
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
