@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/tenantproxy/tenantproxy/configs"
 	"github.com/tenantproxy/tenantproxy/proxy"
 )
@@ -196,5 +197,91 @@ users:
 	defer myDB.Close()
 	if err := myDB.QueryRow("SELECT count(*) FROM items WHERE name = 'made-as-viewer'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("control: %d rows made as viewer, %v", n, err)
+	}
+}
+
+// TestOpsReloadStalePortal: a portal bound as admin and partly fetched is
+// not executed further after a reload made the user a viewer (its rows
+// would come unmasked): the Execute is refused with 42501.
+func TestOpsReloadStalePortal(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "opsportal")
+	pgExec(t, db, "CREATE TABLE items (id int PRIMARY KEY, email text)",
+		"INSERT INTO items VALUES (1, 'a@x.org'), (2, 'b@x.org'), (3, 'c@x.org')")
+	cfg := func(role string) string {
+		return fmt.Sprintf(`
+tenants:
+  - {id: shop, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable",
+     roles: {viewer: {masked_columns: [items.email]}}}
+users:
+  - {name: alice, password: alice-pw, tenants: {shop: %s}}
+`, db, role)
+	}
+	rp := startProxy(t, cfg("admin"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pc, err := pgconn.Connect(ctx, rp.pgURL("alice", "alice-pw", "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(context.Background())
+	if _, err := pc.Exec(ctx, "BEGIN").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	hj, err := pc.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := hj.Frontend
+	defer hj.Conn.Close()
+	_ = hj.Conn.SetDeadline(time.Now().Add(15 * time.Second))
+	fe.Send(&pgproto3.Parse{Query: "SELECT email FROM items ORDER BY id"})
+	fe.Send(&pgproto3.Bind{DestinationPortal: "p1"})
+	fe.Send(&pgproto3.Execute{Portal: "p1", MaxRows: 1})
+	fe.Send(&pgproto3.Flush{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for done := false; !done; {
+		m, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *pgproto3.DataRow:
+			rows = append(rows, string(m.Values[0]))
+		case *pgproto3.PortalSuspended:
+			done = true
+		case *pgproto3.ErrorResponse:
+			t.Fatalf("first execute: %s", m.Message)
+		}
+	}
+	if len(rows) != 1 || rows[0] != "a@x.org" {
+		t.Fatalf("as admin: %v", rows)
+	}
+	reloadYAML(t, rp.Server, cfg("viewer"))
+	fe.Send(&pgproto3.Execute{Portal: "p1"})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var code string
+	for done := false; !done; {
+		m, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *pgproto3.DataRow:
+			t.Fatalf("row of the admin's portal after the demotion: %q", m.Values[0])
+		case *pgproto3.ErrorResponse:
+			code = m.Code
+		case *pgproto3.ReadyForQuery:
+			done = true
+		}
+	}
+	if code != "42501" {
+		t.Fatalf("want 42501, got %q", code)
 	}
 }

@@ -1,5 +1,7 @@
 package mysql
 
+import "github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+
 // rebind brings the session's binding up to date with a reload (a changed
 // role applies from this message on; prepared statements made under the old
 // binding are checked again when next used). An error ends the session: the
@@ -15,4 +17,10 @@ func (s *session) rebind() error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// staleErr refuses a cursor opened under the session's previous binding:
+// its rows would come with the old role's rules.
+func staleErr(id uint32) error {
+	return sqlerr.New(sqlerr.Permission, "the cursor of statement (%d) was opened under the session's previous role or tenant (the configuration was reloaded): execute it again", id)
 }
