@@ -126,15 +126,20 @@ func (l *gatedListener) admit(nc net.Conn) (*gatedConn, *refusal) {
 	return &gatedConn{Conn: nc, g: g, src: src}, nil
 }
 
-func sourceOf(nc net.Conn) string {
-	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+func sourceOf(nc net.Conn) string { return hostOf(nc.RemoteAddr().String()) }
+
+// sourceKey groups client addresses the way one client holds them: an
+// IPv4 address alone, an IPv6 address by its /64 (one site's prefix, which
+// an attacker can fill with addresses at will).
+func sourceKey(host string) string {
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
 	}
-	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
-	if err != nil {
-		return nc.RemoteAddr().String()
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
 	}
-	return host
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }
 
 // gatedConn is a client connection counted by the gate.

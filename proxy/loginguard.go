@@ -172,13 +172,14 @@ func sweep(m map[string]*strikes, cfg LockoutConfig, now time.Time) {
 	}
 }
 
-// hostOf is the host part of a "host:port" client address.
+// hostOf is the source a "host:port" client address counts against
+// (sourceKey of its host).
 func hostOf(addr string) string {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return addr
+		host = addr
 	}
-	return host
+	return sourceKey(host)
 }
 
 // RetryAfter is the cause of a lockout error: how long until the next

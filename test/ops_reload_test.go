@@ -285,3 +285,36 @@ users:
 		t.Fatalf("want 42501, got %q", code)
 	}
 }
+
+// TestOpsReloadRoleDefinitionChange: a reload that changes a role's
+// definition (the tenant is reconfigured, its pool replaced) applies to the
+// role's open sessions at their next statement, which keep working on
+// their pool.
+func TestOpsReloadRoleDefinitionChange(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "opsroledef")
+	pgExec(t, db, "CREATE TABLE items (id int PRIMARY KEY, email text)", "INSERT INTO items VALUES (1, 'a@x.org')")
+	cfg := func(masks string) string {
+		return fmt.Sprintf(`
+tenants:
+  - {id: shop, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable",
+     roles: {viewer: {masked_columns: [%s]}}}
+users:
+  - {name: vic, password: vic-pw, tenants: {shop: viewer}}
+`, db, masks)
+	}
+	rp := startProxy(t, cfg(""))
+	ctx := context.Background()
+	c := rp.connect(t, "vic", "vic-pw", "shop")
+	var email string
+	if err := c.QueryRow(ctx, "SELECT email FROM items").Scan(&email); err != nil || email != "a@x.org" {
+		t.Fatalf("before: %q %v", email, err)
+	}
+	sum := reloadYAML(t, rp.Server, cfg("items.email"))
+	if strings.Join(sum.Changed, ",") != "shop" {
+		t.Fatalf("summary: %+v", sum)
+	}
+	if err := c.QueryRow(ctx, "SELECT email FROM items").Scan(&email); err != nil || email != "****" {
+		t.Fatalf("after the role masked the column: %q %v", email, err)
+	}
+}
