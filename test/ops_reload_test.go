@@ -318,3 +318,60 @@ users:
 		t.Fatalf("after the role masked the column: %q %v", email, err)
 	}
 }
+
+// TestOpsReloadNewMySQLTenantHidden: a MySQL tenant added by a reload is as
+// hidden from the open sessions of other tenants as from new ones: its
+// database and tables never show in their metadata queries.
+func TestOpsReloadNewMySQLTenantHidden(t *testing.T) {
+	f := newMyFixture(t, "", "")
+	gammaDB := tempMyDatabase(t, "mygamma")
+	myExec(t, gammaDB, "CREATE TABLE gamma_secret_table (id INT)")
+	ctx := context.Background()
+	db := f.rp.myOpen(t, "alice", "alice-pw", "alpha", "")
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	reloadYAML(t, f.rp.Server, fmt.Sprintf(`
+tenants:
+  - {id: alpha, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: {size: 2, timeout: 3s},
+     roles: {viewer: {max_rows: 3, masked_columns: [items.secret]}}}
+  - {id: beta, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: {size: 2, timeout: 3s}}
+  - {id: gamma, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: {size: 2, timeout: 3s}}
+users:
+  - {name: alice, password: alice-pw, tenants: {alpha: admin, beta: analyst}}
+  - {name: gina, password: gina-pw, tenants: {gamma: admin}}
+`, f.alphaDB, f.betaDB, gammaDB))
+	for _, q := range []string{
+		"SELECT table_schema, table_name FROM information_schema.tables",
+		"SELECT schema_name FROM information_schema.schemata",
+		"SHOW DATABASES",
+	} {
+		rows, err := conn.QueryContext(ctx, q)
+		if err != nil {
+			continue // refused: nothing shown
+		}
+		for rows.Next() {
+			cols, _ := rows.Columns()
+			vals := make([]sql.RawBytes, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				if strings.Contains(string(v), gammaDB) || strings.Contains(string(v), "gamma_secret_table") {
+					t.Fatalf("%s in an open session of alpha shows the new tenant: %q", q, v)
+				}
+			}
+		}
+		rows.Close()
+	}
+}

@@ -15,6 +15,8 @@ func (s *session) rebind() error {
 		s.mu.Lock()
 		s.b = nb
 		s.mu.Unlock()
+		// The reload may have added or removed other tenants' databases.
+		s.others = s.otherDatabases()
 	}
 	return nil
 }
