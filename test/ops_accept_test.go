@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net"
@@ -217,5 +218,36 @@ users: [{name: u, password: pw, tenants: {shop: analyst}}]
 	_ = other
 	if !lp.alive() {
 		t.Fatalf("proxy exited:\n%s", lp.log())
+	}
+}
+
+// TestOpsConnectionCapsMySQL: past the cap a MySQL client gets error 1040
+// in place of the handshake, as from a server past max_connections.
+func TestOpsConnectionCapsMySQL(t *testing.T) {
+	requireMySQL(t)
+	mydb := tempMyDatabase(t, "opscapmy")
+	myAddr := freeAddr(t)
+	lp := startLimitedProxy(t, 1024, fmt.Sprintf(`listen: {postgres: "", mysql: %q, admin: ""}
+proxy: {max_unauthenticated_per_source: 2}
+tenants: [{id: shop, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s"}]
+users: [{name: u, password: pw, tenants: {shop: analyst}}]
+`, myAddr, mydb))
+	held := holdConns(t, myAddr, "", 2)
+	time.Sleep(200 * time.Millisecond)
+	db, err := sql.Open("mysql", fmt.Sprintf("u:pw@tcp(%s)/shop?timeout=5s", myAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wantMyErr(t, db.PingContext(context.Background()), 1040, "past max_unauthenticated_per_source")
+	for _, c := range held {
+		_ = c.Close()
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := db.PingContext(context.Background()); err != nil {
+		t.Fatalf("after the held connections closed: %v", err)
+	}
+	if !lp.alive() {
+		t.Fatal("proxy exited")
 	}
 }
