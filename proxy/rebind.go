@@ -17,8 +17,8 @@ import (
 // The session keeps its tenant's backend pool: a reconfigured tenant's
 // sessions finish on the old pool, but under the new roles. It is an error,
 // which ends the session, when the user or tenant was removed, the user no
-// longer holds the tenant, or the tenant's isolation (database, schema,
-// row filter) changed under the session.
+// longer holds the tenant, or the tenant's engine or isolation (database,
+// schema, row filter) changed under the session.
 func (s *Server) Refresh(b *Binding) (*Binding, error) {
 	reg := s.reg.Load()
 	if b.Subject.Version == reg.version {
@@ -36,7 +36,7 @@ func (s *Server) Refresh(b *Binding) (*Binding, error) {
 	if !held {
 		return nil, sqlerr.New(sqlerr.NoRoleOnTenant, "terminating connection: user %q no longer holds a role on tenant %q", u.Name, t.ID)
 	}
-	if t != b.Tenant && !reflect.DeepEqual(t.Scope, b.Tenant.Scope) {
+	if t != b.Tenant && (t.Engine != b.Tenant.Engine || !reflect.DeepEqual(t.Scope, b.Tenant.Scope)) {
 		return nil, sqlerr.New(sqlerr.UnknownTenant, "terminating connection: the isolation of tenant %q changed; reconnect", t.ID)
 	}
 	role := t.Roles[roleName]

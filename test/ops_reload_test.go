@@ -317,6 +317,14 @@ users:
 	if err := c.QueryRow(ctx, "SELECT email FROM items").Scan(&email); err != nil || email != "****" {
 		t.Fatalf("after the role masked the column: %q %v", email, err)
 	}
+	// The tenant moves to another database: the open session, still on the
+	// old one, ends saying why rather than mixing the two.
+	moved := tempPGDatabase(t, "opsroledef2")
+	reloadYAML(t, rp.Server, strings.Replace(cfg("items.email"), db, moved, 1))
+	_, err := c.Exec(ctx, "SELECT 1")
+	if err == nil || !strings.Contains(err.Error(), "changed; reconnect") {
+		t.Fatalf("after the tenant's database changed: %v", err)
+	}
 }
 
 // TestOpsReloadNewMySQLTenantHidden: a MySQL tenant added by a reload is as
