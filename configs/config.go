@@ -619,6 +619,11 @@ func buildUser(u User, tenants []*proxy.Tenant) (*proxy.User, error) {
 		role := u.Tenants[id]
 		t, ok := byID[id]
 		if !ok {
+			for tid := range byID {
+				if strings.EqualFold(tid, id) {
+					return nil, fmt.Errorf("tenants.%s: unknown tenant %q (tenant ids are case-sensitive: did you mean %q?)", id, id, tid)
+				}
+			}
 			return nil, fmt.Errorf("tenants.%s: unknown tenant %q", id, id)
 		}
 		if _, ok := t.Roles[role]; !ok {

@@ -131,6 +131,16 @@ users:
 		t.Fatalf("tenant keys: %v", c1.Proxy.Users[0].Tenants)
 	}
 
+	// A user's key in another case than the tenant's id is an error that
+	// says so.
+	lower := strings.Replace(yaml, "      "+id+": analyst", "      "+strings.ToLower(id)+": analyst", 1)
+	if err := os.WriteFile(path, []byte("listen: {postgres: \"127.0.0.1:0\"}\n"+lower), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configs.Load(path); err == nil || !strings.Contains(err.Error(), "did you mean \""+id+"\"") {
+		t.Fatalf("key in another case: %v", err)
+	}
+
 	// Ids that differ only in case are refused.
 	dup := strings.Replace(yaml, "id: plain", "id: "+strings.ToLower(id), 1)
 	if err := os.WriteFile(path, []byte("listen: {postgres: \"127.0.0.1:0\"}\n"+dup), 0o600); err != nil {
