@@ -150,3 +150,39 @@ users:
 		t.Fatalf("ids differing in case: %v", err)
 	}
 }
+
+// TestOpsMySQLTenantIDsKeepTheirCase: the same on the MySQL front end: the
+// handshake's schema and USE take the id as written.
+func TestOpsMySQLTenantIDsKeepTheirCase(t *testing.T) {
+	requireMySQL(t)
+	a, b := tempMyDatabase(t, "opscasea"), tempMyDatabase(t, "opscaseb")
+	myExec(t, a, "CREATE TABLE t (v VARCHAR(10))", "INSERT INTO t VALUES ('from-a')")
+	myExec(t, b, "CREATE TABLE t (v VARCHAR(10))", "INSERT INTO t VALUES ('from-b')")
+	rp := startProxy(t, fmt.Sprintf(`
+tenants:
+  - {id: Shop_Mgt_A, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s"}
+  - {id: Shop_Mgt_B, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s"}
+users:
+  - name: alice
+    password: alice-pw
+    tenants: {Shop_Mgt_A: analyst, Shop_Mgt_B: analyst}
+`, a, b))
+	db := rp.myOpen(t, "alice", "alice-pw", "Shop_Mgt_A", "")
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var v string
+	if err := conn.QueryRowContext(ctx, "SELECT v FROM t").Scan(&v); err != nil || v != "from-a" {
+		t.Fatalf("Shop_Mgt_A: %q %v", v, err)
+	}
+	if _, err := conn.ExecContext(ctx, "USE Shop_Mgt_B"); err != nil {
+		t.Fatalf("USE Shop_Mgt_B: %v", err)
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT v FROM t").Scan(&v); err != nil || v != "from-b" {
+		t.Fatalf("Shop_Mgt_B: %q %v", v, err)
+	}
+}
