@@ -4,6 +4,7 @@ package admin
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -25,6 +26,19 @@ type Server struct {
 
 	reload func() (any, error) // POST /api/v1/admin/reload, when set
 	keys   signingKeys         // token keys, when the API is enabled
+
+	promHandler   http.Handler // /metrics, behind the scrape token when set
+	metricsApart  bool         // /metrics is served on its own listener only
+	metricsToken  string
+	metricsServer *http.Server
+}
+
+// WithMetrics configures /metrics: apart serves it on its own listener
+// (ServeMetrics, config key listen.metrics) instead of the admin port;
+// token, when set, is the bearer token a scrape must send
+// (auth.metrics_token).
+func WithMetrics(apart bool, token string) Option {
+	return func(s *Server) { s.metricsApart, s.metricsToken = apart, token }
 }
 
 // New returns an admin server over p exposing the metrics of gatherer.
@@ -35,8 +49,11 @@ func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger, opts .
 	for _, o := range opts {
 		o(s)
 	}
+	s.promHandler = s.scrapeAuth(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if !s.metricsApart {
+		mux.Handle("GET /metrics", s.promHandler)
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.routes(mux, gatherer)
 	s.http = &http.Server{
@@ -56,8 +73,42 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
+// ServeMetrics serves /metrics and /healthz on ln (listen.metrics) until
+// Shutdown.
+func (s *Server) ServeMetrics(ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.promHandler)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	s.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	if err := s.metricsServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 // Shutdown stops the server, letting requests in flight finish.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.metricsServer != nil {
+		_ = s.metricsServer.Shutdown(ctx)
+	}
+	return s.http.Shutdown(ctx)
+}
+
+// scrapeAuth requires the scrape token, when one is configured.
+func (s *Server) scrapeAuth(h http.Handler) http.Handler {
+	if s.metricsToken == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.metricsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the scrape token (auth.metrics_token)", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // healthz reports liveness: 200 while serving, 503 while draining.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

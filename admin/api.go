@@ -89,7 +89,7 @@ func WithAPI(cfg Config) Option {
 	return func(s *Server) { s.api.cfg, s.api.enabled = cfg, true }
 }
 
-// WithReload enables POST /api/v1/admin/reload (admin role): reload re-reads
+// WithReload enables POST /api/v1/admin/reload (operators only): reload re-reads
 // the configuration and returns what changed, or why the new configuration
 // was rejected (the running one stays).
 func WithReload(reload func() (any, error)) Option {
@@ -218,7 +218,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 		}
 	}
 	route("POST", "/api/v1/auth/login", s.login)
-	route("POST", "/api/v1/tenant/switch", authed(s.switchTenant))
+	route("POST", "/api/v1/tenant/switch", s.switchTenant)
 	route("GET", "/api/v1/tenant/current", authed(s.current))
 	route("GET", "/api/v1/tenant/accessible", authed(s.accessible))
 	route("POST", "/api/v1/tenant/query", authed(s.query))
@@ -229,7 +229,19 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("GET", "/api/v1/tenant/health", authed(s.health))
 	route("GET", "/api/v1/tenant/metrics", authed(s.metrics))
 	route("GET", "/api/v1/tenant/system/status", authed(s.systemStatus))
-	route("POST", "/api/v1/admin/reload", authed(s.reloadConfig))
+	// Operating the proxy needs an operator (users[].operator), never a
+	// tenant role.
+	operator := func(h func(http.ResponseWriter, *http.Request, *proxy.Binding)) http.HandlerFunc {
+		return authed(func(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
+			if !b.User.Operator {
+				writeErr(w, errf(http.StatusForbidden, "forbidden", "%s needs an operator (users[].operator); a tenant role is not enough", r.URL.Path))
+				return
+			}
+			h(w, r, b)
+		})
+	}
+	route("POST", "/api/v1/admin/reload", operator(s.reloadConfig))
+	route("GET", "/api/v1/admin/status", operator(s.adminStatus))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -482,6 +494,7 @@ type analysis struct {
 type storedResult struct {
 	Tenant string         `json:"tenant"`
 	Role   string         `json:"role"`
+	Key    string         `json:"key"` // resultKey of the writer
 	Resp   *queryResponse `json:"resp"`
 }
 
@@ -495,14 +508,36 @@ func normQuestion(q string) string {
 	return strings.TrimRight(strings.Join(strings.Fields(strings.ToLower(q)), " "), " ?.!")
 }
 
-// cacheKey covers everything that may change an answer: tenant (and its
-// backend), role and
-// its definition, the policy version, the schema generation, the kind of
-// request and its normalised text.
+// cacheKey covers everything that may change an answer: the policy
+// (decisionKey), the schema generation, the kind of request and its
+// normalised text.
 func (s *Server) cacheKey(b *proxy.Binding, kind, text string, maxResults int, gen int64) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%+v\x00%d\x00%s\x00%s\x00%d", b.Tenant.ID, b.Tenant.DSN, b.Role.Name, b.Subject.Version, *b.Role, gen, kind, text, maxResults)
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00%d", decisionKey(b), gen, kind, text, maxResults)
 	return "tp:q:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// decisionKey is what a policy decision for b depends on: the tenant, its
+// backend and isolation, the role's name and whole definition, the policy
+// version, and the user when the role's rules mention {{user}}.
+func decisionKey(b *proxy.Binding) string {
+	role := fmt.Sprintf("%+v", *b.Role)
+	user := ""
+	if strings.Contains(role, "{{user}}") {
+		user = b.User.Name
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%+v\x00%s\x00%s\x00%d\x00%s", b.Tenant.ID, b.Tenant.DSN, b.Tenant.Scope, b.Role.Name, role, b.Subject.Version, user)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// resultKey is what a stored result's reader must share with its writer:
+// the same user, tenant and role definition (not the policy version, so a
+// reload that changes nothing of it keeps stored results readable).
+func resultKey(b *proxy.Binding) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%+v\x00%s\x00%+v", b.User.Name, b.Tenant.ID, b.Tenant.DSN, b.Tenant.Scope, b.Role.Name, *b.Role)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
@@ -536,7 +571,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 			writeErr(w, fromError(err))
 			return
 		}
-		gen = s.schemaGen(b.Tenant.ID)
+		gen = s.schemaGen(b.Tenant)
 	}
 	key := s.cacheKey(b, kind, text, req.MaxResults, gen)
 	if useCache {
@@ -572,7 +607,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 	if useCache {
 		s.cache.Set(ctx, key, raw)
 	}
-	sr, _ := json.Marshal(storedResult{Tenant: b.Tenant.ID, Role: b.Role.Name, Resp: resp})
+	sr, _ := json.Marshal(storedResult{Tenant: b.Tenant.ID, Role: b.Role.Name, Key: resultKey(b), Resp: resp})
 	s.cache.Set(ctx, "tp:r:"+resp.QueryID, sr)
 	if !req.IncludeAnalysis {
 		resp.Analysis = nil
@@ -648,8 +683,8 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request, b *proxy.Bindi
 		dec.UseNumber()
 		ok = dec.Decode(&sr) == nil && sr.Resp != nil
 	}
-	// Another tenant's or role's result is reported as missing.
-	if !ok || sr.Tenant != b.Tenant.ID || sr.Role != b.Role.Name {
+	// Another user's, tenant's or role's result is reported as missing.
+	if !ok || sr.Tenant != b.Tenant.ID || sr.Role != b.Role.Name || sr.Key != resultKey(b) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no stored result %q (results are kept for %s)", id, s.cache.TTL()))
 		return
 	}
@@ -858,12 +893,8 @@ func (s *Server) tenantMetrics(t *proxy.TenantState) map[string]any {
 	return out
 }
 
-// reloadConfig re-reads the configuration file (admin role).
+// reloadConfig re-reads the configuration file (operators only).
 func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
-	if b.Role.Access != policy.AccessAdmin {
-		writeErr(w, errf(http.StatusForbidden, "forbidden", "reload needs the admin role (you are %s on %s)", b.Role.Name, b.Tenant.ID))
-		return
-	}
 	if s.reload == nil {
 		writeErr(w, errf(http.StatusNotImplemented, "reload_unavailable", "this proxy was started without a configuration file to reload"))
 		return
@@ -876,24 +907,39 @@ func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request, b *proxy.B
 	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "changes": sum})
 }
 
+// systemStatus is the caller's tenant's status (its admin role, or an
+// operator): like every /tenant/* answer it shows that tenant alone.
 func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
-	if b.Role.Access != policy.AccessAdmin {
+	if b.Role.Access != policy.AccessAdmin && !b.User.Operator {
 		writeErr(w, errf(http.StatusForbidden, "forbidden", "system status needs the admin role (you are %s on %s)", b.Role.Name, b.Tenant.ID))
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":  map[bool]string{true: "draining", false: "running"}[s.p.Draining()],
+		"tenants": []map[string]any{s.tenantStatus(b.Tenant)},
+	})
+}
+
+// adminStatus is the status of every tenant, the cache and the
+// translator (operators only).
+func (s *Server) adminStatus(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
 	var tenants []map[string]any
 	for _, t := range s.p.Tenants() {
-		m := s.tenantMetrics(t)
-		if h, ok := t.Health(); ok {
-			m["health"] = h // next to "pool": state, reason, since, breaker
-		}
-		tenants = append(tenants, m)
+		tenants = append(tenants, s.tenantStatus(t))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":  map[bool]string{true: "draining", false: "running"}[s.p.Draining()],
 		"tenants": tenants, "cache": s.cache.stats(r.Context()),
 		"translator": map[string]any{"provider": providerName(s.cfg.NLP.Provider)},
 	})
+}
+
+func (s *Server) tenantStatus(t *proxy.TenantState) map[string]any {
+	m := s.tenantMetrics(t)
+	if h, ok := t.Health(); ok {
+		m["health"] = h // next to "pool": state, reason, since, breaker
+	}
+	return m
 }
 
 func providerName(p string) string {

@@ -1,12 +1,15 @@
 package admin
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,30 +30,55 @@ type Claims struct {
 	User   string `json:"user"`
 	Tenant string `json:"tenant"`
 	Role   string `json:"role"`
+	// CV is the user's credential version when the token was issued: a
+	// password change makes older tokens fail.
+	CV string `json:"cv"`
 	jwt.RegisteredClaims
 }
 
-// issue signs a token for b.
-func (s *Server) issue(b *proxy.Binding) (string, time.Duration, error) {
+// issue signs a token for b that expires after the token TTL, or at
+// notAfter when that is sooner (a tenant switch never outlives the login).
+func (s *Server) issue(b *proxy.Binding, notAfter time.Time) (string, time.Duration, error) {
 	now := time.Now()
+	exp := now.Add(s.cfg.TokenTTL)
+	if !notAfter.IsZero() && notAfter.Before(exp) {
+		exp = notAfter
+	}
 	var id [12]byte
 	_, _ = rand.Read(id[:])
-	c := Claims{User: b.User.Name, Tenant: b.Tenant.ID, Role: b.Role.Name, RegisteredClaims: jwt.RegisteredClaims{
+	c := Claims{User: b.User.Name, Tenant: b.Tenant.ID, Role: b.Role.Name, CV: s.credVersion(b.User), RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    tokenIssuer,
 		Subject:   b.User.Name,
 		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.TokenTTL)),
+		ExpiresAt: jwt.NewNumericDate(exp),
 		ID:        hex.EncodeToString(id[:]),
 	}}
 	tok, err := jwt.NewWithClaims(s.keys.method, c).SignedString(s.keys.sign)
-	return tok, s.cfg.TokenTTL, err
+	return tok, exp.Sub(now).Round(time.Second), err
+}
+
+// credVersion is a keyed digest of the user's password verifier: it
+// changes when the password does, and tells a token's reader nothing about
+// the password.
+func (s *Server) credVersion(u *proxy.User) string {
+	m := hmac.New(sha256.New, s.keys.cvKey)
+	m.Write([]byte(u.Verifier.String()))
+	return hex.EncodeToString(m.Sum(nil)[:12])
 }
 
 // signingKeys are the keys tokens are signed and checked with.
 type signingKeys struct {
 	method jwt.SigningMethod
-	sign   any // []byte for HS256, *rsa.PrivateKey or *ecdsa.PrivateKey
-	verify any // []byte for HS256, the public key otherwise
+	sign   any    // []byte for HS256, *rsa.PrivateKey or *ecdsa.PrivateKey
+	verify any    // []byte for HS256, the public key otherwise
+	cvKey  []byte // keys credential versions (derived from the signing key)
+}
+
+// withCV derives the credential-version key from the signing key material.
+func (k signingKeys) withCV(material []byte) signingKeys {
+	sum := sha256.Sum256(append([]byte("tenantproxy credential version\x00"), material...))
+	k.cvKey = sum[:]
+	return k
 }
 
 // loadKeys builds the signing keys of cfg: HS256 with the secret (at least
@@ -62,7 +90,7 @@ func loadKeys(cfg Config) (signingKeys, error) {
 		if len(cfg.JWTSecret) < MinSecretLen {
 			return signingKeys{}, fmt.Errorf("auth.jwt_secret must be at least %d bytes", MinSecretLen)
 		}
-		return signingKeys{method: jwt.SigningMethodHS256, sign: []byte(cfg.JWTSecret), verify: []byte(cfg.JWTSecret)}, nil
+		return signingKeys{method: jwt.SigningMethodHS256, sign: []byte(cfg.JWTSecret), verify: []byte(cfg.JWTSecret)}.withCV([]byte(cfg.JWTSecret)), nil
 	case "RS256":
 		pemBytes, err := os.ReadFile(cfg.JWTKeyFile)
 		if err != nil {
@@ -72,7 +100,7 @@ func loadKeys(cfg Config) (signingKeys, error) {
 		if err != nil {
 			return signingKeys{}, fmt.Errorf("auth.jwt_key_file: not an RSA private key: %v", err)
 		}
-		return signingKeys{method: jwt.SigningMethodRS256, sign: k, verify: &k.PublicKey}, nil
+		return signingKeys{method: jwt.SigningMethodRS256, sign: k, verify: &k.PublicKey}.withCV(pemBytes), nil
 	case "ES256":
 		pemBytes, err := os.ReadFile(cfg.JWTKeyFile)
 		if err != nil {
@@ -82,7 +110,7 @@ func loadKeys(cfg Config) (signingKeys, error) {
 		if err != nil {
 			return signingKeys{}, fmt.Errorf("auth.jwt_key_file: not an EC private key: %v", err)
 		}
-		return signingKeys{method: jwt.SigningMethodES256, sign: k, verify: &k.PublicKey}, nil
+		return signingKeys{method: jwt.SigningMethodES256, sign: k, verify: &k.PublicKey}.withCV(pemBytes), nil
 	}
 	return signingKeys{}, fmt.Errorf("auth.jwt_algorithm: unknown algorithm %q (HS256, RS256 or ES256)", cfg.JWTAlgorithm)
 }
@@ -91,9 +119,30 @@ func loadKeys(cfg Config) (signingKeys, error) {
 func (s *Server) TokensEnabled() bool { return s.keys.method != nil }
 
 // ParseToken checks a token's signature (the configured algorithm only: alg
-// none and every other algorithm are refused), expiry and issuer, and
-// returns its claims.
+// none and every other algorithm are refused), expiry, issuer and the
+// user's credential version (a token issued before a password change
+// fails), and returns its claims.
 func (s *Server) ParseToken(tok string) (*Claims, error) {
+	c, err := s.parseClaims(tok)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCredential(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkCredential refuses a token issued before the user's password changed.
+func (s *Server) checkCredential(c *Claims) error {
+	if u, ok := s.p.User(c.User); ok && !hmac.Equal([]byte(c.CV), []byte(s.credVersion(u))) {
+		return errors.New("the user's password changed since the token was issued: log in again")
+	}
+	return nil
+}
+
+// parseClaims is ParseToken without the credential check.
+func (s *Server) parseClaims(tok string) (*Claims, error) {
 	if s.keys.method == nil {
 		return nil, errors.New("tokens are not configured")
 	}
@@ -120,7 +169,7 @@ func (s *Server) authenticate(r *http.Request) (*proxy.Binding, *Claims, *apiErr
 	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(tok) == "" {
 		return nil, nil, errf(http.StatusUnauthorized, "unauthorized", "missing bearer token")
 	}
-	c, err := s.ParseToken(strings.TrimSpace(tok))
+	c, err := s.parseClaims(strings.TrimSpace(tok))
 	if err != nil {
 		return nil, nil, errf(http.StatusUnauthorized, "invalid_token", "invalid token: %v", err)
 	}
@@ -142,6 +191,9 @@ func (s *Server) authenticate(r *http.Request) (*proxy.Binding, *Claims, *apiErr
 	if b.Role.Name != c.Role {
 		// The user's role changed since the token was issued: log in again.
 		return nil, nil, errf(http.StatusUnauthorized, "invalid_token", "the token's role %q is no longer the user's role on %q", c.Role, c.Tenant)
+	}
+	if err := s.checkCredential(c); err != nil {
+		return nil, nil, errf(http.StatusUnauthorized, "invalid_token", "invalid token: %v", err)
 	}
 	return b, c, nil
 }
@@ -175,12 +227,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusBadRequest, "invalid_request", "username (or username_or_email) and password are required"))
 		return
 	}
+	if err := s.p.LoginAllowed("api", name, r.RemoteAddr); err != nil {
+		e := errf(http.StatusTooManyRequests, "too_many_attempts", "%s", err.Error())
+		var ra proxy.RetryAfter
+		if errors.As(err, &ra) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(time.Duration(ra)/time.Second)))
+		}
+		writeErr(w, e)
+		return
+	}
+	// An unknown user is checked against a dummy verifier, so that the
+	// answer takes as long as for a known one.
 	u, ok := s.p.User(name)
-	if !ok || !u.Verifier.Check(req.Password) {
+	if !ok {
+		u = nil
+	}
+	if !s.p.CheckPassword(u, req.Password) {
+		s.p.LoginFailed("api", name, r.RemoteAddr)
 		s.log.Info("login_failed", "user", name)
 		writeErr(w, errf(http.StatusUnauthorized, "auth", "invalid username or password"))
 		return
 	}
+	s.p.LoginSucceeded(name)
 	id := req.TenantID
 	if id == "" {
 		ids := u.TenantIDs()
@@ -195,7 +263,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, e)
 		return
 	}
-	s.writeToken(w, b)
+	s.writeToken(w, b, time.Time{})
 }
 
 func (s *Server) bindTenant(u *proxy.User, id string) (*proxy.Binding, *apiError) {
@@ -210,8 +278,8 @@ func (s *Server) bindTenant(u *proxy.User, id string) (*proxy.Binding, *apiError
 	return b, nil
 }
 
-func (s *Server) writeToken(w http.ResponseWriter, b *proxy.Binding) {
-	tok, ttl, err := s.issue(b)
+func (s *Server) writeToken(w http.ResponseWriter, b *proxy.Binding, notAfter time.Time) {
+	tok, ttl, err := s.issue(b, notAfter)
 	if err != nil {
 		writeErr(w, errf(http.StatusInternalServerError, "internal", "cannot sign the token"))
 		return
@@ -223,7 +291,18 @@ type switchRequest struct {
 	TenantID string `json:"tenant_id"`
 }
 
-func (s *Server) switchTenant(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
+// switchTenant issues a token for another tenant the caller holds; it
+// expires when the caller's token does, so switching never extends a
+// login's lifetime.
+func (s *Server) switchTenant(w http.ResponseWriter, r *http.Request) {
+	b, c, ae := s.authenticate(r)
+	if ae != nil {
+		writeErr(w, ae)
+		return
+	}
+	if ew, ok := w.(*errWriter); ok {
+		ew.tenant = b.Tenant.ID
+	}
 	var req switchRequest
 	if e := s.decodeBody(w, r, &req); e != nil {
 		writeErr(w, e)
@@ -238,7 +317,7 @@ func (s *Server) switchTenant(w http.ResponseWriter, r *http.Request, b *proxy.B
 		writeErr(w, e)
 		return
 	}
-	s.writeToken(w, nb)
+	s.writeToken(w, nb, c.ExpiresAt.Time)
 }
 
 func (s *Server) current(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {

@@ -35,7 +35,10 @@ func (c catalogRunner) RunCatalog(ctx context.Context, sql string, fn func([]any
 	return err
 }
 
-func (s *Server) entry(id string) *schemaEntry {
+// entry returns tenant t's schema entry; a tenant reconfigured onto another
+// backend starts a new one.
+func (s *Server) entry(t *proxy.TenantState) *schemaEntry {
+	id := t.ID + "\x00" + t.DSN
 	s.schemaMu.Lock()
 	defer s.schemaMu.Unlock()
 	e := s.schemas[id]
@@ -48,8 +51,8 @@ func (s *Server) entry(id string) *schemaEntry {
 
 // schemaGen is the tenant's schema generation, part of result cache keys
 // so that a refresh also retires cached answers.
-func (s *Server) schemaGen(id string) int64 {
-	e := s.entry(id)
+func (s *Server) schemaGen(t *proxy.TenantState) int64 {
+	e := s.entry(t)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.gen
@@ -57,7 +60,7 @@ func (s *Server) schemaGen(id string) int64 {
 
 // schemaFor returns the schema b's role may read.
 func (s *Server) schemaFor(ctx context.Context, b *proxy.Binding) (*nlp.Schema, error) {
-	e := s.entry(b.Tenant.ID)
+	e := s.entry(b.Tenant)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.schema == nil || time.Since(e.loaded) > s.cfg.SchemaTTL {
@@ -117,7 +120,7 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request, b *proxy.Binding
 }
 
 func (s *Server) refreshSchema(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
-	e := s.entry(b.Tenant.ID)
+	e := s.entry(b.Tenant)
 	e.mu.Lock()
 	e.schema = nil
 	e.mu.Unlock()

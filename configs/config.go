@@ -6,6 +6,7 @@
 package configs
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -52,6 +53,9 @@ type Listen struct {
 	Postgres string `mapstructure:"postgres"`
 	MySQL    string `mapstructure:"mysql"`
 	Admin    string `mapstructure:"admin"`
+	// Metrics, when set, serves /metrics (and /healthz) there instead of
+	// on the admin port.
+	Metrics string `mapstructure:"metrics"`
 }
 
 // Auth configures tokens.
@@ -65,6 +69,11 @@ type Auth struct {
 	// TokenPasswordsOnLoopback lets Postgres clients on loopback give an
 	// access token as their password without TLS (over TLS they always may).
 	TokenPasswordsOnLoopback bool `mapstructure:"token_passwords_on_loopback"`
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string `mapstructure:"metrics_token"`
+	// Lockout slows down password guessing on every login (both wire
+	// front ends and the API).
+	Lockout proxy.LockoutConfig `mapstructure:"lockout"`
 }
 
 // Redis is the optional shared cache.
@@ -92,6 +101,11 @@ type ProxyOptions struct {
 	MaxMessageSize     int           `mapstructure:"max_message_size"`
 	DrainTimeout       time.Duration `mapstructure:"drain_timeout"`
 	PolicyCacheEntries int           `mapstructure:"policy_cache_entries"`
+	// MaxClientConnections caps all client connections (0: none);
+	// MaxUnauthenticatedPerSource caps one address's connections that have
+	// not logged in yet (-1: none).
+	MaxClientConnections        int `mapstructure:"max_client_connections"`
+	MaxUnauthenticatedPerSource int `mapstructure:"max_unauthenticated_per_source"`
 }
 
 // NLP chooses the translator of the admin API's natural-language queries.
@@ -156,6 +170,9 @@ type User struct {
 	Name     string            `mapstructure:"name"`
 	Password string            `mapstructure:"password"`
 	Tenants  map[string]string `mapstructure:"tenants"`
+	// Operator lets the user operate the proxy (reload, every tenant's
+	// status, /api/v1/admin/*); a tenant's admin role does not.
+	Operator bool `mapstructure:"operator"`
 }
 
 // Config is a loaded, validated configuration.
@@ -177,13 +194,15 @@ func Load(path string) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	for k, d := range map[string]any{
-		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080",
+		"listen.postgres": "127.0.0.1:6432", "listen.mysql": "127.0.0.1:6033", "listen.admin": "127.0.0.1:8080", "listen.metrics": "", "auth.metrics_token": "",
 		"auth.jwt_secret": "", "auth.token_ttl": time.Hour, "auth.token_passwords_on_loopback": false,
 		"auth.jwt_algorithm": "HS256", "auth.jwt_key_file": "",
+		"auth.lockout.max_failures": 0, "auth.lockout.address_max_failures": 0, "auth.lockout.duration": time.Duration(0), "auth.lockout.max_duration": time.Duration(0),
 		"redis.addr": "", "redis.password": "", "redis.db": 0,
 		"tls.cert_file": "", "tls.key_file": "",
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
 		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
+		"proxy.max_client_connections": 0, "proxy.max_unauthenticated_per_source": proxy.DefaultMaxUnauthenticatedPerSource,
 		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
@@ -204,6 +223,9 @@ func Load(path string) (*Config, error) {
 		dc.ErrorUnused = true
 	})
 	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := restoreTenantKeys(path, &f); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	applyListEnv(&f)
@@ -240,7 +262,20 @@ func Build(f File) (*Config, error) {
 		MaxMessageSize:     f.Proxy.MaxMessageSize,
 		DrainTimeout:       f.Proxy.DrainTimeout,
 		PolicyCacheEntries: f.Proxy.PolicyCacheEntries,
+
+		MaxClientConnections:        f.Proxy.MaxClientConnections,
+		MaxUnauthenticatedPerSource: f.Proxy.MaxUnauthenticatedPerSource,
 	}
+	if f.Proxy.MaxClientConnections < 0 {
+		return nil, errors.New("proxy.max_client_connections: must not be negative (0: no cap)")
+	}
+	if f.Proxy.MaxUnauthenticatedPerSource < -1 {
+		return nil, errors.New("proxy.max_unauthenticated_per_source: must be -1 (no cap) or more")
+	}
+	if err := f.Auth.Lockout.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("auth.lockout: %w", err)
+	}
+	pc.Lockout = f.Auth.Lockout
 	if f.Auth.TokenTTL < 0 {
 		return nil, errors.New("auth.token_ttl: must not be negative")
 	}
@@ -282,10 +317,10 @@ func Build(f File) (*Config, error) {
 		if !idPattern.MatchString(t.ID) {
 			return nil, fmt.Errorf("%s.id: %q is not a valid tenant id (letters, digits and _, starting with a letter or _)", path, t.ID)
 		}
-		if j, dup := seen[t.ID]; dup {
-			return nil, fmt.Errorf("%s.id: duplicate tenant id %q (also tenants[%d])", path, t.ID, j)
+		if j, dup := seen[strings.ToLower(t.ID)]; dup {
+			return nil, fmt.Errorf("%s.id: duplicate tenant id %q (also tenants[%d]; ids may not differ only in case)", path, t.ID, j)
 		}
-		seen[t.ID] = i
+		seen[strings.ToLower(t.ID)] = i
 		pt, err := buildTenant(t, shared)
 		if err != nil {
 			return nil, fmt.Errorf("%s.%w", path, err)
@@ -550,7 +585,7 @@ func buildRole(name string, spec RoleSpec, base *policy.Role) (*policy.Role, err
 }
 
 func buildUser(u User, tenants []*proxy.Tenant) (*proxy.User, error) {
-	pu := &proxy.User{Name: u.Name, Tenants: make(map[string]string, len(u.Tenants))}
+	pu := &proxy.User{Name: u.Name, Tenants: make(map[string]string, len(u.Tenants)), Operator: u.Operator}
 	switch {
 	case u.Password == "":
 		return nil, errors.New("password: missing")
@@ -561,7 +596,12 @@ func buildUser(u User, tenants []*proxy.Tenant) (*proxy.User, error) {
 		}
 		pu.Verifier = v
 	default:
-		v, err := scram.NewVerifier(u.Password, scram.DefaultIterations)
+		// A plain-text password gets a salt fixed by the user's name, so
+		// that the verifier is the same at every load and on every proxy:
+		// a no-op reload changes no user, and the credential version in
+		// tokens stays valid.
+		salt := sha256.Sum256([]byte("tenantproxy plain-password salt\x00" + u.Name))
+		v, err := scram.NewVerifierWithSalt(u.Password, salt[:16], scram.DefaultIterations)
 		if err != nil {
 			return nil, fmt.Errorf("password: %v", err)
 		}
@@ -579,6 +619,11 @@ func buildUser(u User, tenants []*proxy.Tenant) (*proxy.User, error) {
 		role := u.Tenants[id]
 		t, ok := byID[id]
 		if !ok {
+			for tid := range byID {
+				if strings.EqualFold(tid, id) {
+					return nil, fmt.Errorf("tenants.%s: unknown tenant %q (tenant ids are case-sensitive: did you mean %q?)", id, id, tid)
+				}
+			}
 			return nil, fmt.Errorf("tenants.%s: unknown tenant %q", id, id)
 		}
 		if _, ok := t.Roles[role]; !ok {

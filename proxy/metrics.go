@@ -20,8 +20,16 @@ type Metrics struct {
 	Capped     *prometheus.CounterVec
 	// BreakerTransitions counts circuit breaker state changes per tenant.
 	BreakerTransitions *prometheus.CounterVec
-	reg                prometheus.Registerer
-	alerts             atomic.Pointer[Alerter] // told of every error, for error-rate alerts
+	// AcceptErrors counts failed accepts (EMFILE and the like) by front
+	// end; Refused counts connections refused before login, by front end
+	// and reason; LoginFailures and LoginLockouts count failed logins and
+	// the logins refused while locked, by front end (postgres, mysql, api).
+	AcceptErrors  *prometheus.CounterVec
+	Refused       *prometheus.CounterVec
+	LoginFailures *prometheus.CounterVec
+	LoginLockouts *prometheus.CounterVec
+	reg           prometheus.Registerer
+	alerts        atomic.Pointer[Alerter] // told of every error, for error-rate alerts
 }
 
 // NewMetrics creates and registers the metrics.
@@ -52,9 +60,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tenantproxy_breaker_transitions_total",
 			Help: "Circuit breaker state changes, by tenant and new state (closed, half-open, open).",
 		}, []string{"tenant", "to"}),
+		AcceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantproxy_accept_errors_total",
+			Help: "Failed accepts of client connections (such as EMFILE), by front end; the proxy backs off and goes on.",
+		}, []string{"frontend"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantproxy_connections_refused_total",
+			Help: "Client connections refused before login, by front end and reason (max_client_connections, max_unauthenticated_per_source).",
+		}, []string{"frontend", "reason"}),
+		LoginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantproxy_login_failures_total",
+			Help: "Failed logins (wrong password or unknown user), by front end (postgres, mysql, api).",
+		}, []string{"frontend"}),
+		LoginLockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantproxy_login_lockouts_total",
+			Help: "Logins refused because the user or the source address is locked out after failed logins, by front end.",
+		}, []string{"frontend"}),
 		reg: reg,
 	}
-	reg.MustRegister(m.Clients, m.Statements, m.Errors, m.Latency, m.Capped, m.BreakerTransitions)
+	reg.MustRegister(m.Clients, m.Statements, m.Errors, m.Latency, m.Capped, m.BreakerTransitions,
+		m.AcceptErrors, m.Refused, m.LoginFailures, m.LoginLockouts)
 	return m
 }
 
@@ -201,5 +226,17 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(backendHealthDesc, prometheus.GaugeValue, v, t.ID, state)
 			}
 		}
+	}
+}
+
+func (m *Metrics) acceptError(frontend string) {
+	if m != nil {
+		m.AcceptErrors.WithLabelValues(frontend).Inc()
+	}
+}
+
+func (m *Metrics) refused(frontend, reason string) {
+	if m != nil {
+		m.Refused.WithLabelValues(frontend, reason).Inc()
 	}
 }

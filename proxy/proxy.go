@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,9 @@ type User struct {
 	Plain    string            // the password when the config gives it in clear (dev)
 	Verifier scram.Verifier    // always set: derived from Plain when needed
 	Tenants  map[string]string // tenant id -> role name
+	// Operator lets the user operate the proxy itself (reload, status of
+	// every tenant, the /api/v1/admin endpoints); no tenant role does.
+	Operator bool
 }
 
 // TenantIDs returns the ids of the tenants the user holds, sorted.
@@ -88,6 +92,14 @@ type Config struct {
 	DrainTimeout time.Duration
 	// PolicyCacheEntries sizes the rewrite cache.
 	PolicyCacheEntries int
+	// MaxClientConnections caps the client connections of both front ends
+	// together, logged in or not (0: no cap); MaxUnauthenticatedPerSource
+	// caps one address's connections that have not logged in yet (0: the
+	// default, -1: no cap). See Gate.
+	MaxClientConnections        int
+	MaxUnauthenticatedPerSource int
+	// Lockout is the brute-force protection of logins (auth.lockout).
+	Lockout LockoutConfig
 }
 
 // TenantState is a live tenant: its config and its backend pool.
@@ -180,6 +192,10 @@ type Server struct {
 	reloadMu  sync.Mutex
 	draining  atomic.Bool
 
+	gate   gate           // gate.go
+	logins loginGuard     // loginguard.go
+	dummy  scram.Verifier // CheckPassword's verifier for unknown users
+
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
 }
@@ -198,7 +214,17 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
+	if err := cfg.Lockout.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("auth.lockout: %w", err)
+	}
+	var seed [16]byte
+	_, _ = rand.Read(seed[:])
+	dummy, err := scram.NewVerifier(fmt.Sprintf("%x", seed), scram.DefaultIterations)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		dummy:   dummy,
 		log:     log,
 		cfg:     cfg,
 		policy:  engine,
@@ -312,7 +338,17 @@ type Binding struct {
 // Bind ties user u to tenant id for a client speaking engine. A tenant that
 // does not exist and one the user holds no role on get the same answer, so
 // a client learns nothing about other tenants.
+//
+// Postgres clients such as psql send the user name as the database when
+// none is given: a database equal to the user's name that is not a tenant
+// the user holds counts as no tenant chosen (whether or not such a tenant
+// exists, so the answer tells nothing about other tenants).
 func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
+	if engine == EnginePostgres && id == u.Name {
+		if _, held := u.Tenants[id]; !held {
+			id = ""
+		}
+	}
 	if id == "" {
 		ids := u.TenantIDs()
 		var own []string
@@ -323,8 +359,12 @@ func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
 			}
 		}
 		if len(own) != 1 {
-			return nil, sqlerr.New(sqlerr.NoTenantChosen,
-				"no tenant chosen: connect with a tenant id as the database name (user %q holds %d tenants on this port)", u.Name, len(own))
+			e := sqlerr.New(sqlerr.NoTenantChosen,
+				"no tenant chosen: user %q holds %d tenants on this port; choose one by connecting with its id as the database name", u.Name, len(own))
+			if len(own) > 0 {
+				e = e.WithHint("tenants: %s", strings.Join(own, ", "))
+			}
+			return nil, e
 		}
 		id = own[0]
 	}

@@ -25,7 +25,9 @@ type ReloadSummary struct {
 // applies to new sessions, while its current sessions finish on the old one
 // (closed when the last of them leaves); sessions of removed tenants and of
 // removed users are closed at their next idle point with an error saying
-// so; sessions of untouched tenants never notice. Proxy-wide settings
+// so, as are sessions of users who no longer hold their tenant; a changed
+// role applies to open sessions at their next statement (Refresh); sessions
+// of untouched tenants and users never notice. Proxy-wide settings
 // (listeners, limits of the proxy itself) need a restart.
 func (s *Server) Reload(cfg Config) ReloadSummary {
 	s.reloadMu.Lock()
@@ -60,7 +62,7 @@ func (s *Server) Reload(cfg Config) ReloadSummary {
 		reg.users[u.Name] = u
 		if ou := old.users[u.Name]; ou == nil {
 			sum.Users.Added = append(sum.Users.Added, u.Name)
-		} else if !maps.Equal(ou.Tenants, u.Tenants) || ou.Plain != u.Plain || !reflect.DeepEqual(ou.Verifier, u.Verifier) {
+		} else if !maps.Equal(ou.Tenants, u.Tenants) || ou.Plain != u.Plain || ou.Operator != u.Operator || !reflect.DeepEqual(ou.Verifier, u.Verifier) {
 			sum.Users.Changed = append(sum.Users.Changed, u.Name)
 		}
 	}
@@ -81,6 +83,8 @@ func (s *Server) Reload(cfg Config) ReloadSummary {
 			e.c.Evict(sqlerr.New(sqlerr.UnknownTenant, "terminating connection: tenant %q was removed from the proxy's configuration", tenant))
 		case removedUsers[user]:
 			e.c.Evict(sqlerr.New(sqlerr.AuthFailed, "terminating connection: user %q was removed from the proxy's configuration", user))
+		case tenant != "" && !reg.stillHolds(user, tenant):
+			e.c.Evict(sqlerr.New(sqlerr.NoRoleOnTenant, "terminating connection: user %q no longer holds a role on tenant %q", user, tenant))
 		}
 	}
 	s.clientsMu.Unlock()

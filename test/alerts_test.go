@@ -118,7 +118,7 @@ tenants:
      pool: {size: 2, timeout: 2s}, breaker: {threshold: 2, timeout: 1s}}
   - {id: steady, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", pool: {size: 2}}
 users:
-  - {name: ops, password: ops-pw, tenants: {flaky: admin, steady: admin}}
+  - {name: ops, password: ops-pw, tenants: {flaky: admin, steady: admin}, operator: true}
 `, relay.addr, flakyDB, steadyDB))
 	sink := newAlertSink(t)
 	withAlerts(t, api.Proxy, proxy.AlertConfig{WebhookURL: sink.URL, Backoff: 50 * time.Millisecond})
@@ -173,9 +173,9 @@ users:
 		}
 	}
 
-	// The system status (admin role) and the tenant's health.
+	// The status of every tenant (operators) and the tenant's health.
 	tok := api.login(t, "ops", "ops-pw", "steady")
-	r := api.call(t, "GET", "/api/v1/tenant/system/status", tok, nil)
+	r := api.call(t, "GET", "/api/v1/admin/status", tok, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("system status: %d %s", r.Status, r.Body)
 	}

@@ -51,7 +51,7 @@ tenants:
   - {id: alpha, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable"}
   - {id: gamma, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable"}
 users:
-  - {name: u, password: pw, tenants: {alpha: admin, gamma: analyst}}
+  - {name: u, password: pw, tenants: {alpha: admin, gamma: analyst}, operator: true}
   - {name: w, password: pw2, tenants: {gamma: viewer}}
 `, alpha, gamma)
 	if err := os.WriteFile(pp.cfgPath, []byte(pp.listen+v2), 0o600); err != nil {
@@ -101,7 +101,7 @@ users:
 		t.Fatalf("after a rejected reload: %v", err)
 	}
 
-	// The admin API reloads too, for the admin role only.
+	// The admin API reloads too, for operators only.
 	if err := os.WriteFile(pp.cfgPath, []byte(pp.listen+v1), 0o600); err != nil {
 		t.Fatal(err)
 	}

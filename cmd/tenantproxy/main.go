@@ -190,7 +190,8 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		}
 		return p.Reload(next.Proxy), nil
 	}
-	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload))
+	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload),
+		admin.WithMetrics(cfg.File.Listen.Metrics != "", cfg.File.Auth.MetricsToken))
 	var tokens func(string) (string, string, error)
 	if adm.TokensEnabled() {
 		tokens = func(tok string) (string, string, error) {
@@ -207,6 +208,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		l = p.Gate(l, "postgres", pg.Refuse)
 		pgSrv = pg.New(p, tlsCfg, log)
 		if tokens != nil {
 			pgSrv.AcceptTokens(tokens, cfg.File.Auth.TokenPasswordsOnLoopback)
@@ -220,6 +222,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		l = p.Gate(l, "mysql", mysqlwire.Refuse)
 		myl = mysqlwire.New(p, tlsCfg, log)
 		if tokens != nil {
 			myl.AcceptTokens(tokens)
@@ -236,6 +239,15 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		adminServing = true
 		go func() { errc <- adm.Serve(l) }()
 		log.Info("listening", "frontend", "admin", "addr", l.Addr().String())
+	}
+	if addr := cfg.File.Listen.Metrics; addr != "" {
+		l, err := listen("metrics", addr)
+		if err != nil {
+			return err
+		}
+		adminServing = true
+		go func() { errc <- adm.ServeMetrics(l) }()
+		log.Info("listening", "frontend", "metrics", "addr", l.Addr().String())
 	}
 	log.Info("started", "version", version, "tenants", len(cfg.Proxy.Tenants))
 

@@ -42,6 +42,12 @@ func NewVerifier(password string, iterations int) (Verifier, error) {
 	return derive(password, salt, iterations)
 }
 
+// NewVerifierWithSalt derives a verifier from password with the given salt
+// (the same password and salt give the same verifier).
+func NewVerifierWithSalt(password string, salt []byte, iterations int) (Verifier, error) {
+	return derive(password, append([]byte(nil), salt...), iterations)
+}
+
 func derive(password string, salt []byte, iterations int) (Verifier, error) {
 	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
 	if err != nil {

@@ -37,6 +37,7 @@ const (
 	Unavailable                    // backend unavailable (breaker open, connect failure)
 	ReadOnlyBackend                // write routed nowhere: primary down, replicas only
 	ShuttingDown                   // proxy is draining
+	LoginLocked                    // too many failed logins of the user name or from the address
 	numKinds
 )
 
@@ -71,6 +72,7 @@ var codes = [numKinds]code{
 	Unavailable:        {"backend_unavailable", "57P03", 2003, "08S01"},
 	ReadOnlyBackend:    {"backend_unavailable", "25006", 1290, "HY000"},
 	ShuttingDown:       {"shutdown", "57P01", 1053, "08S01"},
+	LoginLocked:        {"auth", "28000", 1129, "HY000"},
 }
 
 // Error is an error raised by the proxy, with a kind that fixes its codes.

@@ -230,11 +230,18 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 	if !safeCharset(h.collation) {
 		return nil, sqlerr.New(sqlerr.Unsupported, "the character set of collation %d is not supported by the proxy: use utf8mb4", h.collation)
 	}
+	if err := s.p.LoginAllowed("mysql", h.user, c.nc.RemoteAddr().String()); err != nil {
+		return nil, err
+	}
 	u, known := s.p.User(h.user)
 	tokTenant, err := s.authenticate(c, h, u, known, salt, isTLS)
 	if err != nil {
+		if sqlerr.Is(err, sqlerr.AuthFailed) {
+			s.p.LoginFailed("mysql", h.user, c.nc.RemoteAddr().String())
+		}
 		return nil, err
 	}
+	s.p.LoginSucceeded(h.user)
 	if tokTenant != "" {
 		if h.db == "" {
 			h.db = tokTenant
@@ -326,6 +333,7 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 			if known {
 				return "", noPlain()
 			}
+			_ = gmysql.CalcPassword(salt, salt) // as long as a known user's check
 			return "", denied()
 		}
 		if subtle.ConstantTimeCompare(gmysql.CalcPassword(salt, []byte(plain)), data) != 1 {
@@ -342,7 +350,7 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 			return tenant, nil
 		}
 		if !hasPlain {
-			if known && u.Verifier.Check(pw) {
+			if s.p.CheckPassword(u, pw) && known {
 				return "", nil
 			}
 			return "", denied()

@@ -214,6 +214,7 @@ func (s *Server) handle(nc net.Conn) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	proxy.Authenticated(nc)
 	c.r = pool.NewPacketReader(c.br, s.p.MaxMessageSize())
 	sess := newSession(s, c, id, hs)
 	sess.run()

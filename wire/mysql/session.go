@@ -259,6 +259,9 @@ func (s *session) idle() bool {
 // command runs one client command. A returned error ends the connection;
 // statement errors are answered with ERR packets and return nil.
 func (s *session) command(p []byte) error {
+	if err := s.rebind(); err != nil {
+		return err
+	}
 	cmd, body := p[0], p[1:]
 	switch cmd {
 	case comQuit:

@@ -420,6 +420,9 @@ func (s *session) fetch(p []byte) error {
 	if !ok || s.be == nil || !st.cursorOpen {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "The statement (%d) has no open cursor", id))
 	}
+	if st.bnd != s.b {
+		return s.fail(staleErr(id))
+	}
 	bst, ok := s.be.Conn.Prepared[st.dec.SQL]
 	if !ok {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "The statement (%d) has no open cursor", id))

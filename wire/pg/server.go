@@ -128,6 +128,11 @@ func (s *Server) handle(nc net.Conn) {
 		return
 	}
 	b, err := s.authenticate(c, startup)
+	if sqlerr.Is(err, sqlerr.AuthFailed) {
+		s.p.LoginFailed("postgres", startup.Parameters["user"], nc.RemoteAddr().String())
+	} else if err == nil {
+		s.p.LoginSucceeded(b.User.Name)
+	}
 	if err != nil {
 		c.log.Info("auth_failed", "user", startup.Parameters["user"], "error", err)
 		s.p.Metrics.Error("", sqlState(err), err)
@@ -135,6 +140,7 @@ func (s *Server) handle(nc net.Conn) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	proxy.Authenticated(nc)
 	sess, err := newSession(s, c, b, startup.Parameters)
 	if err != nil {
 		s.p.Metrics.Error(b.Tenant.ID, sqlState(err), err)
@@ -228,6 +234,9 @@ func (s *Server) authenticate(c *conn, m *pgproto3.StartupMessage) (*proxy.Bindi
 	}
 	if m.Parameters["replication"] != "" && m.Parameters["replication"] != "false" {
 		return nil, sqlerr.New(sqlerr.Unsupported, "replication connections are not supported by the proxy")
+	}
+	if err := s.p.LoginAllowed("postgres", userName, c.nc.RemoteAddr().String()); err != nil {
+		return nil, err
 	}
 	u, known := s.p.User(userName)
 	v := s.dumm

@@ -336,6 +336,9 @@ func (s *session) cancel() {
 }
 
 func (s *session) handle(typ byte, body []byte) error {
+	if err := s.rebind(); err != nil {
+		return err
+	}
 	switch typ {
 	case 'Q':
 		return s.simpleQuery(body)
@@ -828,6 +831,9 @@ func (s *session) execute(body []byte) error {
 		return s.refuseInBatch(err, true)
 	}
 	st := s.portals[m.Portal]
+	if st != nil && st.bnd != s.b {
+		return s.refuseInBatch(staleErr(m.Portal), true)
+	}
 	if err := s.acquireFor(st); err != nil {
 		return s.refuseInBatch(err, true)
 	}

@@ -1,0 +1,28 @@
+package mysql
+
+import "github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+
+// rebind brings the session's binding up to date with a reload (a changed
+// role applies from this message on; prepared statements made under the old
+// binding are checked again when next used). An error ends the session: the
+// user or tenant was removed, or the user no longer holds the tenant.
+func (s *session) rebind() error {
+	nb, err := s.srv.p.Refresh(s.b)
+	if err != nil {
+		return err
+	}
+	if nb != s.b {
+		s.mu.Lock()
+		s.b = nb
+		s.mu.Unlock()
+		// The reload may have added or removed other tenants' databases.
+		s.others = s.otherDatabases()
+	}
+	return nil
+}
+
+// staleErr refuses a cursor opened under the session's previous binding:
+// its rows would come with the old role's rules.
+func staleErr(id uint32) error {
+	return sqlerr.New(sqlerr.Permission, "the cursor of statement (%d) was opened under the session's previous role or tenant (the configuration was reloaded): execute it again", id)
+}
