@@ -37,6 +37,7 @@ const (
 	Unavailable                    // backend unavailable (breaker open, connect failure)
 	ReadOnlyBackend                // write routed nowhere: primary down, replicas only
 	ShuttingDown                   // proxy is draining
+	AuthMode                       // the client cannot authenticate this way (e.g. needs a secure connection)
 	numKinds
 )
 
@@ -71,6 +72,7 @@ var codes = [numKinds]code{
 	Unavailable:        {"backend_unavailable", "57P03", 2003, "08S01"},
 	ReadOnlyBackend:    {"backend_unavailable", "25006", 1290, "HY000"},
 	ShuttingDown:       {"shutdown", "57P01", 1053, "08S01"},
+	AuthMode:           {"auth", "28000", 1251, "08004"},
 }
 
 // Error is an error raised by the proxy, with a kind that fixes its codes.
