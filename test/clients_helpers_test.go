@@ -201,6 +201,7 @@ type matrixTarget struct {
 	db       string // database name the client gives
 	expectDB string // what the database/current-database functions answer
 	caFile   string // "" when the target has no TLS
+	tlsAny   bool   // TLS without a CA to verify with (the servers' own certificates)
 	tls      *matrixTLS
 }
 
@@ -229,6 +230,9 @@ func (m matrixTarget) env(extra ...string) []string {
 	host, port, _ := net.SplitHostPort(m.addr)
 	e := []string{"TP_HOST=" + host, "TP_PORT=" + port, "TP_USER=" + m.user, "TP_PASSWORD=" + m.password,
 		"TP_DB=" + m.db, "TP_EXPECT_DB=" + m.expectDB, "TP_TLS_CA=" + m.caFile}
+	if m.caFile != "" || m.tlsAny {
+		e = append(e, "TP_TLS=1")
+	}
 	return append(e, extra...)
 }
 
