@@ -38,6 +38,7 @@ func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger, opts .
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 	s.routes(mux, gatherer)
 	s.http = &http.Server{
 		Handler:           mux,
