@@ -291,7 +291,8 @@ func safeCharset(id uint8) bool {
 //   - Over TLS, when a native scramble does not prove the password (it may be
 //     an access token of the admin API, or the user may have only a SCRAM
 //     verifier), the client is switched to caching_sha2_password, whose full
-//     authentication sends the password itself over TLS.
+//     authentication sends the password itself over TLS. Unknown users and
+//     wrong passwords take the same way before they are denied.
 //
 // It returns the tenant of an access token given as the password.
 // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_authentication_methods.html
@@ -319,7 +320,9 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 	switch plugin {
 	case pluginNative:
 		tenant, err := l.verify(credential{plugin: pluginNative, data: data})
-		if err != nil && isTLS && !l.switched && len(data) > 0 && known && (s.verifyToken != nil || u.Plain == "") {
+		// Every user is asked again, known or not, so that the exchange
+		// does not tell which user names exist.
+		if err != nil && isTLS && !l.switched && len(data) > 0 {
 			if data, err = l.switchTo(pluginCachingSHA2); err != nil {
 				return "", err
 			}
