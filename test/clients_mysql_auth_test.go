@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantproxy/tenantproxy/proxy/scram"
 )
 
 // authFixture is a proxy (with or without TLS) over one MySQL tenant and
@@ -31,6 +33,12 @@ func newAuthFixture(t *testing.T, withTLS bool) *authFixture {
 	for _, u := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "gina"} {
 		fmt.Fprintf(&users, "  - {name: %s, password: %s-secret, tenants: {shop: analyst}}\n", u, u)
 	}
+	// sam has only a SCRAM verifier in the config.
+	v, err := scram.NewVerifier("sam-secret", 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&users, "  - {name: sam, password: %q, tenants: {shop: analyst}}\n", v.String())
 	yaml := fmt.Sprintf("tenants:\n  - {id: shop, engine: mysql, dsn: \"root@tcp(127.0.0.1:3306)/%s\"}\nusers:\n%s", db, users.String())
 	f := &authFixture{}
 	if withTLS {
@@ -84,6 +92,15 @@ func TestClientsMySQLAuthStockClients(t *testing.T) {
 			f.wantCLIError(t, "native, wrong password", "(using password: YES)", "bob", "nope", "--default-auth=mysql_native_password")
 			// Plugins the proxy does not speak are switched to native.
 			f.wantCLI(t, "ed25519 client", "bob", "bob-secret", "--default-auth=client_ed25519")
+			// A user with only a SCRAM verifier: over TLS the proxy asks for
+			// the password itself (caching_sha2_password full authentication);
+			// without TLS it says why it cannot check it.
+			if withTLS {
+				f.wantCLI(t, "SCRAM-only user over TLS", "sam", "sam-secret")
+				f.wantCLIError(t, "SCRAM-only user, wrong password", "(using password: YES)", "sam", "nope")
+			} else {
+				f.wantCLIError(t, "SCRAM-only user without TLS", "SCRAM-SHA-256 verifier", "sam", "sam-secret")
+			}
 			if withTLS && f.tls.handshakes.Load() == 0 {
 				t.Fatal("the mariadb CLI did not use the proxy's TLS")
 			}
