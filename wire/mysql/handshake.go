@@ -322,7 +322,7 @@ func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, know
 		tenant, err := l.verify(credential{plugin: pluginNative, data: data})
 		// Every user is asked again, known or not, so that the exchange
 		// does not tell which user names exist.
-		if err != nil && isTLS && !l.switched && len(data) > 0 {
+		if err != nil && isTLS && !l.switched && len(data) > 0 && h.caps&gmysql.CLIENT_PLUGIN_AUTH != 0 {
 			if data, err = l.switchTo(pluginCachingSHA2); err != nil {
 				return "", err
 			}
@@ -444,7 +444,8 @@ func (l *login) switchTo(plugin string) ([]byte, error) {
 }
 
 // cachingSHA2 finishes caching_sha2_password from the client's scramble:
-// the fast path when the user's hash is cached, else full authentication,
+// the fast path when the user's hash is cached and the scramble matches,
+// else full authentication,
 // in which the client sends its password over TLS, or RSA-encrypted with
 // the proxy's public key (which it may ask for first).
 func (l *login) cachingSHA2(data []byte) (string, error) {
@@ -458,16 +459,13 @@ func (l *login) cachingSHA2(data []byte) (string, error) {
 	cached, ok := l.s.shaCache[l.h.user]
 	l.s.shaMu.Unlock()
 	if ok && plain != "" && cached == want {
-		_, err := l.verify(credential{plugin: pluginCachingSHA2, data: data})
-		if err == nil {
+		if _, err := l.verify(credential{plugin: pluginCachingSHA2, data: data}); err == nil {
 			return "", l.c.write([]byte{0x01, 0x03})
 		}
-		if !l.tls || l.s.verifyToken == nil {
-			return "", err
-		}
-		// Over TLS the password may be an access token: ask for it in
-		// full, as MySQL does after a failed fast path.
 	}
+	// Not cached, or the scramble does not match (a wrong password, or an
+	// access token over TLS): full authentication, whether the user is
+	// known, cached or not, so that the exchange tells nothing about them.
 	if err := l.c.write([]byte{0x01, 0x04}); err != nil {
 		return "", err
 	}

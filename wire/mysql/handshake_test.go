@@ -175,6 +175,22 @@ func TestAuthSwitchAsServersDo(t *testing.T) {
 		c.want(0x01, 0x03)
 		c.wantOK()
 	})
+	t.Run("a cached user with a wrong scramble is asked in full like an unknown one", func(t *testing.T) {
+		s := testServer(t)
+		s.tls = selfSigned(t)
+		c := dialAuth(t, s, true) // fills the cache
+		c.respond("u", pluginCachingSHA2, gmysql.CalcCachingSha2Password(c.salt, "pw"))
+		c.want(0x01, 0x04)
+		c.write([]byte("pw\x00"))
+		c.wantOK()
+		for _, user := range []string{"u", "nobody"} {
+			c := dialAuth(t, s, true)
+			c.respond(user, pluginCachingSHA2, gmysql.CalcCachingSha2Password(c.salt, "wrong"))
+			c.want(0x01, 0x04)
+			c.write([]byte("wrong\x00"))
+			c.wantErr(1045)
+		}
+	})
 	t.Run("an unknown plugin is switched to native", func(t *testing.T) {
 		c := dialAuth(t, testServer(t), false)
 		c.respond("u", "client_ed25519", []byte("junk"))
