@@ -10,7 +10,7 @@ import (
 const matrixBigRows = 20000
 
 // mysqlMatrixChecks are the checks every MySQL driver reports.
-var mysqlMatrixChecks = []string{"login_first", "login_second", "known_answer", "params_reused", "rollback",
+var mysqlMatrixChecks = []string{"login_first", "login_second", "connect_probes", "known_answer", "params_reused", "rollback",
 	"error_codes", "pool_8_over_3", "types", "streaming", "cancel"}
 
 // seedMatrixMySQL creates the matrix's tables in a new MariaDB database.

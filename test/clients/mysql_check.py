@@ -57,6 +57,29 @@ def login():
     c.close()
 
 
+def probes():
+    # What SQLAlchemy's MySQL dialect and drivers ask at connect.
+    c = connect()
+    cur = c.cursor()
+    for sql in ("SET NAMES utf8mb4", "SET autocommit=1", "SET SESSION time_zone = '+00:00'",
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"):
+        cur.execute(sql)
+    cur.execute("SHOW VARIABLES LIKE 'sql_mode'")
+    expect(cur.fetchone()[0], "sql_mode")
+    cur.execute("SHOW VARIABLES LIKE 'lower_case_table_names'")
+    expect(len(cur.fetchall()), 1, "lower_case_table_names")
+    try:  # MySQL 8 and MariaDB 11.1+; older servers know tx_isolation only
+        iso = one(c, "SELECT @@session.transaction_isolation")[0]
+    except db.MySQLError as e:
+        expect(e.args[0], 1193, "unknown variable transaction_isolation")
+        iso = one(c, "SELECT @@session.tx_isolation")[0]
+    expect(iso, "READ-COMMITTED", "transaction isolation")
+    expect(one(c, "SELECT @@session.time_zone")[0], "+00:00", "time_zone")
+    expect(one(c, "SELECT CAST('test plain returns' AS CHAR(60)) AS anon_1")[0], "test plain returns")
+    expect(one(c, "SELECT DATABASE()")[0], ENV["TP_EXPECT_DB"], "DATABASE()")
+    c.close()
+
+
 def known_answer():
     c = connect()
     expect(one(c, "SELECT name FROM items WHERE id = 2")[0], "banana")
@@ -211,6 +234,7 @@ def tls():
 
 check("login_first", login)
 check("login_second", login)
+check("connect_probes", probes)
 check("known_answer", known_answer)
 check("params_reused", params_reused)
 check("rollback", rollback)

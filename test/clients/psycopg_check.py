@@ -59,6 +59,10 @@ def probes():
         c.execute("SET extra_float_digits = 3")
         expect(one(c, "show transaction isolation level")[0], "read committed", "isolation")
         expect(one(c, "select pg_catalog.current_setting('server_version_num')")[0][:2], str(c.info.server_version)[:2])
+        # SQLAlchemy's psycopg dialect looks up the hstore type at connect.
+        from psycopg.types import TypeInfo
+        expect(TypeInfo.fetch(c, "hstore"), None, "hstore type info")
+        expect(TypeInfo.fetch(c, "int4").oid, 23, "int4 type info")
         c.execute("SET application_name = 'matrix'")
         expect(one(c, "show application_name")[0], "matrix", "application_name")
 

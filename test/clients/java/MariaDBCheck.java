@@ -52,6 +52,21 @@ public class MariaDBCheck {
         }
     }
 
+    static void probes() throws Exception {
+        // What ORMs and pools ask at connect.
+        try (Connection c = connect(""); Statement st = c.createStatement()) {
+            for (String sql : new String[] {"SET NAMES utf8mb4", "SET autocommit=1", "SET SESSION time_zone = '+00:00'"}) st.execute(sql);
+            expect(one(c, "SELECT @@session.time_zone"), "+00:00", "time_zone");
+            expect(c.isValid(5), true, "isValid");
+            DatabaseMetaData md = c.getMetaData();
+            try (ResultSet rs = md.getColumns(null, null, "items", "%")) { // the current database
+                int cols = 0;
+                while (rs.next()) cols++;
+                expect(cols, 3, "getColumns");
+            }
+        }
+    }
+
     static void knownAnswer() throws Exception {
         try (Connection c = connect("")) {
             expect(one(c, "SELECT name FROM items WHERE id = 2"), "banana", "name");
@@ -215,6 +230,7 @@ public class MariaDBCheck {
         DriverManager.setLoginTimeout(10);
         check("login_first", MariaDBCheck::login);
         check("login_second", MariaDBCheck::login);
+        check("connect_probes", MariaDBCheck::probes);
         check("known_answer", MariaDBCheck::knownAnswer);
         check("params_reused", MariaDBCheck::paramsReused);
         check("rollback", MariaDBCheck::rollback);

@@ -35,6 +35,24 @@ async function login() {
   await c.end();
 }
 
+async function probes() {
+  // What ORMs and drivers ask at connect.
+  const c = await connect();
+  for (const sql of ['SET NAMES utf8mb4', 'SET autocommit=1', "SET SESSION time_zone = '+00:00'",
+    'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED']) await c.query(sql);
+  const [rows] = await c.query({ sql: "SHOW VARIABLES LIKE 'sql_mode'", rowsAsArray: true });
+  expect(rows[0][0], 'sql_mode');
+  let iso;
+  try { [iso] = await one(c, 'SELECT @@session.transaction_isolation'); } catch (e) {
+    expect(e.errno, 1193, 'unknown variable transaction_isolation');
+    [iso] = await one(c, 'SELECT @@session.tx_isolation');
+  }
+  expect(iso, 'READ-COMMITTED', 'transaction isolation');
+  expect(await one(c, 'SELECT @@session.time_zone'), ['+00:00'], 'time_zone');
+  expect(await one(c, 'SELECT DATABASE()'), [env.TP_EXPECT_DB], 'DATABASE()');
+  await c.end();
+}
+
 async function knownAnswer() {
   const c = await connect();
   expect(await one(c, 'SELECT name FROM items WHERE id = 2'), ['banana']);
@@ -153,6 +171,7 @@ async function tls() {
 (async () => {
   await check('login_first', login);
   await check('login_second', login);
+  await check('connect_probes', probes);
   await check('known_answer', knownAnswer);
   await check('params_reused', paramsReused);
   await check('rollback', rollback);
