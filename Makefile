@@ -1,25 +1,24 @@
 # tenantproxy — see README.md.
+SHELL := /bin/bash
 GO ?= go
 BIN := bin/tenantproxy
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: build demo test vet fmt bench-pgbench bench-sysbench fuzz clean
 
+# go build -v lists each package as it compiles: the first build compiles
+# pg_query's C sources (cgo), which takes minutes on a small machine.
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tenantproxy
+	@echo "==> building $(BIN) (a first build compiles the Postgres parser's C code with cgo: a few minutes)"
+	@set -o pipefail; $(GO) build -v -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tenantproxy 2>&1 | sed -u 's/^/    /'
+	@echo "==> built $(BIN)"
 
-# The demo: build, seed the demo tenants on the local Postgres, start the proxy.
+# The demo: build, make sure the local PostgreSQL and MariaDB run (starting
+# throwaway instances where they are installed but stopped), seed the demo
+# tenants, print how to connect, start the proxy.
 demo: build
-	$(GO) run ./cmd/demo seed
-	@echo
-	@echo "tenantproxy is starting. Connect with:"
-	@echo "  psql 'postgres://alice:alice-secret@127.0.0.1:6432/alpha'   # admin on alpha"
-	@echo "  psql 'postgres://bob:bob-secret@127.0.0.1:6432/beta'        # viewer on beta: 100 rows at most, emails masked"
-	@echo "  curl -s 127.0.0.1:8080/metrics | grep tenantproxy_"
-	@echo "  TOKEN=\$$(curl -s -X POST 127.0.0.1:8080/api/v1/auth/login -d '{\"username\":\"alice\",\"password\":\"alice-secret\",\"tenant_id\":\"alpha\"}' | cut -d'\"' -f4)"
-	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" -X POST 127.0.0.1:8080/api/v1/tenant/query -d '{\"query\":\"how many customers per country\"}'"
-	@echo "Stop with Ctrl-C (SIGTERM drains)."
-	@echo
+	@echo "==> seeding the demo tenants"
+	@$(GO) build -o bin/demo ./cmd/demo && ./bin/demo seed
 	./$(BIN) --config configs/demo.yaml
 
 # The whole test suite (needs the local PostgreSQL, MariaDB and Redis).

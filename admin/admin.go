@@ -55,6 +55,7 @@ func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger, opts .
 		mux.Handle("GET /metrics", s.promHandler)
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 	s.routes(mux, gatherer)
 	s.http = &http.Server{
 		Handler:           mux,

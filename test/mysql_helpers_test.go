@@ -222,7 +222,7 @@ func asString(v any) string {
 func (rp *runningProxy) mariadbCLI(t testing.TB, user, password, tenant string, args ...string) (string, error) {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(rp.MySQLAddr)
-	base := []string{"-h", host, "-P", port, "-u", user, "-p" + password, "--protocol=TCP", "--skip-ssl", "-N", "-B"}
+	base := []string{"-h", host, "-P", port, "-u", user, "-p" + password, "--protocol=TCP", "-N", "-B"}
 	if tenant != "" {
 		base = append(base, "-D", tenant)
 	}

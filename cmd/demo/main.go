@@ -1,8 +1,11 @@
-// Command demo seeds the demo tenants of configs/demo.yaml on the local
-// Postgres: two databases, tp_demo_alpha and tp_demo_beta, each with its own
-// generated customers, products and orders.
+// Command demo prepares the demo of configs/demo.yaml on this machine: it
+// makes sure a PostgreSQL and a MariaDB (or MySQL) server answer on their
+// usual local ports, starting a throwaway instance in a temporary directory
+// where a server is installed but not running, seeds the demo tenants
+// (tp_demo_alpha and tp_demo_beta on Postgres, tp_demo_gamma on MySQL), and
+// prints command lines that connect through the proxy.
 //
-//	go run ./cmd/demo seed [--dsn postgres://postgres@127.0.0.1:5432/postgres]
+//	go run ./cmd/demo seed [--pg-dsn DSN] [--mysql-dsn DSN]
 package main
 
 import (
@@ -10,91 +13,38 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "seed" {
-		fmt.Fprintln(os.Stderr, "usage: demo seed [--dsn DSN]")
+		fmt.Fprintln(os.Stderr, "usage: demo seed [--pg-dsn DSN] [--mysql-dsn DSN]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("seed", flag.ExitOnError)
-	dsn := fs.String("dsn", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "superuser DSN of the local Postgres")
+	pgDSN := fs.String("pg-dsn", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "superuser DSN of the local Postgres")
+	myDSN := fs.String("mysql-dsn", "root@tcp(127.0.0.1:3306)/", "superuser DSN of the local MariaDB or MySQL")
 	_ = fs.Parse(os.Args[2:])
-	if err := seed(*dsn); err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var ready []engine
+	if ensurePostgres(ctx) {
+		if err := seedPostgres(ctx, *pgDSN); err != nil {
+			fmt.Fprintln(os.Stderr, "demo: postgres:", err)
+			os.Exit(1)
+		}
+		ready = append(ready, enginePostgres)
+	}
+	if ensureMySQL(ctx) {
+		if err := seedMySQL(ctx, *myDSN); err != nil {
+			fmt.Fprintln(os.Stderr, "demo: mysql:", err)
+			os.Exit(1)
+		}
+		ready = append(ready, engineMySQL)
+	}
+	if len(ready) == 0 {
+		fmt.Fprintln(os.Stderr, "demo: neither PostgreSQL nor MariaDB is available")
 		os.Exit(1)
 	}
-}
-
-// tenants are the demo tenants and a seed that makes their data differ.
-var tenants = []struct {
-	db     string
-	prefix string
-	n      int
-}{
-	{"tp_demo_alpha", "Alpha", 200},
-	{"tp_demo_beta", "Beta", 120},
-}
-
-func seed(dsn string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("connect to Postgres: %w", err)
-	}
-	defer admin.Close(ctx)
-	for _, t := range tenants {
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+t.db+" WITH (FORCE)"); err != nil {
-			return err
-		}
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+t.db); err != nil {
-			return err
-		}
-		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			return err
-		}
-		cfg.Database = t.db
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, country text NOT NULL, created_at timestamptz NOT NULL)`,
-			`CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL, category text NOT NULL)`,
-			`CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id),
-			   product_id int NOT NULL REFERENCES products(id), quantity int NOT NULL, ordered_at timestamptz NOT NULL)`,
-			`INSERT INTO customers (name, email, country, created_at)
-			   SELECT $1 || ' customer ' || g, lower($1) || '.customer' || g || '@example.com',
-			          (ARRAY['Brazil','Germany','India','Japan','Kenya','Canada'])[1 + g % 6],
-			          now() - (g || ' days')::interval
-			   FROM generate_series(1, $2::int) g`,
-			`INSERT INTO products (name, price, category)
-			   SELECT $1 || ' product ' || g, (g * 7 % 100) + 0.99, (ARRAY['books','games','tools','music'])[1 + g % 4]
-			   FROM generate_series(1, 40 + 0 * $2::int) g`,
-			`INSERT INTO orders (customer_id, product_id, quantity, ordered_at)
-			   SELECT 1 + g % $2::int, 1 + g % 40, 1 + g % 5, now() - (g % 365 || ' days')::interval
-			   FROM generate_series(1, $2::int * 5 + 0 * length($1)) g`,
-		} {
-			if !strings.Contains(q, "$1") {
-				_, err = c.Exec(ctx, q)
-			} else {
-				_, err = c.Exec(ctx, q, t.prefix, t.n)
-			}
-			if err != nil {
-				break
-			}
-		}
-		_ = c.Close(ctx)
-		if err != nil {
-			return fmt.Errorf("seed %s: %w", t.db, err)
-		}
-		fmt.Printf("seeded %s: %d customers, 40 products, %d orders\n", t.db, t.n, t.n*5)
-	}
-	return nil
+	printLines(ready)
 }

@@ -38,6 +38,7 @@ const (
 	ReadOnlyBackend                // write routed nowhere: primary down, replicas only
 	ShuttingDown                   // proxy is draining
 	LoginLocked                    // too many failed logins of the user name or from the address
+	AuthMode                       // the client cannot authenticate this way (e.g. needs a secure connection)
 	numKinds
 )
 
@@ -73,6 +74,7 @@ var codes = [numKinds]code{
 	ReadOnlyBackend:    {"backend_unavailable", "25006", 1290, "HY000"},
 	ShuttingDown:       {"shutdown", "57P01", 1053, "08S01"},
 	LoginLocked:        {"auth", "28000", 1129, "HY000"},
+	AuthMode:           {"auth", "28000", 1251, "08004"},
 }
 
 // Error is an error raised by the proxy, with a kind that fixes its codes.

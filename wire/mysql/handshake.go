@@ -28,6 +28,16 @@ const (
 	pluginClear       = "mysql_clear_password"
 )
 
+// greetingPlugin is the plugin the initial handshake proposes, as MariaDB
+// servers (and MySQL 5.7, whose version the proxy announces) do. Every
+// client speaks it; a client that prefers caching_sha2_password answers with
+// that plugin's name and is switched to it (see authenticate). Proposing
+// caching_sha2_password instead, as MySQL 8 does, breaks stock MariaDB
+// clients over plain TCP: Connector/C with its default ssl=on sends the
+// password in clear text at full authentication, and Connector/J refuses to
+// fetch the RSA key without allowPublicKeyRetrieval.
+const greetingPlugin = pluginNative
+
 // handshakeResponse is the decoded HandshakeResponse41.
 type handshakeResponse struct {
 	caps      uint32
@@ -77,7 +87,7 @@ func initialHandshake(id uint32, salt []byte, caps uint32) []byte {
 	p = append(p, make([]byte, 10)...)
 	p = append(p, salt[8:]...)
 	p = append(p, 0)
-	p = append(p, pluginCachingSHA2...)
+	p = append(p, greetingPlugin...)
 	p = append(p, 0)
 	return p
 }
@@ -274,167 +284,251 @@ func safeCharset(id uint8) bool {
 	return false
 }
 
-// authenticate verifies the client's password with the plugin it chose
-// (switching it to caching_sha2_password when that plugin is not one the
-// proxy speaks). Users need a clear-text password in the config: MySQL's
-// scrambles cannot be checked against a SCRAM verifier. Over TLS, a
-// mysql_clear_password may be an access token of the admin API; the tenant
-// it was issued for is returned.
+// authenticate runs the auth exchange as MariaDB and MySQL servers do for an
+// account whose plugin is the one the client chose (the proxy holds the
+// password and can check either):
+//
+//   - mysql_native_password and caching_sha2_password are used as the client
+//     sent them. A client whose plugin is not the greeting's sends no data
+//     for it (libmysqlclient and Connector/C: the greeting's scramble "was
+//     prepared for a different plugin") and waits for an AuthSwitchRequest to
+//     its own plugin, which the proxy sends.
+//   - mysql_clear_password is accepted over TLS only; without TLS, and for any
+//     other plugin, the client is switched to mysql_native_password.
+//   - Over TLS, when a native scramble does not prove the password (it may be
+//     an access token of the admin API, or the user may have only a SCRAM
+//     verifier), the client is switched to caching_sha2_password, whose full
+//     authentication sends the password itself over TLS. Unknown users and
+//     wrong passwords take the same way before they are denied.
+//
+// It returns the tenant of an access token given as the password.
+// https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_authentication_methods.html
 func (s *Server) authenticate(c *conn, h *handshakeResponse, u *proxy.User, known bool, salt []byte, isTLS bool) (string, error) {
-	denied := func() error {
-		using := "YES"
-		if len(h.auth) == 0 {
-			using = "NO"
-		}
-		return sqlerr.New(sqlerr.AuthFailed, "Access denied for user '%s' (using password: %s)", h.user, using)
-	}
+	l := &login{s: s, c: c, h: h, u: u, known: known, salt: salt, tls: isTLS}
 	plugin, data := h.plugin, h.auth
+	var err error
 	switch plugin {
 	case pluginNative, pluginCachingSHA2:
+		if plugin != greetingPlugin && len(data) == 0 {
+			data, err = l.switchTo(plugin)
+		}
 	case pluginClear:
 		if !isTLS {
-			plugin = ""
+			plugin = pluginNative
+			data, err = l.switchTo(plugin)
 		}
 	default:
-		plugin = ""
+		plugin = pluginNative
+		data, err = l.switchTo(plugin)
 	}
-	if plugin == "" {
-		// AuthSwitchRequest to caching_sha2_password with a fresh scramble.
-		salt2 := scramble()
-		copy(salt, salt2)
-		sw := append([]byte{0xfe}, pluginCachingSHA2...)
-		sw = append(sw, 0)
-		sw = append(sw, salt...)
-		sw = append(sw, 0)
-		if err := c.write(sw); err != nil {
-			return "", err
-		}
-		if err := c.flush(); err != nil {
-			return "", err
-		}
-		p, err := c.read()
-		if err != nil {
-			return "", err
-		}
-		plugin, data = pluginCachingSHA2, append([]byte(nil), p...)
-	}
-	plain := ""
-	hasPlain := known && u.Plain != ""
-	if hasPlain {
-		plain = u.Plain
-	}
-	noPlain := func() error {
-		return sqlerr.New(sqlerr.AuthFailed,
-			"Access denied for user '%s': the user has only a SCRAM-SHA-256 verifier in the proxy config, and MySQL authentication (mysql_native_password, caching_sha2_password) needs the password in clear text there", h.user)
+	if err != nil {
+		return "", err
 	}
 	switch plugin {
 	case pluginNative:
-		if !hasPlain {
-			if known {
-				return "", noPlain()
+		tenant, err := l.verify(credential{plugin: pluginNative, data: data})
+		// Every user is asked again, known or not, so that the exchange
+		// does not tell which user names exist.
+		if err != nil && isTLS && !l.switched && len(data) > 0 && h.caps&gmysql.CLIENT_PLUGIN_AUTH != 0 {
+			if data, err = l.switchTo(pluginCachingSHA2); err != nil {
+				return "", err
 			}
-			_ = gmysql.CalcPassword(salt, salt) // as long as a known user's check
-			return "", denied()
+			return l.cachingSHA2(data)
 		}
-		if subtle.ConstantTimeCompare(gmysql.CalcPassword(salt, []byte(plain)), data) != 1 {
-			return "", denied()
-		}
-		return "", nil
+		return tenant, err
 	case pluginClear:
-		pw := string(bytes.TrimRight(data, "\x00"))
-		if s.verifyToken != nil && strings.HasPrefix(pw, "eyJ") && strings.Count(pw, ".") == 2 {
-			user, tenant, err := s.verifyToken(pw)
-			if err != nil || !known || user != u.Name {
-				return "", denied()
+		return l.verify(credential{clear: true, data: bytes.TrimRight(data, "\x00")})
+	}
+	return l.cachingSHA2(data)
+}
+
+// login is the state of one auth exchange.
+type login struct {
+	s        *Server
+	c        *conn
+	h        *handshakeResponse
+	u        *proxy.User
+	known    bool
+	salt     []byte
+	tls      bool
+	switched bool
+}
+
+// credential is what the client sent to prove its password: a scramble over
+// the connection's salt, or (clear) the password itself.
+type credential struct {
+	plugin string
+	clear  bool
+	data   []byte
+}
+
+// plain is the user's clear-text password from the config, or "".
+func (l *login) plain() string {
+	if !l.known {
+		return ""
+	}
+	return l.u.Plain
+}
+
+// denied is the error for a password that does not hold (or an unknown user).
+func (l *login) denied(data []byte) error {
+	using := "YES"
+	if len(data) == 0 {
+		using = "NO"
+	}
+	return sqlerr.New(sqlerr.AuthFailed, "Access denied for user '%s' (using password: %s)", l.h.user, using)
+}
+
+// verify is the one place a MySQL login's secret is checked: a scramble
+// (mysql_native_password, the caching_sha2_password fast path) against the
+// configured clear-text password, or a password received whole (over TLS or
+// RSA-encrypted) against the password, the SCRAM verifier or, over TLS, as
+// an access token. It returns the tenant of an access token.
+func (l *login) verify(cr credential) (string, error) {
+	plain := l.plain()
+	if !cr.clear {
+		if plain == "" {
+			if l.known {
+				return "", sqlerr.New(sqlerr.AuthFailed,
+					"Access denied for user '%s': the user has only a SCRAM-SHA-256 verifier in the proxy config, and MySQL authentication without TLS (mysql_native_password, caching_sha2_password) needs the password in clear text there", l.h.user)
 			}
-			return tenant, nil
+			_ = gmysql.CalcPassword(l.salt, l.salt) // as long as a known user's check
+			return "", l.denied(cr.data)
 		}
-		if !hasPlain {
-			if s.p.CheckPassword(u, pw) && known {
-				return "", nil
-			}
-			return "", denied()
+		var want []byte
+		if cr.plugin == pluginNative {
+			want = gmysql.CalcPassword(l.salt, []byte(plain))
+		} else {
+			want = gmysql.CalcCachingSha2Password(l.salt, plain)
 		}
-		if subtle.ConstantTimeCompare([]byte(pw), []byte(plain)) != 1 {
-			return "", denied()
+		if len(cr.data) == 0 || subtle.ConstantTimeCompare(want, cr.data) != 1 {
+			return "", l.denied(cr.data)
 		}
 		return "", nil
 	}
-	// caching_sha2_password.
-	if known && !hasPlain {
-		return "", noPlain()
+	pw := string(cr.data)
+	if l.tls && l.s.verifyToken != nil && strings.HasPrefix(pw, "eyJ") && strings.Count(pw, ".") == 2 {
+		user, tenant, err := l.s.verifyToken(pw)
+		if err != nil || !l.known || user != l.u.Name {
+			return "", l.denied(cr.data)
+		}
+		return tenant, nil
 	}
+	if plain == "" {
+		// CheckPassword runs a dummy verifier for unknown users: the time
+		// taken does not tell which user names exist.
+		if l.s.p.CheckPassword(l.u, pw) && l.known && pw != "" {
+			return "", nil
+		}
+		return "", l.denied(cr.data)
+	}
+	if subtle.ConstantTimeCompare([]byte(pw), []byte(plain)) != 1 {
+		return "", l.denied(cr.data)
+	}
+	return "", nil
+}
+
+// switchTo sends an AuthSwitchRequest to plugin with the connection's
+// scramble and returns the client's answer. A client without
+// CLIENT_PLUGIN_AUTH cannot switch: it gets the error a server sends.
+func (l *login) switchTo(plugin string) ([]byte, error) {
+	if l.h.caps&gmysql.CLIENT_PLUGIN_AUTH == 0 || l.switched {
+		return nil, sqlerr.New(sqlerr.AuthMode, "Client does not support authentication protocol requested by server; consider upgrading MySQL client")
+	}
+	l.switched = true
+	sw := append([]byte{0xfe}, plugin...)
+	sw = append(sw, 0)
+	sw = append(sw, l.salt...)
+	sw = append(sw, 0)
+	if err := l.c.write(sw); err != nil {
+		return nil, err
+	}
+	if err := l.c.flush(); err != nil {
+		return nil, err
+	}
+	p, err := l.c.read()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), p...), nil
+}
+
+// cachingSHA2 finishes caching_sha2_password from the client's scramble:
+// the fast path when the user's hash is cached and the scramble matches,
+// else full authentication,
+// in which the client sends its password over TLS, or RSA-encrypted with
+// the proxy's public key (which it may ask for first).
+func (l *login) cachingSHA2(data []byte) (string, error) {
 	if len(data) == 0 {
-		return "", denied()
+		return "", l.denied(data)
 	}
+	plain := l.plain()
 	want := sha256.Sum256([]byte(plain))
 	want = sha256.Sum256(want[:])
-	s.shaMu.Lock()
-	cached, ok := s.shaCache[h.user]
-	s.shaMu.Unlock()
-	if ok && hasPlain && cached == want {
-		// Fast path: the scramble is checked against the cached hash.
-		if subtle.ConstantTimeCompare(gmysql.CalcCachingSha2Password(salt, plain), data) == 1 {
-			return "", c.write([]byte{0x01, 0x03})
+	l.s.shaMu.Lock()
+	cached, ok := l.s.shaCache[l.h.user]
+	l.s.shaMu.Unlock()
+	if ok && plain != "" && cached == want {
+		if _, err := l.verify(credential{plugin: pluginCachingSHA2, data: data}); err == nil {
+			return "", l.c.write([]byte{0x01, 0x03})
 		}
-		if !isTLS || s.verifyToken == nil {
-			return "", denied()
-		}
-		// Over TLS the password may be an access token: ask for it in
-		// full, as MySQL does after a failed fast path.
 	}
-	// Full authentication: the client sends the password over TLS, or
-	// RSA-encrypted with the proxy's public key.
-	if err := c.write([]byte{0x01, 0x04}); err != nil {
+	// Not cached, or the scramble does not match (a wrong password, or an
+	// access token over TLS): full authentication, whether the user is
+	// known, cached or not, so that the exchange tells nothing about them.
+	if err := l.c.write([]byte{0x01, 0x04}); err != nil {
 		return "", err
 	}
-	if err := c.flush(); err != nil {
+	if err := l.c.flush(); err != nil {
 		return "", err
 	}
-	p, err := c.read()
+	p, err := l.c.read()
 	if err != nil {
 		return "", err
 	}
 	var pw []byte
-	if isTLS {
+	if l.tls {
 		pw = bytes.TrimRight(p, "\x00")
 	} else {
-		key, keyPEM, err := s.rsaKey()
+		key, keyPEM, err := l.s.rsaKey()
 		if err != nil {
 			return "", sqlerr.Wrap(sqlerr.Internal, err, "cannot create the RSA key for caching_sha2_password")
 		}
 		if len(p) == 1 && p[0] == 0x02 {
-			if err := c.write(append([]byte{0x01}, keyPEM...)); err != nil {
+			if err := l.c.write(append([]byte{0x01}, keyPEM...)); err != nil {
 				return "", err
 			}
-			if err := c.flush(); err != nil {
+			if err := l.c.flush(); err != nil {
 				return "", err
 			}
-			if p, err = c.read(); err != nil {
+			if p, err = l.c.read(); err != nil {
 				return "", err
 			}
+		}
+		if len(p) != key.Size() {
+			// Not RSA-encrypted: a client that believes the connection
+			// secure (Connector/C with ssl on against a server without
+			// TLS) sent its password in clear text. A server refuses it.
+			return "", sqlerr.New(sqlerr.AuthMode,
+				"Authentication plugin 'caching_sha2_password' reported error: Authentication requires secure connection (connect with TLS, or let the client request the server's public key)")
 		}
 		dec, err := rsa.DecryptOAEP(sha1.New(), rand.Reader, key, p, nil)
 		if err != nil {
-			return "", denied()
+			return "", l.denied(p)
 		}
 		for i := range dec {
-			dec[i] ^= salt[i%len(salt)]
+			dec[i] ^= l.salt[i%len(l.salt)]
 		}
 		pw = bytes.TrimRight(dec, "\x00")
 	}
-	if isTLS && s.verifyToken != nil && bytes.HasPrefix(pw, []byte("eyJ")) && bytes.Count(pw, []byte(".")) == 2 {
-		user, tenant, err := s.verifyToken(string(pw))
-		if err != nil || !known || user != u.Name {
-			return "", denied()
-		}
-		return tenant, nil
+	tenant, err := l.verify(credential{clear: true, data: pw})
+	if err != nil {
+		return "", err
 	}
-	if !hasPlain || subtle.ConstantTimeCompare(pw, []byte(plain)) != 1 {
-		return "", denied()
+	if tenant == "" && plain != "" {
+		l.s.shaMu.Lock()
+		l.s.shaCache[l.h.user] = want
+		l.s.shaMu.Unlock()
 	}
-	s.shaMu.Lock()
-	s.shaCache[h.user] = want
-	s.shaMu.Unlock()
-	return "", nil
+	return tenant, nil
 }
