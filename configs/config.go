@@ -45,6 +45,8 @@ type File struct {
 	// Audit is the audit log; Alerts the webhook alerts.
 	Audit  proxy.AuditConfig `mapstructure:"audit"`
 	Alerts proxy.AlertConfig `mapstructure:"alerts"`
+	// Fleet joins several proxies through Redis (proxy/fleet.go).
+	Fleet proxy.FleetConfig `mapstructure:"fleet"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -189,6 +191,8 @@ func Load(path string) (*Config, error) {
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
+		"fleet.enabled": false, "fleet.peer_listen": "", "fleet.peer_advertise": "", "fleet.secret": "",
+		"fleet.heartbeat": time.Second, "fleet.lease_ttl": 5 * time.Second, "fleet.prefix": "tp:fleet:",
 	} {
 		v.SetDefault(k, d)
 	}
@@ -264,6 +268,12 @@ func Build(f File) (*Config, error) {
 	}
 	if err := f.Alerts.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("alerts.%w", err)
+	}
+	if err := f.Fleet.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("fleet.%w", err)
+	}
+	if f.Fleet.Enabled && f.Redis.Addr == "" {
+		return nil, errors.New("fleet.enabled: the fleet shares its state through Redis: set redis.addr")
 	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {

@@ -127,6 +127,24 @@ func (t *TenantState) closePools() {
 	})
 }
 
+// limitedPool is what the fleet needs of a tenant's main pool.
+type limitedPool interface {
+	ClusterMax() int
+	Stats() pool.Stats
+	SetLimit(n int)
+}
+
+// mainPool returns the tenant's primary pool, or nil.
+func (t *TenantState) mainPool() limitedPool {
+	switch {
+	case t.PGPool != nil:
+		return t.PGPool
+	case t.MySQLPool != nil:
+		return t.MySQLPool
+	}
+	return nil
+}
+
 // ReadPool returns the pool of the healthy replica with the fewest
 // connections in use, or nil when there is none.
 func (t *TenantState) ReadPool() *pool.Pool[*pool.PGConn] { return leastBusy(t.PGReplicas) }
@@ -182,6 +200,9 @@ type Server struct {
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
+	fleet  atomic.Pointer[Fleet]    // fleet.go, when the proxy is one of several
+	kill   atomic.Pointer[KillFunc] // peer.go: the MySQL front end's local KILL
+	tables tableVersions            // fleetcache.go
 }
 
 type cancelEntry struct {
@@ -369,7 +390,11 @@ func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
 
 // Check runs the policy engine on sql for the binding.
 func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
-	return s.policy.Check(b.Subject, d, sql)
+	dec, err := s.policy.Check(b.Subject, d, sql)
+	if err == nil {
+		s.noteWrites(b.Tenant.ID, dec) // before it runs; Record notes it again after
+	}
+	return dec, err
 }
 
 // NewCancelKey registers fn under a fresh (pid, secret) pair for the
@@ -381,7 +406,7 @@ func (s *Server) NewCancelKey(fn func()) (pid, secret uint32, unregister func())
 	defer s.cancelMu.Unlock()
 	for {
 		_, _ = rand.Read(b[:])
-		pid = binary.BigEndian.Uint32(b[:4]) & 0x7fffffff
+		pid = s.newCancelPID(binary.BigEndian.Uint32(b[:4]))
 		secret = binary.BigEndian.Uint32(b[4:])
 		if _, taken := s.cancels[pid]; !taken && pid != 0 {
 			break
@@ -395,9 +420,15 @@ func (s *Server) NewCancelKey(fn func()) (pid, secret uint32, unregister func())
 	}
 }
 
-// Cancel runs the cancel function registered under (pid, secret), if any.
-// A wrong secret does nothing, as in Postgres.
+// Cancel runs the cancel function registered under (pid, secret), if any;
+// a key another fleet member handed out is forwarded to it. A wrong secret
+// does nothing, as in Postgres.
 func (s *Server) Cancel(pid, secret uint32) bool {
+	return s.cancelLocal(pid, secret) || s.forwardCancel(pid, secret)
+}
+
+// cancelLocal runs the cancel function registered here under (pid, secret).
+func (s *Server) cancelLocal(pid, secret uint32) bool {
 	s.cancelMu.Lock()
 	e, ok := s.cancels[pid]
 	s.cancelMu.Unlock()

@@ -54,6 +54,8 @@ type ResultInfo struct {
 	MaxRows int
 	// Masked lists the "table.column" masks of the role the statement read.
 	Masked []string
+	// Tables are the tables the statement read (for cache invalidation).
+	Tables []string
 	// Duration is the time from sending the statement to its last row.
 	Duration time.Duration
 }
@@ -157,7 +159,7 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		s.recordError(t.ID, err)
 		return nil, err
 	}
-	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten}
+	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: st.Tables}
 	start := time.Now()
 	r := &runner{role: b.Role, masked: dec.Masked, limit: opt.Limit, fn: fn, info: info, onCols: opt.OnColumns}
 	switch {

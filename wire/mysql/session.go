@@ -538,6 +538,9 @@ func (s *session) kill(id uint64, queryOnly bool) error {
 			t = nil
 		}
 	}
+	if t == nil && id <= 0xffffffff && s.srv.p.ForwardKill(uint32(id), s.b.User.Name, s.b.Tenant.ID, queryOnly) {
+		return s.reply(okPacket(0, 0, s.status, 0, "")) // a connection of another proxy of the fleet
+	}
 	if t == nil {
 		return s.fail(sqlerr.New(sqlerr.Privilege, "Unknown thread id: %d (or not one of your connections on tenant %q)", id, s.b.Tenant.ID))
 	}
