@@ -58,6 +58,3 @@ func TestConnectionShare(t *testing.T) {
 		}
 	}
 }
-
-
-
