@@ -260,7 +260,7 @@ func (f *Fleet) beat(ctx context.Context) {
 		}
 		f.ready.Store(false)
 		f.upGauge.Set(0)
-		f.limits.clear()
+		f.limits.clear(f.srv.Tenants())
 		for _, t := range f.srv.Tenants() {
 			if pl := t.mainPool(); pl != nil && pl.ClusterMax() > 0 {
 				pl.SetLimit(0) // the configured pool size, as a single proxy

@@ -158,7 +158,9 @@ func (l *fleetLimits) sync(ctx context.Context, f *Fleet) error {
 	shares := make(map[string]float64, len(work))
 	for _, p := range work {
 		if p.qps != nil {
-			shares[p.t.ID] = proportionalShare(p.t.Limits.QPS, f.id, p.myRate, p.qps.Val(), live)
+			sh := proportionalShare(p.t.Limits.QPS, f.id, p.myRate, p.qps.Val(), live)
+			shares[p.t.ID] = sh
+			p.t.lim.share.Store(math.Float64bits(sh))
 		}
 		if p.pool != nil {
 			pl := p.t.mainPool()
@@ -259,7 +261,10 @@ func connectionShare(total int, self string, mine float64, all map[string]string
 	return 1
 }
 
-// clearLimits drops the fleet's shares: the proxy is on its own.
-func (l *fleetLimits) clear() {
+// clear drops the fleet's shares: the proxy is on its own.
+func (l *fleetLimits) clear(tenants []*TenantState) {
 	l.shares.Store(nil)
+	for _, t := range tenants {
+		t.lim.share.Store(0)
+	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,8 @@ func (l *Limits) CheckAndSetDefaults() error {
 // limiter is a tenant's live limit state.
 type limiter struct {
 	clients atomic.Int64
-	demand  atomic.Int64 // statements asked since the fleet's last heartbeat
+	demand  atomic.Int64  // statements asked since the fleet's last heartbeat
+	share   atomic.Uint64 // the fleet's share of qps for this proxy (float64 bits; 0: none)
 
 	mu     sync.Mutex
 	tokens float64
@@ -108,7 +110,8 @@ func (s *Server) Allow(b *Binding) error {
 		// This proxy's share of the fleet's rate (fleetlimits.go), from
 		// local state: no Redis call per statement.
 		t.lim.demand.Add(1)
-		if share := f.limits.share(t.ID, rate); share < rate {
+		if bits := t.lim.share.Load(); bits != 0 && math.Float64frombits(bits) < rate {
+			share := math.Float64frombits(bits)
 			burst = max(1, burst*share/rate)
 			rate = share
 		}

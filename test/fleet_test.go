@@ -570,6 +570,63 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("cache hit rate of a read-mostly workload", func(t *testing.T) {
+		toks := []string{f.token(t, f.proxies[0], "app", "app-pw", "calm"), f.token(t, f.proxies[1], "app", "app-pw", "calm")}
+		w, err := pgx.Connect(ctx, f.proxies[0].url("ops", "ops-pw", "calm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close(ctx)
+		direct, err := pgx.Connect(ctx, strings.Replace(pgAdminDSN, "/postgres?", "/"+f.calm+"?", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer direct.Close(ctx)
+		queries := []string{
+			"SELECT count(*) AS n FROM items",
+			"SELECT max(id) AS n FROM items",
+			"SELECT count(*) AS n FROM items WHERE id < 5",
+			"SELECT min(name) AS n FROM items",
+			"SELECT count(DISTINCT name) AS n FROM items",
+		}
+		run := func(writeEvery int) float64 {
+			hits, reads := 0, 0
+			for i := 0; i < 200; i++ {
+				if writeEvery > 0 && i%writeEvery == writeEvery-1 {
+					if _, err := w.Exec(ctx, "INSERT INTO items VALUES ($1, 'w')", 5000+i+writeEvery*1000); err != nil {
+						t.Fatal(err)
+					}
+				}
+				q := queries[i%len(queries)]
+				var out struct {
+					Rows   [][]any `json:"rows"`
+					Cached bool    `json:"cached"`
+				}
+				p := i % 2
+				if code := httpJSON(t, "POST", "http://"+f.proxies[p].adminAddr+"/api/v1/tenant/query", toks[p], map[string]any{"sql": q}, &out); code != 200 {
+					t.Fatalf("HTTP %d", code)
+				}
+				var want string
+				var v any
+				if err := direct.QueryRow(ctx, q).Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				want = fmt.Sprint(v)
+				if got := fmt.Sprint(out.Rows[0][0]); got != want {
+					t.Fatalf("read %d (%s) on proxy %d: %s (cached %v), the backend has %s", i, q, p+1, got, out.Cached, want)
+				}
+				reads++
+				if out.Cached {
+					hits++
+				}
+			}
+			return float64(hits) / float64(reads)
+		}
+		still := run(0)
+		mostly := run(20)
+		t.Logf("API cache hit rate, 200 reads of 5 statements over 2 proxies: %.0f%% without writes, %.0f%% with a write every 20 reads (every answer matched the backend)", still*100, mostly*100)
+	})
+
 	t.Run("a killed proxy gives back its connection slots within the lease", func(t *testing.T) {
 		victim := f.proxies[2]
 		var held []*pgx.Conn
