@@ -420,10 +420,25 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 		}
 		pt.MySQL = &proxy.MySQLBackend{Addr: mc.Addr, User: mc.User, Password: mc.Passwd, Database: mc.DBName, Params: mc.Params}
 		pt.Scope.Database = mc.DBName
+	case proxy.EngineSQLite:
+		rw, err := pool.SQLiteDSN(t.DSN, false)
+		if err != nil {
+			return nil, fmt.Errorf("dsn: %v", err)
+		}
+		ro, _ := pool.SQLiteDSN(t.DSN, true)
+		pt.SQLite = &proxy.SQLiteBackend{DSN: rw, RODSN: ro}
+		path, _, _ := strings.Cut(strings.TrimPrefix(t.DSN, "file:"), "?")
+		pt.Scope.Database = path
+		if iso != policy.IsolationDatabase {
+			return nil, errors.New("isolation: an SQLite tenant owns its database file (isolation database)")
+		}
+		if len(t.Replicas) > 0 {
+			return nil, errors.New("replicas: not available for SQLite tenants")
+		}
 	case "":
-		return nil, errors.New("engine: missing (postgres or mysql)")
+		return nil, errors.New("engine: missing (postgres, mysql or sqlite)")
 	default:
-		return nil, fmt.Errorf("engine: unknown engine %q (postgres or mysql)", t.Engine)
+		return nil, fmt.Errorf("engine: unknown engine %q (postgres, mysql or sqlite)", t.Engine)
 	}
 	switch iso {
 	case policy.IsolationDatabase:

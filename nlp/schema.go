@@ -164,6 +164,8 @@ func Introspect(ctx context.Context, r Runner, d Dialect, hideColumn string) (*S
 		err = introspectPG(ctx, r, s)
 	case MySQL:
 		err = introspectMySQL(ctx, r, s)
+	case SQLite:
+		err = introspectSQLite(ctx, r, s)
 	default:
 		return nil, fmt.Errorf("nlp: unknown dialect %q", d)
 	}
@@ -350,8 +352,11 @@ func indexValues(ctx context.Context, r Runner, s *Schema) error {
 }
 
 func castText(d Dialect, col string) string {
-	if d == Postgres {
+	switch d {
+	case Postgres:
 		return col + "::text"
+	case SQLite:
+		return "CAST(" + col + " AS TEXT)"
 	}
 	return "CONVERT(" + col + " USING utf8mb4)"
 }

@@ -15,6 +15,7 @@ type Dialect uint8
 const (
 	Postgres Dialect = iota + 1
 	MySQL
+	SQLite // the subset SQLite and Postgres read alike (sqlite.go)
 )
 
 // String returns the dialect's name.
@@ -24,6 +25,8 @@ func (d Dialect) String() string {
 		return "postgres"
 	case MySQL:
 		return "mysql"
+	case SQLite:
+		return "sqlite"
 	}
 	return "unknown"
 }
@@ -186,6 +189,11 @@ type Decision struct {
 	// Masked lists the "table.column" masks of the role whose tables the
 	// statement reads; the front end masks those columns in the rows.
 	Masked []string
+	// OutputMasks are, for SQLite, the positions of the result's columns
+	// that are masked (decided on the tree: SQLite reports no column origin).
+	OutputMasks []int
+	// rendered: SQL is the policy's own rendering, always sent (SQLite).
+	rendered bool
 	// maskOut reports that the top-level output carries masked columns (a
 	// MySQL PREPARE of such a text is refused: EXECUTE names no table).
 	maskOut bool

@@ -29,6 +29,9 @@ import (
 const (
 	EnginePostgres = "postgres"
 	EngineMySQL    = "mysql"
+	// EngineSQLite tenants (a database file each) are served through the
+	// admin API only (sqlite.go).
+	EngineSQLite = "sqlite"
 )
 
 // Tenant is one tenant's configuration, resolved and validated.
@@ -49,6 +52,7 @@ type Tenant struct {
 	ReplicaDSNs    []string
 	ReadAfterWrite time.Duration
 	MySQL          *MySQLBackend // MySQL tenants: the parsed DSN
+	SQLite         *SQLiteBackend // SQLite tenants: the file's DSNs
 }
 
 // MySQLBackend is a MySQL tenant's parsed DSN.
@@ -99,6 +103,9 @@ type TenantState struct {
 	MySQLReplicas []*pool.Pool[*pool.MySQLConn]
 	// MySQLPool is the backend pool of a MySQL tenant.
 	MySQLPool *pool.Pool[*pool.MySQLConn]
+	// SQLitePool opens an SQLite tenant's file as configured (writes);
+	// SQLiteROPool read-only, for reads.
+	SQLitePool, SQLiteROPool *pool.Pool[*pool.SQLiteConn]
 	// ServerParams are the backend's ParameterStatus values, learned from
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
@@ -121,6 +128,11 @@ func (t *TenantState) closePools() {
 		for _, r := range t.MySQLReplicas {
 			r.Close()
 		}
+		for _, p := range []*pool.Pool[*pool.SQLiteConn]{t.SQLitePool, t.SQLiteROPool} {
+			if p != nil {
+				p.Close()
+			}
+		}
 		if t.MySQLPool != nil {
 			t.MySQLPool.Close()
 		}
@@ -141,6 +153,8 @@ func (t *TenantState) mainPool() limitedPool {
 		return t.PGPool
 	case t.MySQLPool != nil:
 		return t.MySQLPool
+	case t.SQLitePool != nil:
+		return t.SQLitePool
 	}
 	return nil
 }
@@ -252,6 +266,10 @@ func (s *Server) newTenantState(t *Tenant) *TenantState {
 			ts.PGReplicas = append(ts.PGReplicas, pool.New(name, t.Pool, s.pgDialer(ts, rc), pool.PingPostgres))
 		}
 	}
+	if t.Engine == EngineSQLite {
+		ts.SQLitePool = pool.New(t.ID, t.Pool, pool.DialSQLite(t.SQLite.DSN), pool.PingSQLite)
+		ts.SQLiteROPool = pool.New(t.ID+" (read-only)", t.Pool, pool.DialSQLite(t.SQLite.RODSN), pool.PingSQLite)
+	}
 	if t.Engine == EngineMySQL && t.MySQL != nil {
 		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts, t.MySQL), pool.PingMySQL)
 		for i, rb := range t.MySQLReplicas {
@@ -352,6 +370,10 @@ func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
 	reg := s.reg.Load()
 	roleName, held := u.Tenants[id]
 	t := reg.tenants[id]
+	if held && t != nil && t.Engine != engine && apiOnly(t.Engine) {
+		return nil, sqlerr.New(sqlerr.Unsupported,
+			"tenant %q is a %s tenant: it is served through the admin API only (POST /api/v1/tenant/query), not on this port", id, t.Engine)
+	}
 	if !held || t == nil || t.Engine != engine {
 		return nil, sqlerr.New(sqlerr.UnknownTenant,
 			"tenant %q does not exist or user %q holds no role on it", id, u.Name)
@@ -525,6 +547,9 @@ func (t *TenantState) Health() (pool.Health, bool) {
 	if t.PGPool != nil {
 		return t.PGPool.Health(), true
 	}
+	if t.SQLitePool != nil {
+		return t.SQLiteROPool.Health(), true
+	}
 	if t.MySQLPool != nil {
 		return t.MySQLPool.Health(), true
 	}
@@ -535,6 +560,9 @@ func (t *TenantState) Health() (pool.Health, bool) {
 func (t *TenantState) PoolStats() (pool.Stats, bool) {
 	if t.PGPool != nil {
 		return t.PGPool.Stats(), true
+	}
+	if t.SQLitePool != nil {
+		return t.SQLiteROPool.Stats(), true
 	}
 	if t.MySQLPool != nil {
 		return t.MySQLPool.Stats(), true

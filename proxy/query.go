@@ -94,8 +94,11 @@ type RowFunc func(row []any) error
 
 // Dialect returns the SQL dialect of the tenant's engine.
 func (t *TenantState) Dialect() policy.Dialect {
-	if t.Engine == EngineMySQL {
+	switch t.Engine {
+	case EngineMySQL:
 		return policy.MySQL
+	case EngineSQLite:
+		return policy.SQLite
 	}
 	return policy.Postgres
 }
@@ -167,6 +170,9 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		err = s.runPG(ctx, t, dec.SQL, r)
 	case t.MySQLPool != nil:
 		err = s.runMySQL(ctx, t, dec.SQL, r)
+	case t.SQLitePool != nil:
+		r.outMasks = dec.OutputMasks
+		err = s.runSQLite(ctx, t, dec.SQL, st.Class == policy.ClassRead, r)
 	default:
 		err = sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
 	}
@@ -192,6 +198,8 @@ func (s *Server) SystemQuery(ctx context.Context, t *TenantState, sql string, fn
 		err = s.runPG(ctx, t, sql, r)
 	case t.MySQLPool != nil:
 		err = s.runMySQL(ctx, t, sql, r)
+	case t.SQLitePool != nil:
+		err = s.runSQLite(ctx, t, sql, true, r)
 	default:
 		err = sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
 	}
@@ -231,6 +239,9 @@ type runner struct {
 
 	maskIdx []maskCol
 	row     []any
+	// outMasks are the masked output positions the policy decided on the
+	// tree (SQLite, which reports no column origin).
+	outMasks []int
 }
 
 // maskCol is one column of the current result to mask.
