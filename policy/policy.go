@@ -177,6 +177,12 @@ type Stmt struct {
 	// statement references (CTE names excluded), for result-cache
 	// invalidation and audit.
 	Tables []string
+	// Cap, when positive, is the row cap of a statement whose result the
+	// front end counts: the backend was given LIMIT Cap+1, so the front end
+	// forwards at most Cap rows and knows rows were withheld exactly when
+	// row Cap+1 arrives. Statements whose rows the front end cannot count
+	// (COPY, cursors, SQL-level PREPARE) get LIMIT Cap exactly and Cap 0.
+	Cap int
 }
 
 // Decision is the outcome of checking a text that is allowed to run.
@@ -184,8 +190,11 @@ type Decision struct {
 	SQL       string // the text to send to the backend (rewritten or the original)
 	Rewritten bool
 	Stmts     []Stmt
-	Capped    bool // a LIMIT was injected or lowered to MaxRows
-	MaxRows   int  // the cap applied when Capped
+	// Capped reports that a LIMIT was injected or lowered for MaxRows. It
+	// does not mean rows were withheld: that is known only while relaying
+	// (see Stmt.Cap).
+	Capped  bool
+	MaxRows int // the role's cap when Capped
 	// Masked lists the "table.column" masks of the role whose tables the
 	// statement reads; the front end masks those columns in the rows.
 	Masked []string

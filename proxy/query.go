@@ -43,7 +43,8 @@ type ResultInfo struct {
 	SQL string
 	// Rows is the number of rows handed to the callback.
 	Rows int
-	// Truncated reports that the backend had more rows than the caller's limit.
+	// Truncated reports that rows were withheld: the backend had more rows
+	// than the caller's limit or the role's row cap.
 	Truncated bool
 	// Capped reports that the role's max_rows cap was injected or lowered.
 	Capped bool
@@ -165,6 +166,11 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: st.Tables}
 	start := time.Now()
 	r := &runner{role: b.Role, masked: dec.Masked, limit: opt.Limit, fn: fn, info: info, onCols: opt.OnColumns}
+	if st.Cap > 0 && (r.limit == 0 || st.Cap <= r.limit) {
+		// The backend was given LIMIT Cap+1: a row past the cap means rows
+		// were withheld (see policy.Stmt.Cap).
+		r.limit, r.capLimit = st.Cap, true
+	}
 	switch {
 	case t.PGPool != nil:
 		err = s.runPG(ctx, t, dec.SQL, r)
@@ -177,6 +183,9 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		err = sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
 	}
 	info.Duration = time.Since(start)
+	if r.capLimit && info.Truncated && s.Metrics != nil {
+		s.Metrics.Capped.WithLabelValues(t.ID).Inc()
+	}
 	aud.Rows = int64(info.Rows)
 	if err != nil {
 		aud.Fail(err, "")
@@ -232,10 +241,12 @@ type runner struct {
 	role   *policy.Role
 	masked []string
 	limit  int
-	fn     RowFunc
-	info   *ResultInfo
-	stop   error // the callback's error
-	onCols func([]Column) error
+	// capLimit: limit is the role's row cap rather than the caller's.
+	capLimit bool
+	fn       RowFunc
+	info     *ResultInfo
+	stop     error // the callback's error
+	onCols   func([]Column) error
 
 	maskIdx []maskCol
 	row     []any

@@ -73,7 +73,8 @@ type session struct {
 	longData bool        // COM_STMT_SEND_LONG_DATA sent: keep the backend until execute
 	cursor   bool        // a cursor is open on the backend
 
-	fetchCols []column // the open cursor's columns
+	fetchCols []column    // the open cursor's columns
+	fetchCaps *resultCaps // the open cursor's row cap
 
 	settings []setting
 	stateKey string
@@ -375,16 +376,17 @@ func (s *session) query(sql string) error {
 	txBefore := s.inTx()
 	stop := s.statementTimer()
 	defer stop()
+	caps := newResultCaps(dec)
 	res, err := s.relay(relayOpts{
 		meta:         isMeta(dec),
-		capped:       dec.Capped,
+		caps:         caps,
 		showWarnings: showWarnings,
 		masked:       dec.Masked,
 	})
 	if err != nil {
 		return err
 	}
-	if dec.Capped {
+	if caps.wasWithheld() {
 		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
 		s.proxyWarning = capMessage(dec, s.b)
 	}

@@ -287,12 +287,18 @@ func (s *session) execute(p []byte) error {
 	}
 	txBefore := s.inTx()
 	stop := s.statementTimer()
-	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st), masked: st.dec.Masked})
+	caps := newResultCaps(st.dec)
+	cursorBefore := s.cursor
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, caps: caps, showWarnings: isShowWarnings(st), masked: st.dec.Masked})
 	stop()
 	if err != nil {
 		return err
 	}
-	if st.dec.Capped {
+	if s.cursor && !cursorBefore {
+		// The rows come with COM_STMT_FETCH, counted against the same cap.
+		s.fetchCaps = newResultCaps(st.dec)
+	}
+	if caps.wasWithheld() {
 		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
 		s.proxyWarning = capMessage(st.dec, s.b)
 	}
@@ -394,8 +400,13 @@ func (s *session) fetch(p []byte) error {
 	if err := s.send(pkt); err != nil {
 		return err
 	}
-	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, masked: st.dec.Masked}); err != nil {
+	withheld := s.fetchCaps.wasWithheld()
+	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, caps: s.fetchCaps, masked: st.dec.Masked}); err != nil {
 		return err
+	}
+	if !withheld && s.fetchCaps.wasWithheld() {
+		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
+		s.proxyWarning = capMessage(st.dec, s.b)
 	}
 	s.maybeRelease()
 	return s.c.flush()
