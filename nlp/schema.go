@@ -317,8 +317,12 @@ func indexValues(ctx context.Context, r Runner, s *Schema) error {
 			}
 			i := len(cols)
 			cols = append(cols, c)
-			parts = append(parts, fmt.Sprintf("(SELECT %d AS k, v FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL LIMIT %d) d%d)",
-				i, castText(s.Dialect, q(c.Name)), q(t.Name), q(c.Name), valueIndexMaxDistinct+1, i))
+			part := fmt.Sprintf("SELECT %d AS k, v FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL LIMIT %d) d%d",
+				i, castText(s.Dialect, q(c.Name)), q(t.Name), q(c.Name), valueIndexMaxDistinct+1, i)
+			if s.Dialect != SQLite { // SQLite takes no parenthesised members of a UNION
+				part = "(" + part + ")"
+			}
+			parts = append(parts, part)
 		}
 		if len(parts) == 0 {
 			continue

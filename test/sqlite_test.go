@@ -155,19 +155,20 @@ func TestSQLiteTenant(t *testing.T) {
 		}
 	})
 
-	t.Run("editor writes", func(t *testing.T) {
-		st, m := api.sqlQuery(t, ed, "UPDATE customers SET country = 'Chile' WHERE id = 4")
-		if st != 200 {
-			t.Fatalf("UPDATE: HTTP %d %v", st, m)
+	t.Run("the API runs reads only; the file stays as it was", func(t *testing.T) {
+		if st, m := api.sqlQuery(t, ed, "UPDATE customers SET country = 'Chile' WHERE id = 4"); st != 403 {
+			t.Fatalf("UPDATE through the API: HTTP %d %v, want 403", st, m)
 		}
-		st, m = api.sqlQuery(t, ed, "SELECT country FROM customers WHERE id = 4")
-		if st != 200 || fmt.Sprint(m["rows"]) != "[[Chile]]" {
-			t.Fatalf("after UPDATE: %v", m["rows"])
+		if _, m := api.sqlQuery(t, ann, "SELECT country FROM customers WHERE id = 4"); fmt.Sprint(m["rows"]) != "[[Peru]]" {
+			t.Fatalf("after the refused UPDATE: %v", m["rows"])
 		}
-		// The other tenant's file did not change.
+		// The other tenant's file is the other tenant's.
 		edOther := api.login(t, "ed", "ed-pw", "other")
-		if _, m := api.sqlQuery(t, edOther, "SELECT country FROM customers WHERE id = 4"); fmt.Sprint(m["rows"]) != "[[Peru]]" {
+		if _, m := api.sqlQuery(t, edOther, "SELECT name FROM customers WHERE id = 1"); fmt.Sprint(m["rows"]) != "[[Ann lite_b]]" {
 			t.Fatalf("other tenant: %v", m["rows"])
+		}
+		if _, m := api.sqlQuery(t, ann, "SELECT name FROM customers WHERE id = 1"); fmt.Sprint(m["rows"]) != "[[Ann lite_a]]" {
+			t.Fatalf("own tenant: %v", m["rows"])
 		}
 	})
 
