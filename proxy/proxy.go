@@ -51,7 +51,7 @@ type Tenant struct {
 	MySQLReplicas  []*MySQLBackend
 	ReplicaDSNs    []string
 	ReadAfterWrite time.Duration
-	MySQL          *MySQLBackend // MySQL tenants: the parsed DSN
+	MySQL          *MySQLBackend  // MySQL tenants: the parsed DSN
 	SQLite         *SQLiteBackend // SQLite tenants: the file's DSNs
 }
 

@@ -143,4 +143,3 @@ func sqliteError(ctx context.Context, t *TenantState, err error, clean *bool) er
 	// The statement itself: a missing table or column, a type SQLite cannot use.
 	return sqlerr.Wrap(sqlerr.Syntax, err, "tenant %q: %s", t.ID, msg)
 }
-
