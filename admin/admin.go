@@ -117,7 +117,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if s.p.Draining() {
 		status, code = "draining", http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"status": status, "tenants": len(s.p.Tenants())})
+	out := map[string]any{"status": status, "tenants": len(s.p.Tenants())}
+	if f := s.p.Fleet(); f.Enabled {
+		// A fleet member without Redis keeps serving on local limits.
+		out["fleet"] = map[string]any{"member": f.ID, "node": f.Node, "redis": f.Redis, "members": len(f.Members)}
+	}
+	writeJSON(w, code, out)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

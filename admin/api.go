@@ -242,6 +242,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	}
 	route("POST", "/api/v1/admin/reload", operator(s.reloadConfig))
 	route("GET", "/api/v1/admin/status", operator(s.adminStatus))
+	route("GET", "/api/v1/admin/fleet", operator(s.fleetStatus))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -479,6 +480,7 @@ type queryResponse struct {
 	Analysis         *analysis `json:"analysis,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
 	Role             string    `json:"-"`
+	tables           []string  // the tables the statement read, for invalidation
 }
 
 type analysis struct {
@@ -575,7 +577,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 	}
 	key := s.cacheKey(b, kind, text, req.MaxResults, gen)
 	if useCache {
-		if raw, ok := s.cache.Get(ctx, key); ok {
+		if raw, ok := s.freshAnswer(ctx, b, key); ok {
 			var resp queryResponse
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.UseNumber()
@@ -594,6 +596,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 		}
 		st.misses.Add(1)
 	}
+	seq := s.p.WriteSeq(ctx, b.Tenant.ID) // writes while it runs make it uncacheable
 	resp, err := s.answer(ctx, b, req, kind)
 	st.queries.Add(1)
 	st.nanos.Add(int64(time.Since(start)))
@@ -605,7 +608,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 	resp.ExecutionTimeMS = ms(time.Since(start))
 	raw, _ := json.Marshal(resp)
 	if useCache {
-		s.cache.Set(ctx, key, raw)
+		s.storeAnswer(ctx, b, key, seq, resp.tables, raw)
 	}
 	sr, _ := json.Marshal(storedResult{Tenant: b.Tenant.ID, Role: b.Role.Name, Key: resultKey(b), Resp: resp})
 	s.cache.Set(ctx, "tp:r:"+resp.QueryID, sr)
@@ -669,6 +672,7 @@ func (s *Server) answer(ctx context.Context, b *proxy.Binding, req queryRequest,
 	}
 	resp.RowCount = len(res.Values)
 	resp.Truncated = res.Truncated
+	resp.tables = res.Tables
 	resp.SecurityFiltered = res.Capped || len(res.Masked) > 0 || res.Rewritten
 	resp.Analysis = &analysis{Source: resp.Source, PolicySQL: res.SQL, Capped: res.Capped, MaxRows: res.MaxRows, Masked: res.Masked, Rewritten: res.Rewritten}
 	return resp, nil

@@ -35,6 +35,7 @@ type cache struct {
 	redisDown      atomic.Bool
 
 	hits, misses, redisErrors *prometheus.CounterVec
+	invalidated               prometheus.Counter
 }
 
 type cacheEntry struct {
@@ -55,9 +56,10 @@ func newCache(maxBytes int64, ttl time.Duration, rc *redis.Client, reg prometheu
 	c.ttl.Store(int64(ttl))
 	c.hits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantproxy_cache_hits_total", Help: "Result cache hits by level (memory, redis)."}, []string{"level"})
 	c.misses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantproxy_cache_misses_total", Help: "Result cache misses."}, []string{"kind"})
+	c.invalidated = prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantproxy_cache_invalidated_total", Help: "Cached results dropped because a write moved a table they read."})
 	c.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantproxy_cache_redis_errors_total", Help: "Redis operations that failed; the cache fell back to memory."}, []string{"op"})
 	if reg != nil {
-		for _, m := range []prometheus.Collector{c.hits, c.misses, c.redisErrors} {
+		for _, m := range []prometheus.Collector{c.hits, c.misses, c.redisErrors, c.invalidated} {
 			if err := reg.Register(m); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if !errors.As(err, &are) {

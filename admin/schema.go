@@ -67,8 +67,11 @@ func (s *Server) schemaFor(ctx context.Context, b *proxy.Binding) (*nlp.Schema, 
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
 		defer cancel()
 		d := nlp.Postgres
-		if b.Tenant.Engine == proxy.EngineMySQL {
+		switch b.Tenant.Engine {
+		case proxy.EngineMySQL:
 			d = nlp.MySQL
+		case proxy.EngineSQLite:
+			d = nlp.SQLite
 		}
 		hide := ""
 		if b.Tenant.Scope.Isolation == policy.IsolationRow {

@@ -46,6 +46,8 @@ type File struct {
 	// Audit is the audit log; Alerts the webhook alerts.
 	Audit  proxy.AuditConfig `mapstructure:"audit"`
 	Alerts proxy.AlertConfig `mapstructure:"alerts"`
+	// Fleet joins several proxies through Redis (proxy/fleet.go).
+	Fleet proxy.FleetConfig `mapstructure:"fleet"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -208,6 +210,8 @@ func Load(path string) (*Config, error) {
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
+		"fleet.enabled": false, "fleet.peer_listen": "", "fleet.peer_advertise": "", "fleet.secret": "",
+		"fleet.heartbeat": time.Second, "fleet.lease_ttl": 5 * time.Second, "fleet.prefix": "tp:fleet:",
 	} {
 		v.SetDefault(k, d)
 	}
@@ -299,6 +303,12 @@ func Build(f File) (*Config, error) {
 	}
 	if err := f.Alerts.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("alerts.%w", err)
+	}
+	if err := f.Fleet.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("fleet.%w", err)
+	}
+	if f.Fleet.Enabled && f.Redis.Addr == "" {
+		return nil, errors.New("fleet.enabled: the fleet shares its state through Redis: set redis.addr")
 	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {
@@ -445,10 +455,25 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 		}
 		pt.MySQL = &proxy.MySQLBackend{Addr: mc.Addr, User: mc.User, Password: mc.Passwd, Database: mc.DBName, Params: mc.Params}
 		pt.Scope.Database = mc.DBName
+	case proxy.EngineSQLite:
+		rw, err := pool.SQLiteDSN(t.DSN, false)
+		if err != nil {
+			return nil, fmt.Errorf("dsn: %v", err)
+		}
+		ro, _ := pool.SQLiteDSN(t.DSN, true)
+		pt.SQLite = &proxy.SQLiteBackend{DSN: rw, RODSN: ro}
+		path, _, _ := strings.Cut(strings.TrimPrefix(t.DSN, "file:"), "?")
+		pt.Scope.Database = path
+		if iso != policy.IsolationDatabase {
+			return nil, errors.New("isolation: an SQLite tenant owns its database file (isolation database)")
+		}
+		if len(t.Replicas) > 0 {
+			return nil, errors.New("replicas: not available for SQLite tenants")
+		}
 	case "":
-		return nil, errors.New("engine: missing (postgres or mysql)")
+		return nil, errors.New("engine: missing (postgres, mysql or sqlite)")
 	default:
-		return nil, fmt.Errorf("engine: unknown engine %q (postgres or mysql)", t.Engine)
+		return nil, fmt.Errorf("engine: unknown engine %q (postgres, mysql or sqlite)", t.Engine)
 	}
 	switch iso {
 	case policy.IsolationDatabase:

@@ -164,6 +164,8 @@ func Introspect(ctx context.Context, r Runner, d Dialect, hideColumn string) (*S
 		err = introspectPG(ctx, r, s)
 	case MySQL:
 		err = introspectMySQL(ctx, r, s)
+	case SQLite:
+		err = introspectSQLite(ctx, r, s)
 	default:
 		return nil, fmt.Errorf("nlp: unknown dialect %q", d)
 	}
@@ -315,8 +317,12 @@ func indexValues(ctx context.Context, r Runner, s *Schema) error {
 			}
 			i := len(cols)
 			cols = append(cols, c)
-			parts = append(parts, fmt.Sprintf("(SELECT %d AS k, v FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL LIMIT %d) d%d)",
-				i, castText(s.Dialect, q(c.Name)), q(t.Name), q(c.Name), valueIndexMaxDistinct+1, i))
+			part := fmt.Sprintf("SELECT %d AS k, v FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL LIMIT %d) d%d",
+				i, castText(s.Dialect, q(c.Name)), q(t.Name), q(c.Name), valueIndexMaxDistinct+1, i)
+			if s.Dialect != SQLite { // SQLite takes no parenthesised members of a UNION
+				part = "(" + part + ")"
+			}
+			parts = append(parts, part)
 		}
 		if len(parts) == 0 {
 			continue
@@ -350,8 +356,11 @@ func indexValues(ctx context.Context, r Runner, s *Schema) error {
 }
 
 func castText(d Dialect, col string) string {
-	if d == Postgres {
+	switch d {
+	case Postgres:
 		return col + "::text"
+	case SQLite:
+		return "CAST(" + col + " AS TEXT)"
 	}
 	return "CONVERT(" + col + " USING utf8mb4)"
 }

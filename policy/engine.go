@@ -43,7 +43,7 @@ func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err err
 	if s.Scope == nil || s.Role == nil {
 		return nil, sqlerr.New(sqlerr.Internal, "policy: subject without scope or role")
 	}
-	if d != Postgres && d != MySQL {
+	if d != Postgres && d != MySQL && d != SQLite {
 		return nil, sqlerr.New(sqlerr.Internal, "policy: unknown dialect %d", d)
 	}
 	k := e.key(s, d, sql)
@@ -51,6 +51,7 @@ func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err err
 		return res.result(sql)
 	}
 	tk, lits, tmplOK := templateKey(d, sql, k)
+	tmplOK = tmplOK && d != SQLite // its text is always the policy's rendering
 	if tmplOK {
 		if res, ok := e.cache.get(tk); ok {
 			if res.out != nil {
@@ -80,8 +81,11 @@ func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err err
 }
 
 func (e *Engine) check(s Subject, d Dialect, sql string) (*result, bool) {
-	if d == Postgres {
+	switch d {
+	case Postgres:
 		return e.checkPG(s, sql)
+	case SQLite:
+		return e.checkSQLite(s, sql)
 	}
 	return e.checkMySQL(s, sql)
 }
@@ -150,7 +154,7 @@ func (r *result) result(sql string) (*Decision, error) {
 		return nil, &cp
 	}
 	d := *r.dec
-	if !d.Rewritten {
+	if !d.Rewritten && !d.rendered {
 		d.SQL = sql
 	}
 	return &d, nil

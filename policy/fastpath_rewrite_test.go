@@ -124,7 +124,7 @@ func TestRewrittenTemplateIsUsed(t *testing.T) {
 		t.Fatal("no rewritten template stored")
 	}
 	d2, err := e.Check(s, Postgres, "SELECT abalance FROM pgbench_accounts WHERE aid = 77")
-	if err != nil || d2.SQL != "SELECT abalance FROM pgbench_accounts WHERE aid = 77 LIMIT 100" || !d2.Capped {
+	if err != nil || d2.SQL != "SELECT abalance FROM pgbench_accounts WHERE aid = 77 LIMIT 101" || !d2.Capped {
 		t.Fatalf("%v %q", err, d2.SQL)
 	}
 }

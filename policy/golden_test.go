@@ -105,6 +105,9 @@ func describe(dec *Decision, err error) string {
 		if st.Pins {
 			b.WriteString(" pins")
 		}
+		if st.Cap > 0 {
+			fmt.Fprintf(&b, " cap=%d", st.Cap)
+		}
 		if st.TenantSwitch != "" {
 			fmt.Fprintf(&b, " switch=%s", st.TenantSwitch)
 		}

@@ -42,6 +42,14 @@ func myRestore(n ast.Node) (string, error) {
 
 // checkMySQL analyses a MySQL text; see checkPG for the bool.
 func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
+	return e.checkMySQLCap(s, sql, true)
+}
+
+// checkMySQLCap is checkMySQL; counted says whether the front end counts
+// the rows of the text's results (it does not for the text of an SQL-level
+// PREPARE, whose rows EXECUTE returns), which decides how a cap is applied
+// (see Stmt.Cap).
+func (e *Engine) checkMySQLCap(s Subject, sql string, counted bool) (*result, bool) {
 	if myHasExecComment(sql) {
 		return &result{err: sqlerr.New(sqlerr.Privilege, "permission denied: executable comments (/*! ... */, /*M! ... */) are not allowed on tenant %q: the server runs what the proxy's parser may skip (or the reverse)", s.Scope.Tenant)}, false
 	}
@@ -58,7 +66,7 @@ func (e *Engine) checkMySQL(s Subject, sql string) (*result, bool) {
 	outs := make([]string, len(stmts))
 	pos := 0 // where outs[i] starts in the joined output
 	for i, stmt := range stmts {
-		a := &myStmt{e: e, s: s, role: s.Role, scope: s.Scope, stmt: stmt}
+		a := &myStmt{e: e, s: s, role: s.Role, scope: s.Scope, stmt: stmt, counted: counted}
 		st, err := a.analyze()
 		if err != nil {
 			return &result{err: err}, false
@@ -178,6 +186,8 @@ type myStmt struct {
 	role  *Role
 	scope *Scope
 	stmt  ast.StmtNode
+	// counted: the front end counts this statement's rows (see Stmt.Cap).
+	counted bool
 
 	st        Stmt
 	litDep    bool
@@ -399,7 +409,7 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 		if x.SQLVar != nil {
 			return 0, "", sqlerr.New(sqlerr.Unsupported, "PREPARE ... FROM @variable cannot be checked; use PREPARE ... FROM '<statement>'")
 		}
-		res, _ := a.e.checkMySQL(a.s, x.SQLText)
+		res, _ := a.e.checkMySQLCap(a.s, x.SQLText, false)
 		if res.err != nil {
 			return 0, "", res.err
 		}
@@ -1037,8 +1047,20 @@ func (c *myCollector) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // capTop injects or lowers the LIMIT of a top-level SELECT / set operation.
 // A LIMIT ? parameter wraps the query: SELECT * FROM (q) AS _tp_capped LIMIT n.
+//
+// A statement whose rows the front end counts gets n+1 and Stmt.Cap = n, so
+// the client is told only when rows were really withheld.
 func (a *myStmt) capTop() {
-	n := uint64(a.role.MaxRows)
+	n, limit := uint64(a.role.MaxRows), uint64(a.role.MaxRows)
+	if a.counted {
+		limit = n + 1
+		before := a.capped // an SQL PREPARE's text may have been capped already
+		defer func() {
+			if a.capped && !before {
+				a.st.Cap = int(n)
+			}
+		}()
+	}
 	var lim **ast.Limit
 	switch x := a.stmt.(type) {
 	case *ast.SelectStmt:
@@ -1059,11 +1081,11 @@ func (a *myStmt) capTop() {
 	}
 	switch {
 	case *lim == nil:
-		*lim = &ast.Limit{Count: ast.NewValueExpr(n, "", "")}
+		*lim = &ast.Limit{Count: ast.NewValueExpr(limit, "", "")}
 	default:
 		v, ok := (*lim).Count.(*driver.ValueExpr)
 		if !ok {
-			a.wrapCap(n)
+			a.wrapCap(limit)
 			return
 		}
 		cur := v.GetValue()
@@ -1077,13 +1099,13 @@ func (a *myStmt) capTop() {
 		case uint64:
 			c = t
 		default:
-			a.wrapCap(n)
+			a.wrapCap(limit)
 			return
 		}
 		if c <= n {
 			return
 		}
-		(*lim).Count = ast.NewValueExpr(n, "", "")
+		(*lim).Count = ast.NewValueExpr(limit, "", "")
 	}
 	a.capped, a.rewritten = true, true
 }

@@ -60,6 +60,10 @@ func pgCopyAsQuery(c *pg.CopyStmt) *pg.Node {
 // LIMIT and FETCH FIRST share the node; an expression or parameter count
 // becomes LEAST(count, n); WITH TIES (which may return more rows) wraps the
 // query as SELECT * FROM (query) AS _tp_capped LIMIT n.
+//
+// A plain SELECT gets n+1 and Stmt.Cap = n, so the front end can tell a
+// client whether rows were really withheld; COPY, DECLARE CURSOR and
+// PREPARE, whose rows the front end does not count, get n exactly.
 func (a *pgStmt) capTop() {
 	if c := a.raw.Stmt.GetCopyStmt(); c != nil && !c.IsFrom && c.Relation != nil && c.Query == nil {
 		pgCopyAsQuery(c)
@@ -73,14 +77,23 @@ func (a *pgStmt) capTop() {
 	if sel.IntoClause != nil {
 		return
 	}
-	n := a.role.MaxRows
+	n, limit := a.role.MaxRows, a.role.MaxRows
+	counted := a.raw.Stmt.GetSelectStmt() != nil
+	if counted {
+		limit = n + 1
+	}
+	defer func() {
+		if a.capped && counted {
+			a.st.Cap = n
+		}
+	}()
 	if sel.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES {
 		inner := &pg.Node{Node: h.Node}
 		h.Node = &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{
 			TargetList: []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: pgStar(), Location: -1}}}},
 			FromClause: []*pg.Node{{Node: &pg.Node_RangeSubselect{RangeSubselect: &pg.RangeSubselect{
 				Subquery: inner, Alias: &pg.Alias{Aliasname: "_tp_capped"}}}}},
-			LimitCount:  pgConstInt(n),
+			LimitCount:  pgConstInt(limit),
 			LimitOption: pg.LimitOption_LIMIT_OPTION_COUNT,
 			Op:          pg.SetOperation_SETOP_NONE,
 		}}
@@ -92,17 +105,17 @@ func (a *pgStmt) capTop() {
 	}
 	switch {
 	case sel.LimitCount == nil:
-		sel.LimitCount = pgConstInt(n)
+		sel.LimitCount = pgConstInt(limit)
 	case sel.LimitCount.GetAConst() != nil && sel.LimitCount.GetAConst().Isnull:
-		sel.LimitCount = pgConstInt(n) // LIMIT ALL / LIMIT NULL
+		sel.LimitCount = pgConstInt(limit) // LIMIT ALL / LIMIT NULL
 	case sel.LimitCount.GetAConst().GetIval() != nil:
 		if int(sel.LimitCount.GetAConst().GetIval().Ival) <= n {
 			return // the client's own limit is already within the cap
 		}
-		sel.LimitCount = pgConstInt(n)
+		sel.LimitCount = pgConstInt(limit)
 	default:
 		sel.LimitCount = &pg.Node{Node: &pg.Node_MinMaxExpr{MinMaxExpr: &pg.MinMaxExpr{
-			Op: pg.MinMaxOp_IS_LEAST, Args: []*pg.Node{sel.LimitCount, pgConstInt(n)}, Location: -1}}}
+			Op: pg.MinMaxOp_IS_LEAST, Args: []*pg.Node{sel.LimitCount, pgConstInt(limit)}, Location: -1}}}
 	}
 	sel.LimitOption = pg.LimitOption_LIMIT_OPTION_COUNT
 	a.capped, a.rewritten = true, true

@@ -15,6 +15,7 @@ type Dialect uint8
 const (
 	Postgres Dialect = iota + 1
 	MySQL
+	SQLite // the subset SQLite and Postgres read alike (sqlite.go)
 )
 
 // String returns the dialect's name.
@@ -24,6 +25,8 @@ func (d Dialect) String() string {
 		return "postgres"
 	case MySQL:
 		return "mysql"
+	case SQLite:
+		return "sqlite"
 	}
 	return "unknown"
 }
@@ -178,6 +181,12 @@ type Stmt struct {
 	// statement references (CTE names excluded), for result-cache
 	// invalidation and audit.
 	Tables []string
+	// Cap, when positive, is the row cap of a statement whose result the
+	// front end counts: the backend was given LIMIT Cap+1, so the front end
+	// forwards at most Cap rows and knows rows were withheld exactly when
+	// row Cap+1 arrives. Statements whose rows the front end cannot count
+	// (COPY, cursors, SQL-level PREPARE) get LIMIT Cap exactly and Cap 0.
+	Cap int
 }
 
 // Decision is the outcome of checking a text that is allowed to run.
@@ -185,14 +194,22 @@ type Decision struct {
 	SQL       string // the text to send to the backend (rewritten or the original)
 	Rewritten bool
 	Stmts     []Stmt
-	Capped    bool // a LIMIT was injected or lowered to MaxRows
-	MaxRows   int  // the cap applied when Capped
+	// Capped reports that a LIMIT was injected or lowered for MaxRows. It
+	// does not mean rows were withheld: that is known only while relaying
+	// (see Stmt.Cap).
+	Capped  bool
+	MaxRows int // the role's cap when Capped
 	// Masked lists the "table.column" masks of the role whose tables the
 	// statement reads; the front end masks those columns in the rows.
 	Masked []string
 	// Subst lists spans of SQL that the front end fills in with values only
 	// it knows (MySQL: the proxy's connection id, the user); see Fill.
 	Subst []Subst
+	// OutputMasks are, for SQLite, the positions of the result's columns
+	// that are masked (decided on the tree: SQLite reports no column origin).
+	OutputMasks []int
+	// rendered: SQL is the policy's own rendering, always sent (SQLite).
+	rendered bool
 	// maskOut reports that the top-level output carries masked columns (a
 	// MySQL PREPARE of such a text is refused: EXECUTE names no table).
 	maskOut bool

@@ -48,6 +48,9 @@ type Config struct {
 	HealthInterval time.Duration `mapstructure:"-"`
 	// AutoSize, when set, makes the size follow the measured concurrency.
 	AutoSize *AutoSize `mapstructure:"auto_size"`
+	// ClusterMax caps the tenant's backend connections in use across a
+	// fleet of proxies (0: no cap); each proxy takes a share (limit.go).
+	ClusterMax int `mapstructure:"cluster_max"`
 }
 
 // AutoSize bounds an automatically sized pool (config key pool.auto_size):
@@ -71,6 +74,9 @@ func (c *Config) CheckAndSetDefaults() error {
 	}
 	if c.MaxOverflow < 0 {
 		return fmt.Errorf("max_overflow must not be negative, got %d", c.MaxOverflow)
+	}
+	if c.ClusterMax < 0 {
+		return fmt.Errorf("cluster_max must not be negative, got %d", c.ClusterMax)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
@@ -157,6 +163,7 @@ type Pool[C Conn] struct {
 	tokens chan struct{} // one token per connection in use; capacity size+overflow (max+overflow when auto-sized)
 	br     *breaker
 	size   atomic.Int64 // connections kept open; changes when auto-sized
+	lim    limit        // a cap below the configured maximum (limit.go)
 	// samples of in-use connections for auto-sizing (one per second)
 	samples     []int
 	recommended atomic.Int64
@@ -214,7 +221,7 @@ func (p *Pool[C]) sample() {
 	if a == nil {
 		return
 	}
-	p.samples = append(p.samples, len(p.tokens))
+	p.samples = append(p.samples, p.inUse())
 	if time.Duration(len(p.samples))*time.Second < a.Window {
 		return
 	}
@@ -284,7 +291,7 @@ func (p *Pool[C]) acquire(ctx context.Context) (*Item[C], error) {
 	}
 	it, err := p.take(ctx)
 	if err != nil {
-		<-p.tokens
+		p.giveBack()
 		return nil, err
 	}
 	p.acquired.Add(1)
@@ -394,7 +401,7 @@ func (p *Pool[C]) Release(it *Item[C]) {
 		p.idle = append(p.idle, it)
 		p.mu.Unlock()
 	}
-	<-p.tokens
+	p.giveBack()
 }
 
 // Discard closes a connection that must not be reused because of the state
@@ -402,7 +409,7 @@ func (p *Pool[C]) Release(it *Item[C]) {
 func (p *Pool[C]) Discard(it *Item[C]) {
 	p.report(it, errNotBackend)
 	p.closeItem(it)
-	<-p.tokens
+	p.giveBack()
 }
 
 // Fail closes a connection the backend broke (I/O error, protocol error)
@@ -411,7 +418,7 @@ func (p *Pool[C]) Fail(it *Item[C], err error) {
 	p.br.failed(err)
 	p.report(it, err)
 	p.closeItem(it)
-	<-p.tokens
+	p.giveBack()
 }
 
 func (p *Pool[C]) report(it *Item[C], err error) {
@@ -451,7 +458,7 @@ func (p *Pool[C]) Stats() Stats {
 		MaxTotal:    maxInUse(p.cfg),
 		Recommended: int(p.recommended.Load()),
 		Total:       total,
-		InUse:       len(p.tokens),
+		InUse:       p.inUse(),
 		Idle:        idle,
 		Waiting:     int(p.waiting.Load()),
 		Acquired:    p.acquired.Load(),

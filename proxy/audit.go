@@ -104,11 +104,15 @@ type Statement struct {
 
 	dec      policy.Decision // the statements' decisions, merged
 	analysed bool
+	// txWrites are the writes of the session's open transaction, noted
+	// again when a transaction statement ends it (fleetcache.go); kept
+	// across Begin.
+	txWrites policy.Decision
 }
 
 // Begin resets st for a new statement of binding b.
 func (st *Statement) Begin(protocol, client string, b *Binding) {
-	*st = Statement{Start: time.Now(), Protocol: protocol, Client: client, Binding: b, dec: policy.Decision{Stmts: st.dec.Stmts[:0]}}
+	*st = Statement{Start: time.Now(), Protocol: protocol, Client: client, Binding: b, dec: policy.Decision{Stmts: st.dec.Stmts[:0]}, txWrites: st.txWrites}
 }
 
 // Add merges the policy decision of one statement of the batch, with its
@@ -231,6 +235,7 @@ func (s *Server) Record(st *Statement) {
 	if st.analysed && len(st.dec.Stmts) > 0 {
 		class = st.dec.Class().String()
 		s.Metrics.Statement(b.Tenant.ID, class, d)
+		s.noteStatementWrites(b.Tenant.ID, st)
 	}
 	a := s.audit.Load()
 	if a == nil {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,8 @@ func (l *Limits) CheckAndSetDefaults() error {
 // limiter is a tenant's live limit state.
 type limiter struct {
 	clients atomic.Int64
+	demand  atomic.Int64  // statements asked since the fleet's last heartbeat
+	share   atomic.Uint64 // the fleet's share of qps for this proxy (float64 bits; 0: none)
 
 	mu     sync.Mutex
 	tokens float64
@@ -59,7 +62,22 @@ type limiter struct {
 func (s *Server) Admit(b *Binding) (release func(), err error) {
 	t := b.Tenant
 	n := t.lim.clients.Add(1)
-	if max := t.Limits.MaxClientConnections; max > 0 && n > int64(max) {
+	max := t.Limits.MaxClientConnections
+	f := s.fleet.Load()
+	fleetSlot := false
+	if max > 0 && f != nil {
+		// The limit holds across the fleet; without Redis, per proxy.
+		ok, ferr := f.admitConn(t.ID, max)
+		switch {
+		case ferr == nil && !ok:
+			t.lim.clients.Add(-1)
+			return nil, sqlerr.New(sqlerr.TooManyConnections,
+				"too many client connections for tenant %q (limit %d across the fleet)", t.ID, max)
+		case ferr == nil:
+			fleetSlot = true
+		}
+	}
+	if !fleetSlot && max > 0 && n > int64(max) {
 		t.lim.clients.Add(-1)
 		return nil, sqlerr.New(sqlerr.TooManyConnections,
 			"too many client connections for tenant %q (limit %d)", t.ID, max)
@@ -67,6 +85,9 @@ func (s *Server) Admit(b *Binding) (release func(), err error) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			if fleetSlot {
+				f.releaseConn(t.ID)
+			}
 			if t.lim.clients.Add(-1) == 0 && t.retired.Load() {
 				t.closePools()
 			}
@@ -84,13 +105,24 @@ func (s *Server) Allow(b *Binding) error {
 	if rate <= 0 {
 		return nil
 	}
+	burst := float64(t.Limits.Burst)
+	if f := s.fleet.Load(); f != nil {
+		// This proxy's share of the fleet's rate (fleetlimits.go), from
+		// local state: no Redis call per statement.
+		t.lim.demand.Add(1)
+		if bits := t.lim.share.Load(); bits != 0 && math.Float64frombits(bits) < rate {
+			share := math.Float64frombits(bits)
+			burst = max(1, burst*share/rate)
+			rate = share
+		}
+	}
 	l := &t.lim
 	now := time.Now()
 	l.mu.Lock()
 	if l.last.IsZero() {
-		l.tokens = float64(t.Limits.Burst)
+		l.tokens = burst
 	} else {
-		l.tokens = min(float64(t.Limits.Burst), l.tokens+now.Sub(l.last).Seconds()*rate)
+		l.tokens = min(burst, l.tokens+now.Sub(l.last).Seconds()*rate)
 	}
 	l.last = now
 	ok := l.tokens >= 1
@@ -99,7 +131,7 @@ func (s *Server) Allow(b *Binding) error {
 	}
 	l.mu.Unlock()
 	if !ok {
-		return sqlerr.New(sqlerr.RateLimited, "statement rate limit of %g per second exceeded for tenant %q", rate, t.ID)
+		return sqlerr.New(sqlerr.RateLimited, "statement rate limit of %g per second exceeded for tenant %q", t.Limits.QPS, t.ID)
 	}
 	return nil
 }

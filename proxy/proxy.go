@@ -30,6 +30,9 @@ import (
 const (
 	EnginePostgres = "postgres"
 	EngineMySQL    = "mysql"
+	// EngineSQLite tenants (a database file each) are served through the
+	// admin API only (sqlite.go).
+	EngineSQLite = "sqlite"
 )
 
 // Tenant is one tenant's configuration, resolved and validated.
@@ -49,7 +52,8 @@ type Tenant struct {
 	MySQLReplicas  []*MySQLBackend
 	ReplicaDSNs    []string
 	ReadAfterWrite time.Duration
-	MySQL          *MySQLBackend // MySQL tenants: the parsed DSN
+	MySQL          *MySQLBackend  // MySQL tenants: the parsed DSN
+	SQLite         *SQLiteBackend // SQLite tenants: the file's DSNs
 }
 
 // MySQLBackend is a MySQL tenant's parsed DSN.
@@ -111,6 +115,9 @@ type TenantState struct {
 	MySQLReplicas []*pool.Pool[*pool.MySQLConn]
 	// MySQLPool is the backend pool of a MySQL tenant.
 	MySQLPool *pool.Pool[*pool.MySQLConn]
+	// SQLitePool opens an SQLite tenant's file as configured (writes);
+	// SQLiteROPool read-only, for reads.
+	SQLitePool, SQLiteROPool *pool.Pool[*pool.SQLiteConn]
 	// ServerParams are the backend's ParameterStatus values, learned from
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
@@ -133,10 +140,35 @@ func (t *TenantState) closePools() {
 		for _, r := range t.MySQLReplicas {
 			r.Close()
 		}
+		for _, p := range []*pool.Pool[*pool.SQLiteConn]{t.SQLitePool, t.SQLiteROPool} {
+			if p != nil {
+				p.Close()
+			}
+		}
 		if t.MySQLPool != nil {
 			t.MySQLPool.Close()
 		}
 	})
+}
+
+// limitedPool is what the fleet needs of a tenant's main pool.
+type limitedPool interface {
+	ClusterMax() int
+	Stats() pool.Stats
+	SetLimit(n int)
+}
+
+// mainPool returns the tenant's primary pool, or nil.
+func (t *TenantState) mainPool() limitedPool {
+	switch {
+	case t.PGPool != nil:
+		return t.PGPool
+	case t.MySQLPool != nil:
+		return t.MySQLPool
+	case t.SQLitePool != nil:
+		return t.SQLitePool
+	}
+	return nil
 }
 
 // ReadPool returns the pool of the healthy replica with the fewest
@@ -198,6 +230,9 @@ type Server struct {
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
+	fleet  atomic.Pointer[Fleet]    // fleet.go, when the proxy is one of several
+	kill   atomic.Pointer[KillFunc] // peer.go: the MySQL front end's local KILL
+	tables tableVersions            // fleetcache.go
 }
 
 type cancelEntry struct {
@@ -256,6 +291,10 @@ func (s *Server) newTenantState(t *Tenant) *TenantState {
 			name := fmt.Sprintf("%s (replica %d)", t.ID, i+1)
 			ts.PGReplicas = append(ts.PGReplicas, pool.New(name, t.Pool, s.pgDialer(ts, rc), pool.PingPostgres))
 		}
+	}
+	if t.Engine == EngineSQLite {
+		ts.SQLitePool = pool.New(t.ID, t.Pool, pool.DialSQLite(t.SQLite.DSN), pool.PingSQLite)
+		ts.SQLiteROPool = pool.New(t.ID+" (read-only)", t.Pool, pool.DialSQLite(t.SQLite.RODSN), pool.PingSQLite)
 	}
 	if t.Engine == EngineMySQL && t.MySQL != nil {
 		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts, t.MySQL), pool.PingMySQL)
@@ -371,6 +410,10 @@ func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
 	reg := s.reg.Load()
 	roleName, held := u.Tenants[id]
 	t := reg.tenants[id]
+	if held && t != nil && t.Engine != engine && apiOnly(t.Engine) {
+		return nil, sqlerr.New(sqlerr.Unsupported,
+			"tenant %q is a %s tenant: it is served through the admin API only (POST /api/v1/tenant/query), not on this port", id, t.Engine)
+	}
 	if !held || t == nil || t.Engine != engine {
 		return nil, sqlerr.New(sqlerr.UnknownTenant,
 			"tenant %q does not exist or user %q holds no role on it", id, u.Name)
@@ -409,7 +452,11 @@ func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
 
 // Check runs the policy engine on sql for the binding.
 func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
-	return s.policy.Check(b.Subject, d, sql)
+	dec, err := s.policy.Check(b.Subject, d, sql)
+	if err == nil {
+		s.noteWrites(b.Tenant.ID, dec) // before it runs; Record notes it again after
+	}
+	return dec, err
 }
 
 // NewCancelKey registers fn under a fresh (pid, secret) pair for the
@@ -421,7 +468,7 @@ func (s *Server) NewCancelKey(fn func()) (pid, secret uint32, unregister func())
 	defer s.cancelMu.Unlock()
 	for {
 		_, _ = rand.Read(b[:])
-		pid = binary.BigEndian.Uint32(b[:4]) & 0x7fffffff
+		pid = s.newCancelPID(binary.BigEndian.Uint32(b[:4]))
 		secret = binary.BigEndian.Uint32(b[4:])
 		if _, taken := s.cancels[pid]; !taken && pid != 0 {
 			break
@@ -435,9 +482,15 @@ func (s *Server) NewCancelKey(fn func()) (pid, secret uint32, unregister func())
 	}
 }
 
-// Cancel runs the cancel function registered under (pid, secret), if any.
-// A wrong secret does nothing, as in Postgres.
+// Cancel runs the cancel function registered under (pid, secret), if any;
+// a key another fleet member handed out is forwarded to it. A wrong secret
+// does nothing, as in Postgres.
 func (s *Server) Cancel(pid, secret uint32) bool {
+	return s.cancelLocal(pid, secret) || s.forwardCancel(pid, secret)
+}
+
+// cancelLocal runs the cancel function registered here under (pid, secret).
+func (s *Server) cancelLocal(pid, secret uint32) bool {
 	s.cancelMu.Lock()
 	e, ok := s.cancels[pid]
 	s.cancelMu.Unlock()
@@ -534,6 +587,9 @@ func (t *TenantState) Health() (pool.Health, bool) {
 	if t.PGPool != nil {
 		return t.PGPool.Health(), true
 	}
+	if t.SQLitePool != nil {
+		return t.SQLiteROPool.Health(), true
+	}
 	if t.MySQLPool != nil {
 		return t.MySQLPool.Health(), true
 	}
@@ -544,6 +600,9 @@ func (t *TenantState) Health() (pool.Health, bool) {
 func (t *TenantState) PoolStats() (pool.Stats, bool) {
 	if t.PGPool != nil {
 		return t.PGPool.Stats(), true
+	}
+	if t.SQLitePool != nil {
+		return t.SQLiteROPool.Stats(), true
 	}
 	if t.MySQLPool != nil {
 		return t.MySQLPool.Stats(), true

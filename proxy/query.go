@@ -43,7 +43,8 @@ type ResultInfo struct {
 	SQL string
 	// Rows is the number of rows handed to the callback.
 	Rows int
-	// Truncated reports that the backend had more rows than the caller's limit.
+	// Truncated reports that rows were withheld: the backend had more rows
+	// than the caller's limit or the role's row cap.
 	Truncated bool
 	// Capped reports that the role's max_rows cap was injected or lowered.
 	Capped bool
@@ -54,6 +55,8 @@ type ResultInfo struct {
 	MaxRows int
 	// Masked lists the "table.column" masks of the role the statement read.
 	Masked []string
+	// Tables are the tables the statement read (for cache invalidation).
+	Tables []string
 	// Duration is the time from sending the statement to its last row.
 	Duration time.Duration
 }
@@ -92,8 +95,11 @@ type RowFunc func(row []any) error
 
 // Dialect returns the SQL dialect of the tenant's engine.
 func (t *TenantState) Dialect() policy.Dialect {
-	if t.Engine == EngineMySQL {
+	switch t.Engine {
+	case EngineMySQL:
 		return policy.MySQL
+	case EngineSQLite:
+		return policy.SQLite
 	}
 	return policy.Postgres
 }
@@ -157,18 +163,29 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		s.recordError(t.ID, err)
 		return nil, err
 	}
-	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten}
+	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: st.Tables}
 	start := time.Now()
 	r := &runner{role: b.Role, masked: dec.Masked, limit: opt.Limit, fn: fn, info: info, onCols: opt.OnColumns}
+	if st.Cap > 0 && (r.limit == 0 || st.Cap <= r.limit) {
+		// The backend was given LIMIT Cap+1: a row past the cap means rows
+		// were withheld (see policy.Stmt.Cap).
+		r.limit, r.capLimit = st.Cap, true
+	}
 	switch {
 	case t.PGPool != nil:
 		err = s.runPG(ctx, t, dec.SQL, r)
 	case t.MySQLPool != nil:
 		err = s.runMySQL(ctx, t, dec.SQL, r)
+	case t.SQLitePool != nil:
+		r.outMasks = dec.OutputMasks
+		err = s.runSQLite(ctx, t, dec.SQL, st.Class == policy.ClassRead, r)
 	default:
 		err = sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
 	}
 	info.Duration = time.Since(start)
+	if r.capLimit && info.Truncated && s.Metrics != nil {
+		s.Metrics.Capped.WithLabelValues(t.ID).Inc()
+	}
 	aud.Rows = int64(info.Rows)
 	if err != nil {
 		aud.Fail(err, "")
@@ -190,6 +207,8 @@ func (s *Server) SystemQuery(ctx context.Context, t *TenantState, sql string, fn
 		err = s.runPG(ctx, t, sql, r)
 	case t.MySQLPool != nil:
 		err = s.runMySQL(ctx, t, sql, r)
+	case t.SQLitePool != nil:
+		err = s.runSQLite(ctx, t, sql, true, r)
 	default:
 		err = sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
 	}
@@ -222,13 +241,18 @@ type runner struct {
 	role   *policy.Role
 	masked []string
 	limit  int
-	fn     RowFunc
-	info   *ResultInfo
-	stop   error // the callback's error
-	onCols func([]Column) error
+	// capLimit: limit is the role's row cap rather than the caller's.
+	capLimit bool
+	fn       RowFunc
+	info     *ResultInfo
+	stop     error // the callback's error
+	onCols   func([]Column) error
 
 	maskIdx []maskCol
 	row     []any
+	// outMasks are the masked output positions the policy decided on the
+	// tree (SQLite, which reports no column origin).
+	outMasks []int
 }
 
 // maskCol is one column of the current result to mask.

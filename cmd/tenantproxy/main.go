@@ -146,6 +146,13 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	}
 	defer alerts.Close()
 	p.SetAlerts(alerts)
+	var fleet *proxy.Fleet
+	if cfg.File.Fleet.Enabled {
+		if fleet, err = startFleet(cfg, p, reg, log); err != nil {
+			return err
+		}
+		defer fleet.Close()
+	}
 	var tlsCfg *tls.Config
 	if cfg.File.TLS.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.File.TLS.CertFile, cfg.File.TLS.KeyFile)
@@ -187,6 +194,9 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		}
 		if next.File.Listen != cfg.File.Listen || next.File.TLS != cfg.File.TLS {
 			log.Warn("config_reload_partial", "reason", "listen and tls changes need a restart")
+		}
+		if fleet != nil {
+			fleet.SetConfigHash(configHash(next))
 		}
 		return p.Reload(next.Proxy), nil
 	}

@@ -21,7 +21,7 @@ const capWarningCode = 1260
 type relayOpts struct {
 	binary       bool     // rows in the binary protocol (COM_STMT_EXECUTE)
 	meta         bool     // rows may show database names: rewrite and filter them
-	capped       bool     // add the proxy's capped warning to the last result
+	caps         *resultCaps // row caps of the results (capped.go); nil: none
 	showWarnings bool     // SHOW WARNINGS: append the proxy's pending warning
 	fieldList    bool     // COM_FIELD_LIST: column definitions up to EOF
 	fetch        bool     // COM_STMT_FETCH: rows up to EOF
@@ -85,12 +85,15 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 	}
 	terminal := func(p []byte, status, warnings uint16, isOK bool) error {
 		s.status = status
+		if !o.fetch {
+			o.caps.next() // a cursor's fetches are one result
+		}
 		more := status&gmysql.SERVER_MORE_RESULTS_EXISTS != 0
 		if !more {
 			// Only the backend's own warnings need its connection for a
 			// later SHOW WARNINGS; the proxy answers for its capped warning.
 			s.holdWarn = warnings > 0
-			if o.capped {
+			if o.caps.wasWithheld() {
 				warnings++
 				p = setWarnings(p, warnings, isOK)
 			}
@@ -261,6 +264,9 @@ func (s *session) relayRowsMore(res relayResult, cols []column, o relayOpts, rw 
 			if !keep {
 				continue
 			}
+		}
+		if !o.caps.keep() {
+			continue
 		}
 		if hasMasked(cols) {
 			var merr error

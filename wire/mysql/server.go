@@ -96,7 +96,32 @@ func New(p *proxy.Server, tlsCfg *tls.Config, log *slog.Logger) *Server {
 		sessions: make(map[uint32]*session),
 		shaCache: make(map[string][32]byte),
 	}
+	p.SetKillFunc(s.killLocal)
 	return s
+}
+
+// killLocal kills (the statement of) this front end's connection id when it
+// belongs to user on tenant, for a KILL another proxy of the fleet
+// forwarded; it reports whether it did.
+func (s *Server) killLocal(id uint32, user, tenant string, query bool) bool {
+	s.sessMu.Lock()
+	t := s.sessions[id]
+	s.sessMu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	same := t.b.User.Name == user && t.b.Tenant.ID == tenant
+	t.mu.Unlock()
+	if !same {
+		return false
+	}
+	if query {
+		t.killQuery()
+	} else {
+		_ = t.c.nc.Close()
+	}
+	return true
 }
 
 // AcceptTokens lets clients give an access token of the admin API as their
@@ -198,7 +223,7 @@ func (s *Server) handle(nc net.Conn) {
 		}
 		_ = nc.Close()
 	}()
-	id := s.next.Add(1)
+	id := s.p.NewConnID(s.next.Add(1))
 	c := newConn(nc, maxHandshakePacket)
 	c.log = s.log.With("conn", id, "client", nc.RemoteAddr().String())
 	_ = nc.SetDeadline(time.Now().Add(authTimeout))

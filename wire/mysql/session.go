@@ -380,9 +380,10 @@ func (s *session) query(sql string) error {
 	txBefore := s.inTx()
 	stop := s.statementTimer()
 	defer stop()
+	caps := newResultCaps(dec)
 	res, err := s.relay(relayOpts{
 		meta:         isMeta(dec),
-		capped:       dec.Capped,
+		caps:         caps,
 		showWarnings: showWarnings,
 		masked:       dec.Masked,
 		stmts:        dec.Stmts,
@@ -390,7 +391,7 @@ func (s *session) query(sql string) error {
 	if err != nil {
 		return err
 	}
-	if dec.Capped {
+	if caps.wasWithheld() {
 		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
 		s.proxyWarning = capMessage(dec, s.b)
 	}
@@ -548,6 +549,9 @@ func (s *session) kill(id uint64, queryOnly bool) error {
 		if !same {
 			t = nil
 		}
+	}
+	if t == nil && id <= 0xffffffff && s.srv.p.ForwardKill(uint32(id), s.b.User.Name, s.b.Tenant.ID, queryOnly) {
+		return s.reply(okPacket(0, 0, s.status, 0, "")) // a connection of another proxy of the fleet
 	}
 	if t == nil {
 		return s.fail(sqlerr.New(sqlerr.Privilege, "Unknown thread id: %d (or not one of your connections on tenant %q)", id, s.b.Tenant.ID))

@@ -33,6 +33,7 @@ type stmt struct {
 	// that COM_STMT_FETCH reads, with cursorCols (masks decided at execute).
 	cursorOpen bool
 	cursorCols []column
+	cursorCaps *resultCaps // the cursor's row cap, counted across fetches
 	// longData: COM_STMT_SEND_LONG_DATA sent, not yet consumed by an
 	// execute (or dropped by a reset).
 	longData bool
@@ -295,15 +296,20 @@ func (s *session) execute(p []byte) error {
 	txBefore := s.inTx()
 	stop := s.statementTimer()
 	// A new execute closes the statement's previous cursor on the backend.
-	st.cursorOpen, st.cursorCols = false, nil
+	st.cursorOpen, st.cursorCols, st.cursorCaps = false, nil, nil
 	s.syncCursor()
-	res, err := s.relay(relayOpts{binary: true, meta: st.meta, capped: st.dec.Capped, showWarnings: isShowWarnings(st),
+	caps := newResultCaps(st.dec)
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, caps: caps, showWarnings: isShowWarnings(st),
 		masked: st.dec.Masked, stmts: st.dec.Stmts, st: st})
 	stop()
 	if err != nil {
 		return err
 	}
-	if st.dec.Capped {
+	if st.cursorOpen {
+		// The rows come with COM_STMT_FETCH, counted against the same cap.
+		st.cursorCaps = newResultCaps(st.dec)
+	}
+	if caps.wasWithheld() {
 		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
 		s.proxyWarning = capMessage(st.dec, s.b)
 	}
@@ -432,8 +438,13 @@ func (s *session) fetch(p []byte) error {
 	if err := s.send(pkt); err != nil {
 		return err
 	}
-	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, masked: st.dec.Masked, stmts: st.dec.Stmts, st: st}); err != nil {
+	withheld := st.cursorCaps.wasWithheld()
+	if _, err := s.relay(relayOpts{binary: true, fetch: true, meta: st.meta, caps: st.cursorCaps, masked: st.dec.Masked, stmts: st.dec.Stmts, st: st}); err != nil {
 		return err
+	}
+	if !withheld && st.cursorCaps.wasWithheld() {
+		s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
+		s.proxyWarning = capMessage(st.dec, s.b)
 	}
 	s.maybeRelease()
 	return s.c.flush()

@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -43,9 +44,10 @@ type expect struct {
 	replaceErr []byte
 	// prepared is the backend statement name a Parse adds; removed again if it fails.
 	prepared string
-	stmt     *stmt // describe/execute: the statement concerned
-	lookup   bool  // execute of the mask lookup: rows are recorded, not forwarded
-	maskDesc bool  // describe the proxy added to learn which columns to mask
+	stmt     *stmt   // describe/execute: the statement concerned
+	lookup   bool    // execute of the mask lookup: rows are recorded, not forwarded
+	maskDesc bool    // describe the proxy added to learn which columns to mask
+	rc       *rowCap // execute: the portal's row cap (capped.go), nil if none
 }
 
 // stmt is a client's prepared statement.
@@ -79,6 +81,12 @@ type session struct {
 	beBusy  bool // a request is in flight on be
 	stmts   map[string]*stmt
 	portals map[string]*stmt
+	// portalCaps holds the row cap of each capped portal (capped.go).
+	portalCaps map[string]*rowCap
+	// simpleCaps are the row caps of the statements of the simple query
+	// being relayed, in order; capIdx is the one whose result is current.
+	simpleCaps []rowCap
+	capIdx     int
 
 	startup  map[string]string // setting name -> SET statement from the startup packet
 	settings map[string]string // current setting name -> SET statement
@@ -109,15 +117,16 @@ type session struct {
 
 func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
 	s := &session{
-		srv:      srv,
-		c:        c,
-		b:        b,
-		tx:       'I',
-		stmts:    make(map[string]*stmt),
-		portals:  make(map[string]*stmt),
-		startup:  make(map[string]string),
-		settings: make(map[string]string),
-		ctx:      context.Background(),
+		srv:        srv,
+		c:          c,
+		b:          b,
+		tx:         'I',
+		stmts:      make(map[string]*stmt),
+		portals:    make(map[string]*stmt),
+		portalCaps: make(map[string]*rowCap),
+		startup:    make(map[string]string),
+		settings:   make(map[string]string),
+		ctx:        context.Background(),
 	}
 	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
 	for k, v := range params {
@@ -415,12 +424,14 @@ func (s *session) simpleQuery(body []byte) error {
 	}
 	s.out = appendQuery(s.out, dec.SQL)
 	s.exp = append(s.exp, expect{typ: 'Z'})
-	if dec.Capped {
-		s.notice(dec)
+	s.simpleCaps, s.capIdx = s.simpleCaps[:0], 0
+	for _, st := range dec.Stmts {
+		s.simpleCaps = append(s.simpleCaps, rowCap{max: st.Cap})
 	}
 	stop := s.statementTimer()
 	failed, err := s.relay()
 	stop()
+	s.simpleCaps = s.simpleCaps[:0]
 	if err != nil {
 		return err
 	}
@@ -599,16 +610,6 @@ func (s *session) computeStateKey() string {
 	return b.String()
 }
 
-// notice tells the client its result was capped.
-func (s *session) notice(dec *policy.Decision) {
-	s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
-	n := len(s.exp) - 1
-	s.exp = append(s.exp[:n], expect{synth: encodeMsg(&pgproto3.NoticeResponse{
-		Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
-		Message: fmt.Sprintf("result limited to %d rows for role %q", dec.MaxRows, s.b.Role.Name),
-	})}, s.exp[n])
-}
-
 // ---- extended protocol ----
 
 func (s *session) beginBatch() {
@@ -785,6 +786,11 @@ func (s *session) bind(body []byte) error {
 	}
 	s.out = appendMsg(s.out, &m)
 	s.portals[m.DestinationPortal] = st
+	if rc := newRowCap(st); rc != nil {
+		s.portalCaps[m.DestinationPortal] = rc
+	} else {
+		delete(s.portalCaps, m.DestinationPortal)
+	}
 	s.exp = append(s.exp, expect{typ: '2'})
 	return nil
 }
@@ -845,12 +851,6 @@ func (s *session) execute(body []byte) error {
 			}
 			s.batchPins = s.batchPins || x.Pins
 		}
-		if st.dec.Capped {
-			s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.NoticeResponse{
-				Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
-				Message: fmt.Sprintf("result limited to %d rows for role %q", st.dec.MaxRows, s.b.Role.Name),
-			})})
-		}
 	}
 	if st != nil && len(st.dec.Masked) > 0 && s.tx != 'E' {
 		if !s.batchLookup {
@@ -870,7 +870,7 @@ func (s *session) execute(body []byte) error {
 	s.out = append(s.out, 'E')
 	s.out = binary.BigEndian.AppendUint32(s.out, uint32(len(body)+4))
 	s.out = append(s.out, body...)
-	s.exp = append(s.exp, expect{typ: 'e', stmt: st})
+	s.exp = append(s.exp, expect{typ: 'e', stmt: st, rc: s.portalCaps[m.Portal]})
 	return nil
 }
 
@@ -893,6 +893,7 @@ func (s *session) closeMsg(body []byte) error {
 		return nil
 	}
 	delete(s.portals, m.Name)
+	delete(s.portalCaps, m.Name)
 	s.out = appendMsg(s.out, &m)
 	s.exp = append(s.exp, expect{typ: '3'})
 	return nil
@@ -931,6 +932,7 @@ func (s *session) sync() error {
 		s.wrote()
 	}
 	clear(s.portals)
+	clear(s.portalCaps)
 	s.maybeRelease()
 	return s.c.w.Flush()
 }
@@ -1207,7 +1209,11 @@ func (s *session) relay() (failed bool, err error) {
 			return failed, s.backendLost(err)
 		}
 		if typ == 'D' && n > streamThreshold && len(s.maskIdx) == 0 && !head.lookup {
-			if err := s.br.copyFrame(w, typ, n); err != nil {
+			dst := w
+			if rc := s.resultCap(head); rc != nil && !rc.keep() {
+				dst = bufio.NewWriterSize(io.Discard, 512) // withheld
+			}
+			if err := s.br.copyFrame(dst, typ, n); err != nil {
 				return failed, s.backendLost(err)
 			}
 			continue
@@ -1220,6 +1226,10 @@ func (s *session) relay() (failed bool, err error) {
 		switch typ {
 		case 'D':
 			forward = !head.swallow
+			if rc := s.resultCap(head); rc != nil && !rc.keep() {
+				forward = false
+				break
+			}
 			if head.lookup {
 				s.recordMaskRow(body)
 			} else if len(s.maskIdx) > 0 {
@@ -1259,7 +1269,24 @@ func (s *session) relay() (failed bool, err error) {
 		case '1', '2', '3', 'n', 'C', 'I', 's':
 			forward = !head.swallow
 			if typ == 'C' && forward && !head.lookup {
+				if rc := s.resultCap(head); rc != nil {
+					var notice []byte
+					if body, notice = rc.complete(body, s.b.Role.Name); notice != nil {
+						s.srv.p.Metrics.Capped.WithLabelValues(s.b.Tenant.ID).Inc()
+						if _, err := w.Write(notice); err != nil {
+							return failed, err
+						}
+					}
+				}
 				s.aud.Rows += proxy.TagRows(body)
+			}
+			if typ == 's' {
+				if rc := s.resultCap(head); rc != nil {
+					rc.suspended()
+				}
+			}
+			if (typ == 'C' || typ == 'I') && head.typ == 'Z' && !head.lookup && !head.swallow {
+				s.capIdx++
 			}
 			if typ == 'C' || typ == 'I' || typ == 's' {
 				if head.typ == 'e' && !head.lookup {
