@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -148,9 +147,6 @@ func newFleet(t *testing.T) *fleetFixture {
 	f.mdb = mdb
 	myExec(t, mdb, "CREATE TABLE items (id int PRIMARY KEY, name varchar(20))", "INSERT INTO items VALUES (1,'a'),(2,'b')")
 	users := fleetUsers
-	if !operatorSupported(t) {
-		users = strings.ReplaceAll(users, "operator: true, ", "")
-	}
 	for i := 0; i < 3; i++ {
 		yaml := fmt.Sprintf(`auth: {jwt_secret: "fleet-test-secret-0123456789"}
 redis: {addr: %q}
@@ -177,13 +173,6 @@ tenants:
 	f.pgLB, f.myLB = newRoundRobin(t, pgs...), newRoundRobin(t, mys...)
 	f.waitMembers(t, f.proxies[0], 3)
 	return f
-}
-
-// operatorSupported reports whether the config contract knows
-// users[].operator yet.
-func operatorSupported(t *testing.T) bool {
-	raw, err := os.ReadFile("../configs/config.go")
-	return err == nil && strings.Contains(string(raw), `mapstructure:"operator"`)
 }
 
 func (f *fleetFixture) token(t *testing.T, p *proxyProcess, user, pw, tenant string) string {
@@ -240,14 +229,6 @@ func (f *fleetFixture) waitMembers(t *testing.T, p *proxyProcess, n int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func pgCode(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return ""
 }
 
 // TestFleet runs three proxies on one Redis behind a round-robin balancer.
