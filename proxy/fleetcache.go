@@ -53,10 +53,12 @@ func (tv *tableVersions) init() {
 }
 
 // noteWrites records that dec, run for tenant, may change the tables it
-// names: locally at once, and in the fleet in the background. It is called
-// before a write runs and again after it ended, so that a result read
-// while it ran is never kept as fresh.
-func (s *Server) noteWrites(tenant string, dec *policy.Decision) {
+// names: locally at once, and in the fleet at once too when now is set (so
+// that a read through another proxy after the write's answer sees the
+// moved versions), else in the background. It is called before a write
+// runs (now) and again after it ended, so that a result read while it ran
+// is never kept as fresh.
+func (s *Server) noteWrites(tenant string, dec *policy.Decision, now bool) {
 	var tables []string
 	for _, st := range dec.Stmts {
 		if st.Class == policy.ClassWrite || st.Class == policy.ClassDDL {
@@ -78,10 +80,15 @@ func (s *Server) noteWrites(tenant string, dec *policy.Decision) {
 	}
 	tv.mu.Unlock()
 	if f := s.fleet.Load(); f != nil && f.Up() {
+		w := tableWrite{tenant: tenant, tables: tables}
+		if now {
+			f.publishWrite(w) // one pipelined Redis round trip per write, bounded by publishTimeout
+			return
+		}
 		select {
-		case tv.queue <- tableWrite{tenant: tenant, tables: tables}:
+		case tv.queue <- w:
 		default:
-			go f.publishWrite(tableWrite{tenant: tenant, tables: tables})
+			go f.publishWrite(w)
 		}
 	}
 }
@@ -89,16 +96,17 @@ func (s *Server) noteWrites(tenant string, dec *policy.Decision) {
 // WriteSeq returns the tenant's write sequence; a result whose reading
 // began and ended with the same value read no table a write moved meanwhile.
 func (s *Server) WriteSeq(ctx context.Context, tenant string) string {
-	if f := s.fleet.Load(); f != nil && f.Up() {
-		if tok, ok := f.versions(ctx, f.key("tv", tenant)); ok {
-			return tok
-		}
-	}
 	tv := &s.tables
 	tv.init()
 	tv.mu.Lock()
-	defer tv.mu.Unlock()
-	return "l" + tv.boot + ":" + strconv.FormatUint(tv.seq[tenant], 10)
+	local := "l" + tv.boot + ":" + strconv.FormatUint(tv.seq[tenant], 10)
+	tv.mu.Unlock()
+	if f := s.fleet.Load(); f != nil && f.Up() {
+		if tok, ok := f.versions(ctx, f.key("tv", tenant)); ok {
+			return tok + "/" + local
+		}
+	}
+	return local
 }
 
 // TableToken returns the versions of tenant's tables (and of writes whose
@@ -111,9 +119,14 @@ func (s *Server) TableToken(ctx context.Context, tenant string, tables []string)
 			keys[i] = f.key("tv", tenant, t)
 		}
 		if tok, ok := f.versions(ctx, keys...); ok {
-			return tok
+			return tok + "/" + s.localToken(tenant, names)
 		}
 	}
+	return s.localToken(tenant, names)
+}
+
+// localToken is the token of this process's own counters.
+func (s *Server) localToken(tenant string, names []string) string {
 	tv := &s.tables
 	tv.init()
 	tv.mu.Lock()
@@ -159,9 +172,12 @@ func (f *Fleet) versions(ctx context.Context, keys ...string) (string, bool) {
 	return b.String(), true
 }
 
+// publishTimeout bounds the Redis round trip a write waits for.
+const publishTimeout = 200 * time.Millisecond
+
 // publishWrite moves the fleet's versions of w's tables.
 func (f *Fleet) publishWrite(w tableWrite) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
 	pipe := f.rc.Pipeline()
 	pipe.Incr(ctx, f.key("tv", w.tenant))
@@ -196,7 +212,7 @@ const maxTxWrites = 64
 // transaction it may have ended: a result read while the transaction was
 // open saw the old rows.
 func (s *Server) noteStatementWrites(tenant string, st *Statement) {
-	s.noteWrites(tenant, &st.dec)
+	s.noteWrites(tenant, &st.dec, false)
 	tx := false
 	for _, x := range st.dec.Stmts {
 		switch x.Class {
@@ -211,7 +227,7 @@ func (s *Server) noteStatementWrites(tenant string, st *Statement) {
 		}
 	}
 	if tx && len(st.txWrites.Stmts) > 0 {
-		s.noteWrites(tenant, &st.txWrites)
+		s.noteWrites(tenant, &st.txWrites, true)
 		st.txWrites.Stmts = st.txWrites.Stmts[:0]
 	}
 }

@@ -454,7 +454,7 @@ func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
 func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
 	dec, err := s.policy.Check(b.Subject, d, sql)
 	if err == nil {
-		s.noteWrites(b.Tenant.ID, dec) // before it runs; Record notes it again after
+		s.noteWrites(b.Tenant.ID, dec, true) // before it runs; Record notes it again after
 	}
 	return dec, err
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -166,6 +168,7 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: st.Tables}
 	start := time.Now()
 	r := &runner{role: b.Role, masked: dec.Masked, limit: opt.Limit, fn: fn, info: info, onCols: opt.OnColumns}
+	r.stmt = &st
 	if st.Cap > 0 && (r.limit == 0 || st.Cap <= r.limit) {
 		// The backend was given LIMIT Cap+1: a row past the cap means rows
 		// were withheld (see policy.Stmt.Cap).
@@ -175,7 +178,12 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 	case t.PGPool != nil:
 		err = s.runPG(ctx, t, dec.SQL, r)
 	case t.MySQLPool != nil:
-		err = s.runMySQL(ctx, t, dec.SQL, r)
+		// USER() and CONNECTION_ID() answer for the API caller, as on the wire.
+		host, _, err := net.SplitHostPort(client)
+		if err != nil {
+			host = client
+		}
+		err = s.runMySQL(ctx, t, dec.Fill(0, b.User.Name, host), r)
 	case t.SQLitePool != nil:
 		r.outMasks = dec.OutputMasks
 		err = s.runSQLite(ctx, t, dec.SQL, st.Class == policy.ClassRead, r)
@@ -253,6 +261,50 @@ type runner struct {
 	// outMasks are the masked output positions the policy decided on the
 	// tree (SQLite, which reports no column origin).
 	outMasks []int
+	// stmt is the analysed statement (MySQL: masks are decided from its
+	// Output, which the column definitions must confirm).
+	stmt *policy.Stmt
+}
+
+// mysqlMasks decides which result columns are masked, as the MySQL front
+// end does: by position from the analysed select list, which the column
+// definitions must confirm (a disagreement refuses the result); without
+// one, every column whose original name or label is that of a masked
+// column of a table the statement reads. A definition naming a masked
+// table.column is masked in any case.
+func mysqlMasks(cols []mysqlCol, st *policy.Stmt, masked map[string]bool) ([]bool, error) {
+	out := make([]bool, len(cols))
+	if len(masked) == 0 {
+		return out, nil
+	}
+	for i, c := range cols {
+		out[i] = masked[strings.ToLower(c.orgTable+"."+c.orgName)]
+	}
+	if st != nil && st.Output != nil {
+		names := make([]string, len(cols))
+		for i, c := range cols {
+			names[i] = c.orgName
+		}
+		m, err := st.Output.Masks(names)
+		if err != nil {
+			return nil, sqlerr.Wrap(sqlerr.Permission, err, "permission denied: the result's columns do not match the statement the proxy checked (masked columns could not be placed); the statement was refused")
+		}
+		for i := range out {
+			out[i] = out[i] || m[i]
+		}
+		return out, nil
+	}
+	names := map[string]bool{}
+	for mk := range masked {
+		t, c, _ := strings.Cut(mk, ".")
+		if st == nil || slices.ContainsFunc(st.Tables, func(x string) bool { return strings.EqualFold(x, t) }) {
+			names[c] = true
+		}
+	}
+	for i, c := range cols {
+		out[i] = out[i] || names[strings.ToLower(c.orgName)] || names[strings.ToLower(c.name)]
+	}
+	return out, nil
 }
 
 // maskCol is one column of the current result to mask.
@@ -662,9 +714,13 @@ func (s *Server) runMySQL(ctx context.Context, t *TenantState, sql string, r *ru
 		if first {
 			r.info.Columns = r.info.Columns[:0]
 			r.maskIdx = r.maskIdx[:0]
+			mset, merr := mysqlMasks(cols, r.stmt, masked)
+			if merr != nil {
+				return merr // the rest of the reply is unread: the connection is discarded
+			}
 			for i, c := range cols {
 				r.info.Columns = append(r.info.Columns, Column{Name: c.name, Type: mysqlTypeName(c.typ)})
-				if masked[strings.ToLower(c.orgTable+"."+c.orgName)] {
+				if mset[i] {
 					r.maskIdx = append(r.maskIdx, maskCol{index: i, text: mysqlTextType(c.typ)})
 				}
 			}
