@@ -38,6 +38,7 @@ type File struct {
 	Proxy   ProxyOptions        `mapstructure:"proxy"`
 	Log     Log                 `mapstructure:"log"`
 	Health  Health              `mapstructure:"health"`
+	Catalog Catalog             `mapstructure:"catalog"`
 	NLP     NLP                 `mapstructure:"nlp"`
 	Tenants []Tenant            `mapstructure:"tenants"`
 	Users   []User              `mapstructure:"users"`
@@ -114,6 +115,12 @@ type Health struct {
 	Interval time.Duration `mapstructure:"interval"` // how often a used pool checks its backend (0: never)
 }
 
+// Catalog configures the live catalog snapshots of row-isolated tenants.
+type Catalog struct {
+	// Refresh is how often a snapshot in use is read again (default 30s).
+	Refresh time.Duration `mapstructure:"refresh"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info (default), warn, error
@@ -184,7 +191,7 @@ func Load(path string) (*Config, error) {
 		"tls.cert_file": "", "tls.key_file": "",
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
 		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
-		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second,
+		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second, "catalog.refresh": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
@@ -240,6 +247,10 @@ func Build(f File) (*Config, error) {
 		MaxMessageSize:     f.Proxy.MaxMessageSize,
 		DrainTimeout:       f.Proxy.DrainTimeout,
 		PolicyCacheEntries: f.Proxy.PolicyCacheEntries,
+		CatalogRefresh:     f.Catalog.Refresh,
+	}
+	if f.Catalog.Refresh <= 0 {
+		return nil, errors.New("catalog.refresh: must be positive")
 	}
 	if f.Auth.TokenTTL < 0 {
 		return nil, errors.New("auth.token_ttl: must not be negative")
@@ -443,6 +454,9 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 	}
 	if iso != policy.IsolationSchema && t.Schema != "" {
 		return nil, errors.New("schema: only meaningful with isolation schema")
+	}
+	if iso != policy.IsolationRow && (len(t.TenantTables) > 0 || t.TenantColumn != "") {
+		return nil, errors.New("tenant_column, tenant_tables: only meaningful with isolation row")
 	}
 	if err := pt.Scope.Validate(); err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)

@@ -503,13 +503,8 @@ type pgFilter struct {
 // filterFor returns the filter of table rel, or nil.
 func (a *pgStmt) filterFor(rel string) (*pgFilter, *sqlerr.Error) {
 	var f *pgFilter
-	if a.scope.Isolation == IsolationRow && a.scope.TenantColumn != "" {
-		for _, t := range a.scope.TenantTables {
-			if lower(t) == rel {
-				f = &pgFilter{tenantCol: a.scope.TenantColumn}
-				break
-			}
-		}
+	if a.s.tenantTable(rel) {
+		f = &pgFilter{tenantCol: a.scope.TenantColumn}
 	}
 	for t, p := range a.role.RowFilters {
 		if lower(t) != rel {
@@ -579,7 +574,7 @@ func pgQualify(p *pg.Node, qual string) {
 // A reference the rewrite does not reach is refused (counted), never passed
 // unfiltered.
 func (a *pgStmt) rowFilters() *sqlerr.Error {
-	if len(a.role.RowFilters) == 0 && (a.scope.Isolation != IsolationRow || len(a.scope.TenantTables) == 0) {
+	if len(a.role.RowFilters) == 0 && !a.s.hasTenantTables() {
 		return nil
 	}
 	filters := map[string]*pgFilter{}

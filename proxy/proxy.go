@@ -88,6 +88,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// PolicyCacheEntries sizes the rewrite cache.
 	PolicyCacheEntries int
+	// CatalogRefresh is how often a row tenant's catalog snapshot in use is
+	// read again (default 30s); see catalog.go.
+	CatalogRefresh time.Duration
 }
 
 // TenantState is a live tenant: its config and its backend pool.
@@ -103,6 +106,7 @@ type TenantState struct {
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
 	lim          limiter
+	catalog      catalog // row isolation: the live catalog snapshot (catalog.go)
 	// retired is set when a reload replaced or removed the tenant: its
 	// pool closes once no client is bound to it any more.
 	retired   atomic.Bool
@@ -180,6 +184,8 @@ type Server struct {
 	reloadMu  sync.Mutex
 	draining  atomic.Bool
 
+	catalogGen atomic.Uint64 // numbers catalog snapshots (catalog.go)
+
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
 }
@@ -197,6 +203,9 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 	}
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 30 * time.Second
+	}
+	if cfg.CatalogRefresh == 0 {
+		cfg.CatalogRefresh = 30 * time.Second
 	}
 	s := &Server{
 		log:     log,
@@ -367,9 +376,17 @@ func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
 	return nb, nil
 }
 
-// Check runs the policy engine on sql for the binding.
+// Check runs the policy engine on sql for the binding. A row tenant's
+// statements are decided on its live catalog snapshot (catalog.go).
 func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
-	return s.policy.Check(b.Subject, d, sql)
+	if b.Tenant.Scope.Isolation == policy.IsolationRow {
+		return s.checkRow(b, d, sql)
+	}
+	dec, err := s.policy.Check(b.Subject, d, sql)
+	if err == nil {
+		s.noteDDL(dec)
+	}
+	return dec, err
 }
 
 // NewCancelKey registers fn under a fresh (pid, secret) pair for the
