@@ -9,8 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,4 +268,70 @@ func pgSuper(t testing.TB, db string) *pgx.Conn {
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c
+}
+
+// TestRowCatalogConfigChecked: a listed tenant table that does not exist or
+// lacks the tenant column stops the start and is refused on reload, naming
+// the tenant, the table and the reason.
+func TestRowCatalogConfigChecked(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "rowcat_cfg")
+	pgExec(t, db, "CREATE TABLE orders (tenant_id text, note text)", "CREATE TABLE plans (name text)",
+		"INSERT INTO orders VALUES ('a', 'A'), ('b', 'B')")
+	tenants := func(tables string) string {
+		return fmt.Sprintf(`
+tenants:
+  - {id: shop_a, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", isolation: row,
+     tenant_column: tenant_id, tenant_value: a, tenant_tables: [%s]}
+users:
+  - {name: an, password: pw, tenants: {shop_a: analyst}}
+`, db, tables)
+	}
+	// Start refused.
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	cfg := fmt.Sprintf("listen: {postgres: %q, admin: \"\"}\n", freeAddr(t)) + tenants("orders, nosuch, plans")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, proxyBinary(t), "--config", path).CombinedOutput()
+	if err == nil {
+		t.Fatalf("the proxy started with a missing tenant table:\n%s", out)
+	}
+	for _, want := range []string{`tenant "shop_a"`, `table "nosuch" does not exist`, `table "plans" has no column "tenant_id"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("start error does not say %q:\n%s", want, out)
+		}
+	}
+
+	// Reload refused; the running configuration stays.
+	pp := startProxyProcess(t, tenants("orders"))
+	c, err := pgx.Connect(ctx, pp.url("an", "pw", "shop_a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if got := strings.Join(pgStrings(t, c, "SELECT note FROM orders"), ","); got != "A" {
+		t.Fatalf("orders: %q", got)
+	}
+	if err := os.WriteFile(pp.cfgPath, []byte(pp.listen+tenants("orders, nosuch")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := pp.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(pp.log(), "config_reload_rejected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("reload not rejected:\n%s", pp.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(pp.log(), `table \"nosuch\" does not exist`) && !strings.Contains(pp.log(), `table "nosuch" does not exist`) {
+		t.Errorf("reload rejection does not give the reason:\n%s", pp.log())
+	}
+	if got := strings.Join(pgStrings(t, c, "SELECT note FROM orders"), ","); got != "A" {
+		t.Errorf("orders after the rejected reload: %q", got)
+	}
 }
