@@ -186,6 +186,40 @@ func pgSessionLocalDDL(n *pg.Node) bool {
 	return false
 }
 
+// pgInternalPrefix starts the names of the statements the proxy prepares on
+// shared backend connections.
+const pgInternalPrefix = "tp_"
+
+// internalName refuses SQL-level PREPARE, EXECUTE and DEALLOCATE of a name
+// in the proxy's own namespace, for every role: those statements belong to
+// other clients of the shared backend connection.
+func (a *pgStmt) internalName(kind, name string) *sqlerr.Error {
+	if strings.HasPrefix(lower(name), pgInternalPrefix) {
+		return sqlerr.New(sqlerr.Permission,
+			"permission denied: %s of %q: prepared statement names starting with %q are reserved by the proxy", kind, name, pgInternalPrefix)
+	}
+	return nil
+}
+
+// pgAtAtTenant reports SELECT @@tenant (no FROM, one target).
+func pgAtAtTenant(sel *pg.SelectStmt) bool {
+	if len(sel.TargetList) != 1 || len(sel.FromClause) != 0 || sel.WhereClause != nil || sel.WithClause != nil ||
+		sel.Larg != nil || len(sel.GroupClause) != 0 || sel.HavingClause != nil || sel.LimitCount != nil ||
+		len(sel.SortClause) != 0 || len(sel.DistinctClause) != 0 || sel.LimitOffset != nil {
+		return false
+	}
+	rt := sel.TargetList[0].GetResTarget()
+	if rt == nil {
+		return false
+	}
+	e := rt.Val.GetAExpr()
+	if e == nil || e.Kind != pg.A_Expr_Kind_AEXPR_OP || e.Lexpr != nil || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "@@" {
+		return false
+	}
+	c := e.Rexpr.GetColumnRef()
+	return c != nil && len(c.Fields) == 1 && lower(c.Fields[0].GetString_().GetSval()) == "tenant"
+}
+
 func (a *pgStmt) outside(kind, name string) *sqlerr.Error {
 	return sqlerr.New(sqlerr.CrossTenant, "%s %q is outside tenant %q", kind, name, a.tenant())
 }
@@ -286,6 +320,12 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		if len(sel.ValuesLists) > 0 {
 			return ClassRead, "VALUES", nil
 		}
+		if pgAtAtTenant(sel) {
+			// SELECT @@tenant, as on the MySQL front end: SHOW tenant.
+			a.plainDML = false
+			a.st.ShowVar = "tenant"
+			return ClassSession, "SHOW", nil
+		}
 		return ClassRead, "SELECT", nil
 	case *pg.Node_InsertStmt:
 		a.plainDML = true
@@ -337,6 +377,9 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		}
 		return ClassRead, "EXPLAIN", nil
 	case *pg.Node_PrepareStmt:
+		if err := a.internalName("PREPARE", x.PrepareStmt.Name); err != nil {
+			return 0, "", err
+		}
 		cl, _, err := a.classify(x.PrepareStmt.Query)
 		a.plainDML = false
 		if err != nil {
@@ -345,8 +388,20 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		a.st.Pins = true
 		return cl, "PREPARE", nil
 	case *pg.Node_ExecuteStmt:
+		if err := a.internalName("EXECUTE", x.ExecuteStmt.Name); err != nil {
+			return 0, "", err
+		}
 		return ClassWrite, "EXECUTE", nil
 	case *pg.Node_DeallocateStmt:
+		if x.DeallocateStmt.Isall || x.DeallocateStmt.Name == "" {
+			// Backend connections are shared: DEALLOCATE ALL would drop the
+			// statements the proxy prepared there for other clients.
+			return 0, "", sqlerr.New(sqlerr.Unsupported,
+				"DEALLOCATE ALL is not supported through the proxy (backend connections are shared); deallocate statements by name")
+		}
+		if err := a.internalName("DEALLOCATE", x.DeallocateStmt.Name); err != nil {
+			return 0, "", err
+		}
 		return ClassSession, "DEALLOCATE", nil
 	case *pg.Node_DeclareCursorStmt:
 		cl, _, err := a.classify(x.DeclareCursorStmt.Query)
@@ -1147,6 +1202,9 @@ var pgSensitiveCatalog = map[string]bool{
 	"pg_subscription": true, "pg_stat_subscription": true, "pg_replication_slots": true,
 	"pg_stat_replication": true, "pg_stat_wal_receiver": true, "pg_prepared_xacts": true,
 	"pg_locks": true, "pg_stat_ssl": true, "pg_stat_gssapi": true, "pg_backend_memory_contexts": true,
+	// Per backend connection, and connections are shared: other clients'
+	// statement texts (literals included) and cursors.
+	"pg_prepared_statements": true, "pg_cursors": true,
 }
 
 // pgCatalogName reports catalog relations psql and drivers read unqualified.
@@ -1180,6 +1238,8 @@ var pgFuncRules = map[string]funcRule{
 	// ts_stat runs the query text it is given (ts_rewrite's two-argument
 	// form too, see funcCall), unchecked.
 	"ts_stat": fnDeny, "pg_nextoid": fnDeny,
+	// The functions behind pg_prepared_statements and pg_cursors.
+	"pg_prepared_statement": fnDeny, "pg_cursor": fnDeny,
 	"pg_notify": fnNotify,
 	"loread":    fnLargeObject, "lowrite": fnLargeObject,
 	"pg_advisory_lock": fnPins, "pg_advisory_lock_shared": fnPins,
