@@ -126,8 +126,12 @@ type pgStmt struct {
 	locking  bool
 	writeFn  bool // calls a function that changes state (setval, lo_unlink, ...)
 	pins     bool
-	err      *sqlerr.Error
-	visited  map[protoreflect.ProtoMessage]bool
+	// catalog visibility (pgcatalog.go)
+	catalogFiltered bool        // a catalog relation read needs its filter
+	guards          []oidGuard  // oid values to keep only when the tenant's
+	dbGuards        []**pg.Node // database names/oids to keep only when the own
+	err             *sqlerr.Error
+	visited         map[protoreflect.ProtoMessage]bool
 }
 
 func (a *pgStmt) tenant() string { return a.scope.Tenant }
@@ -265,6 +269,9 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 		a.st.Pins = true
 	}
 	if err := a.access(); err != nil {
+		return Stmt{}, err
+	}
+	if err := a.applyGuards(); err != nil {
 		return Stmt{}, err
 	}
 	for t := range a.tables {
@@ -442,6 +449,9 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		name := lower(x.VariableShowStmt.Name)
 		if name == "tenant" {
 			a.st.ShowVar = "tenant"
+		}
+		if a.role.Access < AccessAdmin && (pgServerSettings[name] || name == "all") {
+			return 0, "", a.serverSetting(name)
 		}
 		return ClassSession, "SHOW", nil
 	case *pg.Node_DiscardStmt:
@@ -1163,6 +1173,10 @@ func (a *pgStmt) rangeVar(rv *pg.RangeVar) {
 			"permission denied: catalog relation %s is not available through the proxy (it shows other tenants' data or server secrets)", rel))
 		return
 	}
+	a.catalogRef(lower(schema), rel)
+	if a.catalogPred(rv) != "" {
+		a.catalogFiltered = true
+	}
 	a.refs[rv] = true
 	a.tables[rel] = true
 	if schema == "pg_catalog" || schema == "information_schema" {
@@ -1298,6 +1312,10 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 			return
 		}
 	}
+	a.catalogFunc(name, f)
+	if a.err != nil {
+		return
+	}
 	// Sleeping holds a backend connection of the tenant's pool: read-only
 	// roles may not; roles that may write can hold a connection anyway.
 	if strings.HasPrefix(name, "pg_sleep") && a.role.Access < AccessWrite {
@@ -1378,6 +1396,9 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 		}
 		a.litDep = true
 		s, ok := pgConstString(f.Args[0])
+		if _, guarded := pgOidFuncs[name]; !ok && guarded {
+			return // a computed oid: shown only when it is the tenant's (catalogFunc)
+		}
 		if !ok {
 			if c := f.Args[0].GetTypeCast(); c != nil && pgRegType(c.TypeName) != "" {
 				if _, ok := pgConstString(c.Arg); ok {
@@ -1466,7 +1487,12 @@ func (a *pgStmt) typeCast(c *pg.TypeCast) {
 	a.litDep = true
 	s, ok := pgConstString(c.Arg)
 	if !ok {
-		return // computed: checked where it reaches a function (regArgs)
+		// Computed: checked where it reaches a function (regArgs); shown
+		// as a name only when it is the tenant's object.
+		if _, known := pgOidSets[reg]; known {
+			a.guardOid(&c.Arg, reg, reg)
+		}
+		return
 	}
 	if pgNumericOID(s) {
 		a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: a cast to %s of an oid is not allowed on tenant %q; use a name", reg, a.tenant()))
