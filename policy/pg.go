@@ -128,8 +128,9 @@ type pgStmt struct {
 	pins     bool
 	// catalog visibility (pgcatalog.go)
 	catalogFiltered bool        // a catalog relation read needs its filter
-	guards          []oidGuard  // oid values to keep only when the tenant's
-	dbGuards        []**pg.Node // database names/oids to keep only when the own
+	setConfig       *SetVar     // a standalone SELECT set_config(...), tracked like SET
+	guards          []oidGuard  // oid values shown only when they are the tenant's
+	dbGuards        []**pg.Node // database names/oids kept only when they are its own
 	err             *sqlerr.Error
 	visited         map[protoreflect.ProtoMessage]bool
 }
@@ -205,6 +206,64 @@ func (a *pgStmt) internalName(kind, name string) *sqlerr.Error {
 	return nil
 }
 
+// pgStandaloneSetConfig returns the setting change of a statement that is
+// exactly SELECT [pg_catalog.]set_config('name', 'value', true|false), or nil.
+//
+// pg_dump's form SELECT set_config(name, 'value', false) FROM pg_settings
+// WHERE name = 'name' (set it only where the server has it) counts too.
+func pgStandaloneSetConfig(sel *pg.SelectStmt) *SetVar {
+	settingsName := ""
+	if len(sel.FromClause) == 1 && sel.WhereClause != nil {
+		rv := sel.FromClause[0].GetRangeVar()
+		w := sel.WhereClause.GetAExpr()
+		if rv == nil || lower(rv.Relname) != "pg_settings" || rv.Schemaname != "" && lower(rv.Schemaname) != "pg_catalog" ||
+			rv.Alias != nil || w == nil || w.Kind != pg.A_Expr_Kind_AEXPR_OP || len(w.Name) != 1 || w.Name[0].GetString_().GetSval() != "=" {
+			return nil
+		}
+		c := w.Lexpr.GetColumnRef()
+		v, ok := pgConstString(w.Rexpr)
+		if c == nil || len(c.Fields) != 1 || lower(c.Fields[0].GetString_().GetSval()) != "name" || !ok {
+			return nil
+		}
+		settingsName = v
+	} else if len(sel.FromClause) != 0 || sel.WhereClause != nil {
+		return nil
+	}
+	if len(sel.TargetList) != 1 || sel.WithClause != nil ||
+		sel.Larg != nil || len(sel.GroupClause) != 0 || sel.HavingClause != nil || sel.LimitCount != nil ||
+		len(sel.SortClause) != 0 || len(sel.DistinctClause) != 0 || sel.LimitOffset != nil {
+		return nil
+	}
+	f := sel.TargetList[0].GetResTarget().GetVal().GetFuncCall()
+	if f == nil || len(f.Args) != 3 || f.AggStar || f.Over != nil || f.AggFilter != nil || len(f.AggOrder) != 0 {
+		return nil
+	}
+	names := pgNames(f.Funcname)
+	if len(names) == 0 || lower(names[len(names)-1]) != "set_config" || len(names) == 2 && lower(names[0]) != "pg_catalog" || len(names) > 2 {
+		return nil
+	}
+	name, ok1 := pgConstString(f.Args[0])
+	if settingsName != "" {
+		c := f.Args[0].GetColumnRef()
+		name, ok1 = settingsName, c != nil && len(c.Fields) == 1 && lower(c.Fields[0].GetString_().GetSval()) == "name"
+	}
+	val, ok2 := pgConstString(f.Args[1])
+	local := f.Args[2].GetAConst().GetBoolval()
+	if !ok1 || !ok2 || local == nil {
+		return nil
+	}
+	name = lower(strings.TrimSpace(name))
+	if name == "" || strings.ContainsAny(name, "\"'; \t\n") {
+		return nil
+	}
+	sql := "SET "
+	if local.Boolval {
+		sql += "LOCAL "
+	}
+	sql += name + " TO '" + strings.ReplaceAll(val, "'", "''") + "'"
+	return &SetVar{Kind: SetValue, Name: name, Value: val, Local: local.Boolval, SQL: sql}
+}
+
 // pgAtAtTenant reports SELECT @@tenant (no FROM, one target).
 func pgAtAtTenant(sel *pg.SelectStmt) bool {
 	if len(sel.TargetList) != 1 || len(sel.FromClause) != 0 || sel.WhereClause != nil || sel.WithClause != nil ||
@@ -268,6 +327,9 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 	if a.pins {
 		a.st.Pins = true
 	}
+	if a.setConfig != nil {
+		a.st.Set = a.setConfig
+	}
 	if err := a.access(); err != nil {
 		return Stmt{}, err
 	}
@@ -326,6 +388,13 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		}
 		if len(sel.ValuesLists) > 0 {
 			return ClassRead, "VALUES", nil
+		}
+		if sv := pgStandaloneSetConfig(sel); sv != nil {
+			// SELECT set_config('name', 'value', is_local) on its own (as
+			// pg_dump sends it): tracked like SET, to be replayed on
+			// whichever backend connection serves the session.
+			a.plainDML = false
+			a.setConfig = sv
 		}
 		if pgAtAtTenant(sel) {
 			// SELECT @@tenant, as on the MySQL front end: SHOW tenant.
@@ -1168,7 +1237,8 @@ func (a *pgStmt) rangeVar(rv *pg.RangeVar) {
 	if schema == "" && db == "" && a.isCTE(rv.Relname) {
 		return
 	}
-	if (schema == "" || schema == "pg_catalog") && pgSensitiveCatalog[rel] {
+	if (schema == "" || schema == "pg_catalog") && pgSensitiveCatalog[rel] &&
+		!(a.scope.Isolation == IsolationDatabase && pgDatabaseOwnCatalog[rel]) {
 		a.fail(sqlerr.New(sqlerr.Permission,
 			"permission denied: catalog relation %s is not available through the proxy (it shows other tenants' data or server secrets)", rel))
 		return
@@ -1213,13 +1283,17 @@ var pgSensitiveCatalog = map[string]bool{
 	"pg_authid": true, "pg_shadow": true, "pg_user_mappings": true, "pg_user_mapping": true,
 	"pg_largeobject": true, "pg_largeobject_metadata": true,
 	"pg_file_settings": true, "pg_hba_file_rules": true, "pg_ident_file_mappings": true,
-	"pg_subscription": true, "pg_stat_subscription": true, "pg_replication_slots": true,
+	"pg_stat_subscription": true, "pg_replication_slots": true,
 	"pg_stat_replication": true, "pg_stat_wal_receiver": true, "pg_prepared_xacts": true,
 	"pg_locks": true, "pg_stat_ssl": true, "pg_stat_gssapi": true, "pg_backend_memory_contexts": true,
 	// Per backend connection, and connections are shared: other clients'
 	// statement texts (literals included) and cursors.
 	"pg_prepared_statements": true, "pg_cursors": true,
 }
+
+// pgDatabaseOwnCatalog are sensitive catalogs whose rows all belong to a
+// database-isolated tenant: its database's large objects.
+var pgDatabaseOwnCatalog = map[string]bool{"pg_largeobject": true, "pg_largeobject_metadata": true}
 
 // pgCatalogName reports catalog relations psql and drivers read unqualified.
 func pgCatalogName(rel string) bool {
@@ -1329,6 +1403,12 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 			return
 		}
 		if a.scope.Isolation == IsolationSchema {
+			if a.setConfig != nil && a.setConfig.Name == "search_path" {
+				// pg_dump's first statement: it needs search_path '' and
+				// the whole database's catalogs.
+				a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: set_config of search_path is not allowed on tenant %q (schema isolation): pg_dump of a schema tenant is not supported through the proxy; export its tables with COPY (SELECT ...) TO STDOUT or psql's \\copy, and its definitions with psql's \\d+", a.tenant()))
+				return
+			}
 			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: set_config is not allowed on tenant %q (schema isolation)", a.tenant()))
 			return
 		}
@@ -1337,8 +1417,14 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 			return
 		}
 		setting, ok := pgConstString(f.Args[0])
+		if a.setConfig != nil {
+			setting, ok = a.setConfig.Name, true
+		}
 		switch lower(strings.TrimSpace(setting)) {
-		case "search_path", "role", "session_authorization":
+		case "search_path":
+			// Tracked and replayed only as a statement of its own.
+			ok = ok && a.setConfig != nil
+		case "role", "session_authorization":
 			ok = false
 		case "standard_conforming_strings", "client_encoding":
 			if len(f.Args) > 1 {

@@ -43,15 +43,18 @@ const pgOwnSchemaNames = `({{tenant}}, 'pg_catalog', 'information_schema')`
 // pgCatalogDatabase filters, in every isolation model, the catalogs that
 // span the databases of the server.
 var pgCatalogDatabase = map[string]string{
-	"pg_database":                   "datname = pg_catalog.current_database()",
-	"pg_stat_database":              "datname = pg_catalog.current_database()",
-	"pg_stat_database_conflicts":    "datname = pg_catalog.current_database()",
-	"pg_db_role_setting":            "setdatabase = " + pgOwnDatabase,
-	"pg_shdescription":              "classoid <> 'pg_catalog.pg_database'::pg_catalog.regclass OR objoid = " + pgOwnDatabase,
-	"pg_shseclabel":                 "classoid <> 'pg_catalog.pg_database'::pg_catalog.regclass OR objoid = " + pgOwnDatabase,
-	"pg_shdepend":                   "dbid IN (0, " + pgOwnDatabase + ")",
-	"pg_stat_progress_analyze":      "datname = pg_catalog.current_database()",
-	"pg_stat_progress_basebackup":   "false",
+	"pg_database":                 "datname = pg_catalog.current_database()",
+	"pg_stat_database":            "datname = pg_catalog.current_database()",
+	"pg_stat_database_conflicts":  "datname = pg_catalog.current_database()",
+	"pg_db_role_setting":          "setdatabase = " + pgOwnDatabase,
+	"pg_shdescription":            "classoid <> 'pg_catalog.pg_database'::pg_catalog.regclass OR objoid = " + pgOwnDatabase,
+	"pg_shseclabel":               "classoid <> 'pg_catalog.pg_database'::pg_catalog.regclass OR objoid = " + pgOwnDatabase,
+	"pg_shdepend":                 "dbid IN (0, " + pgOwnDatabase + ")",
+	"pg_stat_progress_analyze":    "datname = pg_catalog.current_database()",
+	"pg_stat_progress_basebackup": "false",
+	// Subscriptions carry connection strings (passwords) and are created by
+	// the server's operator, never by a tenant: always empty.
+	"pg_subscription":               "false",
 	"pg_stat_progress_cluster":      "datname = pg_catalog.current_database()",
 	"pg_stat_progress_copy":         "datname = pg_catalog.current_database()",
 	"pg_stat_progress_create_index": "datname = pg_catalog.current_database()",

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
@@ -96,6 +97,26 @@ func TestPGAtAtTenant(t *testing.T) {
 		}
 		if got := dec.Stmts[0].ShowVar; got != want {
 			t.Errorf("%s: ShowVar %q, want %q", q, got, want)
+		}
+	}
+}
+
+// TestPGSubscriptionsEmpty: pg_subscription (connection strings) reads as
+// empty for every role; large objects are a database tenant's own.
+func TestPGSubscriptionsEmpty(t *testing.T) {
+	admin, _ := BuiltinRole(RoleAdmin)
+	for _, sc := range []*Scope{
+		{Tenant: "alpha", Isolation: IsolationDatabase, Database: "alpha"},
+		{Tenant: "alpha", Isolation: IsolationSchema, Database: "shared", Schema: "alpha"},
+	} {
+		s := Subject{User: "u", Scope: sc, Role: &admin}
+		dec, err := NewEngine(0).Check(s, Postgres, "SELECT subconninfo FROM pg_subscription")
+		if err != nil || !strings.Contains(dec.SQL, "WHERE false") {
+			t.Errorf("%s: %v %v", sc.Isolation, dec, err)
+		}
+		_, err = NewEngine(0).Check(s, Postgres, "SELECT oid FROM pg_largeobject_metadata")
+		if (err == nil) != (sc.Isolation == IsolationDatabase) {
+			t.Errorf("pg_largeobject_metadata under %s: %v", sc.Isolation, err)
 		}
 	}
 }
