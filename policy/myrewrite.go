@@ -142,6 +142,9 @@ func (a *myStmt) rowFilters() *sqlerr.Error {
 	filters := map[string]*myFilter{}
 	need := 0
 	for t := range a.refs {
+		if why := a.s.refusedTable(t.Name.L); why != "" {
+			return sqlerr.New(sqlerr.CrossTenant, "permission denied: table %q cannot be read on tenant %q: %s", t.Name.L, a.tenant(), why)
+		}
 		f, ok := filters[t.Name.L]
 		if !ok {
 			f = a.filterFor(t.Name.L)

@@ -597,6 +597,9 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 	filters := map[string]*pgFilter{}
 	need := 0
 	for rv := range a.refs {
+		if why := a.s.refusedTable(lower(rv.Relname)); why != "" {
+			return sqlerr.New(sqlerr.CrossTenant, "permission denied: relation %q cannot be read on tenant %q: %s", lower(rv.Relname), a.tenant(), why)
+		}
 		key := pgFilterKey(rv)
 		f, ok := filters[key]
 		if !ok {

@@ -129,6 +129,10 @@ type Tables struct {
 	Tenant map[string]bool
 	// Known holds every relation name of the catalog.
 	Known map[string]bool
+	// Refused holds relations that read tenant tables but have no tenant
+	// column to filter on (views over tenant tables), with the reason: a
+	// statement naming one is refused.
+	Refused map[string]string
 }
 
 // Unknown returns the tables of d's statements that the snapshot does not
@@ -173,6 +177,14 @@ func (s Subject) tenantTable(rel string) bool {
 		}
 	}
 	return false
+}
+
+// refusedTable returns why rel may not be read in row isolation ("" when it may).
+func (s Subject) refusedTable(rel string) string {
+	if s.Scope.Isolation != IsolationRow || s.Tables == nil {
+		return ""
+	}
+	return s.Tables.Refused[rel]
 }
 
 // hasTenantTables reports whether any table is filtered on the tenant column.

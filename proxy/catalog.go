@@ -202,7 +202,7 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 	default:
 		return nil, sqlerr.New(sqlerr.Internal, "tenant %q: unknown engine %q", t.ID, t.Engine)
 	}
-	tables := &policy.Tables{Tenant: map[string]bool{}, Known: map[string]bool{}}
+	tables := &policy.Tables{Tenant: map[string]bool{}, Known: map[string]bool{}, Refused: map[string]string{}}
 	_, err := s.SystemQuery(ctx, t, relQ, func(row []any) error {
 		if len(row) != 2 {
 			return fmt.Errorf("catalog: %d columns, want 2", len(row))
@@ -231,6 +231,9 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 		return nil, sqlerr.Wrap(sqlerr.Unavailable, ErrTenantTables,
 			"tenant %q: tenant_tables: %s", t.ID, strings.Join(bad, "; "))
 	}
+	if err := s.readRefusedViews(ctx, t, col, tables); err != nil {
+		return nil, err
+	}
 	sn := &catalogSnap{tables: tables}
 	_, err = s.SystemQuery(ctx, t, keyQ, func(row []any) error {
 		if len(row) != 2 {
@@ -247,6 +250,48 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 	}
 	slices.SortFunc(sn.keys, func(a, b KeyWarning) int { return strings.Compare(a.Table+"."+a.Key, b.Table+"."+b.Key) })
 	return sn, nil
+}
+
+// readRefusedViews finds the views that read tenant tables but lack the
+// tenant column: filtering them is impossible, so they are refused. On
+// Postgres the views' dependencies are exact (pg_depend); MariaDB has no
+// view-usage table, so a view whose definition names a tenant table counts.
+func (s *Server) readRefusedViews(ctx context.Context, t *TenantState, col string, tables *policy.Tables) error {
+	const why = "it reads tenant tables but has no tenant column to filter on; add the column to the view"
+	switch t.Engine {
+	case EnginePostgres:
+		_, err := s.SystemQuery(ctx, t, fmt.Sprintf(pgCatalogViews, pgQuoteLiteral(col)), func(row []any) error {
+			if len(row) == 1 {
+				tables.Refused[strings.ToLower(fmt.Sprint(row[0]))] = why
+			}
+			return nil
+		})
+		return err
+	default:
+		type view struct{ name, def string }
+		var views []view
+		_, err := s.SystemQuery(ctx, t, myCatalogViews, func(row []any) error {
+			if len(row) == 2 {
+				views = append(views, view{strings.ToLower(fmt.Sprint(row[0])), strings.ToLower(fmt.Sprint(row[1]))})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, v := range views {
+			if tables.Tenant[v.name] {
+				continue
+			}
+			for tb := range tables.Tenant {
+				if strings.Contains(v.def, "`"+tb+"`") {
+					tables.Refused[v.name] = why
+					break
+				}
+			}
+		}
+		return nil
+	}
 }
 
 func truthy(v any) bool {
@@ -289,6 +334,22 @@ WHERE x.indisunique AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
     WHERE a.attrelid = c.oid AND lower(a.attname::text) = %[1]s AND a.attnum = ANY (x.indkey))
 ORDER BY 1, 2`
+
+// pgCatalogViews lists the views and materialized views without the tenant
+// column whose rules read a relation that has it.
+const pgCatalogViews = `SELECT DISTINCT lower(v.relname::text)
+FROM pg_catalog.pg_class v
+JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid
+JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> v.oid
+WHERE v.relkind IN ('v', 'm')
+  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = d.refobjid AND a.attnum > 0
+    AND NOT a.attisdropped AND lower(a.attname::text) = %[1]s)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = v.oid AND a.attnum > 0
+    AND NOT a.attisdropped AND lower(a.attname::text) = %[1]s)`
+
+// myCatalogViews lists the views of the tenant's database and their text.
+const myCatalogViews = `SELECT LOWER(TABLE_NAME), VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()`
 
 // myCatalogRelations lists the tables and views of the tenant's database
 // and whether each has the tenant column.

@@ -24,6 +24,9 @@ func TestRowCatalogMySQL(t *testing.T) {
 		"INSERT INTO notes VALUES (1, 'NOTE-1'), (2, 'NOTE-2'), (NULL, 'NOTE-null')",
 		"CREATE VIEW order_notes AS SELECT tenant_id, note FROM orders",
 		"CREATE TABLE ref (code VARCHAR(10))",
+		"CREATE VIEW order_ids AS SELECT id, note FROM orders",
+		"CREATE VIEW plan_names AS SELECT name FROM plans",
+		"CREATE TABLE scoped (tenant_id VARCHAR(10), code VARCHAR(10), PRIMARY KEY (tenant_id, code), UNIQUE KEY code_only (code))",
 	)
 	dsn := "root@tcp(127.0.0.1:3306)/" + db
 	rp := startProxy(t, fmt.Sprintf(`
@@ -55,6 +58,19 @@ users:
 	check("SELECT name FROM plans ORDER BY id", "basic,pro")
 	// An INT tenant column compared with 'a' matches no row: filtered, not open.
 	check("SELECT body FROM notes", "")
+
+	check("SELECT name FROM plan_names ORDER BY name", "basic,pro")
+	if _, err := an.QueryContext(ctx, "SELECT note FROM order_ids"); err == nil || !strings.Contains(err.Error(), "no tenant column") {
+		t.Errorf("view over a tenant table without the column: %v, want refused", err)
+	}
+	ts, _ := rp.Server.Tenant("shop_a")
+	var keys []string
+	for _, k := range ts.CatalogKeyWarnings() {
+		keys = append(keys, k.Table+"."+k.Key)
+	}
+	if got := strings.Join(keys, ","); got != "orders.PRIMARY,scoped.code_only" {
+		t.Errorf("key warnings: %q, want orders.PRIMARY,scoped.code_only", got)
+	}
 
 	res, err := ed.ExecContext(ctx, "DELETE FROM orders WHERE tenant_id = 'b'")
 	if err != nil {

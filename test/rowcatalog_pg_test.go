@@ -85,6 +85,11 @@ func rowCatalogPG(t *testing.T, refresh string) (*runningProxy, string) {
 		"INSERT INTO events VALUES ('a', 1), ('b', 2)",
 		// A view that keeps the column is filtered like a table.
 		"CREATE VIEW order_notes AS SELECT tenant_id, note FROM orders",
+		// A view over a tenant table without the column cannot be filtered.
+		"CREATE VIEW order_ids AS SELECT id, note FROM orders",
+		"CREATE VIEW plan_names AS SELECT name FROM plans",
+		// A shared table keyed on the tenant column too.
+		"CREATE TABLE scoped (tenant_id text, code text, PRIMARY KEY (tenant_id, code))",
 	)
 	dsn := "postgres://postgres@127.0.0.1:5432/" + db + "?sslmode=disable"
 	rp := startProxy(t, fmt.Sprintf(`
@@ -141,6 +146,24 @@ func TestRowCatalogPGWithoutTenantTables(t *testing.T) {
 	}
 	if got := strings.Join(pgStrings(t, su, "SELECT body FROM notes WHERE tenant_id = 'b'"), ","); got != "NOTE-b" {
 		t.Errorf("tenant b's note after the editor's UPDATE: %q", got)
+	}
+	if got := strings.Join(pgStrings(t, an, "SELECT name FROM plan_names"), ","); got != "basic,pro" {
+		t.Errorf("view over a shared table: %q", got)
+	}
+	for _, q := range []string{"SELECT note FROM order_ids", "SELECT (SELECT max(note) FROM order_ids)", "SELECT * FROM orders JOIN order_ids USING (id)"} {
+		if _, err := pgStringsErr(an, q); pgState(err) != "42501" || !strings.Contains(err.Error(), "no tenant column") {
+			t.Errorf("%s: %v, want refused", q, err)
+		}
+	}
+	// Unique keys without the tenant column are reported.
+	ts, _ := rp.Server.Tenant("shop_a")
+	var keys []string
+	for _, k := range ts.CatalogKeyWarnings() {
+		keys = append(keys, k.Table+"."+k.Key)
+	}
+	// (plans is not a tenant table; scoped's key includes the column.)
+	if got := strings.Join(keys, ","); got != "orders.orders_pkey" {
+		t.Errorf("key warnings: %q, want orders.orders_pkey", got)
 	}
 	// Shared tables without the column stay read-only below a write role.
 	vi := rp.connect(t, "vi", "pw", "shop_a")
