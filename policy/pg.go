@@ -312,6 +312,9 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 		}
 		return a.st, nil
 	}
+	if err := a.catalogWrites(n); err != nil {
+		return Stmt{}, err
+	}
 	a.refs = map[*pg.RangeVar]bool{}
 	a.tables = map[string]bool{}
 	a.rangeNms = map[string]bool{}

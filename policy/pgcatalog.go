@@ -531,3 +531,42 @@ func pgScalarSelect(v, cond *pg.Node) *pg.Node {
 		Location: -1,
 	}}}
 }
+
+// catalogWrites refuses, for every role, statements that change or lock a
+// system catalog: the backend user may be a superuser, and the catalogs are
+// every tenant's.
+func (a *pgStmt) catalogWrites(n *pg.Node) *sqlerr.Error {
+	var targets []*pg.RangeVar
+	switch x := n.Node.(type) {
+	case *pg.Node_UpdateStmt:
+		targets = append(targets, x.UpdateStmt.Relation)
+	case *pg.Node_DeleteStmt:
+		targets = append(targets, x.DeleteStmt.Relation)
+	case *pg.Node_InsertStmt:
+		targets = append(targets, x.InsertStmt.Relation)
+	case *pg.Node_MergeStmt:
+		targets = append(targets, x.MergeStmt.Relation)
+	case *pg.Node_CopyStmt:
+		if x.CopyStmt.IsFrom {
+			targets = append(targets, x.CopyStmt.Relation)
+		}
+	case *pg.Node_TruncateStmt:
+		for _, r := range x.TruncateStmt.Relations {
+			targets = append(targets, r.GetRangeVar())
+		}
+	case *pg.Node_LockStmt:
+		for _, r := range x.LockStmt.Relations {
+			targets = append(targets, r.GetRangeVar())
+		}
+	}
+	for _, rv := range targets {
+		if rv == nil {
+			continue
+		}
+		schema, rel := lower(rv.Schemaname), lower(rv.Relname)
+		if schema == "pg_catalog" || schema == "information_schema" || schema == "pg_toast" || schema == "" && pgCatalogRelations[rel] {
+			return a.privilege("changing or locking the system catalog " + rel)
+		}
+	}
+	return nil
+}

@@ -120,3 +120,29 @@ func TestPGSubscriptionsEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestPGCatalogWritesRefused: no role changes or locks a system catalog.
+func TestPGCatalogWritesRefused(t *testing.T) {
+	admin, _ := BuiltinRole(RoleAdmin)
+	for _, sc := range []*Scope{
+		{Tenant: "alpha", Isolation: IsolationDatabase, Database: "alpha"},
+		{Tenant: "gamma", Isolation: IsolationSchema, Database: "shared", Schema: "gamma"},
+		{Tenant: "shop_a", Isolation: IsolationRow, Database: "shop", TenantColumn: "tenant_id", TenantValue: "a"},
+	} {
+		s := Subject{User: "u", Scope: sc, Role: &admin}
+		for _, q := range []string{
+			"UPDATE pg_namespace SET nspname = 'x' WHERE nspname = 'pg_catalog'",
+			"DELETE FROM pg_catalog.pg_description",
+			"INSERT INTO pg_description VALUES (1, 2, 0, 'x')",
+			"MERGE INTO pg_description d USING (SELECT 1 AS x) s ON true WHEN MATCHED THEN DELETE",
+			"COPY pg_catalog.pg_class FROM STDIN",
+			"TRUNCATE pg_catalog.pg_description",
+			"LOCK TABLE pg_class IN ACCESS EXCLUSIVE MODE",
+			"UPDATE information_schema.sql_features SET comments = 'x'",
+		} {
+			if _, err := NewEngine(0).Check(s, Postgres, q); err == nil {
+				t.Errorf("%s (%s): allowed", q, sc.Isolation)
+			}
+		}
+	}
+}
