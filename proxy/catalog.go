@@ -313,13 +313,14 @@ func myQuoteLiteral(s string) string {
 }
 
 // pgCatalogRelations lists every relation name of the database (all
-// schemas, temporary ones included) and whether it has the tenant column.
+// schemas, temporary ones included; sequences are known, never tenant
+// tables) and whether it has the tenant column.
 const pgCatalogRelations = `SELECT lower(c.relname::text),
   bool_or(a.attnum IS NOT NULL)
 FROM pg_catalog.pg_class c
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
   AND NOT a.attisdropped AND lower(a.attname::text) = %s
-WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')
 GROUP BY 1`
 
 // pgCatalogKeys lists the unique indexes (primary keys included) of user

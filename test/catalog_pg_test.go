@@ -276,6 +276,42 @@ func TestCatalogPGOwnIntrospection(t *testing.T) {
 			if err := c.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&size); err != nil || size <= 0 {
 				t.Errorf("own database size as %s@%s: %d, %v", user, tenant, size, err)
 			}
+			// Guarded displays of the tenant's own objects come through, labels kept.
+			for q, want := range map[string]string{
+				"SELECT c.oid::regclass::text FROM pg_class c WHERE relname = 'own_items'":                                              "own_items",
+				"SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'own_items'::regclass":                               "CREATE UNIQUE INDEX own_items_pkey ON ",
+				"SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'own_items'::regclass AND attname = 'name'": "text",
+				"SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'own_items_pkey'":                                  "PRIMARY KEY (id)",
+				"SELECT (pg_database_size(datname) > 0)::text FROM pg_database":                                                         "true",
+				"SELECT proname FROM pg_proc WHERE pronamespace::regnamespace::text <> 'pg_catalog' AND proname = 'own_fn'":             "own_fn",
+			} {
+				rows, err := c.Query(ctx, q)
+				if err != nil {
+					t.Errorf("%s as %s@%s: %v", q, user, tenant, err)
+					continue
+				}
+				var got []string
+				for rows.Next() {
+					var v string
+					if err := rows.Scan(&v); err != nil {
+						t.Errorf("%s: %v", q, err)
+					}
+					got = append(got, v)
+				}
+				rows.Close()
+				if len(got) != 1 || !strings.HasPrefix(got[0], want) {
+					t.Errorf("%s as %s@%s: %q, want %q", q, user, tenant, got, want)
+				}
+			}
+			rows, err := c.Query(ctx, "SELECT c.oid::regclass FROM pg_class c LIMIT 1")
+			if err == nil {
+				if fd := rows.FieldDescriptions(); len(fd) != 1 || fd[0].Name != "oid" {
+					t.Errorf("label of c.oid::regclass as %s@%s: %v", user, tenant, fd)
+				}
+				rows.Close()
+			} else {
+				t.Errorf("c.oid::regclass as %s@%s: %v", user, tenant, err)
+			}
 		}
 	}
 	// Admin roles still read server settings.
