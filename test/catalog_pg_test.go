@@ -159,6 +159,9 @@ var catalogProbes = []string{
 	"SHOW data_directory",
 	"SHOW hba_file",
 	"SHOW ALL",
+	// psql's tab completion of schema and table names.
+	"SELECT pg_catalog.quote_ident(n.nspname) || '.' FROM pg_catalog.pg_namespace n WHERE substring(pg_catalog.quote_ident(n.nspname), 1, 2) = 'zz'",
+	"SELECT pg_catalog.quote_ident(c.relname) FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p', 'v') AND substring(pg_catalog.quote_ident(c.relname), 1, 2) = 'zz'",
 }
 
 func (f *catalogFixture) probe(q string) string {
@@ -278,6 +281,7 @@ func TestCatalogPGOwnIntrospection(t *testing.T) {
 			}
 			// Guarded displays of the tenant's own objects come through, labels kept.
 			for q, want := range map[string]string{
+				"SELECT pg_catalog.quote_ident(c.relname) FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p') AND substring(pg_catalog.quote_ident(c.relname), 1, 7) = 'own_ite' AND pg_catalog.pg_table_is_visible(c.oid)": "own_items",
 				"SELECT c.oid::regclass::text FROM pg_class c WHERE relname = 'own_items'":                                              "own_items",
 				"SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'own_items'::regclass":                               "CREATE UNIQUE INDEX own_items_pkey ON ",
 				"SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'own_items'::regclass AND attname = 'name'": "text",

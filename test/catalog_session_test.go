@@ -45,6 +45,18 @@ func TestPGSharedStatementState(t *testing.T) {
 			t.Errorf("SELECT @@tenant as %s: %q, %v", user, got, err)
 		}
 	}
+	// A session statement takes no expression on Postgres: a sub-query in
+	// SET is a syntax error, never run.
+	vi0 := rp.connect(t, "vi", "pw", "shop_a")
+	for _, q := range []string{
+		"SET application_name = (SELECT note FROM orders LIMIT 1)",
+		"SET work_mem = (SELECT setting FROM pg_settings LIMIT 1)",
+		"SET LOCAL search_path = (SELECT 'public')",
+	} {
+		if _, err := vi0.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol); pgState(err) != "42601" {
+			t.Errorf("%s: %v, want 42601", q, err)
+		}
+	}
 	// The owner's statements still work after the refused DEALLOCATE ALL.
 	if _, err := ow.Exec(ctx, "SELECT count(*) FROM orders WHERE id > $1", 1); err != nil {
 		t.Errorf("owner's prepared statement after the others' attempts: %v", err)
