@@ -168,7 +168,9 @@ func (s Subject) tenantTable(rel string) bool {
 	if s.Scope.Isolation != IsolationRow || s.Scope.TenantColumn == "" {
 		return false
 	}
-	if s.Tables != nil && s.Tables.Tenant[rel] {
+	if s.Tables != nil && (s.Tables.Tenant[rel] || !s.Tables.Known[rel]) {
+		// A relation the snapshot does not know may be created before the
+		// statement runs: it is filtered as a tenant table (fail closed).
 		return true
 	}
 	for _, t := range s.Scope.TenantTables {
@@ -192,7 +194,7 @@ func (s Subject) hasTenantTables() bool {
 	if s.Scope.Isolation != IsolationRow || s.Scope.TenantColumn == "" {
 		return false
 	}
-	return len(s.Scope.TenantTables) > 0 || s.Tables != nil && len(s.Tables.Tenant) > 0
+	return len(s.Scope.TenantTables) > 0 || s.Tables != nil
 }
 
 // SetKind is what a session statement does to a setting.

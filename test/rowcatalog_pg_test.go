@@ -358,3 +358,53 @@ users:
 		t.Errorf("orders after the rejected reload: %q", got)
 	}
 }
+
+// TestRowCatalogPGConcurrent: clients reading while tables appear straight
+// on the backend never see another tenant's rows.
+func TestRowCatalogPGConcurrent(t *testing.T) {
+	rp, db := rowCatalogPG(t, "200ms")
+	done := make(chan struct{})
+	errs := make(chan string, 100)
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			c, err := pgx.Connect(context.Background(), rp.pgURL("an", "pw", "shop_a"))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer c.Close(context.Background())
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					errs <- ""
+					return
+				default:
+				}
+				q := fmt.Sprintf("SELECT secret FROM conc_%d", i%5)
+				got, err := pgStringsErr(c, q)
+				if err != nil {
+					continue // not created yet
+				}
+				for _, v := range got {
+					if strings.HasSuffix(v, "-b") {
+						errs <- fmt.Sprintf("%s returned %q", q, v)
+					}
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 5; i++ {
+		pgExec(t, db, fmt.Sprintf("CREATE TABLE conc_%d (tenant_id text, secret text)", i),
+			fmt.Sprintf("INSERT INTO conc_%d VALUES ('a', 'c%d-a'), ('b', 'c%d-b')", i, i, i))
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(done)
+	for w := 0; w < 4; w++ {
+		for e := range errs {
+			if e == "" {
+				break
+			}
+			t.Error(e)
+		}
+	}
+}
