@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"sort"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -282,6 +283,7 @@ var pgServerSettingsList = func() string {
 	for n := range pgServerSettings {
 		parts = append(parts, "'"+n+"'")
 	}
+	sort.Strings(parts)
 	return "(" + strings.Join(parts, ", ") + ")"
 }()
 
