@@ -157,7 +157,6 @@ var pgCatalogSchemaOpen = map[string]bool{
 	"pg_settings": true, "pg_stat_archiver": true, "pg_stat_bgwriter": true, "pg_stat_wal": true,
 	"pg_stat_slru": true, "pg_stat_recovery_prefetch": true, "pg_publication": true,
 	"pg_foreign_data_wrapper": true, "pg_foreign_server": true, "pg_parameter_acl": true,
-	"pg_stat_replication_slots": false, "pg_event_trigger": false,
 }
 
 // pgCatalogRelations are the relations of pg_catalog (Postgres 15-17):
