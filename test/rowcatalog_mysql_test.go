@@ -109,3 +109,24 @@ users:
 		t.Errorf("listed table without the column: %v", err)
 	}
 }
+
+// TestRowCatalogMySQLUnreadable: a MySQL row tenant whose backend cannot be
+// reached has its statements refused with 2003 naming the tenant.
+func TestRowCatalogMySQLUnreadable(t *testing.T) {
+	requireMySQL(t)
+	rp := startProxy(t, fmt.Sprintf(`
+tenants:
+  - {id: shop_down, engine: mysql, dsn: "root@tcp(%s)/nosuch", isolation: row, tenant_column: tenant_id,
+     pool: {size: 1, timeout: 2s}}
+users:
+  - {name: an, password: pw, tenants: {shop_down: analyst}}
+`, freeAddr(t)))
+	db := rp.myOpen(t, "an", "pw", "shop_down", "")
+	_, err := db.QueryContext(context.Background(), "SELECT note FROM orders")
+	if err == nil {
+		t.Fatal("a statement ran without a catalog")
+	}
+	if code, _ := myErr(t, err); code != 2003 || !strings.Contains(err.Error(), `tenant "shop_down"`) {
+		t.Errorf("unreachable backend: %v, want 2003 naming the tenant", err)
+	}
+}
