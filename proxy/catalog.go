@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -163,9 +164,15 @@ func (s *Server) catalogSnap(ctx context.Context, t *TenantState, need time.Time
 		return nil, e
 	}
 	sn.started = started
-	sn.tables.Gen = s.catalogGen.Add(1)
+	prev := t.catalog.snap.Load()
+	if prev != nil && sameTables(prev.tables, sn.tables) {
+		// Unchanged: keep the generation, and with it the cached decisions.
+		sn.tables.Gen = prev.tables.Gen
+	} else {
+		sn.tables.Gen = s.catalogGen.Add(1)
+	}
 	t.catalog.fail.Store(nil)
-	prev := t.catalog.snap.Swap(sn)
+	t.catalog.snap.Store(sn)
 	if prev == nil || !slices.Equal(keyNames(prev.keys), keyNames(sn.keys)) {
 		for _, k := range sn.keys {
 			s.log.Warn("shared_key_without_tenant_column", "tenant", t.ID, "table", k.Table, "key", k.Key,
@@ -173,6 +180,10 @@ func (s *Server) catalogSnap(ctx context.Context, t *TenantState, need time.Time
 		}
 	}
 	return sn, nil
+}
+
+func sameTables(a, b *policy.Tables) bool {
+	return maps.Equal(a.Tenant, b.Tenant) && maps.Equal(a.Known, b.Known) && maps.Equal(a.Refused, b.Refused)
 }
 
 func keyNames(ks []KeyWarning) []string {
