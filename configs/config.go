@@ -39,6 +39,7 @@ type File struct {
 	Proxy   ProxyOptions        `mapstructure:"proxy"`
 	Log     Log                 `mapstructure:"log"`
 	Health  Health              `mapstructure:"health"`
+	Catalog Catalog             `mapstructure:"catalog"`
 	NLP     NLP                 `mapstructure:"nlp"`
 	Tenants []Tenant            `mapstructure:"tenants"`
 	Users   []User              `mapstructure:"users"`
@@ -130,6 +131,12 @@ type Health struct {
 	Interval time.Duration `mapstructure:"interval"` // how often a used pool checks its backend (0: never)
 }
 
+// Catalog configures the live catalog snapshots of row-isolated tenants.
+type Catalog struct {
+	// Refresh is how often a snapshot in use is read again (default 30s).
+	Refresh time.Duration `mapstructure:"refresh"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info (default), warn, error
@@ -205,7 +212,7 @@ func Load(path string) (*Config, error) {
 		"cache.memory_mb": 64, "cache.query_ttl": 5 * time.Minute, "cache.schema_ttl": 10 * time.Minute,
 		"proxy.max_message_size": 64 << 20, "proxy.drain_timeout": 30 * time.Second, "proxy.policy_cache_entries": 100000,
 		"proxy.max_client_connections": 0, "proxy.max_unauthenticated_per_source": proxy.DefaultMaxUnauthenticatedPerSource,
-		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second,
+		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second, "catalog.refresh": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
@@ -269,6 +276,10 @@ func Build(f File) (*Config, error) {
 
 		MaxClientConnections:        f.Proxy.MaxClientConnections,
 		MaxUnauthenticatedPerSource: f.Proxy.MaxUnauthenticatedPerSource,
+		CatalogRefresh:              f.Catalog.Refresh,
+	}
+	if f.Catalog.Refresh <= 0 {
+		return nil, errors.New("catalog.refresh: must be positive")
 	}
 	if f.Proxy.MaxClientConnections < 0 {
 		return nil, errors.New("proxy.max_client_connections: must not be negative (0: no cap)")
@@ -503,6 +514,9 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 	}
 	if iso != policy.IsolationSchema && t.Schema != "" {
 		return nil, errors.New("schema: only meaningful with isolation schema")
+	}
+	if iso != policy.IsolationRow && (len(t.TenantTables) > 0 || t.TenantColumn != "") {
+		return nil, errors.New("tenant_column, tenant_tables: only meaningful with isolation row")
 	}
 	if err := pt.Scope.Validate(); err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)

@@ -15,6 +15,7 @@ type cacheKey struct {
 	role     string
 	user     string // only when the role's row filters use {{user}}
 	version  uint64
+	tables   uint64 // the row tenant's catalog snapshot (Tables.Gen)
 	sql      string
 }
 

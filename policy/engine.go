@@ -128,6 +128,9 @@ func (e *Engine) key(s Subject, d Dialect, sql string) cacheKey {
 	if roleUsesUser(s.Role) {
 		k.user = s.User
 	}
+	if s.Tables != nil {
+		k.tables = s.Tables.Gen
+	}
 	return k
 }
 

@@ -64,7 +64,7 @@ func TestFastPathAdversarial(t *testing.T) {
 	}{
 		{"nextval schema", Postgres, Subject{Scope: schema, Role: &analyst}, "SELECT nextval('alpha.s')", "SELECT nextval('beta.s')"},
 		{"regclass", Postgres, Subject{Scope: schema, Role: &analyst}, "SELECT 'alpha.t'::regclass", "SELECT 'beta.t'::regclass"},
-		{"set_config", Postgres, Subject{Scope: db, Role: &admin}, "SELECT set_config('work_mem', '1MB', false)", "SELECT set_config('search_path', '1MB', false)"},
+		{"set_config", Postgres, Subject{Scope: db, Role: &admin}, "SELECT set_config('work_mem', '1MB', false)", "SELECT set_config('role', '1MB', false)"},
 		{"limit", Postgres, Subject{Scope: db, Role: &viewer}, "SELECT * FROM t LIMIT 5", "SELECT * FROM t LIMIT 5000"},
 		{"limit my", MySQL, Subject{Scope: db, Role: &viewer}, "SELECT * FROM t LIMIT 5", "SELECT * FROM t LIMIT 5000"},
 		{"order by position", Postgres, Subject{Scope: db, Role: &viewer}, "SELECT email, id FROM customer ORDER BY 2 LIMIT 1", "SELECT email, id FROM customer ORDER BY 1 LIMIT 1"},

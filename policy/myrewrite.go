@@ -66,13 +66,8 @@ func (a *myStmt) tenantValue() string {
 
 func (a *myStmt) filterFor(rel string) *myFilter {
 	var f *myFilter
-	if a.scope.Isolation == IsolationRow && a.scope.TenantColumn != "" {
-		for _, t := range a.scope.TenantTables {
-			if strings.EqualFold(t, rel) {
-				f = &myFilter{tenantCol: a.scope.TenantColumn}
-				break
-			}
-		}
+	if a.s.tenantTable(strings.ToLower(rel)) {
+		f = &myFilter{tenantCol: a.scope.TenantColumn}
 	}
 	for t, p := range a.role.RowFilters {
 		if strings.EqualFold(t, rel) {
@@ -141,12 +136,15 @@ func myAndWhere(where ast.ExprNode, pred ast.ExprNode) ast.ExprNode {
 // their alias; INSERT gets the tenant column filled in or checked. A filtered
 // reference the rewrite does not reach is refused.
 func (a *myStmt) rowFilters() *sqlerr.Error {
-	if len(a.role.RowFilters) == 0 && (a.scope.Isolation != IsolationRow || len(a.scope.TenantTables) == 0) {
+	if len(a.role.RowFilters) == 0 && !a.s.hasTenantTables() {
 		return nil
 	}
 	filters := map[string]*myFilter{}
 	need := 0
 	for t := range a.refs {
+		if why := a.s.refusedTable(t.Name.L); why != "" {
+			return sqlerr.New(sqlerr.CrossTenant, "permission denied: table %q cannot be read on tenant %q: %s", t.Name.L, a.tenant(), why)
+		}
 		f, ok := filters[t.Name.L]
 		if !ok {
 			f = a.filterFor(t.Name.L)

@@ -126,8 +126,13 @@ type pgStmt struct {
 	locking  bool
 	writeFn  bool // calls a function that changes state (setval, lo_unlink, ...)
 	pins     bool
-	err      *sqlerr.Error
-	visited  map[protoreflect.ProtoMessage]bool
+	// catalog visibility (pgcatalog.go)
+	catalogFiltered bool        // a catalog relation read needs its filter
+	setConfig       *SetVar     // a standalone SELECT set_config(...), tracked like SET
+	guards          []oidGuard  // oid values shown only when they are the tenant's
+	dbGuards        []**pg.Node // database names/oids kept only when they are its own
+	err             *sqlerr.Error
+	visited         map[protoreflect.ProtoMessage]bool
 }
 
 func (a *pgStmt) tenant() string { return a.scope.Tenant }
@@ -186,6 +191,98 @@ func pgSessionLocalDDL(n *pg.Node) bool {
 	return false
 }
 
+// pgInternalPrefix starts the names of the statements the proxy prepares on
+// shared backend connections.
+const pgInternalPrefix = "tp_"
+
+// internalName refuses SQL-level PREPARE, EXECUTE and DEALLOCATE of a name
+// in the proxy's own namespace, for every role: those statements belong to
+// other clients of the shared backend connection.
+func (a *pgStmt) internalName(kind, name string) *sqlerr.Error {
+	if strings.HasPrefix(lower(name), pgInternalPrefix) {
+		return sqlerr.New(sqlerr.Permission,
+			"permission denied: %s of %q: prepared statement names starting with %q are reserved by the proxy", kind, name, pgInternalPrefix)
+	}
+	return nil
+}
+
+// pgStandaloneSetConfig returns the setting change of a statement that is
+// exactly SELECT [pg_catalog.]set_config('name', 'value', true|false), or nil.
+//
+// pg_dump's form SELECT set_config(name, 'value', false) FROM pg_settings
+// WHERE name = 'name' (set it only where the server has it) counts too.
+func pgStandaloneSetConfig(sel *pg.SelectStmt) *SetVar {
+	settingsName := ""
+	if len(sel.FromClause) == 1 && sel.WhereClause != nil {
+		rv := sel.FromClause[0].GetRangeVar()
+		w := sel.WhereClause.GetAExpr()
+		if rv == nil || lower(rv.Relname) != "pg_settings" || rv.Schemaname != "" && lower(rv.Schemaname) != "pg_catalog" ||
+			rv.Alias != nil || w == nil || w.Kind != pg.A_Expr_Kind_AEXPR_OP || len(w.Name) != 1 || w.Name[0].GetString_().GetSval() != "=" {
+			return nil
+		}
+		c := w.Lexpr.GetColumnRef()
+		v, ok := pgConstString(w.Rexpr)
+		if c == nil || len(c.Fields) != 1 || lower(c.Fields[0].GetString_().GetSval()) != "name" || !ok {
+			return nil
+		}
+		settingsName = v
+	} else if len(sel.FromClause) != 0 || sel.WhereClause != nil {
+		return nil
+	}
+	if len(sel.TargetList) != 1 || sel.WithClause != nil ||
+		sel.Larg != nil || len(sel.GroupClause) != 0 || sel.HavingClause != nil || sel.LimitCount != nil ||
+		len(sel.SortClause) != 0 || len(sel.DistinctClause) != 0 || sel.LimitOffset != nil {
+		return nil
+	}
+	f := sel.TargetList[0].GetResTarget().GetVal().GetFuncCall()
+	if f == nil || len(f.Args) != 3 || f.AggStar || f.Over != nil || f.AggFilter != nil || len(f.AggOrder) != 0 {
+		return nil
+	}
+	names := pgNames(f.Funcname)
+	if len(names) == 0 || lower(names[len(names)-1]) != "set_config" || len(names) == 2 && lower(names[0]) != "pg_catalog" || len(names) > 2 {
+		return nil
+	}
+	name, ok1 := pgConstString(f.Args[0])
+	if settingsName != "" {
+		c := f.Args[0].GetColumnRef()
+		name, ok1 = settingsName, c != nil && len(c.Fields) == 1 && lower(c.Fields[0].GetString_().GetSval()) == "name"
+	}
+	val, ok2 := pgConstString(f.Args[1])
+	local := f.Args[2].GetAConst().GetBoolval()
+	if !ok1 || !ok2 || local == nil {
+		return nil
+	}
+	name = lower(strings.TrimSpace(name))
+	if name == "" || strings.ContainsAny(name, "\"'; \t\n") {
+		return nil
+	}
+	sql := "SET "
+	if local.Boolval {
+		sql += "LOCAL "
+	}
+	sql += name + " TO '" + strings.ReplaceAll(val, "'", "''") + "'"
+	return &SetVar{Kind: SetValue, Name: name, Value: val, Local: local.Boolval, SQL: sql}
+}
+
+// pgAtAtTenant reports SELECT @@tenant (no FROM, one target).
+func pgAtAtTenant(sel *pg.SelectStmt) bool {
+	if len(sel.TargetList) != 1 || len(sel.FromClause) != 0 || sel.WhereClause != nil || sel.WithClause != nil ||
+		sel.Larg != nil || len(sel.GroupClause) != 0 || sel.HavingClause != nil || sel.LimitCount != nil ||
+		len(sel.SortClause) != 0 || len(sel.DistinctClause) != 0 || sel.LimitOffset != nil {
+		return false
+	}
+	rt := sel.TargetList[0].GetResTarget()
+	if rt == nil {
+		return false
+	}
+	e := rt.Val.GetAExpr()
+	if e == nil || e.Kind != pg.A_Expr_Kind_AEXPR_OP || e.Lexpr != nil || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "@@" {
+		return false
+	}
+	c := e.Rexpr.GetColumnRef()
+	return c != nil && len(c.Fields) == 1 && lower(c.Fields[0].GetString_().GetSval()) == "tenant"
+}
+
 func (a *pgStmt) outside(kind, name string) *sqlerr.Error {
 	return sqlerr.New(sqlerr.CrossTenant, "%s %q is outside tenant %q", kind, name, a.tenant())
 }
@@ -215,6 +312,9 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 		}
 		return a.st, nil
 	}
+	if err := a.catalogWrites(n); err != nil {
+		return Stmt{}, err
+	}
 	a.refs = map[*pg.RangeVar]bool{}
 	a.tables = map[string]bool{}
 	a.rangeNms = map[string]bool{}
@@ -230,7 +330,13 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 	if a.pins {
 		a.st.Pins = true
 	}
+	if a.setConfig != nil {
+		a.st.Set = a.setConfig
+	}
 	if err := a.access(); err != nil {
+		return Stmt{}, err
+	}
+	if err := a.applyGuards(); err != nil {
 		return Stmt{}, err
 	}
 	for t := range a.tables {
@@ -286,6 +392,19 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		if len(sel.ValuesLists) > 0 {
 			return ClassRead, "VALUES", nil
 		}
+		if sv := pgStandaloneSetConfig(sel); sv != nil {
+			// SELECT set_config('name', 'value', is_local) on its own (as
+			// pg_dump sends it): tracked like SET, to be replayed on
+			// whichever backend connection serves the session.
+			a.plainDML = false
+			a.setConfig = sv
+		}
+		if pgAtAtTenant(sel) {
+			// SELECT @@tenant, as on the MySQL front end: SHOW tenant.
+			a.plainDML = false
+			a.st.ShowVar = "tenant"
+			return ClassSession, "SHOW", nil
+		}
 		return ClassRead, "SELECT", nil
 	case *pg.Node_InsertStmt:
 		a.plainDML = true
@@ -337,6 +456,9 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		}
 		return ClassRead, "EXPLAIN", nil
 	case *pg.Node_PrepareStmt:
+		if err := a.internalName("PREPARE", x.PrepareStmt.Name); err != nil {
+			return 0, "", err
+		}
 		cl, _, err := a.classify(x.PrepareStmt.Query)
 		a.plainDML = false
 		if err != nil {
@@ -345,8 +467,20 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		a.st.Pins = true
 		return cl, "PREPARE", nil
 	case *pg.Node_ExecuteStmt:
+		if err := a.internalName("EXECUTE", x.ExecuteStmt.Name); err != nil {
+			return 0, "", err
+		}
 		return ClassWrite, "EXECUTE", nil
 	case *pg.Node_DeallocateStmt:
+		if x.DeallocateStmt.Isall || x.DeallocateStmt.Name == "" {
+			// Backend connections are shared: DEALLOCATE ALL would drop the
+			// statements the proxy prepared there for other clients.
+			return 0, "", sqlerr.New(sqlerr.Unsupported,
+				"DEALLOCATE ALL is not supported through the proxy (backend connections are shared); deallocate statements by name")
+		}
+		if err := a.internalName("DEALLOCATE", x.DeallocateStmt.Name); err != nil {
+			return 0, "", err
+		}
 		return ClassSession, "DEALLOCATE", nil
 	case *pg.Node_DeclareCursorStmt:
 		cl, _, err := a.classify(x.DeclareCursorStmt.Query)
@@ -387,6 +521,9 @@ func (a *pgStmt) classify(n *pg.Node) (Class, string, *sqlerr.Error) {
 		name := lower(x.VariableShowStmt.Name)
 		if name == "tenant" {
 			a.st.ShowVar = "tenant"
+		}
+		if a.role.Access < AccessAdmin && (pgServerSettings[name] || name == "all") {
+			return 0, "", a.serverSetting(name)
 		}
 		return ClassSession, "SHOW", nil
 	case *pg.Node_DiscardStmt:
@@ -1103,10 +1240,15 @@ func (a *pgStmt) rangeVar(rv *pg.RangeVar) {
 	if schema == "" && db == "" && a.isCTE(rv.Relname) {
 		return
 	}
-	if (schema == "" || schema == "pg_catalog") && pgSensitiveCatalog[rel] {
+	if (schema == "" || schema == "pg_catalog") && pgSensitiveCatalog[rel] &&
+		!(a.scope.Isolation == IsolationDatabase && pgDatabaseOwnCatalog[rel]) {
 		a.fail(sqlerr.New(sqlerr.Permission,
 			"permission denied: catalog relation %s is not available through the proxy (it shows other tenants' data or server secrets)", rel))
 		return
+	}
+	a.catalogRef(lower(schema), rel)
+	if a.catalogPred(rv) != "" {
+		a.catalogFiltered = true
 	}
 	a.refs[rv] = true
 	a.tables[rel] = true
@@ -1144,10 +1286,17 @@ var pgSensitiveCatalog = map[string]bool{
 	"pg_authid": true, "pg_shadow": true, "pg_user_mappings": true, "pg_user_mapping": true,
 	"pg_largeobject": true, "pg_largeobject_metadata": true,
 	"pg_file_settings": true, "pg_hba_file_rules": true, "pg_ident_file_mappings": true,
-	"pg_subscription": true, "pg_stat_subscription": true, "pg_replication_slots": true,
+	"pg_stat_subscription": true, "pg_replication_slots": true,
 	"pg_stat_replication": true, "pg_stat_wal_receiver": true, "pg_prepared_xacts": true,
 	"pg_locks": true, "pg_stat_ssl": true, "pg_stat_gssapi": true, "pg_backend_memory_contexts": true,
+	// Per backend connection, and connections are shared: other clients'
+	// statement texts (literals included) and cursors.
+	"pg_prepared_statements": true, "pg_cursors": true,
 }
+
+// pgDatabaseOwnCatalog are sensitive catalogs whose rows all belong to a
+// database-isolated tenant: its database's large objects.
+var pgDatabaseOwnCatalog = map[string]bool{"pg_largeobject": true, "pg_largeobject_metadata": true}
 
 // pgCatalogName reports catalog relations psql and drivers read unqualified.
 func pgCatalogName(rel string) bool {
@@ -1180,6 +1329,8 @@ var pgFuncRules = map[string]funcRule{
 	// ts_stat runs the query text it is given (ts_rewrite's two-argument
 	// form too, see funcCall), unchecked.
 	"ts_stat": fnDeny, "pg_nextoid": fnDeny,
+	// The functions behind pg_prepared_statements and pg_cursors.
+	"pg_prepared_statement": fnDeny, "pg_cursor": fnDeny,
 	"pg_notify": fnNotify,
 	"loread":    fnLargeObject, "lowrite": fnLargeObject,
 	"pg_advisory_lock": fnPins, "pg_advisory_lock_shared": fnPins,
@@ -1238,6 +1389,10 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 			return
 		}
 	}
+	a.catalogFunc(name, f)
+	if a.err != nil {
+		return
+	}
 	// Sleeping holds a backend connection of the tenant's pool: read-only
 	// roles may not; roles that may write can hold a connection anyway.
 	if strings.HasPrefix(name, "pg_sleep") && a.role.Access < AccessWrite {
@@ -1251,6 +1406,12 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 			return
 		}
 		if a.scope.Isolation == IsolationSchema {
+			if a.setConfig != nil && a.setConfig.Name == "search_path" {
+				// pg_dump's first statement: it needs search_path '' and
+				// the whole database's catalogs.
+				a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: set_config of search_path is not allowed on tenant %q (schema isolation): pg_dump of a schema tenant is not supported through the proxy; export its tables with COPY (SELECT ...) TO STDOUT or psql's \\copy, and its definitions with psql's \\d+", a.tenant()))
+				return
+			}
 			a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: set_config is not allowed on tenant %q (schema isolation)", a.tenant()))
 			return
 		}
@@ -1259,8 +1420,14 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 			return
 		}
 		setting, ok := pgConstString(f.Args[0])
+		if a.setConfig != nil {
+			setting, ok = a.setConfig.Name, true
+		}
 		switch lower(strings.TrimSpace(setting)) {
-		case "search_path", "role", "session_authorization":
+		case "search_path":
+			// Tracked and replayed only as a statement of its own.
+			ok = ok && a.setConfig != nil
+		case "role", "session_authorization":
 			ok = false
 		case "standard_conforming_strings", "client_encoding":
 			if len(f.Args) > 1 {
@@ -1318,6 +1485,9 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 		}
 		a.litDep = true
 		s, ok := pgConstString(f.Args[0])
+		if _, guarded := pgOidFuncs[name]; !ok && guarded {
+			return // a computed oid: shown only when it is the tenant's (catalogFunc)
+		}
 		if !ok {
 			if c := f.Args[0].GetTypeCast(); c != nil && pgRegType(c.TypeName) != "" {
 				if _, ok := pgConstString(c.Arg); ok {
@@ -1406,7 +1576,12 @@ func (a *pgStmt) typeCast(c *pg.TypeCast) {
 	a.litDep = true
 	s, ok := pgConstString(c.Arg)
 	if !ok {
-		return // computed: checked where it reaches a function (regArgs)
+		// Computed: checked where it reaches a function (regArgs); shown
+		// as a name only when it is the tenant's object.
+		if _, known := pgOidSets[reg]; known {
+			a.guardOid(&c.Arg, reg, reg)
+		}
+		return
 	}
 	if pgNumericOID(s) {
 		a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: a cast to %s of an oid is not allowed on tenant %q; use a name", reg, a.tenant()))

@@ -513,16 +513,28 @@ type pgFilter struct {
 	preds     []*pg.Node // role predicates (unqualified column references)
 }
 
-// filterFor returns the filter of table rel, or nil.
-func (a *pgStmt) filterFor(rel string) (*pgFilter, *sqlerr.Error) {
+// pgFilterKey keys the filters of a statement: schema and relation name
+// (catalog filters depend on both).
+func pgFilterKey(rv *pg.RangeVar) string {
+	if rv == nil {
+		return ""
+	}
+	return lower(rv.Schemaname) + "." + lower(rv.Relname)
+}
+
+// filterFor returns the filter of table reference rv, or nil.
+func (a *pgStmt) filterFor(rv *pg.RangeVar) (*pgFilter, *sqlerr.Error) {
+	rel := lower(rv.Relname)
 	var f *pgFilter
-	if a.scope.Isolation == IsolationRow && a.scope.TenantColumn != "" {
-		for _, t := range a.scope.TenantTables {
-			if lower(t) == rel {
-				f = &pgFilter{tenantCol: a.scope.TenantColumn}
-				break
-			}
+	if p := a.catalogPred(rv); p != "" {
+		pred, err := a.e.pgPredicate(p, a.scope.Schema, a.s.User)
+		if err != nil {
+			return nil, sqlerr.Wrap(sqlerr.Internal, err, "catalog filter of %q does not parse", rel)
 		}
+		f = &pgFilter{preds: []*pg.Node{pred}}
+	}
+	if a.s.tenantTable(rel) {
+		f = &pgFilter{tenantCol: a.scope.TenantColumn}
 	}
 	for t, p := range a.role.RowFilters {
 		if lower(t) != rel {
@@ -592,21 +604,24 @@ func pgQualify(p *pg.Node, qual string) {
 // A reference the rewrite does not reach is refused (counted), never passed
 // unfiltered.
 func (a *pgStmt) rowFilters() *sqlerr.Error {
-	if len(a.role.RowFilters) == 0 && (a.scope.Isolation != IsolationRow || len(a.scope.TenantTables) == 0) {
+	if len(a.role.RowFilters) == 0 && !a.s.hasTenantTables() && !a.catalogFiltered {
 		return nil
 	}
 	filters := map[string]*pgFilter{}
 	need := 0
 	for rv := range a.refs {
-		rel := lower(rv.Relname)
-		f, ok := filters[rel]
+		if why := a.s.refusedTable(lower(rv.Relname)); why != "" {
+			return sqlerr.New(sqlerr.CrossTenant, "permission denied: relation %q cannot be read on tenant %q: %s", lower(rv.Relname), a.tenant(), why)
+		}
+		key := pgFilterKey(rv)
+		f, ok := filters[key]
 		if !ok {
 			var err *sqlerr.Error
-			f, err = a.filterFor(rel)
+			f, err = a.filterFor(rv)
 			if err != nil {
 				return err
 			}
-			filters[rel] = f
+			filters[key] = f
 		}
 		if f != nil {
 			need++
@@ -622,7 +637,7 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 		if rv == nil || !a.refs[rv] {
 			return
 		}
-		f := filters[lower(rv.Relname)]
+		f := filters[pgFilterKey(rv)]
 		if f == nil {
 			return
 		}
@@ -660,7 +675,7 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 		if rv == nil || !a.refs[rv] {
 			return
 		}
-		f := filters[lower(rv.Relname)]
+		f := filters[pgFilterKey(rv)]
 		if f == nil {
 			return
 		}
@@ -677,7 +692,7 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 		}
 	}
 	for _, u := range a.updates {
-		if f := filters[lower(u.Relation.GetRelname())]; f != nil && f.tenantCol != "" {
+		if f := filters[pgFilterKey(u.Relation)]; f != nil && f.tenantCol != "" {
 			for _, t := range u.TargetList {
 				if lower(t.GetResTarget().GetName()) == lower(f.tenantCol) {
 					return sqlerr.New(sqlerr.CrossTenant, "permission denied: UPDATE may not change column %q on tenant %q", f.tenantCol, a.tenant())
@@ -702,7 +717,7 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 		}
 	case *pg.Node_CopyStmt:
 		c := x.CopyStmt
-		if c.Relation != nil && !c.IsFrom && filters[lower(c.Relation.Relname)] != nil {
+		if c.Relation != nil && !c.IsFrom && filters[pgFilterKey(c.Relation)] != nil {
 			// COPY t [(cols)] TO STDOUT -> COPY (SELECT cols FROM ONLY t') TO STDOUT
 			wrap(pgCopyAsQuery(c))
 		}
@@ -713,7 +728,7 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 	if handled != need {
 		var names []string
 		for rv := range a.refs {
-			if filters[lower(rv.Relname)] != nil {
+			if filters[pgFilterKey(rv)] != nil {
 				names = append(names, lower(rv.Relname))
 			}
 		}
@@ -729,7 +744,7 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 // new rows' values cannot be checked against an arbitrary predicate).
 func (a *pgStmt) insertFilter(ins *pg.InsertStmt, filters map[string]*pgFilter, handled *int) *sqlerr.Error {
 	rv := ins.Relation
-	f := filters[lower(rv.Relname)]
+	f := filters[pgFilterKey(rv)]
 	if f == nil {
 		return nil
 	}

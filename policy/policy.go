@@ -112,9 +112,44 @@ type Scope struct {
 	Schema       string    // the tenant's schema (schema isolation, Postgres)
 	TenantColumn string    // row isolation: the column every shared table is filtered on
 	TenantValue  string    // row isolation: this tenant's value of it
-	// TenantTables lists, for row isolation, the tables that carry TenantColumn
-	// (lower-case, unqualified). A table not listed is not filtered.
+	// TenantTables lists, for row isolation, the tables the config names as
+	// carrying TenantColumn (lower-case, unqualified). It is optional: the
+	// proxy checks the list against the tenant's live catalog and adds every
+	// other relation that has the column (Subject.Tables).
 	TenantTables []string
+}
+
+// Tables is a snapshot of a row tenant's live catalog: which relations
+// (tables, views, partitions, foreign tables) carry the tenant column, and
+// which relation names exist at all, so that a statement naming a relation
+// the snapshot does not know can be decided again on a fresh one. Names are
+// lower-case and unqualified: a name that has the column in any schema is
+// filtered wherever it is used.
+type Tables struct {
+	// Gen identifies the snapshot; decisions are cached per snapshot.
+	Gen uint64
+	// Tenant holds the relations that have the tenant column.
+	Tenant map[string]bool
+	// Known holds every relation name of the catalog.
+	Known map[string]bool
+	// Refused holds relations that read tenant tables but have no tenant
+	// column to filter on (views over tenant tables), with the reason: a
+	// statement naming one is refused.
+	Refused map[string]string
+}
+
+// Unknown returns the tables of d's statements that the snapshot does not
+// know (nil when it knows them all).
+func (t *Tables) Unknown(d *Decision) []string {
+	var out []string
+	for _, st := range d.Stmts {
+		for _, name := range st.Tables {
+			if !t.Known[name] {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // Subject is who runs a statement: user, tenant scope and role. Version changes
@@ -125,6 +160,44 @@ type Subject struct {
 	Scope   *Scope
 	Role    *Role
 	Version uint64
+	// Tables is the row tenant's live catalog snapshot; nil means only
+	// Scope.TenantTables are tenant tables.
+	Tables *Tables
+}
+
+// tenantTable reports whether rel (lower-case, unqualified) is filtered on
+// the tenant column.
+func (s Subject) tenantTable(rel string) bool {
+	if s.Scope.Isolation != IsolationRow || s.Scope.TenantColumn == "" {
+		return false
+	}
+	if s.Tables != nil && (s.Tables.Tenant[rel] || !s.Tables.Known[rel]) {
+		// A relation the snapshot does not know may be created before the
+		// statement runs: it is filtered as a tenant table (fail closed).
+		return true
+	}
+	for _, t := range s.Scope.TenantTables {
+		if lower(t) == rel {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedTable returns why rel may not be read in row isolation ("" when it may).
+func (s Subject) refusedTable(rel string) string {
+	if s.Scope.Isolation != IsolationRow || s.Tables == nil {
+		return ""
+	}
+	return s.Tables.Refused[rel]
+}
+
+// hasTenantTables reports whether any table is filtered on the tenant column.
+func (s Subject) hasTenantTables() bool {
+	if s.Scope.Isolation != IsolationRow || s.Scope.TenantColumn == "" {
+		return false
+	}
+	return len(s.Scope.TenantTables) > 0 || s.Tables != nil
 }
 
 // SetKind is what a session statement does to a setting.

@@ -104,6 +104,9 @@ type Config struct {
 	MaxUnauthenticatedPerSource int
 	// Lockout is the brute-force protection of logins (auth.lockout).
 	Lockout LockoutConfig
+	// CatalogRefresh is how often a row tenant's catalog snapshot in use is
+	// read again (default 30s); see catalog.go.
+	CatalogRefresh time.Duration
 }
 
 // TenantState is a live tenant: its config and its backend pool.
@@ -122,6 +125,7 @@ type TenantState struct {
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
 	lim          limiter
+	catalog      catalog // row isolation: the live catalog snapshot (catalog.go)
 	// retired is set when a reload replaced or removed the tenant: its
 	// pool closes once no client is bound to it any more.
 	retired   atomic.Bool
@@ -227,6 +231,7 @@ type Server struct {
 	gate   gate           // gate.go
 	logins loginGuard     // loginguard.go
 	dummy  scram.Verifier // CheckPassword's verifier for unknown users
+	catalogGen atomic.Uint64 // numbers catalog snapshots (catalog.go)
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
@@ -257,6 +262,9 @@ func New(cfg Config, engine *policy.Engine, metrics *Metrics, log *slog.Logger) 
 	dummy, err := scram.NewVerifier(fmt.Sprintf("%x", seed), scram.DefaultIterations)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.CatalogRefresh == 0 {
+		cfg.CatalogRefresh = 30 * time.Second
 	}
 	s := &Server{
 		dummy:   dummy,
@@ -450,9 +458,16 @@ func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
 	return nb, nil
 }
 
-// Check runs the policy engine on sql for the binding.
+// Check runs the policy engine on sql for the binding. A row tenant's
+// statements are decided on its live catalog snapshot (catalog.go).
 func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
-	dec, err := s.policy.Check(b.Subject, d, sql)
+	var dec *policy.Decision
+	var err error
+	if b.Tenant.Scope.Isolation == policy.IsolationRow {
+		dec, err = s.checkRow(b, d, sql)
+	} else if dec, err = s.policy.Check(b.Subject, d, sql); err == nil {
+		s.noteDDL(dec)
+	}
 	if err == nil {
 		s.noteWrites(b.Tenant.ID, dec, true) // before it runs; Record notes it again after
 	}

@@ -32,6 +32,7 @@ var advMyUsers = map[string]map[string]string{
 	"sa": {"shop_a": "admin"},
 	"se": {"shop_a": "editor"},
 	"sb": {"shop_b": "admin"},
+	"so": {"shop_owner": "admin"},
 }
 
 // myRefused are the MySQL error numbers of the proxy's policy refusals.
@@ -63,7 +64,7 @@ func newAdvMy(t *testing.T) *advMy {
 		o.tenantMarkers[tn] = append(append(advMarkersFor(tn, 5, "SECRET"), advEmails(tn, 5)...), "DENIED-"+tn+"-1")
 	}
 	for _, tn := range []string{"shop_a", "shop_b"} {
-		o.tenantMarkers[tn] = append(advMarkersFor(tn, 5, "SECRET"), advEmails(tn, 3)...)
+		o.tenantMarkers[tn] = append(append(advMarkersFor(tn, 5, "SECRET"), advEmails(tn, 3)...), "LATE-"+tn+"-1", "PROXY-"+tn+"-1")
 	}
 	for u, ts := range advMyUsers {
 		for tn, role := range ts {
@@ -98,6 +99,9 @@ func newAdvMy(t *testing.T) *advMy {
 			"SELECT CONCAT(COUNT(*), ':', COALESCE(MD5(GROUP_CONCAT(CONCAT_WS(',', id, tenant_id, note) ORDER BY id SEPARATOR '|')), '')) FROM `" + f.rowDB + "`.orders WHERE tenant_id = '" + v + "'",
 			"SELECT CONCAT(COUNT(*), ':', COALESCE(MD5(GROUP_CONCAT(CONCAT_WS(',', id, tenant_id, email) ORDER BY id SEPARATOR '|')), '')) FROM `" + f.rowDB + "`.customers WHERE tenant_id = '" + v + "'",
 		}
+		for _, tb := range []string{"late_direct", "late_proxy"} {
+			f.checks[tn] = append(f.checks[tn], "SELECT CONCAT(COUNT(*), ':', COALESCE(MD5(GROUP_CONCAT(CONCAT_WS(',', id, tenant_id, secret) ORDER BY id SEPARATOR '|')), '')) FROM `"+f.rowDB+"`."+tb+" WHERE tenant_id = '"+v+"'")
+		}
 	}
 	su, err := sql.Open("mysql", myAdminDSN+"?multiStatements=true")
 	if err != nil {
@@ -123,13 +127,39 @@ tenants:
              restricted: {access: read, denied_tables: [payroll]}}}
   - {id: beta, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: %s}
   - {id: shop_a, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", isolation: row, tenant_column: tenant_id,
-     tenant_value: a, tenant_tables: [orders, customers], pool: %s}
+     tenant_value: a, pool: %s}
   - {id: shop_b, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", isolation: row, tenant_column: tenant_id,
-     tenant_value: b, tenant_tables: [orders, customers], pool: %s}
+     tenant_value: b, pool: %s}
+  - {id: shop_owner, engine: mysql, dsn: "root@tcp(127.0.0.1:3306)/%s", pool: %s}
 users:
-%s`, f.alphaDB, pool, f.betaDB, pool, f.rowDB, pool, f.rowDB, pool, users.String())
+%s`, f.alphaDB, pool, f.betaDB, pool, f.rowDB, pool, f.rowDB, pool, f.rowDB, pool, users.String())
 	f.rp = startProxy(t, yaml)
+	f.lateTables(t)
 	return f
+}
+
+// lateTables creates tenant tables after the row tenants' catalogs were
+// read (the config lists no tenant_tables): late_direct straight on the
+// backend, late_proxy by shop_owner's admin through the proxy.
+func (f *advMy) lateTables(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for u, tn := range map[string]string{"sa": "shop_a", "sb": "shop_b"} {
+		db := f.rp.myOpen(t, u, u+"-pw", tn, "")
+		if _, err := db.ExecContext(ctx, "SELECT COUNT(*) FROM orders"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := "CREATE TABLE %s (id INT PRIMARY KEY, tenant_id VARCHAR(10) NOT NULL, secret VARCHAR(100))"
+	fill := "INSERT INTO %s VALUES (1, 'a', '%s-shop_a-1'), (101, 'b', '%s-shop_b-1')"
+	myExec(t, f.rowDB, fmt.Sprintf(create, "late_direct"), fmt.Sprintf(fill, "late_direct", "LATE", "LATE"))
+	so := f.rp.myOpen(t, "so", "so-pw", "shop_owner", "")
+	for _, q := range []string{fmt.Sprintf(create, "late_proxy"), fmt.Sprintf(fill, "late_proxy", "PROXY", "PROXY")} {
+		if _, err := so.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (f *advMy) seedDatabase(t *testing.T, db, tn string) {

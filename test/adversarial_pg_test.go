@@ -334,6 +334,7 @@ var advPGUsers = map[string]map[string]string{
 	"sv":  {"shop_a": "viewer"},
 	"sam": {"shop_a": "support"},
 	"sb":  {"shop_b": "admin"},
+	"so":  {"shop_owner": "admin"},
 }
 
 // advWriteRoles are the roles that may change their own tenant's data.
@@ -377,7 +378,7 @@ func newAdvPG(t *testing.T) *advPG {
 			ms = append(ms, m+"@x")
 		}
 		ms = append(ms, "TKT-"+tn+"-sam", "TKT-"+tn+"-tom", "PAY-"+tn+"-1", "SCRATCH-"+tn+"-1",
-			"SECRET-"+tn+"-lo", "SECRET-"+tn+"-n1")
+			"SECRET-"+tn+"-lo", "SECRET-"+tn+"-n1", "LATE-"+tn+"-1", "PROXY-"+tn+"-1", "MID-"+tn+"-1")
 		o.tenantMarkers[tn] = ms
 	}
 	f.access = advPGUsers
@@ -417,7 +418,7 @@ func newAdvPG(t *testing.T) *advPG {
 			"(SELECT last_value, is_called FROM " + tn + ".items_id_seq)"}
 	}
 	for tn, v := range map[string]string{"shop_a": "a", "shop_b": "b"} {
-		for _, tb := range []string{"orders", "customers", "tickets", "payments", "scratch"} {
+		for _, tb := range []string{"orders", "customers", "tickets", "payments", "scratch", "late_direct", "late_proxy"} {
 			f.tenantTables[tn] = append(f.tenantTables[tn], fmt.Sprintf("(SELECT * FROM public.%s WHERE tenant_id = '%s')", tb, v))
 		}
 	}
@@ -445,15 +446,14 @@ tenants:
   - {id: gamma, engine: postgres, dsn: "%s", isolation: schema, pool: %s,
      roles: {viewer: {max_rows: 3, masked_columns: [items.email]}}}
   - {id: delta, engine: postgres, dsn: "%s", isolation: schema, pool: %s}
-  - {id: shop_a, engine: postgres, dsn: "%s", isolation: row, tenant_column: tenant_id, tenant_value: a,
-     tenant_tables: [orders, customers, tickets, payments, scratch], pool: %s,
+  - {id: shop_a, engine: postgres, dsn: "%s", isolation: row, tenant_column: tenant_id, tenant_value: a, pool: %s,
      roles: %s}
-  - {id: shop_b, engine: postgres, dsn: "%s", isolation: row, tenant_column: tenant_id, tenant_value: b,
-     tenant_tables: [orders, customers, tickets, payments, scratch], pool: %s,
+  - {id: shop_b, engine: postgres, dsn: "%s", isolation: row, tenant_column: tenant_id, tenant_value: b, pool: %s,
      roles: %s}
+  - {id: shop_owner, engine: postgres, dsn: "%s", pool: %s}
 users:
 %s`, dsn(f.alphaDB), pool, dsn(f.betaDB), pool, dsn(f.sharedDB), pool, dsn(f.sharedDB), pool,
-		dsn(f.rowDB), pool, rowRoles, dsn(f.rowDB), pool, rowRoles, users.String())
+		dsn(f.rowDB), pool, rowRoles, dsn(f.rowDB), pool, rowRoles, dsn(f.rowDB), pool, users.String())
 	f.rp = startProxy(t, yaml)
 
 	ctx := context.Background()
@@ -466,7 +466,46 @@ users:
 		t.Cleanup(func() { _ = c.Close(context.Background()) })
 	}
 	f.victims(t)
+	f.lateTables(t)
 	return f
+}
+
+// lateTables creates tenant tables after the row tenants' catalogs were
+// read (the config lists no tenant_tables): late_direct straight on the
+// backend, late_proxy by shop_owner's admin through the proxy.
+func (f *advPG) lateTables(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, u := range []string{"sa", "sb"} {
+		c := f.rp.connect(t, u, u+"-pw", advPGUsersTenant(u))
+		if _, err := c.Exec(ctx, "SELECT count(*) FROM orders"); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close(ctx)
+	}
+	create := "CREATE TABLE public.%s (id int PRIMARY KEY, tenant_id text NOT NULL, secret text)"
+	fill := "INSERT INTO public.%s VALUES (1, 'a', '%s-shop_a-1'), (101, 'b', '%s-shop_b-1')"
+	if _, err := f.su[f.rowDB].Exec(ctx, fmt.Sprintf(create, "late_direct")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.su[f.rowDB].Exec(ctx, fmt.Sprintf(fill, "late_direct", "LATE", "LATE")); err != nil {
+		t.Fatal(err)
+	}
+	so := f.rp.connect(t, "so", "so-pw", "shop_owner")
+	for _, q := range []string{fmt.Sprintf(create, "late_proxy"), fmt.Sprintf(fill, "late_proxy", "PROXY", "PROXY")} {
+		if _, err := so.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = so.Close(ctx)
+}
+
+func advPGUsersTenant(u string) string {
+	for tn := range advPGUsers[u] {
+		return tn
+	}
+	return ""
 }
 
 func advEmails(tn string, n int) []string {

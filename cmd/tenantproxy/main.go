@@ -134,6 +134,9 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := p.CheckCatalogs(context.Background(), cfg.Proxy); err != nil {
+		return err
+	}
 	audit, err := proxy.NewAuditLog(cfg.File.Audit, os.Stdout, reg, log)
 	if err != nil {
 		return fmt.Errorf("audit.path: %w", err)
@@ -189,6 +192,10 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		defer reloadMu.Unlock()
 		next, err := configs.Load(cfgPath)
 		if err != nil {
+			log.Error("config_reload_rejected", "error", err)
+			return nil, err
+		}
+		if err := p.CheckCatalogs(context.Background(), next.Proxy); err != nil {
 			log.Error("config_reload_rejected", "error", err)
 			return nil, err
 		}

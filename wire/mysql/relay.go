@@ -19,13 +19,13 @@ const capWarningCode = 1260
 
 // relayOpts says how to relay one command's response.
 type relayOpts struct {
-	binary       bool     // rows in the binary protocol (COM_STMT_EXECUTE)
-	meta         bool     // rows may show database names: rewrite and filter them
+	binary       bool        // rows in the binary protocol (COM_STMT_EXECUTE)
+	meta         bool        // rows may show database names: rewrite and filter them
 	caps         *resultCaps // row caps of the results (capped.go); nil: none
-	showWarnings bool     // SHOW WARNINGS: append the proxy's pending warning
-	fieldList    bool     // COM_FIELD_LIST: column definitions up to EOF
-	fetch        bool     // COM_STMT_FETCH: rows up to EOF
-	masked       []string // "table.column" masks of the role for the statement
+	showWarnings bool        // SHOW WARNINGS: append the proxy's pending warning
+	fieldList    bool        // COM_FIELD_LIST: column definitions up to EOF
+	fetch        bool        // COM_STMT_FETCH: rows up to EOF
+	masked       []string    // "table.column" masks of the role for the statement
 	// stmts are the analysed statements whose results these are, in order:
 	// masks are decided from their Output (see decideMasks).
 	stmts []policy.Stmt

@@ -1,0 +1,420 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// The live catalog of a row-isolated tenant. Row isolation filters every
+// relation that has the tenant column, so the set of tenant tables comes
+// from the backend's catalog (read through the tenant's own pool), not from
+// the configuration: tenant_tables is optional and only checked against it.
+//
+// A decision is never made on a snapshot that could miss a tenant table:
+//   - a snapshot older than catalog.refresh is read again before use;
+//   - DDL through the proxy marks every row tenant's snapshot stale;
+//   - a statement naming a relation the snapshot does not know is decided
+//     again on a snapshot whose reading began after the statement arrived;
+//   - when the catalog cannot be read, the tenant's statements are refused
+//     (57P03 / 2003), never run unfiltered.
+
+// catalogTimeout bounds one reading of a catalog.
+const catalogTimeout = 10 * time.Second
+
+// catalog holds one row tenant's snapshot.
+type catalog struct {
+	mu    sync.Mutex // one reading at a time
+	snap  atomic.Pointer[catalogSnap]
+	fail  atomic.Pointer[catalogFail]
+	dirty atomic.Int64 // UnixNano of the last schema change seen through the proxy
+}
+
+// catalogSnap is one reading of the catalog.
+type catalogSnap struct {
+	tables  *policy.Tables
+	started time.Time // when the reading began: what it may miss came later
+	keys    []KeyWarning
+}
+
+// catalogFail is the outcome of a reading that failed.
+type catalogFail struct {
+	err     *sqlerr.Error
+	started time.Time
+}
+
+// KeyWarning is a primary or unique key of a shared (row-isolated) table
+// that does not include the tenant column: a tenant inserting a key value
+// another tenant holds gets a duplicate-key error (or INSERT IGNORE skips
+// the row), which tells it the value exists.
+type KeyWarning struct {
+	Table string `json:"table"`
+	Key   string `json:"key"`
+}
+
+// CatalogKeyWarnings returns the keys of the tenant's shared tables that do
+// not include the tenant column, as of the last catalog reading (nil before
+// the first one).
+func (t *TenantState) CatalogKeyWarnings() []KeyWarning {
+	if sn := t.catalog.snap.Load(); sn != nil {
+		return slices.Clone(sn.keys)
+	}
+	return nil
+}
+
+// CatalogTables returns the relations of the tenant's last catalog reading
+// that carry the tenant column, sorted (nil before the first reading).
+func (t *TenantState) CatalogTables() []string {
+	sn := t.catalog.snap.Load()
+	if sn == nil {
+		return nil
+	}
+	out := make([]string, 0, len(sn.tables.Tenant))
+	for name := range sn.tables.Tenant {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkRow decides a row tenant's statement on a current catalog snapshot.
+func (s *Server) checkRow(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
+	arrived := time.Now()
+	t := b.Tenant
+	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+	defer cancel()
+	need := arrived.Add(-s.cfg.CatalogRefresh)
+	if dirty := t.catalog.dirty.Load(); dirty > need.UnixNano() {
+		need = time.Unix(0, dirty)
+	}
+	sn, err := s.catalogSnap(ctx, t, need)
+	if err != nil {
+		return nil, err
+	}
+	subj := b.Subject
+	subj.Tables = sn.tables
+	dec, err := s.policy.Check(subj, d, sql)
+	if err != nil {
+		return nil, err
+	}
+	if len(sn.tables.Unknown(dec)) > 0 && sn.started.Before(arrived) {
+		// A relation created after the snapshot was read may carry the
+		// tenant column: decide again on a reading newer than the text.
+		if sn, err = s.catalogSnap(ctx, t, arrived); err != nil {
+			return nil, err
+		}
+		subj.Tables = sn.tables
+		if dec, err = s.policy.Check(subj, d, sql); err != nil {
+			return nil, err
+		}
+	}
+	s.noteDDL(dec)
+	return dec, nil
+}
+
+// noteDDL marks every row tenant's catalog stale when dec changes a schema:
+// tenants of any isolation may share a backend database with row tenants.
+func (s *Server) noteDDL(dec *policy.Decision) {
+	if dec.Class() != policy.ClassDDL {
+		return
+	}
+	now := time.Now().UnixNano()
+	for _, t := range s.reg.Load().tenants {
+		if t.Scope.Isolation == policy.IsolationRow {
+			t.catalog.dirty.Store(now)
+		}
+	}
+}
+
+// catalogSnap returns a snapshot of t's catalog whose reading began at or
+// after need, reading the catalog when the current one is older.
+func (s *Server) catalogSnap(ctx context.Context, t *TenantState, need time.Time) (*catalogSnap, error) {
+	if sn := t.catalog.snap.Load(); sn != nil && !sn.started.Before(need) {
+		return sn, nil
+	}
+	t.catalog.mu.Lock()
+	defer t.catalog.mu.Unlock()
+	if sn := t.catalog.snap.Load(); sn != nil && !sn.started.Before(need) {
+		return sn, nil
+	}
+	if f := t.catalog.fail.Load(); f != nil && !f.started.Before(need) {
+		// A reading that began after this statement arrived just failed.
+		return nil, f.err
+	}
+	started := time.Now()
+	sn, err := s.readCatalog(ctx, t)
+	if err != nil {
+		e := sqlerr.As(err)
+		if !errors.Is(err, ErrTenantTables) {
+			e = sqlerr.Wrap(sqlerr.Unavailable, err,
+				"tenant %q is unavailable: its catalog cannot be read (%v), so row isolation cannot be applied", t.ID, err)
+		}
+		s.log.Warn("catalog_read_failed", "tenant", t.ID, "error", err)
+		t.catalog.fail.Store(&catalogFail{err: e, started: started})
+		return nil, e
+	}
+	sn.started = started
+	prev := t.catalog.snap.Load()
+	if prev != nil && sameTables(prev.tables, sn.tables) {
+		// Unchanged: keep the generation, and with it the cached decisions.
+		sn.tables.Gen = prev.tables.Gen
+	} else {
+		sn.tables.Gen = s.catalogGen.Add(1)
+	}
+	t.catalog.fail.Store(nil)
+	t.catalog.snap.Store(sn)
+	if prev == nil || !slices.Equal(keyNames(prev.keys), keyNames(sn.keys)) {
+		for _, k := range sn.keys {
+			s.log.Warn("shared_key_without_tenant_column", "tenant", t.ID, "table", k.Table, "key", k.Key,
+				"tenant_column", t.Scope.TenantColumn)
+		}
+	}
+	return sn, nil
+}
+
+func sameTables(a, b *policy.Tables) bool {
+	return maps.Equal(a.Tenant, b.Tenant) && maps.Equal(a.Known, b.Known) && maps.Equal(a.Refused, b.Refused)
+}
+
+func keyNames(ks []KeyWarning) []string {
+	out := make([]string, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, k.Table+"."+k.Key)
+	}
+	return out
+}
+
+// ErrTenantTables reports listed tenant_tables that the catalog does not
+// have, or that lack the tenant column.
+var ErrTenantTables = errors.New("tenant_tables do not match the catalog")
+
+// readCatalog reads t's catalog through its own pool and checks the
+// configured tenant_tables against it.
+func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap, error) {
+	col := strings.ToLower(t.Scope.TenantColumn)
+	var relQ, keyQ string
+	switch t.Engine {
+	case EnginePostgres:
+		relQ = fmt.Sprintf(pgCatalogRelations, pgQuoteLiteral(col))
+		keyQ = fmt.Sprintf(pgCatalogKeys, pgQuoteLiteral(col))
+	case EngineMySQL:
+		relQ = fmt.Sprintf(myCatalogRelations, myQuoteLiteral(col))
+		keyQ = fmt.Sprintf(myCatalogKeys, myQuoteLiteral(col))
+	default:
+		return nil, sqlerr.New(sqlerr.Internal, "tenant %q: unknown engine %q", t.ID, t.Engine)
+	}
+	tables := &policy.Tables{Tenant: map[string]bool{}, Known: map[string]bool{}, Refused: map[string]string{}}
+	_, err := s.SystemQuery(ctx, t, relQ, func(row []any) error {
+		if len(row) != 2 {
+			return fmt.Errorf("catalog: %d columns, want 2", len(row))
+		}
+		name := strings.ToLower(fmt.Sprint(row[0]))
+		tables.Known[name] = true
+		if truthy(row[1]) {
+			tables.Tenant[name] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, tb := range t.Scope.TenantTables {
+		tb = strings.ToLower(tb)
+		switch {
+		case !tables.Known[tb]:
+			bad = append(bad, fmt.Sprintf("table %q does not exist", tb))
+		case !tables.Tenant[tb]:
+			bad = append(bad, fmt.Sprintf("table %q has no column %q", tb, col))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, sqlerr.Wrap(sqlerr.Unavailable, ErrTenantTables,
+			"tenant %q: tenant_tables: %s", t.ID, strings.Join(bad, "; "))
+	}
+	if err := s.readRefusedViews(ctx, t, col, tables); err != nil {
+		return nil, err
+	}
+	sn := &catalogSnap{tables: tables}
+	_, err = s.SystemQuery(ctx, t, keyQ, func(row []any) error {
+		if len(row) != 2 {
+			return fmt.Errorf("catalog keys: %d columns, want 2", len(row))
+		}
+		tb := strings.ToLower(fmt.Sprint(row[0]))
+		if tables.Tenant[tb] {
+			sn.keys = append(sn.keys, KeyWarning{Table: tb, Key: fmt.Sprint(row[1])})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(sn.keys, func(a, b KeyWarning) int { return strings.Compare(a.Table+"."+a.Key, b.Table+"."+b.Key) })
+	return sn, nil
+}
+
+// readRefusedViews finds the views that read tenant tables but lack the
+// tenant column: filtering them is impossible, so they are refused. On
+// Postgres the views' dependencies are exact (pg_depend); MariaDB has no
+// view-usage table, so a view whose definition names a tenant table counts.
+func (s *Server) readRefusedViews(ctx context.Context, t *TenantState, col string, tables *policy.Tables) error {
+	const why = "it reads tenant tables but has no tenant column to filter on; add the column to the view"
+	switch t.Engine {
+	case EnginePostgres:
+		_, err := s.SystemQuery(ctx, t, fmt.Sprintf(pgCatalogViews, pgQuoteLiteral(col)), func(row []any) error {
+			if len(row) == 1 {
+				tables.Refused[strings.ToLower(fmt.Sprint(row[0]))] = why
+			}
+			return nil
+		})
+		return err
+	default:
+		type view struct{ name, def string }
+		var views []view
+		_, err := s.SystemQuery(ctx, t, myCatalogViews, func(row []any) error {
+			if len(row) == 2 {
+				views = append(views, view{strings.ToLower(fmt.Sprint(row[0])), strings.ToLower(fmt.Sprint(row[1]))})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, v := range views {
+			if tables.Tenant[v.name] {
+				continue
+			}
+			for tb := range tables.Tenant {
+				if strings.Contains(v.def, "`"+tb+"`") {
+					tables.Refused[v.name] = why
+					break
+				}
+			}
+		}
+		return nil
+	}
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case string:
+		return x == "t" || x == "1" || x == "true"
+	}
+	return fmt.Sprint(v) == "1"
+}
+
+// myQuoteLiteral quotes s as a MySQL string literal (the proxy's own
+// catalog queries only; s is a validated identifier).
+func myQuoteLiteral(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+}
+
+// pgCatalogRelations lists every relation name of the database (all
+// schemas, temporary ones included; sequences are known, never tenant
+// tables) and whether it has the tenant column.
+const pgCatalogRelations = `SELECT lower(c.relname::text),
+  bool_or(a.attnum IS NOT NULL)
+FROM pg_catalog.pg_class c
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+  AND NOT a.attisdropped AND lower(a.attname::text) = %s
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')
+GROUP BY 1`
+
+// pgCatalogKeys lists the unique indexes (primary keys included) of user
+// tables that do not include the tenant column.
+const pgCatalogKeys = `SELECT lower(c.relname::text), i.relname::text
+FROM pg_catalog.pg_index x
+JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
+JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE x.indisunique AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%%' AND n.nspname NOT LIKE 'pg\_temp\_%%'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = c.oid AND lower(a.attname::text) = %[1]s AND a.attnum = ANY (x.indkey))
+ORDER BY 1, 2`
+
+// pgCatalogViews lists the views and materialized views without the tenant
+// column whose rules read a relation that has it.
+const pgCatalogViews = `SELECT DISTINCT lower(v.relname::text)
+FROM pg_catalog.pg_class v
+JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid
+JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> v.oid
+WHERE v.relkind IN ('v', 'm')
+  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = d.refobjid AND a.attnum > 0
+    AND NOT a.attisdropped AND lower(a.attname::text) = %[1]s)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = v.oid AND a.attnum > 0
+    AND NOT a.attisdropped AND lower(a.attname::text) = %[1]s)`
+
+// myCatalogViews lists the views of the tenant's database and their text.
+const myCatalogViews = `SELECT LOWER(TABLE_NAME), VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()`
+
+// myCatalogRelations lists the tables and views of the tenant's database
+// and whether each has the tenant column.
+const myCatalogRelations = `SELECT LOWER(t.TABLE_NAME),
+  MAX(c.COLUMN_NAME IS NOT NULL)
+FROM information_schema.TABLES t
+LEFT JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = t.TABLE_SCHEMA
+  AND c.TABLE_NAME = t.TABLE_NAME AND LOWER(c.COLUMN_NAME) = %s
+WHERE t.TABLE_SCHEMA = DATABASE()
+GROUP BY 1`
+
+// myCatalogKeys lists the unique keys of the database's tables that do not
+// include the tenant column.
+const myCatalogKeys = `SELECT LOWER(TABLE_NAME), INDEX_NAME
+FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0
+GROUP BY TABLE_NAME, INDEX_NAME
+HAVING SUM(LOWER(COLUMN_NAME) = %s) = 0
+ORDER BY 1, 2`
+
+// CheckCatalogs reads the catalog of every row tenant of cfg that lists
+// tenant_tables and reports the listed tables that do not exist or lack the
+// tenant column (a config error, at start and on reload). A tenant whose
+// backend cannot be reached is logged and skipped: its statements are
+// refused until its catalog can be read.
+func (s *Server) CheckCatalogs(ctx context.Context, cfg Config) error {
+	var errs []error
+	live := s.reg.Load().tenants
+	for _, tc := range cfg.Tenants {
+		if tc.Scope.Isolation != policy.IsolationRow || len(tc.Scope.TenantTables) == 0 {
+			continue
+		}
+		ts := live[tc.ID]
+		if ts == nil || !sameTenant(ts.Tenant, tc) {
+			ts = &TenantState{Tenant: tc}
+			switch {
+			case tc.Engine == EnginePostgres && tc.PGConfig != nil:
+				ts.PGPool = pool.New(tc.ID, tc.Pool, s.pgDialer(ts, tc.PGConfig), pool.PingPostgres)
+			case tc.Engine == EngineMySQL && tc.MySQL != nil:
+				ts.MySQLPool = pool.New(tc.ID, tc.Pool, s.mysqlDialer(ts, tc.MySQL), pool.PingMySQL)
+			}
+			defer ts.closePools()
+		}
+		cctx, cancel := context.WithTimeout(ctx, catalogTimeout)
+		_, err := s.readCatalog(cctx, ts)
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrTenantTables):
+			errs = append(errs, err)
+		default:
+			s.log.Warn("catalog_check_skipped", "tenant", tc.ID, "error", err)
+		}
+	}
+	return errors.Join(errs...)
+}
