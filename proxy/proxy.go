@@ -228,10 +228,10 @@ type Server struct {
 	reloadMu  sync.Mutex
 	draining  atomic.Bool
 
-	gate   gate           // gate.go
-	logins loginGuard     // loginguard.go
-	dummy  scram.Verifier // CheckPassword's verifier for unknown users
-	catalogGen atomic.Uint64 // numbers catalog snapshots (catalog.go)
+	gate       gate           // gate.go
+	logins     loginGuard     // loginguard.go
+	dummy      scram.Verifier // CheckPassword's verifier for unknown users
+	catalogGen atomic.Uint64  // numbers catalog snapshots (catalog.go)
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
