@@ -25,6 +25,7 @@ type Server struct {
 
 	reload func() (any, error) // POST /api/v1/admin/reload, when set
 	keys   signingKeys         // token keys, when the API is enabled
+	iso    isoState            // isolation verification (isolation.go)
 }
 
 // New returns an admin server over p exposing the metrics of gatherer.

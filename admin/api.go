@@ -230,6 +230,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("GET", "/api/v1/tenant/metrics", authed(s.metrics))
 	route("GET", "/api/v1/tenant/system/status", authed(s.systemStatus))
 	route("POST", "/api/v1/admin/reload", authed(s.reloadConfig))
+	route("GET", "/api/v1/admin/isolation", authed(s.isolation))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -893,6 +894,7 @@ func (s *Server) systemStatus(w http.ResponseWriter, r *http.Request, b *proxy.B
 		"status":  map[bool]string{true: "draining", false: "running"}[s.p.Draining()],
 		"tenants": tenants, "cache": s.cache.stats(r.Context()),
 		"translator": map[string]any{"provider": providerName(s.cfg.NLP.Provider)},
+		"isolation":  s.isolationStatus(),
 	})
 }
 

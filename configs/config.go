@@ -45,6 +45,8 @@ type File struct {
 	// Audit is the audit log; Alerts the webhook alerts.
 	Audit  proxy.AuditConfig `mapstructure:"audit"`
 	Alerts proxy.AlertConfig `mapstructure:"alerts"`
+	// Verify schedules isolation verification.
+	Verify proxy.VerifyConfig `mapstructure:"verify"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -189,6 +191,7 @@ func Load(path string) (*Config, error) {
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
+		"verify.interval": time.Duration(0), "verify.budget": proxy.DefaultVerifyBudget,
 	} {
 		v.SetDefault(k, d)
 	}
@@ -264,6 +267,9 @@ func Build(f File) (*Config, error) {
 	}
 	if err := f.Alerts.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("alerts.%w", err)
+	}
+	if err := f.Verify.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("verify.%w", err)
 	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {

@@ -182,6 +182,8 @@ type Server struct {
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
+
+	iso isoGuard // overlap.go: tenants refused until their isolation is verified
 }
 
 type cancelEntry struct {
@@ -334,6 +336,9 @@ func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
 	if !held || t == nil || t.Engine != engine {
 		return nil, sqlerr.New(sqlerr.UnknownTenant,
 			"tenant %q does not exist or user %q holds no role on it", id, u.Name)
+	}
+	if err := s.isolationBlocked(id); err != nil {
+		return nil, err
 	}
 	role := t.Roles[roleName]
 	if role == nil {
