@@ -208,6 +208,9 @@ func (r *tenantRun) add(c Check) {
 	if !c.Passed && c.Outcome == "" {
 		c.Outcome = "failed"
 	}
+	if !c.Passed && r.ctx.Err() != nil && !strings.Contains(c.Reason, "time budget") {
+		c.Reason += fmt.Sprintf(" (the time budget of %s was used up)", r.budget)
+	}
 	r.rep.Checks = append(r.rep.Checks, c)
 }
 

@@ -157,7 +157,8 @@ func (r *tenantRun) crossProbes(o *TenantState, ocat *catalog) ([]crossProbe, er
 		)
 	case my:
 		out = append(out,
-			crossProbe{name: "sessions in information_schema.processlist", sql: "SELECT user FROM information_schema.processlist WHERE info LIKE " + d.lit("%"+o.Scope.TenantValue+"%"), kind: "list", forbidden: map[string]bool{}},
+			// Any other session's statement may be the other tenant's.
+			crossProbe{name: "sessions in information_schema.processlist", sql: "SELECT info FROM information_schema.processlist WHERE id <> CONNECTION_ID()", kind: "list", anyRow: true},
 		)
 	case !sameDB:
 		out = append(out,
@@ -168,13 +169,13 @@ func (r *tenantRun) crossProbes(o *TenantState, ocat *catalog) ([]crossProbe, er
 	case o.Scope.Isolation == policy.IsolationSchema:
 		out = append(out,
 			crossProbe{name: "column statistics in pg_stats", sql: "SELECT schemaname FROM pg_catalog.pg_stats", kind: "list", forbidden: ownName(o.Scope.Schema)},
-			crossProbe{name: "sessions in pg_stat_activity", sql: "SELECT query FROM pg_catalog.pg_stat_activity WHERE datname = current_database()", kind: "list", forbidden: map[string]bool{}},
+			crossProbe{name: "sessions in pg_stat_activity", sql: "SELECT query FROM pg_catalog.pg_stat_activity WHERE pid <> pg_backend_pid()", kind: "list", anyRow: true},
 			// psql's \d reads pg_namespace: schema names are reported, not failed.
 			crossProbe{name: "schemas listed in pg_namespace", sql: "SELECT nspname FROM pg_catalog.pg_namespace", kind: "list", forbidden: ownName(o.Scope.Schema), namesOnly: true},
 		)
 	default: // row tenants of one database
 		out = append(out,
-			crossProbe{name: "column statistics in pg_stats", sql: "SELECT most_common_vals::text FROM pg_catalog.pg_stats WHERE attname = " + d.lit(o.Scope.TenantColumn), kind: "list", forbidden: map[string]bool{}, anyRow: true},
+			crossProbe{name: "column statistics in pg_stats", sql: "SELECT most_common_vals::text FROM pg_catalog.pg_stats WHERE attname = " + d.lit(o.Scope.TenantColumn), kind: "list", anyRow: true},
 		)
 	}
 	return out, nil

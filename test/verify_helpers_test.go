@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/tenantproxy/tenantproxy/configs"
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/proxy"
@@ -120,4 +121,11 @@ func pgDSN(host, db string) string {
 // myDSN is a DSN of the local MariaDB for database db, through host.
 func myDSN(host, db string) string {
 	return fmt.Sprintf("root@tcp(%s:3306)/%s", host, db)
+}
+
+// pgxConnect connects to database db as the superuser.
+func pgxConnect(db string) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return pgx.Connect(ctx, strings.Replace(pgAdminDSN, "/postgres?", "/"+db+"?", 1))
 }
