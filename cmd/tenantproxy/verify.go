@@ -112,6 +112,13 @@ func printReport(w io.Writer, rep *proxy.Report) {
 			fmt.Fprintf(tw, "      %s\t%d passed\t%d failed\n", k, kinds[k][0], kinds[k][1])
 		}
 		_ = tw.Flush()
+		noted := map[string]bool{}
+		for _, c := range tr.Checks {
+			if note := c.Name + ": " + c.Reason; c.Passed && c.Outcome == "names_visible" && !noted[note] {
+				noted[note] = true
+				fmt.Fprintf(w, "      note: %s\n", note)
+			}
+		}
 		for _, c := range tr.Checks {
 			if c.Passed {
 				continue
