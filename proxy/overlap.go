@@ -20,6 +20,7 @@ package proxy
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -72,39 +73,65 @@ func (c *IsolationCheck) Err() error {
 // identityTimeout bounds one backend's identity probe.
 const identityTimeout = 3 * time.Second
 
-// CheckIsolation asks every tenant's backend for its server identity (each
-// probe bounded by a few seconds, all in parallel) and compares the tenants.
+// CheckIsolation asks every backend server for its identity (each probe
+// bounded by a few seconds, the servers in parallel, one connection per
+// server address) and compares the tenants.
 // The error lists every overlap, naming both tenants and the shared object;
 // tenants whose backend did not answer are in the result's Pending.
 func CheckIsolation(ctx context.Context, tenants []*Tenant) (*IsolationCheck, error) {
 	chk := &IsolationCheck{Servers: map[string]string{}, Pending: map[string]string{}}
-	type answer struct {
-		id, server, pending string
-	}
-	out := make(chan answer, len(tenants))
-	var wg sync.WaitGroup
+	// A server is asked once per address as written: the first of its
+	// tenants whose backend answers names it for all of them.
+	groups := map[string][]*Tenant{}
+	var keys []string
 	for _, t := range tenants {
+		k := t.Engine + " " + dialAddr(t)
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], t)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, k := range keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pctx, cancel := context.WithTimeout(ctx, identityTimeout)
-			defer cancel()
-			id, err := ServerIdentity(pctx, t)
-			if err != nil {
-				out <- answer{id: t.ID, server: addrIdentity(t), pending: err.Error()}
-				return
+			var server string
+			why := map[string]string{}
+			gctx, gcancel := context.WithTimeout(ctx, 3*identityTimeout)
+			defer gcancel()
+			for _, t := range groups[k] {
+				pctx, cancel := context.WithTimeout(gctx, identityTimeout)
+				id, err := ServerIdentity(pctx, t)
+				cancel()
+				if err == nil {
+					server = id
+					break
+				}
+				why[t.ID] = err.Error()
+				if !serverAnswered(err) {
+					break // the server is not reachable: its other tenants would wait in vain
+				}
 			}
-			out <- answer{id: t.ID, server: id}
+			for _, t := range groups[k] {
+				if _, tried := why[t.ID]; !tried && server == "" {
+					why[t.ID] = "the backend server did not answer"
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, t := range groups[k] {
+				if server != "" {
+					chk.Servers[t.ID] = server
+					continue
+				}
+				chk.Servers[t.ID] = addrIdentity(t)
+				chk.Pending[t.ID] = why[t.ID]
+			}
 		}()
 	}
 	wg.Wait()
-	close(out)
-	for a := range out {
-		chk.Servers[a.id] = a.server
-		if a.pending != "" {
-			chk.Pending[a.id] = a.pending
-		}
-	}
 	chk.Overlaps = Overlaps(tenants, chk.Servers)
 	return chk, chk.Err()
 }
@@ -151,6 +178,25 @@ func ServerIdentity(ctx context.Context, t *Tenant) (string, error) {
 		return "mariadb:" + host + ":" + port + ":" + dir, nil
 	}
 	return "", fmt.Errorf("tenant %q: no backend", t.ID)
+}
+
+// serverAnswered reports whether err came from a server that answered
+// (a login or database refused) rather than from an unreachable one.
+func serverAnswered(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	return errors.As(err, &pe) || errors.As(err, &me)
+}
+
+// dialAddr is the backend address as the DSN writes it.
+func dialAddr(t *Tenant) string {
+	switch {
+	case t.PGConfig != nil:
+		return fmt.Sprintf("%s:%d", t.PGConfig.Host, t.PGConfig.Port)
+	case t.MySQL != nil:
+		return t.MySQL.Addr
+	}
+	return ""
 }
 
 // addrIdentity is the best guess of a server without asking it: the

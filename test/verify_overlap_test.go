@@ -101,6 +101,28 @@ func TestIsolationOverlapsAreConfigErrors(t *testing.T) {
 	}
 }
 
+// TestIsolationServerAskedOnce: one answer names the server for every
+// tenant of that address, even one whose own database does not exist (yet).
+func TestIsolationServerAskedOnce(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "once")
+	cfg := loadConfig(t, fmt.Sprintf(`
+tenants:
+  - {id: t_missing, engine: postgres, dsn: %q}
+  - {id: t_one, engine: postgres, dsn: %q}
+  - {id: t_two, engine: postgres, dsn: %q, isolation: schema, schema: s}
+users: [{name: u, password: pw, tenants: {t_one: admin}}]
+`, pgDSN("127.0.0.1", "tp_no_such_db_here"), pgDSN("127.0.0.1", db), pgDSN("localhost", db)))
+	chk, err := proxy.CheckIsolation(context.Background(), cfg.Proxy.Tenants)
+	if err == nil || !strings.Contains(err.Error(), "two isolation models (database and schema)") {
+		t.Fatalf("overlap across address spellings: %v", err)
+	}
+	if len(chk.Pending) != 0 || chk.Servers["t_missing"] != chk.Servers["t_one"] || !strings.HasPrefix(chk.Servers["t_one"], "pg:") ||
+		chk.Servers["t_two"] != chk.Servers["t_one"] {
+		t.Fatalf("servers %v, pending %v", chk.Servers, chk.Pending)
+	}
+}
+
 // TestIsolationOverlapRefusedAtStartAndReload starts the proxy process on
 // an overlapping config (it exits with the error), then on a good one, and
 // reloads to the overlap (rejected, the running config keeps serving).
@@ -172,7 +194,8 @@ users: [{name: u, password: pw, tenants: {alpha: admin, beta: admin}}]
 }
 
 // TestIsolationPendingBackend: a tenant whose backend cannot be reached at
-// start does not block the start; it is refused until its backend answers,
+// start (here: no server address of its DSN's spelling answers for any of
+// its tenants) does not block the start; it is refused until its backend answers,
 // then served when it overlaps nothing, and kept refused (with the overlap
 // as the reason) when it does.
 func TestIsolationPendingBackend(t *testing.T) {
@@ -188,9 +211,9 @@ func TestIsolationPendingBackend(t *testing.T) {
 tenants:
   - {id: alpha, engine: postgres, dsn: %q}
   - {id: later, engine: postgres, dsn: %q}
-  - {id: sneaky, engine: postgres, dsn: "postgres://%s@127.0.0.1:5432/%s?sslmode=disable"}
+  - {id: sneaky, engine: postgres, dsn: "postgres://%s@localhost:5432/%s?sslmode=disable"}
 users: [{name: u, password: pw, tenants: {alpha: admin, later: admin, sneaky: admin}}]
-`, pgDSN("127.0.0.1", db), pgDSN("127.0.0.1", late), role, db)
+`, pgDSN("127.0.0.1", db), pgDSN("localhost", late), role, db)
 	start := time.Now()
 	pp := startProxyProcess(t, yaml)
 	if d := time.Since(start); d > 12*time.Second {
