@@ -299,10 +299,10 @@ type probeResult struct {
 
 // probe checks sql under b's role and, when allowed, runs it on the
 // tenant's pool as a client's statement would run: the rewrite, the masks;
-// each row goes to onRow (nil: only counted). It refuses anything but one
+// each row goes to onRow with the result's columns (nil: only counted). It refuses anything but one
 // read statement. Probes are not counted in the tenant's error metrics (a
 // refusal is the expected answer).
-func (r *tenantRun) probe(b *Binding, sql string, onRow func(row []any)) (*probeResult, error) {
+func (r *tenantRun) probe(b *Binding, sql string, onRow func(cols []Column, row []any)) (*probeResult, error) {
 	dec, err := r.s.Check(b, b.Tenant.Dialect(), sql)
 	if err != nil {
 		return &probeResult{refused: err}, nil
@@ -316,7 +316,7 @@ func (r *tenantRun) probe(b *Binding, sql string, onRow func(row []any)) (*probe
 	ru := &runner{role: b.Role, masked: dec.Masked, info: info, fn: func(row []any) error {
 		res.rows++
 		if onRow != nil {
-			onRow(row)
+			onRow(info.Columns, row)
 		}
 		return nil
 	}}

@@ -80,6 +80,8 @@ type verifyDialect interface {
 	// keysSQL returns (schema, table, key) of unique keys without col on
 	// tables that carry col.
 	keysSQL(col, schema string) string
+	// columnsSQL returns the column names of t in their order.
+	columnsSQL(t table) string
 	// extensionsSQL returns (name, usable) of installed ways out.
 	extensionsSQL() string
 	ident(name string) string
@@ -153,6 +155,11 @@ WHERE x.indisunique AND c.relkind IN ('r', 'p') AND %s AND NOT (a.attnum = ANY (
 ORDER BY 1, 2, 3`, d.lit(col), where)
 }
 
+func (d pgVerify) columnsSQL(t table) string {
+	return fmt.Sprintf("SELECT attname::text FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+		d.lit(d.qualified(t)))
+}
+
 func (pgVerify) extensionsSQL() string {
 	return `SELECT e.extname::text,
   CASE WHEN e.extname = 'postgres_fdw' THEN has_foreign_data_wrapper_privilege('postgres_fdw', 'USAGE')
@@ -199,6 +206,11 @@ func (d myVerify) keysSQL(col, _ string) string {
 WHERE s.table_schema = DATABASE() AND s.non_unique = 0
   AND EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = s.table_schema AND c.table_name = s.table_name AND c.column_name = %[1]s)
 GROUP BY s.table_name, s.index_name HAVING SUM(s.column_name = %[1]s) = 0 ORDER BY 2, 3`, d.lit(col))
+}
+
+func (d myVerify) columnsSQL(t table) string {
+	return fmt.Sprintf("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s ORDER BY ordinal_position",
+		d.lit(t.name))
 }
 
 func (myVerify) extensionsSQL() string {

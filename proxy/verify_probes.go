@@ -142,7 +142,7 @@ func (r *tenantRun) crossProbes(o *TenantState, ocat *catalog) ([]crossProbe, er
 		)
 		if mine {
 			out = append(out, crossProbe{name: fmt.Sprintf("%s: every %s is %s's", tb.display(), r.t.Scope.TenantColumn, r.t.ID),
-				sql: "SELECT " + col + " FROM " + d.ident(tb.name), kind: "values", own: r.t.Scope.TenantValue, foreign: foreign})
+				sql: "SELECT DISTINCT " + col + " FROM " + d.ident(tb.name), kind: "values", own: r.t.Scope.TenantValue, foreign: foreign})
 		}
 	}
 	// Catalog look-ups must not show o's data: its sessions and their
@@ -198,7 +198,7 @@ func (r *tenantRun) runCross(b *Binding, role string, o *TenantState, p crossPro
 	c := Check{Kind: CheckCrossReference, Name: p.name, Other: o.ID, Role: role, Statement: p.sql}
 	var first []any
 	var bad int64
-	res, err := r.probe(b, p.sql, func(row []any) {
+	res, err := r.probe(b, p.sql, func(_ []Column, row []any) {
 		if len(row) == 0 {
 			return
 		}
@@ -309,11 +309,25 @@ func (r *tenantRun) checkMasks() {
 				r.add(Check{Kind: CheckMask, Name: name, Role: role, Passed: true, Outcome: "clean", Reason: "no such table: nothing to show in clear"})
 				continue
 			}
-			where := " WHERE " + d.ident(col) + " IS NOT NULL"
-			if r.t.Scope.Isolation == policy.IsolationRow && tb.hasTenantCol {
-				where += " AND " + d.ident(r.t.Scope.TenantColumn) + " = " + d.lit(r.t.Scope.TenantValue)
+			// The probes and the direct read see the same rows: ordered
+			// on another column of the table, the first 1000.
+			cols, err := r.direct(r.t, d.columnsSQL(tb))
+			if err != nil {
+				r.add(Check{Kind: CheckMask, Name: name, Role: role, Reason: "cannot read the table's columns: " + err.Error()})
+				continue
 			}
-			rows, err := r.direct(r.t, "SELECT DISTINCT "+d.ident(col)+" FROM "+d.qualified(tb)+where+" LIMIT 1000")
+			tail := " LIMIT 1000"
+			for _, c := range cols {
+				if k := asText(c[0]); !strings.EqualFold(k, col) {
+					tail = " ORDER BY " + d.ident(k) + tail
+					break
+				}
+			}
+			where := ""
+			if r.t.Scope.Isolation == policy.IsolationRow && tb.hasTenantCol {
+				where = " WHERE " + d.ident(r.t.Scope.TenantColumn) + " = " + d.lit(r.t.Scope.TenantValue)
+			}
+			rows, err := r.direct(r.t, "SELECT "+d.ident(col)+" FROM "+d.qualified(tb)+where+tail)
 			if err != nil {
 				r.add(Check{Kind: CheckMask, Name: name, Role: role, Reason: "cannot read the clear values: " + err.Error()})
 				continue
@@ -325,24 +339,33 @@ func (r *tenantRun) checkMasks() {
 				}
 			}
 			for _, sql := range []string{
-				"SELECT " + d.ident(col) + " FROM " + d.ident(tb.name),
-				"SELECT * FROM " + d.ident(tb.name),
-				"SELECT " + d.concat(col) + " AS v FROM " + d.ident(tb.name),
+				"SELECT " + d.ident(col) + " FROM " + d.ident(tb.name) + tail,
+				"SELECT * FROM " + d.ident(tb.name) + tail,
+				"SELECT " + d.concat(col) + " AS v FROM " + d.ident(tb.name) + tail,
 			} {
-				r.add(r.runMask(b, role, name, sql, clear))
+				r.add(r.runMask(b, role, name, col, sql, clear))
 			}
 		}
 	}
 }
 
-func (r *tenantRun) runMask(b *Binding, role, name, sql string, clear map[string]bool) Check {
+// runMask runs one probe of masked column col: the column (found by name,
+// else the first one) must never hold a clear value.
+func (r *tenantRun) runMask(b *Binding, role, name, col, sql string, clear map[string]bool) Check {
 	c := Check{Kind: CheckMask, Name: name, Role: role, Statement: sql}
 	var inClear int64
-	res, err := r.probe(b, sql, func(row []any) {
-		for _, v := range row {
-			if clear[asText(v)] {
-				inClear++
+	idx := -1
+	res, err := r.probe(b, sql, func(cols []Column, row []any) {
+		if idx < 0 {
+			idx = 0
+			for i, c := range cols {
+				if strings.EqualFold(c.Name, col) {
+					idx = i
+				}
 			}
+		}
+		if idx < len(row) && clear[asText(row[idx])] {
+			inClear++
 		}
 	})
 	if err != nil {
