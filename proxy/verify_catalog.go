@@ -72,14 +72,16 @@ func (r *tenantRun) loadCatalog(t *TenantState) (*catalog, error) {
 
 // verifyDialect writes the catalog queries and probes of one engine.
 type verifyDialect interface {
-	// tablesSQL returns (schema, table, has col) of the tenant's base
-	// tables, only those of schema when it is set.
+	// tablesSQL returns (schema, table, has col) of the tenant's tables
+	// and views, only those of schema when it is set.
 	tablesSQL(col, schema string) string
 	// orphanSQL counts (NULL, unknown) values of col in t.
 	orphanSQL(t table, col string, known []string) string
 	// keysSQL returns (schema, table, key) of unique keys without col on
 	// tables that carry col.
 	keysSQL(col, schema string) string
+	// viewsSQL returns (schema, view) of the views reading column col of t.
+	viewsSQL(t table, col string) string
 	// columnsSQL returns the column names of t in their order.
 	columnsSQL(t table) string
 	// extensionsSQL returns (name, usable) of installed ways out.
@@ -125,7 +127,7 @@ func (d pgVerify) tablesSQL(col, schema string) string {
 	return fmt.Sprintf(`SELECT n.nspname::text, c.relname::text,
   EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = %s)
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND %s ORDER BY 1, 2`, d.lit(col), where)
+WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition AND %s ORDER BY 1, 2`, d.lit(col), where)
 }
 
 func (d pgVerify) orphanSQL(t table, col string, known []string) string {
@@ -153,6 +155,17 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped
 WHERE x.indisunique AND c.relkind IN ('r', 'p') AND %s AND NOT (a.attnum = ANY (x.indkey::int2[]))
 ORDER BY 1, 2, 3`, d.lit(col), where)
+}
+
+func (d pgVerify) viewsSQL(t table, col string) string {
+	return fmt.Sprintf(`SELECT DISTINCT vn.nspname::text, v.relname::text
+FROM pg_catalog.pg_depend dep
+JOIN pg_catalog.pg_rewrite rw ON rw.oid = dep.objid
+JOIN pg_catalog.pg_class v ON v.oid = rw.ev_class
+JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
+WHERE dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.refobjid = %s::regclass AND a.attname = %s AND v.oid <> dep.refobjid
+ORDER BY 1, 2`, d.lit(d.qualified(t)), d.lit(col))
 }
 
 func (d pgVerify) columnsSQL(t table) string {
@@ -186,7 +199,7 @@ func (myVerify) series(n int) string {
 func (d myVerify) tablesSQL(col, _ string) string {
 	return fmt.Sprintf(`SELECT '', t.table_name,
   EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name AND c.column_name = %s)
-FROM information_schema.tables t WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' ORDER BY 2`, d.lit(col))
+FROM information_schema.tables t WHERE t.table_schema = DATABASE() AND t.table_type IN ('BASE TABLE', 'VIEW') ORDER BY 2`, d.lit(col))
 }
 
 func (d myVerify) orphanSQL(t table, col string, known []string) string {
@@ -206,6 +219,11 @@ func (d myVerify) keysSQL(col, _ string) string {
 WHERE s.table_schema = DATABASE() AND s.non_unique = 0
   AND EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = s.table_schema AND c.table_name = s.table_name AND c.column_name = %[1]s)
 GROUP BY s.table_name, s.index_name HAVING SUM(s.column_name = %[1]s) = 0 ORDER BY 2, 3`, d.lit(col))
+}
+
+func (d myVerify) viewsSQL(t table, col string) string {
+	return fmt.Sprintf("SELECT '', table_name FROM information_schema.views WHERE table_schema = DATABASE() AND view_definition LIKE %s AND view_definition LIKE %s ORDER BY 2",
+		d.lit("%`"+t.name+"`%"), d.lit("%`"+col+"`%"))
 }
 
 func (d myVerify) columnsSQL(t table) string {

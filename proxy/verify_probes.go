@@ -345,7 +345,67 @@ func (r *tenantRun) checkMasks() {
 			} {
 				r.add(r.runMask(b, role, name, col, sql, clear))
 			}
+			r.maskViews(b, role, name, tb, col)
 		}
+	}
+}
+
+// maskViews probes the views that read masked column col of tb: no
+// value of the column may come back in clear through them either.
+func (r *tenantRun) maskViews(b *Binding, role, name string, tb table, col string) {
+	d := r.dialect()
+	views, err := r.direct(r.t, d.viewsSQL(tb, col))
+	if err != nil {
+		r.add(Check{Kind: CheckMask, Name: name + " through views", Role: role, Reason: "cannot list the views reading it: " + err.Error()})
+		return
+	}
+	if len(views) == 0 {
+		return
+	}
+	where := ""
+	if r.t.Scope.Isolation == policy.IsolationRow && tb.hasTenantCol {
+		where = " WHERE " + d.ident(r.t.Scope.TenantColumn) + " = " + d.lit(r.t.Scope.TenantValue)
+	}
+	rows, err := r.direct(r.t, "SELECT DISTINCT "+d.ident(col)+" FROM "+d.qualified(tb)+where+" LIMIT 10000")
+	if err != nil {
+		r.add(Check{Kind: CheckMask, Name: name + " through views", Role: role, Reason: "cannot read the clear values: " + err.Error()})
+		return
+	}
+	clear := map[string]bool{}
+	for _, row := range rows {
+		if v := asText(row[0]); v != "" {
+			clear[v] = true
+		}
+	}
+	for _, v := range views {
+		vt := table{schema: asText(v[0]), name: asText(v[1])}
+		if r.outOfTime(CheckMask, name) {
+			return
+		}
+		sql := "SELECT * FROM " + d.qualified(vt) + " LIMIT 1000"
+		c := Check{Kind: CheckMask, Name: fmt.Sprintf("%s through view %s", name, vt.display()), Role: role, Statement: sql}
+		var inClear int64
+		res, err := r.probe(b, sql, func(_ []Column, row []any) {
+			for _, cell := range row {
+				if clear[asText(cell)] {
+					inClear++
+				}
+			}
+		})
+		switch {
+		case err != nil:
+			c.Reason = err.Error()
+		case res.refused != nil:
+			c.Passed, c.Outcome, c.Reason = true, "refused", oneLine(res.refused.Error())
+		case inClear == 0:
+			c.Records = res.rows
+			c.Passed, c.Outcome = true, "masked"
+			c.Reason = fmt.Sprintf("%d rows, no value of %s in clear", res.rows, col)
+		default:
+			c.Records, c.Foreign = res.rows, inClear
+			c.Reason = fmt.Sprintf("view %s returns %d values of the masked column %s in clear", vt.display(), inClear, col)
+		}
+		r.add(c)
 	}
 }
 

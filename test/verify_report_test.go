@@ -278,8 +278,13 @@ func TestVerifyFindsMisconfigurations(t *testing.T) {
 	myExec(t, m.myRows,
 		"CREATE TABLE invoices (tenant_id VARCHAR(20), number INT UNIQUE)",
 		"INSERT INTO invoices VALUES ('a', 1), ('b', 2), (NULL, 3)")
-	p := verifyServer(t, m.yaml)
-	rep := runVerify(t, p)
+	// Views over a masked column and over a shared table.
+	pgExec(t, m.pgDB, "CREATE VIEW contacts AS SELECT id, email AS contact FROM customers")
+	pgExec(t, m.pgRows, "CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount >= 20")
+	myExec(t, m.myDB1, "CREATE VIEW contacts AS SELECT id, email AS contact FROM customers")
+	myExec(t, m.myRows, "CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount >= 20")
+	rp := startProxy(t, m.yaml)
+	rep := runVerify(t, rp.Server)
 	if rep.Passed {
 		t.Fatal("the report passed")
 	}
@@ -303,8 +308,24 @@ func TestVerifyFindsMisconfigurations(t *testing.T) {
 	}
 	wantFailed(t, tenantReport(t, rep, "pg_ra"), proxy.CheckOrphanRows, "orders", "1 whose tenant_id names no configured tenant (known: a, b)")
 	wantFailed(t, tenantReport(t, rep, "pg_db"), proxy.CheckExtensions, "dblink", m.pgDB)
+	// Views: the report says what a real client sees through them.
+	ctx := context.Background()
+	var contact string
+	if err := rp.connect(t, "vic", "pw", "pg_db").QueryRow(ctx, "SELECT contact FROM contacts WHERE id = 1").Scan(&contact); err != nil {
+		t.Fatal(err)
+	}
+	agree(t, tenantReport(t, rep, "pg_db"), proxy.CheckMask, "through view contacts", contact == "ann@pgdb.example")
+	myContact := queryStrings(t, rp.myOpen(t, "vic", "pw", "my_d1", ""), "SELECT contact FROM contacts WHERE id = 1")
+	agree(t, tenantReport(t, rep, "my_d1"), proxy.CheckMask, "through view contacts", slices.Contains(myContact, "cy@"+m.myDB1+".example"))
+	var n int
+	if err := rp.connect(t, "ops", "pw", "pg_ra").QueryRow(ctx, "SELECT count(*) FROM big_orders").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	agree(t, tenantReport(t, rep, "pg_ra"), proxy.CheckCrossReference, "big_orders without a filter", n != 2)
+	myN := queryStrings(t, rp.myOpen(t, "ops", "pw", "my_ra", ""), "SELECT count(*) FROM big_orders")
+	agree(t, tenantReport(t, rep, "my_ra"), proxy.CheckCrossReference, "big_orders without a filter", fmt.Sprint(myN) != "[1]")
 	// The others stay clean.
-	for _, id := range []string{"pg_s1", "pg_s2", "my_d1", "my_d2"} {
+	for _, id := range []string{"pg_s1", "pg_s2", "my_d2"} { // no view, no extension
 		if f := failedChecks(tenantReport(t, rep, id)); len(f) > 0 {
 			t.Errorf("%s: %v", id, f)
 		}
@@ -361,6 +382,25 @@ users: [{name: u, password: pw, tenants: {one: analyst}}]
 			t.Errorf("failed for another reason: %+v", c)
 		}
 	}
+}
+
+// agree checks that the checks of kind named like name failed exactly when
+// a real client saw the leak.
+func agree(t testing.TB, tr proxy.TenantReport, kind, name string, leaked bool) {
+	t.Helper()
+	found := false
+	for _, c := range tr.Checks {
+		if c.Kind == kind && strings.Contains(c.Name, name) {
+			found = true
+			if c.Passed == leaked {
+				t.Errorf("%s: a client leaked=%v, the check says passed=%v: %+v", tr.Tenant, leaked, c.Passed, c)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s: no %s check %q", tr.Tenant, kind, name)
+	}
+	t.Logf("%s: %s %q: a client sees the leak: %v", tr.Tenant, kind, name, leaked)
 }
 
 // pgxQueryRow reads one row of q on database db as the superuser.
