@@ -16,6 +16,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -38,6 +39,7 @@ const (
 	CheckOrphanRows     = "orphan_rows"     // rows whose tenant column is NULL or names no tenant
 	CheckUniqueKeys     = "unique_keys"     // unique keys of tenant tables include the tenant column
 	CheckExtensions     = "extensions"      // no installed way to reach other databases
+	CheckViews          = "views"           // no view of the tenant reads another schema or database
 	CheckCrossReference = "cross_reference" // a statement naming another tenant's data
 	CheckMask           = "mask"            // a masked column never comes back in clear
 	CheckCap            = "cap"             // a capped role never gets more rows than its cap
@@ -258,6 +260,7 @@ func (r *tenantRun) run() {
 		r.checkUniqueKeys()
 	}
 	r.checkExtensions()
+	r.checkForeignViews()
 	r.crossReferences()
 	r.checkMasks()
 	r.checkCaps()
@@ -517,6 +520,57 @@ func (r *tenantRun) checkExtensions() {
 		c.Outcome = "failed"
 		c.Reason = fmt.Sprintf("%s installed in database %q and usable by the backend user: it can reach other databases (and other tenants' data) through it",
 			strings.Join(bad, ", "), r.t.Scope.Database)
+	}
+	r.add(c)
+}
+
+// mysqlQualifiers find the database qualifiers of a MariaDB view
+// definition, which names columns `db`.`table`.`column` and tables
+// `db`.`table` after FROM and JOIN.
+var mysqlQualifiers = []*regexp.Regexp{
+	regexp.MustCompile("`((?:[^`]|``)+)`\\.`(?:[^`]|``)+`\\.`"),
+	regexp.MustCompile("(?i)(?:from|join)[\\s(]+`((?:[^`]|``)+)`\\.`"),
+}
+
+// checkForeignViews finds views of the tenant that read another schema
+// (Postgres schema isolation) or another database (MySQL): whoever reads
+// them reads that data with the view owner's rights, past the policy.
+func (r *tenantRun) checkForeignViews() {
+	name := "no view reads outside the tenant"
+	q := r.dialect().foreignViewsSQL(&r.t.Scope)
+	if q == "" {
+		return
+	}
+	if r.outOfTime(CheckViews, name) {
+		return
+	}
+	rows, err := r.direct(r.t, q)
+	if err != nil {
+		r.add(Check{Kind: CheckViews, Name: name, Reason: err.Error()})
+		return
+	}
+	var bad []string
+	for _, row := range rows {
+		view, ref := asText(row[0]), asText(row[1])
+		if r.t.Engine != EngineMySQL {
+			bad = append(bad, fmt.Sprintf("%s reads %s", view, ref))
+			continue
+		}
+		seen := map[string]bool{}
+		for _, re := range mysqlQualifiers {
+			for _, m := range re.FindAllStringSubmatch(ref, -1) {
+				db := strings.ReplaceAll(m[1], "``", "`")
+				if db != r.t.Scope.Database && !strings.EqualFold(db, "information_schema") && !seen[db] {
+					seen[db] = true
+					bad = append(bad, fmt.Sprintf("%s reads database %s", view, db))
+				}
+			}
+		}
+	}
+	c := Check{Kind: CheckViews, Name: name, Passed: len(bad) == 0, Outcome: "clean"}
+	if len(bad) > 0 {
+		c.Outcome = "failed"
+		c.Reason = "views read data outside the tenant with their owner's rights: " + strings.Join(bad, "; ")
 	}
 	r.add(c)
 }

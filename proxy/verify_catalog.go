@@ -82,6 +82,10 @@ type verifyDialect interface {
 	keysSQL(col, schema string) string
 	// viewsSQL returns (schema, view) of the views reading column col of t.
 	viewsSQL(t table, col string) string
+	// foreignViewsSQL returns (view, referenced object) for views of the
+	// tenant's scope that read objects outside it ("" when the engine
+	// cannot have them for this model).
+	foreignViewsSQL(scope *policy.Scope) string
 	// columnsSQL returns the column names of t in their order.
 	columnsSQL(t table) string
 	// extensionsSQL returns (name, usable) of installed ways out.
@@ -168,6 +172,22 @@ WHERE dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.refobjid = %s::reg
 ORDER BY 1, 2`, d.lit(d.qualified(t)), d.lit(col))
 }
 
+func (d pgVerify) foreignViewsSQL(scope *policy.Scope) string {
+	if scope.Isolation != policy.IsolationSchema {
+		return "" // one database, one tenant (or row tenants filtered per table): no view reads another's
+	}
+	return fmt.Sprintf(`SELECT DISTINCT vn.nspname || '.' || v.relname, rn.nspname || '.' || r.relname
+FROM pg_catalog.pg_depend dep
+JOIN pg_catalog.pg_rewrite rw ON rw.oid = dep.objid
+JOIN pg_catalog.pg_class v ON v.oid = rw.ev_class
+JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_catalog.pg_class r ON r.oid = dep.refobjid
+JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+WHERE dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+  AND vn.nspname = %[1]s AND rn.nspname NOT IN (%[1]s, 'pg_catalog', 'information_schema') AND r.oid <> v.oid
+ORDER BY 1, 2`, d.lit(scope.Schema))
+}
+
 func (d pgVerify) columnsSQL(t table) string {
 	return fmt.Sprintf("SELECT attname::text FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
 		d.lit(d.qualified(t)))
@@ -224,6 +244,10 @@ GROUP BY s.table_name, s.index_name HAVING SUM(s.column_name = %[1]s) = 0 ORDER 
 func (d myVerify) viewsSQL(t table, col string) string {
 	return fmt.Sprintf("SELECT '', table_name FROM information_schema.views WHERE table_schema = DATABASE() AND view_definition LIKE %s AND view_definition LIKE %s ORDER BY 2",
 		d.lit("%`"+t.name+"`%"), d.lit("%`"+col+"`%"))
+}
+
+func (d myVerify) foreignViewsSQL(*policy.Scope) string {
+	return `SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = DATABASE() ORDER BY 1`
 }
 
 func (d myVerify) columnsSQL(t table) string {

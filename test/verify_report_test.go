@@ -283,6 +283,9 @@ func TestVerifyFindsMisconfigurations(t *testing.T) {
 	pgExec(t, m.pgRows, "CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount >= 20")
 	myExec(t, m.myDB1, "CREATE VIEW contacts AS SELECT id, email AS contact FROM customers")
 	myExec(t, m.myRows, "CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount >= 20")
+	// Views that read another tenant's schema or database.
+	pgExec(t, m.pgShared, "CREATE VIEW s_one.peek AS SELECT * FROM s_two.items")
+	myExec(t, m.myDB2, "CREATE VIEW peek AS SELECT c.id, c.email FROM "+m.myDB1+".customers c JOIN customers d ON d.id = c.id")
 	rp := startProxy(t, m.yaml)
 	rep := runVerify(t, rp.Server)
 	if rep.Passed {
@@ -324,8 +327,16 @@ func TestVerifyFindsMisconfigurations(t *testing.T) {
 	agree(t, tenantReport(t, rep, "pg_ra"), proxy.CheckCrossReference, "big_orders without a filter", n != 2)
 	myN := queryStrings(t, rp.myOpen(t, "ops", "pw", "my_ra", ""), "SELECT count(*) FROM big_orders")
 	agree(t, tenantReport(t, rep, "my_ra"), proxy.CheckCrossReference, "big_orders without a filter", fmt.Sprint(myN) != "[1]")
+	wantFailed(t, tenantReport(t, rep, "pg_s1"), proxy.CheckViews, "s_one.peek reads s_two.items")
+	wantFailed(t, tenantReport(t, rep, "my_d2"), proxy.CheckViews, "peek reads database "+m.myDB1)
+	if err := rp.connect(t, "ops", "pw", "pg_s1").QueryRow(ctx, "SELECT count(*) FROM peek").Scan(&n); err != nil || n != 3 {
+		t.Errorf("pg_s1 reads s_two's items through peek: %d %v", n, err)
+	}
+	if got := queryStrings(t, rp.myOpen(t, "ops", "pw", "my_d2", ""), "SELECT email FROM peek ORDER BY id"); len(got) != 2 || !strings.Contains(got[0], m.myDB1) {
+		t.Errorf("my_d2 reads my_d1's customers through peek: %v", got)
+	}
 	// The others stay clean.
-	for _, id := range []string{"pg_s1", "pg_s2", "my_d2"} { // no view, no extension
+	for _, id := range []string{"pg_s2"} { // no view, no extension
 		if f := failedChecks(tenantReport(t, rep, id)); len(f) > 0 {
 			t.Errorf("%s: %v", id, f)
 		}
