@@ -100,3 +100,40 @@ users:
 		t.Errorf("isolation_check_failed sent %d times for one failure", sink.count(proxy.AlertIsolationFailed, "ra"))
 	}
 }
+
+// TestVerifyAPIWithoutSchedule: the endpoint works without a configured
+// verifier, for one tenant or all, and answers 404 for an unknown tenant.
+func TestVerifyAPIWithoutSchedule(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "vapi")
+	db2 := tempPGDatabase(t, "vapi2")
+	pgExec(t, db, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+	a := startAPI(t, fmt.Sprintf(`
+tenants:
+  - {id: one, engine: postgres, dsn: %q}
+  - {id: two, engine: postgres, dsn: %q}
+users: [{name: ops, password: pw, tenants: {one: admin, two: analyst}}]
+`, pgDSN("127.0.0.1", db), pgDSN("127.0.0.1", db2)))
+	tok := a.login(t, "ops", "pw", "one")
+	r := a.call(t, "GET", "/api/v1/admin/isolation", tok, nil)
+	rep := r.JSON(t)
+	if r.Status != 200 || rep["passed"] != true || len(rep["tenants"].([]any)) != 2 {
+		t.Fatalf("HTTP %d %s", r.Status, r.Body)
+	}
+	if r := a.call(t, "GET", "/api/v1/admin/isolation?tenant=nobody", tok, nil); r.Status != 404 || r.ErrCode(t) != "unknown_tenant" {
+		t.Fatalf("unknown tenant: HTTP %d %s", r.Status, r.Body)
+	}
+	if r := a.call(t, "POST", "/api/v1/admin/isolation", tok, nil); r.Status != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: HTTP %d", r.Status)
+	}
+	// The analyst of two is no operator.
+	tok2 := a.login(t, "ops", "pw", "two")
+	if r := a.call(t, "GET", "/api/v1/admin/isolation", tok2, nil); r.Status != http.StatusForbidden || r.ErrCode(t) != "forbidden" {
+		t.Fatalf("analyst: HTTP %d %s", r.Status, r.Body)
+	}
+	st := a.call(t, "GET", "/api/v1/tenant/system/status", tok, nil).JSON(t)
+	iso := st["isolation"].(map[string]any)
+	if iso["interval"] != "off" || iso["passed"] != true {
+		t.Fatalf("system status isolation: %v", iso)
+	}
+}
