@@ -162,6 +162,10 @@ func ServerIdentity(ctx context.Context, t *Tenant) (string, error) {
 		mc := mysql.NewConfig()
 		mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = t.MySQL.User, t.MySQL.Password, "tcp", t.MySQL.Addr, t.MySQL.Database
 		mc.Timeout = identityTimeout
+		switch tlsMode := strings.ToLower(t.MySQL.Params["tls"]); tlsMode {
+		case "true", "skip-verify", "preferred":
+			mc.TLSConfig = tlsMode // as the pool connects
+		}
 		db, err := sql.Open("mysql", mc.FormatDSN())
 		if err != nil {
 			return "", err
