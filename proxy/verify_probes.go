@@ -27,6 +27,9 @@ type crossProbe struct {
 	foreign   int64 // the other tenant's rows there, counted directly
 	forbidden map[string]bool
 	own       string
+	// table is the shared table a count probe reads (lower case): a role's
+	// row filter on it may narrow the count below the tenant's own rows.
+	table string
 	// namesOnly: the list shows only the names of the other tenant's
 	// objects (not its rows); a hit is reported, not failed.
 	namesOnly bool
@@ -130,15 +133,15 @@ func (r *tenantRun) crossProbes(o *TenantState, ocat *catalog) ([]crossProbe, er
 		other := d.lit(o.Scope.TenantValue)
 		out = append(out,
 			crossProbe{name: fmt.Sprintf("%s without a filter", tb.display()), sql: "SELECT count(*) FROM " + d.ident(tb.name),
-				kind: "count", allowed: own, foreign: foreign},
+				kind: "count", allowed: own, foreign: foreign, table: strings.ToLower(tb.name)},
 			crossProbe{name: fmt.Sprintf("%s qualified", tb.display()), sql: "SELECT count(*) FROM " + qualifiedShared(d, my, o, tb),
-				kind: "count", allowed: own, foreign: foreign},
+				kind: "count", allowed: own, foreign: foreign, table: strings.ToLower(tb.name)},
 			crossProbe{name: fmt.Sprintf("%s filtered on %s's value", tb.display(), o.ID),
 				sql:  "SELECT count(*) FROM " + d.ident(tb.name) + " WHERE " + col + " = " + other,
-				kind: "count", allowed: 0, foreign: foreign},
+				kind: "count", allowed: 0, foreign: foreign, table: strings.ToLower(tb.name)},
 			crossProbe{name: fmt.Sprintf("%s with %s's value OR true", tb.display(), o.ID),
 				sql:  "SELECT count(*) FROM " + d.ident(tb.name) + " WHERE " + col + " = " + other + " OR 1 = 1",
-				kind: "count", allowed: own, foreign: foreign},
+				kind: "count", allowed: own, foreign: foreign, table: strings.ToLower(tb.name)},
 		)
 		if mine {
 			out = append(out, crossProbe{name: fmt.Sprintf("%s: every %s is %s's", tb.display(), r.t.Scope.TenantColumn, r.t.ID),
@@ -240,6 +243,13 @@ func (r *tenantRun) runCross(b *Binding, role string, o *TenantState, p crossPro
 			if p.foreign == 0 {
 				c.Reason += "; inconclusive while the other tenant has no rows there"
 			}
+			return c
+		}
+		if p.table != "" && b.Role.RowFilters[p.table] != "" && got < p.allowed {
+			// The role's own row filter narrows the table further; which
+			// tenant's rows came back is what the values probe checks.
+			c.Passed, c.Outcome = true, "filtered"
+			c.Reason = fmt.Sprintf("%d rows, at most the tenant's own %d (the role's row filter on %s narrows them)", got, p.allowed, p.table)
 			return c
 		}
 		c.Foreign = max(got-p.allowed, 0)
