@@ -94,8 +94,9 @@ type Check struct {
 	// Outcome is refused, filtered, masked, capped, clean or failed.
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
-	// Records is the number of rows the probe got back; Foreign those that
-	// belong to another tenant (or come back in clear, for a mask).
+	// Records is the number of rows the probe got back (for a count(*)
+	// probe, the count); Foreign those that belong to another tenant (for a
+	// mask: the values that came back in clear).
 	Records int64 `json:"records"`
 	Foreign int64 `json:"foreign,omitempty"`
 }
