@@ -27,6 +27,7 @@ type Server struct {
 	reload func() (any, error) // POST /api/v1/admin/reload, when set
 	keys   signingKeys         // token keys, when the API is enabled
 
+	iso           isoState     // isolation verification (isolation.go)
 	promHandler   http.Handler // /metrics, behind the scrape token when set
 	metricsApart  bool         // /metrics is served on its own listener only
 	metricsToken  string

@@ -243,6 +243,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("POST", "/api/v1/admin/reload", operator(s.reloadConfig))
 	route("GET", "/api/v1/admin/status", operator(s.adminStatus))
 	route("GET", "/api/v1/admin/fleet", operator(s.fleetStatus))
+	route("GET", "/api/v1/admin/isolation", operator(s.isolation))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -935,6 +936,7 @@ func (s *Server) adminStatus(w http.ResponseWriter, r *http.Request, b *proxy.Bi
 		"status":  map[bool]string{true: "draining", false: "running"}[s.p.Draining()],
 		"tenants": tenants, "cache": s.cache.stats(r.Context()),
 		"translator": map[string]any{"provider": providerName(s.cfg.NLP.Provider)},
+		"isolation":  s.isolationStatus(),
 	})
 }
 

@@ -49,6 +49,8 @@ type File struct {
 	Alerts proxy.AlertConfig `mapstructure:"alerts"`
 	// Fleet joins several proxies through Redis (proxy/fleet.go).
 	Fleet proxy.FleetConfig `mapstructure:"fleet"`
+	// Verify schedules isolation verification.
+	Verify proxy.VerifyConfig `mapstructure:"verify"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -219,6 +221,7 @@ func Load(path string) (*Config, error) {
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
 		"fleet.enabled": false, "fleet.peer_listen": "", "fleet.peer_advertise": "", "fleet.secret": "",
 		"fleet.heartbeat": time.Second, "fleet.lease_ttl": 5 * time.Second, "fleet.prefix": "tp:fleet:",
+		"verify.interval": time.Duration(0), "verify.budget": proxy.DefaultVerifyBudget,
 	} {
 		v.SetDefault(k, d)
 	}
@@ -320,6 +323,9 @@ func Build(f File) (*Config, error) {
 	}
 	if f.Fleet.Enabled && f.Redis.Addr == "" {
 		return nil, errors.New("fleet.enabled: the fleet shares its state through Redis: set redis.addr")
+	}
+	if err := f.Verify.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("verify.%w", err)
 	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {

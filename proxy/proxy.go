@@ -238,6 +238,8 @@ type Server struct {
 	fleet  atomic.Pointer[Fleet]    // fleet.go, when the proxy is one of several
 	kill   atomic.Pointer[KillFunc] // peer.go: the MySQL front end's local KILL
 	tables tableVersions            // fleetcache.go
+
+	iso isoGuard // overlap.go: tenants refused until their isolation is verified
 }
 
 type cancelEntry struct {
@@ -425,6 +427,9 @@ func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
 	if !held || t == nil || t.Engine != engine {
 		return nil, sqlerr.New(sqlerr.UnknownTenant,
 			"tenant %q does not exist or user %q holds no role on it", id, u.Name)
+	}
+	if err := s.isolationBlocked(id); err != nil {
+		return nil, err
 	}
 	role := t.Roles[roleName]
 	if role == nil {

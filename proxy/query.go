@@ -168,28 +168,7 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: st.Tables}
 	start := time.Now()
 	r := &runner{role: b.Role, masked: dec.Masked, limit: opt.Limit, fn: fn, info: info, onCols: opt.OnColumns}
-	r.stmt = &st
-	if st.Cap > 0 && (r.limit == 0 || st.Cap <= r.limit) {
-		// The backend was given LIMIT Cap+1: a row past the cap means rows
-		// were withheld (see policy.Stmt.Cap).
-		r.limit, r.capLimit = st.Cap, true
-	}
-	switch {
-	case t.PGPool != nil:
-		err = s.runPG(ctx, t, dec.SQL, r)
-	case t.MySQLPool != nil:
-		// USER() and CONNECTION_ID() answer for the API caller, as on the wire.
-		host, _, err := net.SplitHostPort(client)
-		if err != nil {
-			host = client
-		}
-		err = s.runMySQL(ctx, t, dec.Fill(0, b.User.Name, host), r)
-	case t.SQLitePool != nil:
-		r.outMasks = dec.OutputMasks
-		err = s.runSQLite(ctx, t, dec.SQL, st.Class == policy.ClassRead, r)
-	default:
-		err = sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
-	}
+	err = s.runDecision(ctx, b, dec, client, r)
 	info.Duration = time.Since(start)
 	if r.capLimit && info.Truncated && s.Metrics != nil {
 		s.Metrics.Capped.WithLabelValues(t.ID).Inc()
@@ -201,6 +180,36 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		return info, err
 	}
 	return info, nil
+}
+
+// runDecision runs the one statement of dec, checked for b, as a client's
+// would run: the policy's text (with USER() and CONNECTION_ID() filled in
+// for the caller), its masks, and the role's row cap counted so that r
+// knows whether rows were withheld.
+func (s *Server) runDecision(ctx context.Context, b *Binding, dec *policy.Decision, client string, r *runner) error {
+	t := b.Tenant
+	st := dec.Stmts[0]
+	r.stmt = &st
+	if st.Cap > 0 && (r.limit == 0 || st.Cap <= r.limit) {
+		// The backend was given LIMIT Cap+1: a row past the cap means rows
+		// were withheld (see policy.Stmt.Cap).
+		r.limit, r.capLimit = st.Cap, true
+	}
+	switch {
+	case t.PGPool != nil:
+		return s.runPG(ctx, t, dec.SQL, r)
+	case t.MySQLPool != nil:
+		// USER() and CONNECTION_ID() answer for the caller, as on the wire.
+		host, _, err := net.SplitHostPort(client)
+		if err != nil {
+			host = client
+		}
+		return s.runMySQL(ctx, t, dec.Fill(0, b.User.Name, host), r)
+	case t.SQLitePool != nil:
+		r.outMasks = dec.OutputMasks
+		return s.runSQLite(ctx, t, dec.SQL, st.Class == policy.ClassRead, r)
+	}
+	return sqlerr.New(sqlerr.Unavailable, "tenant %q has no backend pool", t.ID)
 }
 
 // SystemQuery runs sql, which the proxy itself wrote (catalog

@@ -4,6 +4,8 @@
 //	tenantproxy --config FILE        serve
 //	tenantproxy --version            print the version
 //	tenantproxy hash-password        read a password on stdin, print its SCRAM-SHA-256 verifier
+//	tenantproxy verify [--config F] [--tenant ID] [--json]
+//	                                 check tenant isolation and print the report (exit 1 on a failure)
 package main
 
 import (
@@ -60,6 +62,9 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "hash-password" {
 		return hashPassword(stdin, stdout)
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return verifyCmd(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("tenantproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -149,6 +154,15 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	}
 	defer alerts.Close()
 	p.SetAlerts(alerts)
+	if err := guardIsolation(p, cfg.Proxy.Tenants); err != nil {
+		return err
+	}
+	verifier, err := proxy.NewVerifier(p, cfg.File.Verify, reg)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	verifier.Start()
+	defer verifier.Close()
 	var fleet *proxy.Fleet
 	if cfg.File.Fleet.Enabled {
 		if fleet, err = startFleet(cfg, p, reg, log); err != nil {
@@ -199,6 +213,10 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 			log.Error("config_reload_rejected", "error", err)
 			return nil, err
 		}
+		if err := guardIsolation(p, next.Proxy.Tenants); err != nil {
+			log.Error("config_reload_rejected", "error", err)
+			return nil, err
+		}
 		if next.File.Listen != cfg.File.Listen || next.File.TLS != cfg.File.TLS {
 			log.Warn("config_reload_partial", "reason", "listen and tls changes need a restart")
 		}
@@ -207,7 +225,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		}
 		return p.Reload(next.Proxy), nil
 	}
-	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload),
+	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload), admin.WithVerifier(verifier),
 		admin.WithMetrics(cfg.File.Listen.Metrics != "", cfg.File.Auth.MetricsToken))
 	var tokens func(string) (string, string, error)
 	if adm.TokensEnabled() {
