@@ -247,6 +247,32 @@ func (q *selectQ) render(r *renderer) string {
 	return b.String()
 }
 
+// uses renders what the query does with its tables — the select list, the
+// FROM table (or derived table), WHERE, GROUP BY, HAVING and ORDER BY —
+// leaving out the join conditions: a table that appears only in a join
+// condition contributes nothing the question asked for.
+func (q *selectQ) uses(r *renderer) string {
+	var b strings.Builder
+	for _, it := range q.items {
+		b.WriteString(it.e.render(r))
+		b.WriteString(" ")
+	}
+	if q.fromSub != nil {
+		b.WriteString(q.fromSub.render(r))
+	} else {
+		b.WriteString(r.q(q.from) + ".* ")
+	}
+	for _, es := range [][]sqlExpr{q.where, q.group, q.having} {
+		b.WriteString(andAll(r, es))
+		b.WriteString(" ")
+	}
+	for _, o := range q.order {
+		b.WriteString(o.e.render(r))
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
 func andAll(r *renderer, es []sqlExpr) string {
 	ps := make([]string, len(es))
 	for i, e := range es {
@@ -279,4 +305,34 @@ func (r *renderer) str(s string) string {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// pruneJoins drops joined tables the query does not use: a table that is
+// joined last along its path (no other join condition names it) and that
+// appears nowhere else in the query. Such a join only multiplies or filters
+// rows, which the question did not ask for.
+func (q *selectQ) pruneJoins(r *renderer) {
+	for changed := true; changed; {
+		changed = false
+		uses := q.uses(r)
+		for i := len(q.joins) - 1; i >= 0; i-- {
+			ref := r.q(q.joins[i].rel) + "."
+			if strings.Contains(uses, ref) {
+				continue
+			}
+			named := false
+			for k, j := range q.joins {
+				if k != i && strings.Contains(andAll(r, j.on), ref) {
+					named = true
+					break
+				}
+			}
+			if named {
+				continue
+			}
+			q.joins = append(q.joins[:i], q.joins[i+1:]...)
+			changed = true
+			break
+		}
+	}
 }

@@ -137,7 +137,9 @@ type parser struct {
 
 	ms       []*mention
 	byTok    []*mention // token index -> mention covering it
-	consumed []bool     // token index -> understood (cue, stop, unit, mention)
+	consumed []bool     // token index -> consumed by a construct
+	cue      []bool     // token index -> a cue word (a construct may consume it)
+	uses     string     // what the built query does with its tables (selectQ.uses)
 
 	understood []string
 	penalty    float64
@@ -149,24 +151,17 @@ func (p *parser) run() (*Translation, error) {
 	if err != nil {
 		return nil, err
 	}
-	var unmapped []string
-	for i, t := range p.toks {
-		if p.consumed[i] || t.punct || t.isNum || stopWords[t.low] || stopWords[t.lem] || fillerWords[t.lem] || len(t.low) < 3 {
-			continue
-		}
-		unmapped = append(unmapped, t.raw)
-	}
-	conf := 1.0 - p.penalty - 0.2*float64(len(unmapped))
-	if conf < minConfidence {
-		return nil, &Unanswerable{Reason: "too much of the question could not be mapped to the schema", Unmapped: unmapped,
-			Understood: p.understood, Tables: tableNames(p.s)}
-	}
 	sql, expl, err := p.build(f)
 	if err != nil {
 		return nil, err
 	}
-	if len(unmapped) > 0 {
-		expl += fmt.Sprintf(" Ignored: %s.", strings.Join(unmapped, ", "))
+	if unmapped := p.unaccounted(sql, p.uses); len(unmapped) > 0 {
+		return nil, &Unanswerable{Reason: "some words of the question were not understood, and an answer without them could be wrong",
+			Unmapped: unmapped, Understood: p.understood, Tables: tableNames(p.s)}
+	}
+	conf := 1.0 - p.penalty
+	if conf < minConfidence {
+		return nil, &Unanswerable{Reason: "the question has more than one likely reading", Understood: p.understood, Tables: tableNames(p.s)}
 	}
 	return &Translation{SQL: sql, Explanation: expl, Confidence: math.Round(conf*100) / 100, Source: "deterministic"}, nil
 }
@@ -205,6 +200,7 @@ func (p *parser) link() {
 	n := len(p.toks)
 	p.byTok = make([]*mention, n)
 	p.consumed = make([]bool, n)
+	p.cue = make([]bool, n)
 	for i := 0; i < n; {
 		t := p.toks[i]
 		if t.punct || t.isNum {
@@ -263,7 +259,7 @@ func (p *parser) hasAggCue() bool {
 			"highest", "lowest", "largest", "smallest", "top", "#", "breakdown":
 			return true
 		}
-		if measureWords[t.lem] || p.at(i, "how", "many") || p.at(i, "how", "much") {
+		if p.measureWord(i) || p.at(i, "how", "many") || p.at(i, "how", "much") {
 			return true
 		}
 	}
@@ -274,7 +270,6 @@ func (p *parser) add(m *mention) {
 	p.ms = append(p.ms, m)
 	for k := m.start; k < m.end; k++ {
 		p.byTok[k] = m
-		p.consumed[k] = true
 	}
 }
 
@@ -485,7 +480,8 @@ func (p *parser) frame() (*frame, error) {
 		for k := 0; k < 3 && (p.at(j, "of") || p.at(j, "those") || p.at(j, "these") || p.at(j, "the")); k++ {
 			j++
 		}
-		if p.at(i, "by") && (p.at(j, "number") || p.at(j, "count") || p.at(j, "total") || p.at(j, "sum") || p.at(j, "average") || (j < len(p.toks) && measureWords[p.toks[j].lem])) {
+		if p.at(i, "by") && (p.at(j, "number") || p.at(j, "count") || p.at(j, "total") || p.at(j, "sum") || p.at(j, "average") || p.measureWord(j)) {
+			p.mark(i, 1)
 			continue // "top 5 countries by number of customers": what to rank by
 		}
 		if tu := p.timeUnit(j); tu != "" && !p.nextIsNumber(j) {
@@ -499,6 +495,7 @@ func (p *parser) frame() (*frame, error) {
 			continue
 		}
 		if p.at(i, "by") && f.groupTable == nil && f.groupCol == nil && p.isRankMeasure(m) {
+			p.mark(i, 1)
 			continue // "top 5 customers by total purchase amount": a measure, not a group
 		}
 		p.mark(i, j-i)
@@ -584,8 +581,8 @@ func (p *parser) frame() (*frame, error) {
 		}
 	}
 	if len(f.measures) == 0 && (f.groupTable != nil || f.groupCol != nil || f.groupTime != "") {
-		for _, t := range p.toks {
-			if measureWords[t.lem] {
+		for i := range p.toks {
+			if p.measureWord(i) {
 				ms, err := p.moneyMeasure(f, aggSum)
 				if err != nil {
 					return nil, err
@@ -683,7 +680,7 @@ func (p *parser) frame() (*frame, error) {
 func (p *parser) cueMark() {
 	for i, t := range p.toks {
 		if cueWords[t.lem] || cueWords[t.low] || t.low == "#" {
-			p.consumed[i] = true
+			p.cue[i] = true
 		}
 	}
 }
@@ -1116,15 +1113,28 @@ func (p *parser) hasAggBefore(f *frame) bool {
 }
 
 func isMoneyMention(p *parser, j int) bool {
-	return j < len(p.toks) && measureWords[p.toks[j].lem]
+	return p.measureWord(j)
+}
+
+// measureWord reports whether token i names an amount of money: a measure
+// word that does not qualify the table named after it ("sales agent").
+func (p *parser) measureWord(i int) bool {
+	if i < 0 || i >= len(p.toks) || !measureWords[p.toks[i].lem] {
+		return false
+	}
+	if i+1 < len(p.toks) {
+		if m := p.byTok[i+1]; m != nil && m.kind == mTable {
+			return false
+		}
+	}
+	return true
 }
 
 // measureAt reports whether a money word or numeric column comes within
 // max tokens of i.
 func (p *parser) measureAt(i, max int) bool {
 	for k := i; k < len(p.toks) && k < i+max; k++ {
-		t := p.toks[k]
-		if measureWords[t.lem] {
+		if p.measureWord(k) {
 			return true
 		}
 		if m := p.byTok[k]; m != nil && m.kind == mColumn {
@@ -1134,7 +1144,7 @@ func (p *parser) measureAt(i, max int) bool {
 				}
 			}
 		}
-		if t.punct {
+		if p.toks[k].punct {
 			return false
 		}
 	}
@@ -1149,7 +1159,7 @@ func (p *parser) numericAfter(f *frame, i int, fn aggKind) (measure, error) {
 		if t.punct {
 			break
 		}
-		if measureWords[t.lem] {
+		if p.measureWord(k) {
 			p.mark(k, 1)
 			return p.moneyMeasure(f, fn)
 		}
@@ -1326,6 +1336,11 @@ func (p *parser) moneyMeasure(f *frame, fn aggKind) (measure, error) {
 		return measure{}, &Unanswerable{Reason: "no money column (total, amount, price) can answer this", Unmapped: p.contentWords(), Tables: tableNames(p.s)}
 	}
 	c := cands[best]
+	for i, t := range p.toks {
+		if p.measureWord(i) || t.lem == "breakdown" {
+			p.mark(i, 1)
+		}
+	}
 	ms := measure{fn: fn, table: c.t, col: c.c}
 	if c.score%3 == 2 && c.qty != nil && c.score != 3 {
 		ms.expr = binExpr{colExpr{c.t.Name, c.c.Name}, "*", colExpr{c.t.Name, c.qty.Name}}
@@ -1333,6 +1348,16 @@ func (p *parser) moneyMeasure(f *frame, fn aggKind) (measure, error) {
 	}
 	p.understood = append(p.understood, strings.ToLower(string(fn))+" of "+c.t.Name+"."+c.c.Name)
 	return ms, nil
+}
+
+// consumeTable marks the mentions of t as consumed: the SQL uses the table
+// through a key of another (an average per group of a foreign key).
+func (p *parser) consumeTable(t *Table) {
+	for _, m := range p.ms {
+		if m.kind == mTable && p.bestTable(m) == t {
+			p.mark(m.start, m.end-m.start)
+		}
+	}
 }
 
 func (p *parser) namedTables() []*Table {
@@ -1409,7 +1434,7 @@ func (p *parser) ranking(f *frame) {
 						f.rankAgg = true
 						f.orderDesc = desc
 					}
-				} else if measureWords[p.toks[min(i+1, n-1)].lem] || p.measureAt(i+1, 3) {
+				} else if p.measureWord(min(i+1, n-1)) || p.measureAt(i+1, 3) {
 					if ms, err := p.moneyMeasure(f, aggSum); err == nil {
 						p.mark(i, 1)
 						f.measures = append(f.measures, ms)
@@ -2261,6 +2286,8 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if len(text) > 0 {
 		text = strings.ToUpper(text[:1]) + text[1:] + "."
 	}
+	q.pruneJoins(p.r)
+	p.uses = q.uses(p.r)
 	return q.render(p.r), text, nil
 }
 
@@ -2345,8 +2372,10 @@ func (p *parser) buildNestedAvg(f *frame) (string, string, error) {
 	inner := &selectQ{from: f.main.Name,
 		items: []selItem{{e: colExpr{f.main.Name, fk.Columns[0]}}, {e: aggExpr{fn: "COUNT"}, alias: "n"}},
 		group: []sqlExpr{colExpr{f.main.Name, fk.Columns[0]}}}
+	p.consumeTable(g)
 	outer := &selectQ{from: "per_" + snake(g.Name), fromSub: inner,
 		items: []selItem{{e: aggExpr{fn: "AVG", arg: colExpr{"per_" + snake(g.Name), "n"}}, alias: "avg_" + snake(f.main.Name) + "_per_" + snake(g.Name)}}}
+	p.uses = outer.uses(p.r)
 	return outer.render(p.r), fmt.Sprintf("Averaged the number of %s rows per %s.", f.main.Name, g.Name), nil
 }
 

@@ -1,0 +1,102 @@
+package nlp
+
+import "strings"
+
+// The coverage check is the first step of verification: every word of the
+// question must be accounted for by the interpretation that produced the
+// SQL — a construct consumed it (an aggregate, an ordering, a limit, a
+// comparison, a date range, a grouping, a negation), or it named a table,
+// column or value that the SQL uses — or the question is declined. Only
+// function words, which cannot change the result, may stay unaccounted.
+
+// functionWords may stay unaccounted: articles, pronouns, auxiliaries,
+// question words, polite and display verbs, and prepositions whose meaning
+// is carried by the words around them. Negations, quantifiers that change a
+// result ("only", "both", "each", "per", "by") are not among them.
+var functionWords = toSet(`a an the of in on at to for from with and or all any me us we our i you your
+show list give display find get provide return fetch see view tell what which who whom whose where when how is are was were be been
+do does did have has had that this these those there their them they it its as about query also please want would like
+can could will shall should may might must just including include includes included along together resultant result results table
+tables database db store data record records entry entries info information detail details available exist existing currently
+some such s whole set complete full everything anything thing things make made then than
+music catalog catalogue system company business shop app application overall respective
+associated associate related relate corresponding column columns field fields row rows value values name names title titles
+showing shows displays displaying listing looking look calculate compute item items contain contains containing appear appears but`)
+
+// displayVerbs are the verbs an "only" may qualify without restricting
+// anything ("only showing the customers from Brazil").
+var displayVerbs = toSet(`show showing shows display displays displaying list listing return returns give`)
+
+// unaccounted returns the words of the question that neither a construct
+// nor a mention realised in the query accounts for; uses is what the query
+// does with its tables (selectQ.uses), sql the whole statement.
+func (p *parser) unaccounted(sql, uses string) []string {
+	ok := make([]bool, len(p.toks))
+	copy(ok, p.consumed)
+	for _, m := range p.ms {
+		if p.realised(m, sql, uses) {
+			for k := m.start; k < m.end; k++ {
+				ok[k] = true
+			}
+		}
+	}
+	var out []string
+	for i, t := range p.toks {
+		if ok[i] || t.punct || functionWords[t.low] || functionWords[t.lem] {
+			continue
+		}
+		// "tracks by AC/DC": a preposition before a value the SQL uses.
+		if t.low == "by" && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mValue {
+			continue
+		}
+		if t.low == "only" && i+1 < len(p.toks) && displayVerbs[p.toks[i+1].low] {
+			continue
+		}
+		out = append(out, t.raw)
+	}
+	return out
+}
+
+// realised reports whether the schema element a mention links to is used
+// by the query: its table or its column (qualified by its table) outside a
+// join condition, or its value anywhere in the statement.
+func (p *parser) realised(m *mention, sql, uses string) bool {
+	q := p.r.q
+	hasCol := func(t *Table, c *Column) bool {
+		return t != nil && c != nil && strings.Contains(uses, q(t.Name)+"."+q(c.Name))
+	}
+	switch m.kind {
+	case mValue:
+		for _, v := range m.vals {
+			if strings.Contains(sql, p.r.str(v.value)) || (v.col != nil && v.col.Kind != KindText && strings.Contains(sql, v.value)) {
+				return true
+			}
+		}
+		return false
+	case mTable:
+		if m.table != nil && strings.Contains(uses, q(m.table.Name)+".") {
+			return true
+		}
+		for _, l := range m.links {
+			if l.kind == linkTable && strings.Contains(uses, q(l.table.Name)+".") {
+				return true
+			}
+		}
+		return false
+	}
+	if m.col != nil {
+		if hasCol(m.table, m.col) {
+			return true
+		}
+		if ref := p.fkTarget(m.table, m.col); ref != nil && m.used && strings.Contains(uses, q(ref.Name)+".") {
+			return true
+		}
+		return false
+	}
+	for _, l := range m.links {
+		if hasCol(l.table, l.col) {
+			return m.used || p.unique(m)
+		}
+	}
+	return false
+}
