@@ -139,7 +139,7 @@ func BenchmarkNLTranslate(b *testing.B) {
 		b.Skip("no chinook database")
 	}
 	for _, e := range engines {
-		s, err := Introspect(context.Background(), e.runner, e.dialect, "")
+		s, err := Introspect(context.Background(), e.runner, e.dialect, RowScope{})
 		if err != nil {
 			b.Fatal(err)
 		}

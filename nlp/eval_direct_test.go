@@ -125,7 +125,7 @@ func openEvalDB(ctx context.Context, t testing.TB, dialect Dialect, name string)
 		t.Cleanup(func() { _ = db.Close() })
 		r = myRunner{db}
 	}
-	s, err := Introspect(ctx, r, dialect, "")
+	s, err := Introspect(ctx, r, dialect, RowScope{})
 	if err != nil {
 		t.Fatalf("%s: introspect: %v", name, err)
 	}
