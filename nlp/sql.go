@@ -119,6 +119,32 @@ type subqExpr struct{ q *selectQ }
 
 func (s subqExpr) render(r *renderer) string { return "(" + s.q.render(r) + ")" }
 
+// inExpr is e = v, or e IN (v1, v2, …) for several values.
+type inExpr struct {
+	e    sqlExpr
+	vals []sqlExpr
+	not  bool
+}
+
+func (x inExpr) render(r *renderer) string {
+	if len(x.vals) == 1 {
+		op := " = "
+		if x.not {
+			op = " <> "
+		}
+		return "(" + x.e.render(r) + op + x.vals[0].render(r) + ")"
+	}
+	vs := make([]string, len(x.vals))
+	for i, v := range x.vals {
+		vs[i] = v.render(r)
+	}
+	op := " IN ("
+	if x.not {
+		op = " NOT IN ("
+	}
+	return "(" + x.e.render(r) + op + strings.Join(vs, ", ") + "))"
+}
+
 // existsExpr is [NOT] EXISTS (subquery).
 type existsExpr struct {
 	not bool
@@ -262,7 +288,7 @@ func (q *selectQ) uses(r *renderer) string {
 	} else {
 		b.WriteString(r.q(q.from) + ".* ")
 	}
-	for _, es := range [][]sqlExpr{q.where, q.group, q.having} {
+	for _, es := range [][]sqlExpr{q.where, q.having} {
 		b.WriteString(andAll(r, es))
 		b.WriteString(" ")
 	}

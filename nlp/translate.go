@@ -229,6 +229,7 @@ func (p *parser) link() {
 			i++
 		}
 	}
+	p.mergeCompounds()
 }
 
 // kill drops the mentions within tokens [i, i+n): the words were a cue.
@@ -363,13 +364,33 @@ func (p *parser) matchValue(i int) (int, []valueRef) {
 			}
 			// A lone lower-case word is a value only next to a table it
 			// can qualify ("rock tracks", "tracks of jazz").
-			if !t.cap && !p.nextToTable(i) {
+			if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) {
 				continue
 			}
 		}
 		return n, refs
 	}
 	return 0, nil
+}
+
+// nextToColumn reports whether a word next to token i names the column of
+// one of refs ("the books category").
+func (p *parser) nextToColumn(i int, refs []valueRef) bool {
+	for _, j := range []int{i + 1, i - 1} {
+		if j < 0 || j >= len(p.toks) {
+			continue
+		}
+		if _, ls := p.matchPhrase(j); len(ls) > 0 {
+			for _, l := range ls {
+				for _, v := range refs {
+					if l.col != nil && l.col == v.col {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (p *parser) nextToTable(i int) bool {
@@ -409,6 +430,7 @@ type measure struct {
 	expr   sqlExpr // overrides col (price * quantity, unit conversion)
 	label  string
 	counts *Table // COUNT of this table's rows
+	also   *Table // a second table expr reads (price on the product, quantity on the line)
 }
 
 type filter struct {
@@ -647,6 +669,7 @@ func (p *parser) frame() (*frame, error) {
 	if err := p.filters(f); err != nil {
 		return nil, err
 	}
+	p.negations(f)
 	p.ordering(f)
 	// Columns named for display.
 	for _, m := range p.ms {
@@ -959,6 +982,22 @@ func (p *parser) aggregates(f *frame) error {
 	if f.groupTable != nil || f.groupCol != nil {
 		for i := 0; i < n; i++ {
 			if p.at(i, "most") || p.at(i, "highest") || p.at(i, "top") {
+				rankMode = true
+			}
+		}
+	}
+	// "the cheapest product", "most expensive product": a superlative
+	// before a table picks rows of it, it does not aggregate.
+	for i := 0; i < n; i++ {
+		if !superMax[p.toks[i].lem] && !superMin[p.toks[i].lem] {
+			continue
+		}
+		k := i + 1
+		if (p.toks[i].lem == "most" || p.toks[i].lem == "least") && k < n && !p.toks[k].isNum {
+			k++
+		}
+		if k < n {
+			if m := p.byTok[k]; m != nil && m.kind == mTable {
 				rankMode = true
 			}
 		}
@@ -1280,10 +1319,11 @@ func durationUnit(c *Column) float64 {
 // money column reachable without counting a row twice.
 func (p *parser) moneyMeasure(f *frame, fn aggKind) (measure, error) {
 	type cand struct {
-		t     *Table
-		c     *Column
-		qty   *Column
-		score int
+		t      *Table
+		c      *Column
+		qty    *Column
+		priceT *Table // the table of c when it is not t (the product of the line t)
+		score  int
 	}
 	var cands []cand
 	for _, t := range p.s.Tables {
@@ -1308,6 +1348,10 @@ func (p *parser) moneyMeasure(f *frame, fn aggKind) (measure, error) {
 				score = 1
 				if qty != nil {
 					score = 2
+				} else if lq, lt := p.lineQuantity(t); lq != nil {
+					// price on the product, quantity on the order line
+					cands = append(cands, cand{lt, c, lq, t, 2 + 2*b2i(containsTable(p.namedTables(), t) || containsTable(p.namedTables(), lt))})
+					continue
 				}
 			default:
 				continue
@@ -1315,7 +1359,7 @@ func (p *parser) moneyMeasure(f *frame, fn aggKind) (measure, error) {
 			if containsTable(p.namedTables(), t) {
 				score += 2
 			}
-			cands = append(cands, cand{t, c, qty, score})
+			cands = append(cands, cand{t, c, qty, nil, score})
 		}
 	}
 	anchor := f.groupTable
@@ -1342,7 +1386,11 @@ func (p *parser) moneyMeasure(f *frame, fn aggKind) (measure, error) {
 		}
 	}
 	ms := measure{fn: fn, table: c.t, col: c.c}
-	if c.score%3 == 2 && c.qty != nil && c.score != 3 {
+	if c.priceT != nil {
+		ms.expr = binExpr{colExpr{c.priceT.Name, c.c.Name}, "*", colExpr{c.t.Name, c.qty.Name}}
+		ms.also = c.priceT
+		ms.label = strings.ToLower(string(fn)) + "_revenue"
+	} else if c.score%3 == 2 && c.qty != nil && c.score != 3 {
 		ms.expr = binExpr{colExpr{c.t.Name, c.c.Name}, "*", colExpr{c.t.Name, c.qty.Name}}
 		ms.label = strings.ToLower(string(fn)) + "_revenue"
 	}
@@ -1358,6 +1406,35 @@ func (p *parser) consumeTable(t *Table) {
 			p.mark(m.start, m.end-m.start)
 		}
 	}
+}
+
+// lineQuantity is the quantity column of a table with a foreign key to t
+// (the order lines of a product), when exactly one table has one.
+func (p *parser) lineQuantity(t *Table) (*Column, *Table) {
+	var qc *Column
+	var qt *Table
+	for _, o := range p.s.Tables {
+		if o == t || keyTo(o, t) == nil {
+			continue
+		}
+		for _, c := range o.Columns {
+			w := strings.Join(lemmas(splitName(c.Name)), " ")
+			if (w == "qty" || w == "quantity" || strings.HasSuffix(w, " qty") || strings.HasSuffix(w, " quantity")) && c.Kind == KindInt {
+				if qc != nil {
+					return nil, nil
+				}
+				qc, qt = c, o
+			}
+		}
+	}
+	return qc, qt
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (p *parser) namedTables() []*Table {
@@ -1403,7 +1480,17 @@ func (p *parser) ranking(f *frame) {
 			desc = !superMin[t.lem]
 			p.mark(i, 1)
 			if len(f.measures) == 0 && f.groupTable == nil && f.groupCol == nil {
-				if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && t.lem == "most" {
+				var adjCol *Column
+				var adjTable *Table
+				if (t.lem == "most" || t.lem == "least") && i+1 < n {
+					adjCol, adjTable = p.impliedColumn(p.toks[i+1].low, i+2)
+				}
+				if adjCol != nil {
+					// "most expensive product": the adjective names the column.
+					f.orderBy = colExpr{adjTable.Name, adjCol.Name}
+					f.orderDesc = desc
+					p.mark(i+1, 1)
+				} else if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && t.lem == "most" {
 					// "which genre has the most tracks": count per named entity.
 					f.measures = append(f.measures, measure{fn: aggCount, counts: p.bestTable(m)})
 					m.used = true
@@ -1427,6 +1514,16 @@ func (p *parser) ranking(f *frame) {
 		for i := 0; i < n; i++ {
 			if p.at(i, "by") {
 				if m := p.nextMention(i+1, 3); m != nil && m.kind == mColumn {
+					// "top 5 products by price": the listed rows ordered by
+					// their own column.
+					if c, tb := p.ownNumeric(m); c != nil {
+						p.mark(i, 1)
+						m.used = true
+						m.col, m.table = c, tb
+						f.orderBy = colExpr{tb.Name, c.Name}
+						f.orderDesc = desc
+						continue
+					}
 					ms, err := p.numericAfter(f, m.start, aggSum)
 					if err == nil && ms.col != nil {
 						p.mark(i, 1)
@@ -1475,6 +1572,18 @@ func (p *parser) ranking(f *frame) {
 			}
 		}
 	}
+}
+
+// ownNumeric is the numeric column m names in a table the question names as
+// a table ("products by price"), or nil.
+func (p *parser) ownNumeric(m *mention) (*Column, *Table) {
+	named := p.namedTables()
+	for _, l := range m.links {
+		if l.col != nil && (l.col.Kind == KindNumber || l.col.Kind == KindInt) && !isIDName(l.col.Name) && containsTable(named, l.table) {
+			return l.col, l.table
+		}
+	}
+	return nil, nil
 }
 
 // groupByFirstOther groups by the first named table other than counted.
@@ -1540,6 +1649,7 @@ var compareOps = []struct {
 func (p *parser) filters(f *frame) error {
 	n := len(p.toks)
 	// Values.
+	sameCol := map[*Column]int{}
 	for _, m := range p.ms {
 		if m.kind != mValue {
 			continue
@@ -1571,7 +1681,16 @@ func (p *parser) filters(f *frame) error {
 				}
 			}
 		}
-		f.filters = append(f.filters, filter{e: binExpr{colExpr{ref.table.Name, ref.col.Name}, "=", litExpr{ref.value}},
+		if k, ok := sameCol[ref.col]; ok {
+			// "Rock or Jazz tracks": two values of one column are either.
+			in := f.filters[k].e.(inExpr)
+			in.vals = append(in.vals, litExpr{ref.value})
+			f.filters[k].e = in
+			f.filters[k].desc += " or " + ref.value
+			continue
+		}
+		sameCol[ref.col] = len(f.filters)
+		f.filters = append(f.filters, filter{e: inExpr{e: colExpr{ref.table.Name, ref.col.Name}, vals: []sqlExpr{litExpr{ref.value}}},
 			desc: ref.table.Name + "." + ref.col.Name + " = " + ref.value, tbl: ref.table})
 		if !containsTable(f.tables, ref.table) {
 			f.tables = append(f.tables, ref.table)
@@ -2123,6 +2242,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	for _, m := range f.measures {
 		add(m.table)
 		add(m.counts)
+		add(m.also)
 	}
 	for _, fl := range f.filters {
 		add(fl.tbl)
@@ -2242,7 +2362,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 		}
 		shown := map[*Column]bool{}
 		for _, t := range need {
-			if t == f.main || !p.named(f, t) {
+			if t == f.main || !p.named(f, t) || !p.noFanOut(t, f.main) {
 				continue
 			}
 			ls := labelCols(t)
@@ -2257,6 +2377,13 @@ func (p *parser) build(f *frame) (string, string, error) {
 		}
 		for _, m := range f.extra {
 			if m.table == f.main || shown[m.col] {
+				p.mark(m.start, m.end-m.start) // shown by the table's columns
+				continue
+			}
+			if !p.noFanOut(m.table, f.main) {
+				// A column of a table with many rows per listed row would
+				// repeat the listed rows; it is not shown (and its words
+				// stay unaccounted).
 				continue
 			}
 			shown[m.col] = true
@@ -2328,6 +2455,14 @@ func describe(m measure) string {
 		return "Counted rows of " + m.counts.Name
 	case m.fn == aggCount:
 		return "Counted rows"
+	}
+	if m.also != nil {
+		b, _ := m.expr.(binExpr)
+		l, okl := b.l.(colExpr)
+		r, okr := b.r.(colExpr)
+		if okl && okr {
+			return fmt.Sprintf("%s of %s.%s × %s.%s", strings.ToLower(string(m.fn)), l.rel, l.col, r.rel, r.col)
+		}
 	}
 	return fmt.Sprintf("%s of %s.%s", strings.ToLower(string(m.fn)), m.table.Name, m.col.Name)
 }
