@@ -17,11 +17,24 @@ var functionWords = toSet(`a an the of in on at to for from with and or all any 
 show list give display find get provide return fetch see view tell what which who whom whose where when how is are was were be been
 do does did have has had that this these those there their them they it its as about query also please want would like
 can could will shall should may might must just including include includes included along together resultant result results table
-tables database db store data record records entry entries info information detail details available exist existing currently
+tables database db data record records entry entries info information detail details available exist existing currently
 some such s whole set complete full everything anything thing things make made then than
 music catalog catalogue system company business shop app application overall respective
 associated associate related relate corresponding column columns field fields row rows value values name names title titles
 showing shows displays displaying listing looking look calculate compute item items contain contains containing appear appears but`)
+
+// nounStops are function words that are also nouns a schema may name
+// ("result", "record"): where the schema has such a name, they link to it
+// and are no longer function words.
+var nounStops = toSet(`result results record records entry entries info information detail details data set`)
+
+// isFunctionWord reports whether token t may stay unaccounted.
+func (p *parser) isFunctionWord(t token) bool {
+	if !functionWords[t.low] && !functionWords[t.lem] {
+		return false
+	}
+	return !nounStops[t.low] || !p.lx.words[t.lem]
+}
 
 // displayVerbs are the verbs an "only" may qualify without restricting
 // anything ("only showing the customers from Brazil").
@@ -42,7 +55,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 	}
 	var out []string
 	for i, t := range p.toks {
-		if ok[i] || t.punct || functionWords[t.low] || functionWords[t.lem] {
+		if ok[i] || t.punct || p.isFunctionWord(t) {
 			continue
 		}
 		// "tracks by AC/DC": a preposition before a value the SQL uses.

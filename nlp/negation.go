@@ -1,6 +1,9 @@
 package nlp
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // negationWords introduce an anti-join: "customers who never ordered",
 // "artists without albums", "products with no orders".
@@ -10,10 +13,12 @@ var negationWords = toSet("never not no without")
 // negates ("have not placed any orders", "never been ordered").
 var negationSkip = toSet("any a an been be have has had made placed ever single")
 
-// negations turns "<main> never <verb|table>" into NOT EXISTS over a
-// table holding a foreign key to the main table. The negation, the skipped
-// words and the negated table's words are consumed; a negation that finds
-// no such table is left unaccounted, so the question is declined.
+// negations turns "<main> never <verb|table>" into NOT EXISTS over the
+// rows of a table that refer to the main table, directly or along a
+// foreign-key path. The negation, the skipped words and the negated
+// table's words are consumed, and the conditions on the negated table
+// (and on the tables between) move inside the NOT EXISTS. A negation that
+// finds no such table is left unaccounted, so the question is declined.
 func (p *parser) negations(f *frame) {
 	for i, t := range p.toks {
 		if !negationWords[t.low] || p.consumed[i] {
@@ -26,39 +31,158 @@ func (p *parser) negations(f *frame) {
 		if j >= len(p.toks) {
 			continue
 		}
-		child, m := p.negatedTable(j)
-		if child == nil || child == f.main {
+		target, m := p.negatedTable(j)
+		if target == nil || target == f.main || p.noFanOut(target, f.main) {
+			continue // not rows that refer to the main table
+		}
+		sub, path := p.antiJoin(f.main, target)
+		if sub == nil {
 			continue
 		}
-		fk := keyTo(child, f.main)
-		if fk == nil || len(f.main.PrimaryKey) != 1 {
-			continue
+		kept := f.filters[:0]
+		for _, fl := range f.filters {
+			if path[fl.tbl] {
+				sub.where = append(sub.where, fl.e)
+				continue
+			}
+			kept = append(kept, fl)
 		}
-		sub := &selectQ{from: child.Name, items: []selItem{{e: litExpr{1}}},
-			where: []sqlExpr{binExpr{colExpr{child.Name, fk.Columns[0]}, "=", colExpr{f.main.Name, fk.RefColumns[0]}}}}
-		f.filters = append(f.filters, filter{e: existsExpr{not: true, q: sub}, desc: "no " + child.Name + " row refers to it", tbl: f.main})
+		f.filters = append(kept, filter{e: existsExpr{not: true, q: sub}, desc: "no " + target.Name + " row refers to it", tbl: f.main})
 		p.mark(i, j-i+1)
 		if m != nil {
 			m.used = true
 			p.mark(m.start, m.end-m.start)
-			// The negated table is not joined to the answer.
-			ts := f.tables[:0]
-			for _, x := range f.tables {
-				if x != child || p.namedElsewhere(child, m) {
-					ts = append(ts, x)
-				}
-			}
-			f.tables = ts
 		}
-		p.understood = append(p.understood, f.main.Name+" without "+child.Name)
+		p.dropTables(f, path, m)
+		p.understood = append(p.understood, f.main.Name+" without "+target.Name)
+		return
 	}
 }
 
-// negatedTable is the table token j names, as a table mention or as a verb
-// whose stem is a table's name ("ordered" -> orders).
+// negatedValues turns "not <value>" ("conductors that do not have the
+// nationality USA") into col <> value when the column is the main table's
+// (or a table each main row has one of), and into an anti-join when it is
+// a table with many rows per main row ("students who do not have a cat
+// pet": no pet of theirs is a cat). Between the negation and the value may
+// stand function words and the value's column.
+func (p *parser) negatedValues(f *frame) {
+	for i, t := range p.toks {
+		if t.low != "not" || p.consumed[i] {
+			continue
+		}
+		var skipped []*mention
+		for j := i + 1; j < len(p.toks) && j <= i+5; j++ {
+			m := p.byTok[j]
+			if m == nil {
+				if negationSkip[p.toks[j].low] || functionWords[p.toks[j].low] {
+					continue
+				}
+				break
+			}
+			if m.kind == mColumn || m.kind == mTable {
+				skipped = append(skipped, m)
+				j = m.end - 1
+				continue
+			}
+			if m.kind != mValue {
+				break
+			}
+			for k, fl := range f.filters {
+				in, ok := fl.e.(inExpr)
+				ce, _ := in.e.(colExpr)
+				if !ok || in.not || !p.valueOf(m, ce) {
+					continue
+				}
+				if fl.tbl == f.main || p.noFanOut(fl.tbl, f.main) {
+					in.not = true
+					f.filters[k].e = in
+					f.filters[k].desc = "not " + fl.desc
+				} else {
+					sub, path := p.antiJoin(f.main, fl.tbl)
+					if sub == nil {
+						return
+					}
+					sub.where = append(sub.where, fl.e)
+					f.filters[k] = filter{e: existsExpr{not: true, q: sub}, desc: fmt.Sprintf("no %s row with %s", fl.tbl.Name, fl.desc), tbl: f.main}
+					p.dropTables(f, path, nil)
+				}
+				p.mark(i, 1)
+				for _, c := range skipped {
+					c.used = true
+					p.mark(c.start, c.end-c.start)
+				}
+				return
+			}
+			break
+		}
+	}
+}
+
+// antiJoin builds SELECT 1 FROM <child of main> [JOIN … target] WHERE
+// child.fk = main.key, the subquery of a NOT EXISTS, with the set of the
+// tables it reads. Nil when no foreign-key path without ambiguity leads from
+// main to target.
+func (p *parser) antiJoin(main, target *Table) (*selectQ, map[*Table]bool) {
+	path := p.shortestPath(map[*Table]bool{main: true}, target)
+	if len(path) == 0 || path[0].parent != main || len(path[0].fk.Columns) != 1 || keysBetween(path[0].child, main) != 1 {
+		return nil, nil
+	}
+	child := path[0].child
+	fk := path[0].fk
+	sub := &selectQ{from: child.Name, items: []selItem{{e: litExpr{int64(1)}}},
+		where: []sqlExpr{binExpr{colExpr{child.Name, fk.Columns[0]}, "=", colExpr{main.Name, fk.RefColumns[0]}}}}
+	in := map[*Table]bool{child: true}
+	for _, e := range path[1:] {
+		if keysBetween(e.child, e.parent) != 1 {
+			return nil, nil
+		}
+		var on []sqlExpr
+		for k := range e.fk.Columns {
+			on = append(on, binExpr{colExpr{e.child.Name, e.fk.Columns[k]}, "=", colExpr{e.parent.Name, e.fk.RefColumns[k]}})
+		}
+		sub.joins = append(sub.joins, joinClause{rel: e.to.Name, on: on})
+		in[e.to] = true
+	}
+	return sub, in
+}
+
+// dropTables removes the tables an anti-join reads from the tables joined
+// to the answer; the mentions of those tables are consumed by it.
+func (p *parser) dropTables(f *frame, tables map[*Table]bool, m *mention) {
+	ts := f.tables[:0]
+	for _, x := range f.tables {
+		if x == f.main || !tables[x] {
+			ts = append(ts, x)
+		}
+	}
+	f.tables = ts
+	for t := range tables {
+		p.consumeTable(t)
+	}
+}
+
+// valueOf reports whether mention m is a value of column ce.
+func (p *parser) valueOf(m *mention, ce colExpr) bool {
+	for _, v := range m.vals {
+		if v.table.Name == ce.rel && v.col.Name == ce.col {
+			return true
+		}
+	}
+	return false
+}
+
+// negatedTable is the table token j names: a table mention, a column
+// mention of one table ("cartoons directed by"), or a verb whose stem is a
+// table's name ("ordered" -> orders).
 func (p *parser) negatedTable(j int) (*Table, *mention) {
-	if m := p.byTok[j]; m != nil && m.kind == mTable {
-		return p.bestTable(m), m
+	if m := p.byTok[j]; m != nil {
+		switch {
+		case m.kind == mTable:
+			return p.bestTable(m), m
+		case m.kind == mColumn && p.unique(m) && len(m.links) > 0:
+			return m.links[0].table, m
+		}
+		return nil, nil
 	}
 	w := p.toks[j].low
 	for _, stem := range []string{strings.TrimSuffix(w, "ed"), strings.TrimSuffix(w, "d")} {
@@ -77,7 +201,7 @@ func (p *parser) negatedTable(j int) (*Table, *mention) {
 // namedElsewhere reports whether t has a table mention other than m.
 func (p *parser) namedElsewhere(t *Table, m *mention) bool {
 	for _, x := range p.ms {
-		if x != m && x.kind == mTable && p.bestTable(x) == t {
+		if x != m && x.kind == mTable && p.bestTable(x) == t && !x.used {
 			return true
 		}
 	}

@@ -152,6 +152,15 @@ type existsExpr struct {
 }
 
 func (e existsExpr) render(r *renderer) string {
+	if r.outer {
+		// What the outer query uses: the key the subquery is correlated with.
+		if len(e.q.where) > 0 {
+			if b, ok := e.q.where[0].(binExpr); ok {
+				return "EXISTS(" + b.r.render(r) + ")"
+			}
+		}
+		return "EXISTS()"
+	}
 	n := ""
 	if e.not {
 		n = "NOT "
@@ -278,6 +287,9 @@ func (q *selectQ) render(r *renderer) string {
 // leaving out the join conditions: a table that appears only in a join
 // condition contributes nothing the question asked for.
 func (q *selectQ) uses(r *renderer) string {
+	o := *r
+	o.outer = true
+	r = &o
 	var b strings.Builder
 	for _, it := range q.items {
 		b.WriteString(it.e.render(r))
@@ -316,6 +328,9 @@ func (a rawAlias) render(r *renderer) string { return r.q(a.name) }
 type renderer struct {
 	d Dialect
 	q func(string) string
+	// outer renders only what a query uses of its own tables: a correlated
+	// subquery shows its correlation key, not its own tables (selectQ.uses).
+	outer bool
 }
 
 func newRenderer(d Dialect) *renderer { return &renderer{d: d, q: quoter(d)} }

@@ -296,7 +296,7 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 		if n == 1 && cueWords[words[0]] && !p.lx.words[words[0]] {
 			return 0, nil
 		}
-		if n == 1 && stopWords[p.toks[i].low] {
+		if n == 1 && stopWords[p.toks[i].low] && !(nounStops[p.toks[i].low] && p.lx.words[words[0]]) {
 			return 0, nil
 		}
 		if ls := p.lx.phrases[strings.Join(words, " ")]; len(ls) > 0 {
@@ -431,6 +431,8 @@ type measure struct {
 	label  string
 	counts *Table // COUNT of this table's rows
 	also   *Table // a second table expr reads (price on the product, quantity on the line)
+	// distinct counts the distinct values of col (COUNT(DISTINCT col)).
+	distinct bool
 }
 
 type filter struct {
@@ -669,7 +671,6 @@ func (p *parser) frame() (*frame, error) {
 	if err := p.filters(f); err != nil {
 		return nil, err
 	}
-	p.negations(f)
 	p.ordering(f)
 	// Columns named for display.
 	for _, m := range p.ms {
@@ -1001,6 +1002,12 @@ func (p *parser) aggregates(f *frame) error {
 				rankMode = true
 			}
 		}
+		// "the singer with the largest net worth": the row with it.
+		if i > 1 && (p.at(i-2, "with", "the") || p.at(i-2, "has", "the") || p.at(i-2, "have", "the") || p.at(i-2, "having", "the")) {
+			if m := p.nextMention(i+1, 1); m != nil && m.kind == mColumn && len(numericLinks(m.links)) > 0 {
+				rankMode = true
+			}
+		}
 	}
 	for i := 0; i < n; i++ {
 		switch {
@@ -1035,6 +1042,20 @@ func (p *parser) aggregates(f *frame) error {
 			}
 			m := p.nextMention(i+k, 3)
 			ms := measure{fn: aggCount, pos: i}
+			if d := i + k; d < n && (p.at(d, "different") || p.at(d, "distinct") || p.at(d, "unique")) {
+				// "how many different results": COUNT(DISTINCT result).
+				if cm := p.nextMention(d+1, 2); cm != nil && cm.kind == mColumn && !cm.used {
+					p.resolveCol(cm, f.tables)
+					if cm.col != nil {
+						cm.used = true
+						p.mark(d, 1)
+						f.measures = append(f.measures, measure{fn: aggCount, pos: i, table: cm.table, col: cm.col, distinct: true})
+						p.understood = append(p.understood, "count of distinct "+cm.table.Name+"."+cm.col.Name)
+						i += k - 1
+						continue
+					}
+				}
+			}
 			if m != nil && m.kind == mTable && !m.used {
 				ms.counts = p.bestTable(m)
 				m.used = true
@@ -1471,8 +1492,13 @@ func (p *parser) ranking(f *frame) {
 				if c, tb := p.impliedColumn(p.toks[i+1].lem, i+2); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
 					f.orderDesc = desc
+				} else if c, tb := p.rankColumn(f, i+2); c != nil {
+					// "the top 3 largest population"
+					f.orderBy = colExpr{tb.Name, c.Name}
+					f.orderDesc = desc
 				}
 			}
+			i++
 		case superMax[t.lem] || superMin[t.lem]:
 			if limit == 0 {
 				limit = 1
@@ -1490,6 +1516,9 @@ func (p *parser) ranking(f *frame) {
 					f.orderBy = colExpr{adjTable.Name, adjCol.Name}
 					f.orderDesc = desc
 					p.mark(i+1, 1)
+				} else if c, tb := p.rankColumn(f, i+1); c != nil {
+					f.orderBy = colExpr{tb.Name, c.Name}
+					f.orderDesc = desc
 				} else if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && t.lem == "most" {
 					// "which genre has the most tracks": count per named entity.
 					f.measures = append(f.measures, measure{fn: aggCount, counts: p.bestTable(m)})
@@ -1572,6 +1601,30 @@ func (p *parser) ranking(f *frame) {
 			}
 		}
 	}
+}
+
+// rankColumn is the numeric column named right after token i-1 (a
+// superlative): "the largest net worth" orders by net_worth. The mention is
+// consumed.
+func (p *parser) rankColumn(f *frame, i int) (*Column, *Table) {
+	m := p.nextMention(i, 1)
+	if m == nil || m.kind != mColumn {
+		return nil, nil
+	}
+	cands := numericLinks(m.links)
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	mm := &mention{kind: mColumn, links: cands, start: m.start, end: m.end}
+	p.resolveColIn(mm, append([]*Table{f.main}, p.namedTables()...))
+	if mm.col == nil {
+		return nil, nil
+	}
+	m.used, m.col, m.table = true, mm.col, mm.table
+	if !containsTable(f.tables, mm.table) {
+		f.tables = append(f.tables, mm.table)
+	}
+	return mm.col, mm.table
 }
 
 // ownNumeric is the numeric column m names in a table the question names as
@@ -1682,6 +1735,12 @@ func (p *parser) filters(f *frame) error {
 			}
 		}
 		if k, ok := sameCol[ref.col]; ok {
+			if ref.table != f.main && m.start > 0 && p.at(m.start-1, "and") {
+				// "documents with paragraphs 'Brazil' and 'Ireland'": rows
+				// with both, or with either? Not decided here.
+				return &Unanswerable{Reason: fmt.Sprintf("%q and the value before it are two values of %s.%s, which %s rows may have several of: both or either is not clear",
+					joinRaw(p.toks[m.start:m.end]), ref.table.Name, ref.col.Name, f.main.Name), Understood: p.understood, Tables: tableNames(p.s)}
+			}
 			// "Rock or Jazz tracks": two values of one column are either.
 			in := f.filters[k].e.(inExpr)
 			in.vals = append(in.vals, litExpr{ref.value})
@@ -1715,6 +1774,8 @@ func (p *parser) filters(f *frame) error {
 		}
 	}
 	p.dates(f)
+	p.negatedValues(f)
+	p.negations(f)
 	p.nulls(f)
 	// Column mention directly followed by a number: equality ("invoice id 37").
 	for _, m := range p.ms {
@@ -1773,28 +1834,46 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 	if j >= n {
 		return nil
 	}
-	p.mark(i, j-i)
 	// "longer than the average track length"
 	if p.at(j, "the", "average") || p.at(j, "average") || p.at(j, "the", "mean") {
 		k := j + 1
 		if p.at(j, "the") {
 			k = j + 2
 		}
-		p.mark(j, k-j)
 		col, tb := p.compareColumn(f, i, k, word)
 		if col == nil {
 			return &Unanswerable{Reason: "cannot tell which column to compare with the average", Tables: tableNames(p.s)}
 		}
+		p.mark(i, k-i)
 		sub := &selectQ{items: []selItem{{e: aggExpr{fn: "AVG", arg: colExpr{tb.Name, col.Name}}}}, from: tb.Name}
 		f.filters = append(f.filters, filter{e: binExpr{colExpr{tb.Name, col.Name}, op, subqExpr{sub}},
 			desc: tb.Name + "." + col.Name + " " + op + " its average", tbl: tb})
 		return nil
 	}
+	// "above age 20": the column between the comparison and the number.
+	if m := p.byTok[j]; m != nil && m.kind == mColumn && m.end < n && p.toks[m.end].isNum {
+		cands := numericLinks(m.links)
+		if len(cands) > 0 {
+			mm := &mention{kind: mColumn, links: cands, start: m.start, end: m.end}
+			p.resolveColIn(mm, append([]*Table{f.main}, f.tables...))
+			if mm.col != nil {
+				k := m.end
+				m.used = true
+				p.mark(i, k-i+1)
+				f.filters = append(f.filters, filter{e: binExpr{colExpr{mm.table.Name, mm.col.Name}, op, litExpr{p.toks[k].num}},
+					desc: fmt.Sprintf("%s.%s %s %s", mm.table.Name, mm.col.Name, op, p.toks[k].raw), tbl: mm.table})
+				if !containsTable(f.tables, mm.table) {
+					f.tables = append(f.tables, mm.table)
+				}
+				return nil
+			}
+		}
+	}
 	if !p.toks[j].isNum {
 		return nil
 	}
 	num := p.toks[j].num
-	p.mark(j, 1)
+	p.mark(i, j-i+1)
 	// "with more than 10 albums": a count of related rows.
 	if m := p.nextMention(j+1, 1); m != nil && m.kind == mTable && !p.toks[j].money {
 		t := p.bestTable(m)
@@ -1869,6 +1948,9 @@ func (p *parser) compareColumn(f *frame, i, after int, word string) (*Column, *T
 func (p *parser) pickValue(m *mention, f *frame) valueRef {
 	best, bs := m.vals[0], -1.0
 	for _, v := range m.vals {
+		if p.refersToOther(v, m.vals) {
+			continue // the same value in the key it refers to
+		}
 		s := 0.0
 		if v.table == f.main {
 			s += 2
@@ -1888,6 +1970,22 @@ func (p *parser) pickValue(m *mention, f *frame) valueRef {
 		}
 	}
 	return best
+}
+
+// refersToOther reports whether v's column is a foreign key to the column of
+// another of vals: the value is the parent's, the child only refers to it.
+func (p *parser) refersToOther(v valueRef, vals []valueRef) bool {
+	for _, fk := range v.table.ForeignKeys {
+		if len(fk.Columns) != 1 || !strings.EqualFold(fk.Columns[0], v.col.Name) {
+			continue
+		}
+		for _, o := range vals {
+			if strings.EqualFold(o.table.Name, fk.RefTable) && strings.EqualFold(o.col.Name, fk.RefColumns[0]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func joinRaw(ts []token) string {
@@ -2134,6 +2232,9 @@ func (p *parser) nulls(f *frame) {
 		f.filters = append(f.filters, filter{e: e, desc: desc, tbl: m.table})
 	}
 	for i := 0; i < n; i++ {
+		if p.consumed[i] {
+			continue
+		}
 		switch {
 		case p.at(i, "null") || p.at(i, "no") || p.at(i, "without") || p.at(i, "missing") && p.byTok[i+1] != nil:
 			if m := p.nextMention(i+1, 1); m != nil && m.kind == mColumn {
@@ -2470,6 +2571,9 @@ func describe(m measure) string {
 func snake(name string) string { return strings.Join(splitName(name), "_") }
 
 func (p *parser) measureExpr(m measure, f *frame) (sqlExpr, string) {
+	if m.fn == aggCount && m.distinct && m.col != nil {
+		return aggExpr{fn: "COUNT", arg: colExpr{m.table.Name, m.col.Name}, distinct: true}, "count_distinct_" + snake(m.col.Name)
+	}
 	if m.fn == aggCount {
 		t := m.counts
 		if t == nil {
@@ -2532,6 +2636,10 @@ func (p *parser) joinTree(root *Table, need []*Table, left bool) ([]joinClause, 
 			if in[e.to] {
 				continue
 			}
+			if n := keysBetween(e.child, e.parent); n > 1 {
+				return nil, &Unanswerable{Reason: fmt.Sprintf("%s refers to %s through %d different keys; the question does not say which one", e.child.Name, e.parent.Name, n),
+					Tables: tableNames(p.s)}
+			}
 			in[e.to] = true
 			var on []sqlExpr
 			for k := range e.fk.Columns {
@@ -2547,6 +2655,17 @@ type edge struct {
 	from, to      *Table
 	child, parent *Table
 	fk            *ForeignKey
+}
+
+// keysBetween counts child's foreign keys to parent.
+func keysBetween(child, parent *Table) int {
+	n := 0
+	for _, fk := range child.ForeignKeys {
+		if strings.EqualFold(fk.RefTable, parent.Name) {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *parser) edges(t *Table) []edge {
