@@ -140,6 +140,7 @@ type parser struct {
 	consumed []bool     // token index -> consumed by a construct
 	cue      []bool     // token index -> a cue word (a construct may consume it)
 	uses     string     // what the built query does with its tables (selectQ.uses)
+	ctx      map[*Table]bool
 
 	understood []string
 	penalty    float64
@@ -859,6 +860,9 @@ func (p *parser) resolveCol(m *mention, tables []*Table, prefer ...*Table) {
 		if containsTable(tables, l.table) {
 			s += 0.5
 		}
+		if p.contextTables()[l.table] {
+			s += 0.3
+		}
 		if s > bs {
 			best, bs = l, s
 		}
@@ -866,6 +870,38 @@ func (p *parser) resolveCol(m *mention, tables []*Table, prefer ...*Table) {
 	if best.col != nil {
 		m.table, m.col = best.table, best.col
 	}
+}
+
+// contextTables are the tables the question names without ambiguity: its
+// table mentions, column mentions of one table, and values found in one
+// table. An ambiguous column ("population" of a city or of a country)
+// prefers them.
+func (p *parser) contextTables() map[*Table]bool {
+	if p.ctx != nil {
+		return p.ctx
+	}
+	p.ctx = map[*Table]bool{}
+	for _, m := range p.ms {
+		switch m.kind {
+		case mTable:
+			p.ctx[p.bestTable(m)] = true
+		case mColumn:
+			if p.unique(m) && len(m.links) > 0 {
+				p.ctx[m.links[0].table] = true
+			}
+		case mValue:
+			if len(m.vals) > 0 {
+				one := true
+				for _, v := range m.vals {
+					one = one && v.table == m.vals[0].table
+				}
+				if one {
+					p.ctx[m.vals[0].table] = true
+				}
+			}
+		}
+	}
+	return p.ctx
 }
 
 func (p *parser) colOrLabel(m *mention) sqlExpr {
