@@ -21,7 +21,7 @@ func (p *parser) mergeCompounds() {
 		if len(own) == 0 {
 			continue
 		}
-		m := &mention{kind: mColumn, start: a.start, end: b.end, links: own}
+		m := &mention{kind: mColumn, start: a.start, end: b.end, links: own, head: own[0].table}
 		p.ms = append(append(p.ms[:k:k], m), p.ms[k+2:]...)
 		for i := m.start; i < m.end; i++ {
 			p.byTok[i] = m

@@ -353,6 +353,9 @@ func lemmas(words []string) []string {
 	return out
 }
 
+// tablePrefixes are naming conventions in front of a table's real name.
+var tablePrefixes = toSet("ref tbl lkp lookup lu dim fact")
+
 func buildLexicon(s *Schema, g Glossary) *lexicon {
 	lx := &lexicon{phrases: map[string][]link{}, values: map[string][]valueRef{}, words: map[string]bool{}}
 	add := func(words []string, l link) {
@@ -385,6 +388,10 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 		add(tw, link{kind: linkTable, table: t, score: 1})
 		if len(tw) > 1 {
 			add([]string{strings.Join(tw, "")}, link{kind: linkTable, table: t, score: 1})
+			// "Ref_Template_Types" answers to "template types".
+			if tablePrefixes[tw[0]] && !tablePhrase[strings.Join(tw[1:], " ")] {
+				add(tw[1:], link{kind: linkTable, table: t, score: 0.9})
+			}
 		}
 		for _, c := range t.Columns {
 			cw := lemmas(splitName(c.Name))

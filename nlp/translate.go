@@ -126,6 +126,7 @@ type mention struct {
 
 	table *Table  // resolved table
 	col   *Column // resolved column
+	head  *Table  // the table a compound names ("cartoons directed by")
 }
 
 type parser struct {
@@ -625,6 +626,10 @@ func (p *parser) frame() (*frame, error) {
 				f.main = p.bestTable(m)
 				break
 			}
+			if m.head != nil && !m.used {
+				f.main = m.head
+				break
+			}
 		}
 	}
 	if f.main == nil && len(f.measures) > 0 && f.measures[0].counts != nil {
@@ -870,6 +875,16 @@ func (p *parser) resolveCol(m *mention, tables []*Table, prefer ...*Table) {
 	if best.col != nil {
 		m.table, m.col = best.table, best.col
 	}
+}
+
+// otherContext reports whether the question names a table other than t.
+func (p *parser) otherContext(t *Table) bool {
+	for x := range p.contextTables() {
+		if x != t {
+			return true
+		}
+	}
+	return false
 }
 
 // contextTables are the tables the question names without ambiguity: its
@@ -1507,6 +1522,13 @@ func (p *parser) namedTables() []*Table {
 // ranking sets ORDER BY measure DESC/ASC LIMIT n for "top N", "which X
 // has the most Y", "the N longest Z".
 func (p *parser) ranking(f *frame) {
+	var rankMarks []int
+	rmark := func(i, n int) {
+		p.mark(i, n)
+		for k := i; k < i+n; k++ {
+			rankMarks = append(rankMarks, k)
+		}
+	}
 	n := len(p.toks)
 	limit := 0
 	desc := true
@@ -1515,14 +1537,14 @@ func (p *parser) ranking(f *frame) {
 		switch {
 		case p.at(i, "top") && i+1 < n && p.toks[i+1].isNum:
 			limit = int(p.toks[i+1].num)
-			p.mark(i, 2)
+			rmark(i, 2)
 		case p.at(i, "top"):
 			limit = 1
-			p.mark(i, 1)
+			rmark(i, 1)
 		case t.isNum && i+1 < n && (superMax[p.toks[i+1].lem] || superMin[p.toks[i+1].lem]):
 			limit = int(t.num)
 			desc = !superMin[p.toks[i+1].lem]
-			p.mark(i, 2)
+			rmark(i, 2)
 			if len(f.measures) == 0 {
 				// "the 10 longest tracks": order by the column the word implies.
 				if c, tb := p.impliedColumn(p.toks[i+1].lem, i+2); c != nil {
@@ -1540,7 +1562,7 @@ func (p *parser) ranking(f *frame) {
 				limit = 1
 			}
 			desc = !superMin[t.lem]
-			p.mark(i, 1)
+			rmark(i, 1)
 			if len(f.measures) == 0 && f.groupTable == nil && f.groupCol == nil {
 				var adjCol *Column
 				var adjTable *Table
@@ -1551,7 +1573,7 @@ func (p *parser) ranking(f *frame) {
 					// "most expensive product": the adjective names the column.
 					f.orderBy = colExpr{adjTable.Name, adjCol.Name}
 					f.orderDesc = desc
-					p.mark(i+1, 1)
+					rmark(i+1, 1)
 				} else if c, tb := p.rankColumn(f, i+1); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
 					f.orderDesc = desc
@@ -1573,6 +1595,14 @@ func (p *parser) ranking(f *frame) {
 	if len(f.measures) > 0 && f.orderBy == nil {
 		f.rankAgg = true
 		f.orderDesc = desc
+	}
+	if f.limit > 0 && len(f.measures) == 0 && f.orderBy == nil {
+		// "the 5 largest countries" with nothing to order by: the
+		// superlative is not understood, its words stay unaccounted.
+		for _, k := range rankMarks {
+			p.consumed[k] = false
+		}
+		f.limit = 0
 	}
 	// "top 5 customers by total purchase amount": group by the named entity.
 	if len(f.measures) == 0 && f.orderBy == nil {
@@ -1771,7 +1801,7 @@ func (p *parser) filters(f *frame) error {
 			}
 		}
 		if k, ok := sameCol[ref.col]; ok {
-			if ref.table != f.main && m.start > 0 && p.at(m.start-1, "and") {
+			if m.start > 0 && p.at(m.start-1, "and") && (ref.table != f.main || p.otherContext(ref.table)) {
 				// "documents with paragraphs 'Brazil' and 'Ireland'": rows
 				// with both, or with either? Not decided here.
 				return &Unanswerable{Reason: fmt.Sprintf("%q and the value before it are two values of %s.%s, which %s rows may have several of: both or either is not clear",
@@ -1999,6 +2029,11 @@ func (p *parser) pickValue(m *mention, f *frame) valueRef {
 		}
 		if v.value == p.toks[m.start].raw || strings.EqualFold(v.value, joinRaw(p.toks[m.start:m.end])) {
 			s += 0.5
+		}
+		// A value that is an entity's name ("AC/DC" the artist) rather than
+		// an attribute of another table's rows (a track's composer).
+		if ls := labelCols(v.table); len(ls) == 1 && ls[0] == v.col {
+			s += 0.4
 		}
 		s -= float64(len(v.col.Values)) / 10000
 		if s > bs {
@@ -2550,6 +2585,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if len(text) > 0 {
 		text = strings.ToUpper(text[:1]) + text[1:] + "."
 	}
+	p.showDurations(q, f)
 	q.pruneJoins(p.r)
 	p.uses = q.uses(p.r)
 	return q.render(p.r), text, nil
