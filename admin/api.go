@@ -358,6 +358,9 @@ func httpError(err error) *apiError {
 	if errors.As(err, &un) {
 		e := errf(http.StatusUnprocessableEntity, "unanswerable", "%s", un.Error())
 		e.Extra = map[string]any{"unmapped_words": un.Unmapped, "understood": un.Understood, "tables_available": un.Tables}
+		if un.Confidence > 0 {
+			e.Extra["confidence"] = un.Confidence
+		}
 		return e
 	}
 	if e := sqlerr.As(err); e != nil {
@@ -446,6 +449,10 @@ type queryRequest struct {
 	MaxResults      int    `json:"max_results"`
 	IncludeAnalysis bool   `json:"include_analysis"`
 	CacheEnabled    *bool  `json:"cache_enabled"`
+	// AllowLowConfidence answers a question whose translation's confidence
+	// is under nlp.AnswerThreshold with the best guess, marked
+	// low_confidence, instead of declining it.
+	AllowLowConfidence bool `json:"allow_low_confidence"`
 }
 
 type queryResponse struct {
@@ -463,6 +470,7 @@ type queryResponse struct {
 	SecurityFiltered bool      `json:"security_filtered"`
 	Explanation      string    `json:"explanation"`
 	Confidence       float64   `json:"confidence"`
+	LowConfidence    bool      `json:"low_confidence,omitempty"`
 	Source           string    `json:"source"`
 	Analysis         *analysis `json:"analysis,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
@@ -544,7 +552,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 			var resp queryResponse
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.UseNumber()
-			if dec.Decode(&resp) == nil {
+			if dec.Decode(&resp) == nil && (!resp.LowConfidence || req.AllowLowConfidence) {
 				st.hits.Add(1)
 				st.queries.Add(1)
 				resp.Cached = true
@@ -611,6 +619,13 @@ func (s *Server) answer(ctx context.Context, b *proxy.Binding, req queryRequest,
 		tr, err := s.translate(ctx, b, req.Query)
 		if err != nil {
 			return nil, err
+		}
+		if tr.Confidence < nlp.AnswerThreshold {
+			if !req.AllowLowConfidence {
+				return nil, &nlp.Unanswerable{Reason: fmt.Sprintf("the best reading has confidence %.2f, under %.2f (%s); send allow_low_confidence: true to get it as a guess",
+					tr.Confidence, nlp.AnswerThreshold, tr.Explanation), Confidence: tr.Confidence}
+			}
+			resp.LowConfidence = true
 		}
 		sql = tr.SQL
 		resp.Question = req.Query

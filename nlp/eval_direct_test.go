@@ -6,97 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tenantproxy/tenantproxy/nlp/evalset"
 )
-
-// evalStats counts one engine's results on one question set.
-type evalStats struct {
-	total, answered, right int
-	byCat                  map[string]*[3]int // category -> total, answered, right
-	buckets                [5][2]int          // confidence bucket -> answered, right
-	wrong, declined        []string
-}
-
-// bucketOf is the calibration bucket of a confidence: <0.5, <0.7, <0.8, <0.9, ≥0.9.
-func bucketOf(c float64) int {
-	switch {
-	case c < 0.5:
-		return 0
-	case c < 0.7:
-		return 1
-	case c < 0.8:
-		return 2
-	case c < 0.9:
-		return 3
-	}
-	return 4
-}
-
-var bucketNames = [5]string{"<0.5", "0.5-0.7", "0.7-0.8", "0.8-0.9", ">=0.9"}
-
-func (st *evalStats) add(it evalset.Item, answered, right bool, conf float64) {
-	if st.byCat == nil {
-		st.byCat = map[string]*[3]int{}
-	}
-	cat := it.Category
-	if cat == "" {
-		cat = it.DB
-	}
-	if cat == "" {
-		cat = "all"
-	}
-	c := st.byCat[cat]
-	if c == nil {
-		c = &[3]int{}
-		st.byCat[cat] = c
-	}
-	st.total++
-	c[0]++
-	if !answered {
-		st.declined = append(st.declined, it.ID)
-		return
-	}
-	st.answered++
-	c[1]++
-	b := bucketOf(conf)
-	st.buckets[b][0]++
-	if right {
-		st.right++
-		c[2]++
-		st.buckets[b][1]++
-	} else {
-		st.wrong = append(st.wrong, it.ID)
-	}
-}
-
-func pct(a, b int) string {
-	if b == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f%%", 100*float64(a)/float64(b))
-}
-
-func (st *evalStats) report(t testing.TB, set, engine string) {
-	t.Logf("%s %s: accuracy %d/%d = %s; answered %d, precision %s", set, engine, st.right, st.total, pct(st.right, st.total), st.answered, pct(st.right, st.answered))
-	cats := make([]string, 0, len(st.byCat))
-	for c := range st.byCat {
-		cats = append(cats, c)
-	}
-	sort.Strings(cats)
-	for _, c := range cats {
-		v := st.byCat[c]
-		t.Logf("  %-32s total %3d answered %3d right %3d accuracy %6s precision %6s", c, v[0], v[1], v[2], pct(v[2], v[0]), pct(v[2], v[1]))
-	}
-	for i, b := range st.buckets {
-		t.Logf("  confidence %-8s answered %3d right %3d (%s)", bucketNames[i], b[0], b[1], pct(b[1], b[0]))
-	}
-	t.Logf("  wrong: %v", st.wrong)
-}
 
 // evalDB is one database of a question set on one engine.
 type evalDB struct {
@@ -161,7 +76,7 @@ func TestNLEvalDirect(t *testing.T) {
 		for _, dialect := range []Dialect{Postgres, MySQL} {
 			suffix := map[Dialect]string{Postgres: "pg", MySQL: "my"}[dialect]
 			dbs := map[string]*evalDB{}
-			var st evalStats
+			st := evalset.Stats{Threshold: AnswerThreshold}
 			tr := NewDeterministic()
 			for _, it := range items {
 				if only != "" && !strings.Contains(","+only+",", ","+it.ID+",") && it.DB != only {
@@ -186,7 +101,7 @@ func TestNLEvalDirect(t *testing.T) {
 				}
 				res, err := tr.Translate(ctx, Request{Question: it.Question, Schema: d.schema})
 				if err != nil {
-					st.add(it, false, false, 0)
+					st.Add(it, false, false, 0)
 					if verbose {
 						t.Logf("%s %s DECLINED %q: %v", dialect, it.ID, it.Question, err)
 					}
@@ -194,12 +109,12 @@ func TestNLEvalDirect(t *testing.T) {
 				}
 				got, qerr := collect(ctx, d.runner, res.SQL)
 				ok := qerr == nil && evalset.Match(gold, got, evalset.AsksOrder(it.Question, gsql))
-				st.add(it, true, ok, res.Confidence)
+				st.Add(it, true, ok, res.Confidence)
 				if !ok && verbose {
 					t.Logf("%s %s WRONG (%.2f) %q\n   sql:  %s\n   gold: %s\n   err: %v rows %d vs gold %d", dialect, it.ID, res.Confidence, it.Question, res.SQL, gsql, qerr, len(got), len(gold))
 				}
 			}
-			st.report(t, set.name, string(dialect))
+			st.Report(t.Logf, set.name, string(dialect))
 		}
 	}
 }

@@ -42,6 +42,9 @@ type Unanswerable struct {
 	Unmapped   []string `json:"unmapped_words,omitempty"`
 	Understood []string `json:"understood,omitempty"`
 	Tables     []string `json:"tables_available,omitempty"`
+	// Confidence is the best reading's, when one was found but is not sure
+	// enough to answer with.
+	Confidence float64 `json:"confidence,omitempty"`
 }
 
 // Error implements error.
@@ -74,6 +77,11 @@ func NewDeterministic() *Deterministic { return &Deterministic{} }
 
 // minConfidence is the confidence below which the translator declines.
 const minConfidence = 0.45
+
+// AnswerThreshold is the confidence under which an answer is a guess: the
+// admin API declines such questions unless the caller allows low
+// confidence. Calibrated on the public question sets (nlp/README.md).
+const AnswerThreshold = 0.8
 
 // Translate implements Translator.
 func (d *Deterministic) Translate(ctx context.Context, req Request) (*Translation, error) {
@@ -161,11 +169,15 @@ func (p *parser) run() (*Translation, error) {
 		return nil, &Unanswerable{Reason: "some words of the question were not understood, and an answer without them could be wrong",
 			Unmapped: unmapped, Understood: p.understood, Tables: tableNames(p.s)}
 	}
-	conf := 1.0 - p.penalty
+	conf, why := confidence(p.doubts(sql))
+	conf = math.Round((conf-p.penalty)*100) / 100
 	if conf < minConfidence {
-		return nil, &Unanswerable{Reason: "the question has more than one likely reading", Understood: p.understood, Tables: tableNames(p.s)}
+		return nil, &Unanswerable{Reason: "the question has more than one likely reading: " + strings.Join(why, "; "), Understood: p.understood, Tables: tableNames(p.s)}
 	}
-	return &Translation{SQL: sql, Explanation: expl, Confidence: math.Round(conf*100) / 100, Source: "deterministic"}, nil
+	if len(why) > 0 {
+		expl += " Less sure because " + strings.Join(why, "; ") + "."
+	}
+	return &Translation{SQL: sql, Explanation: expl, Confidence: conf, Source: "deterministic"}, nil
 }
 
 // --- linking ---
