@@ -19,7 +19,7 @@ const (
 	penValueColumns = 0.25 // a value found in several columns, one picked
 	penWeakLink     = 0.1  // a word linked by a synonym or by one word of a longer name
 	penTableChoice  = 0.1  // a column name several tables have, one picked
-	penEmptyGroups  = 0.1  // counts per group include groups without rows
+	penEmptyGroups  = 0.15 // counts per group include groups without rows
 	penManyJoins    = 0.05 // each join past the second
 )
 

@@ -36,6 +36,9 @@ func (p *parser) isFunctionWord(t token) bool {
 	return !nounStops[t.low] || !p.lx.words[t.lem]
 }
 
+// relationVerbs say that rows of one table belong to rows of another.
+var relationVerbs = toSet("own owns owned owning use uses used using belong belongs belonging")
+
 // displayVerbs are the verbs an "only" may qualify without restricting
 // anything ("only showing the customers from Brazil").
 var displayVerbs = toSet(`show showing shows display displays displaying list listing return returns give`)
@@ -63,6 +66,15 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			continue
 		}
 		if t.low == "only" && i+1 < len(p.toks) && displayVerbs[p.toks[i+1].low] {
+			continue
+		}
+		// "pets owned by students", "templates used by documents": the
+		// verb names the foreign key the query joins along.
+		related := strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS (")
+		if related && relationVerbs[t.low] {
+			continue
+		}
+		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {
 			continue
 		}
 		out = append(out, t.raw)
@@ -109,6 +121,15 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 	for _, l := range m.links {
 		if hasCol(l.table, l.col) {
 			return m.used || p.unique(m)
+		}
+	}
+	// "the ids of the students who …": a listing shows every column of
+	// its table.
+	if !strings.Contains(sql, " GROUP BY ") {
+		for _, l := range m.links {
+			if l.col != nil && strings.Contains(uses, q(l.table.Name)+".*") {
+				return true
+			}
 		}
 	}
 	return false

@@ -353,6 +353,10 @@ func lemmas(words []string) []string {
 	return out
 }
 
+// nameAbbrev expands abbreviated column names.
+var nameAbbrev = map[string]string{"fname": "first name", "lname": "last name", "dob": "date of birth", "qty": "quantity",
+	"addr": "address", "desc": "description", "num": "number", "amt": "amount"}
+
 // tablePrefixes are naming conventions in front of a table's real name.
 var tablePrefixes = toSet("ref tbl lkp lookup lu dim fact")
 
@@ -399,6 +403,14 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 				lx.words[w] = true
 			}
 			add(cw, link{kind: linkColumn, table: t, col: c, score: 1})
+			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok {
+				// "Fname" is the first name.
+				add(strings.Fields(long), link{kind: linkColumn, table: t, col: c, score: 1})
+			}
+			if len(cw) == 2 && !stopWords[cw[0]] && !stopWords[cw[1]] {
+				// "pet type" is also the "type of pet".
+				add([]string{cw[1], "of", cw[0]}, link{kind: linkColumn, table: t, col: c, score: 0.9})
+			}
 			if len(cw) > 1 {
 				add([]string{strings.Join(cw, "")}, link{kind: linkColumn, table: t, col: c, score: 1})
 				// A column named after its table ("track_name" in track) also

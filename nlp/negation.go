@@ -11,7 +11,7 @@ var negationWords = toSet("never not no without")
 
 // negationSkip are the words that may stand between a negation and what it
 // negates ("have not placed any orders", "never been ordered").
-var negationSkip = toSet("any a an been be have has had made placed ever single")
+var negationSkip = toSet("any a an been be have has had made placed ever single own owns owned use used using by for in")
 
 // negations turns "<main> never <verb|table>" into NOT EXISTS over the
 // rows of a table that refer to the main table, directly or along a
@@ -216,4 +216,49 @@ func keyTo(child, parent *Table) *ForeignKey {
 		}
 	}
 	return nil
+}
+
+// semiJoins turns a condition on a table with many rows per main row
+// ("countries that use English", "customers who bought Rock tracks") into
+// EXISTS (…) when nothing else of the query reads that table: joining it
+// would repeat each main row once per matching row, and counts and sums
+// over the main rows would be multiplied.
+func (p *parser) semiJoins(f *frame) {
+	read := map[*Table]bool{}
+	for _, m := range f.measures {
+		read[m.table], read[m.counts], read[m.also] = true, true, true
+	}
+	if f.groupTable != nil {
+		read[f.groupTable] = true
+	}
+	if f.groupCol != nil {
+		read[f.groupCol.table] = true
+	}
+	for _, m := range f.distinct {
+		read[m.table] = true
+	}
+	if oc, ok := f.orderBy.(colExpr); ok {
+		read[p.s.Table(oc.rel)] = true
+	}
+	for k, fl := range f.filters {
+		if fl.tbl == nil || fl.tbl == f.main || read[fl.tbl] || p.noFanOut(fl.tbl, f.main) {
+			continue
+		}
+		if _, ok := fl.e.(existsExpr); ok {
+			continue
+		}
+		sub, path := p.antiJoin(f.main, fl.tbl)
+		if sub == nil {
+			continue
+		}
+		sub.where = append(sub.where, fl.e)
+		f.filters[k] = filter{e: existsExpr{q: sub}, desc: fmt.Sprintf("some %s row with %s", fl.tbl.Name, fl.desc), tbl: f.main}
+		keep := map[*Table]bool{}
+		for t := range path {
+			if !read[t] {
+				keep[t] = true
+			}
+		}
+		p.dropTables(f, keep, nil)
+	}
 }

@@ -313,7 +313,16 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 		if n == 1 && stopWords[p.toks[i].low] && !(nounStops[p.toks[i].low] && p.lx.words[words[0]]) {
 			return 0, nil
 		}
-		if ls := p.lx.phrases[strings.Join(words, " ")]; len(ls) > 0 {
+		ls := p.lx.phrases[strings.Join(words, " ")]
+		if len(ls) == 0 && n == 2 {
+			// "high schoolers" is the highschooler table.
+			for _, l := range p.lx.phrases[words[0]+words[1]] {
+				if l.score >= 1 {
+					ls = append(ls, l)
+				}
+			}
+		}
+		if len(ls) > 0 {
 			if n == 1 && cueWords[words[0]] {
 				// A cue word links only to a column of exactly its name.
 				var exact []link
@@ -507,6 +516,9 @@ func (p *parser) frame() (*frame, error) {
 		}
 		if i > 0 && p.at(i-1, "each") {
 			continue
+		}
+		if p.at(i, "by") && i > 0 && (relationVerbs[p.toks[i-1].low] || strings.HasSuffix(p.toks[i-1].low, "ed")) {
+			continue // "pets owned by students", "cartoons directed by": who, not per what
 		}
 		if !aggCue {
 			continue
@@ -889,11 +901,17 @@ func (p *parser) resolveCol(m *mention, tables []*Table, prefer ...*Table) {
 	}
 }
 
-// otherContext reports whether the question names a table other than t.
+// otherContext reports whether a table or column mention of the question
+// may stand for a table other than t.
 func (p *parser) otherContext(t *Table) bool {
-	for x := range p.contextTables() {
-		if x != t {
-			return true
+	for _, m := range p.ms {
+		if m.kind == mValue {
+			continue
+		}
+		for _, l := range m.links {
+			if (m.kind == mTable) == (l.kind == linkTable) && l.table != t {
+				return true
+			}
 		}
 	}
 	return false
@@ -1804,6 +1822,9 @@ func (p *parser) filters(f *frame) error {
 		// A column named just before the value is the one it belongs to.
 		if pm := p.prevMention(m.start-1, 1); pm != nil && pm.kind == mColumn {
 			for _, v := range m.vals {
+				if p.refersToOther(v, m.vals) {
+					continue
+				}
 				for _, l := range pm.links {
 					if l.col == v.col {
 						ref = v
@@ -2384,6 +2405,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if f.nestedAvg != nil {
 		return p.buildNestedAvg(f)
 	}
+	p.semiJoins(f)
 	grouped := f.groupTable != nil || f.groupCol != nil || f.groupTime != ""
 	hasAgg := len(f.measures) > 0
 	// Count per entity: FROM the entity, LEFT JOIN what is counted.
