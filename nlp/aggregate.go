@@ -6,7 +6,7 @@ import (
 
 // Aggregates: counts, sums, averages, minima and maxima, money measures.
 
-var superMax = toSet("maximum max largest highest biggest greatest longest latest newest most")
+var superMax = toSet("maximum max largest highest biggest greatest longest latest newest youngest most")
 var superMin = toSet("minimum min smallest lowest least shortest earliest oldest cheapest fewest")
 
 func (p *parser) aggregates(f *frame) error {
@@ -126,7 +126,7 @@ func (p *parser) aggregates(f *frame) error {
 				return err
 			}
 			f.measures = append(f.measures, ms)
-		case (t.lem == "average" || t.lem == "avg" || t.lem == "mean") && !p.at(i-1, "than") && !p.at(i-2, "than"):
+		case (t.lem == "average" || t.lem == "avg" || t.lem == "mean") && !p.comparedWith(i):
 			p.mark(i, 1)
 			ms, err := p.numericAfter(f, i+1, aggAvg)
 			if err != nil {
@@ -205,6 +205,19 @@ func (p *parser) aggregates(f *frame) error {
 		p.ranking(f)
 	}
 	return nil
+}
+
+// comparedWith reports whether the word at i is the right side of a
+// comparison ("above the average price", "more than the average"): a
+// nested average, not a measure of the answer.
+func (p *parser) comparedWith(i int) bool {
+	for k := i - 1; k >= 0 && k >= i-2; k-- {
+		switch p.toks[k].low {
+		case "than", "above", "below", "over", "under", "exceeding", "exceeds":
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) hasAggBefore(f *frame) bool {

@@ -98,6 +98,11 @@ func (p *parser) filters(f *frame) error {
 			i = j - 1
 			break
 		}
+		if p.at(i, "between") && i+3 < n && p.toks[i+1].isNum && p.at(i+2, "and") && p.toks[i+3].isNum {
+			p.between(f, i)
+			i += 3
+			continue
+		}
 		if t.isNum && t.hash || (t.isNum && i > 0 && (p.at(i-1, "id") || p.at(i-1, "number") || p.at(i-1, "no")) && !p.consumedAsLimit(i)) {
 			p.idEquality(f, i)
 		}
@@ -376,4 +381,20 @@ func (p *parser) nulls(f *frame) {
 			}
 		}
 	}
+}
+
+// between: "products with a price between 10 and 20", "credits between 2
+// and 4": the numeric column named just before, BETWEEN both numbers.
+func (p *parser) between(f *frame, i int) {
+	col, tb := p.compareColumn(f, i, i+4, "")
+	if col == nil {
+		return // the words stay unaccounted: declined
+	}
+	lo, hi := p.toks[i+1].num, p.toks[i+3].num
+	f.filters = append(f.filters, filter{e: betweenExpr{colExpr{tb.Name, col.Name}, litExpr{lo}, litExpr{hi}},
+		desc: fmt.Sprintf("%s.%s between %s and %s", tb.Name, col.Name, p.toks[i+1].raw, p.toks[i+3].raw), tbl: tb})
+	if !containsTable(f.tables, tb) {
+		f.tables = append(f.tables, tb)
+	}
+	p.mark(i, 4)
 }

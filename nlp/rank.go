@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // Ranking and ordering: top-N, superlatives, ORDER BY.
 
 // ranking sets ORDER BY measure DESC/ASC LIMIT n for "top N", "which X
@@ -67,7 +69,7 @@ func (p *parser) ranking(f *frame) {
 					p.groupByFirstOther(f, p.bestTable(m))
 				} else if c, tb := p.impliedColumn(t.lem, i+1); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
-					f.orderDesc = desc
+					f.orderDesc = desc != agesReverse(t.lem, c)
 				}
 			}
 		}
@@ -78,14 +80,6 @@ func (p *parser) ranking(f *frame) {
 	if len(f.measures) > 0 && f.orderBy == nil {
 		f.rankAgg = true
 		f.orderDesc = desc
-	}
-	if f.limit > 0 && len(f.measures) == 0 && f.orderBy == nil {
-		// "the 5 largest countries" with nothing to order by: the
-		// superlative is not understood, its words stay unaccounted.
-		for _, k := range rankMarks {
-			p.consumed[k] = false
-		}
-		f.limit = 0
 	}
 	// "top 5 customers by total purchase amount": group by the named entity.
 	if len(f.measures) == 0 && f.orderBy == nil {
@@ -150,6 +144,14 @@ func (p *parser) ranking(f *frame) {
 			}
 		}
 	}
+	if f.limit > 0 && len(f.measures) == 0 && f.orderBy == nil {
+		// "the 5 largest countries" with nothing to order by: the
+		// superlative is not understood, its words stay unaccounted.
+		for _, k := range rankMarks {
+			p.consumed[k] = false
+		}
+		f.limit = 0
+	}
 }
 
 // rankColumn is the numeric column named right after token i-1 (a
@@ -202,6 +204,30 @@ func (p *parser) groupByFirstOther(f *frame, counted *Table) {
 // impliedColumn is the column a comparative or superlative word implies:
 // longest -> a duration, most expensive -> a price, latest -> a date.
 func (p *parser) impliedColumn(word string, after int) (*Column, *Table) {
+	c, t := p.impliedColumn1(word, after)
+	return c, t
+}
+
+// hasAge reports whether t has a numeric age column.
+func hasAge(t *Table) bool {
+	c := t.Column("age")
+	return c != nil && c.Kind != KindText
+}
+
+// agesReverse reports whether word orders col the other way round: the
+// oldest has the highest age, the earliest date of birth.
+func agesReverse(word string, c *Column) bool {
+	if c == nil || (c.Kind != KindInt && c.Kind != KindNumber) {
+		return false
+	}
+	switch word {
+	case "oldest", "youngest", "older", "younger":
+		return true
+	}
+	return false
+}
+
+func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 	var tables []*Table
 	if m := p.nextMention(after, 3); m != nil && m.kind == mTable {
 		tables = append(tables, p.bestTable(m))
@@ -218,8 +244,11 @@ func (p *parser) impliedColumn(word string, after int) (*Column, *Table) {
 				if w := lemmas(splitName(c.Name)); (w[len(w)-1] == "price" || w[len(w)-1] == "cost") && c.Kind != KindText {
 					return c, t
 				}
-			case "latest", "newest", "earliest", "oldest", "recent":
-				if c.Kind == KindDate || c.Kind == KindTime {
+			case "latest", "newest", "earliest", "oldest", "recent", "youngest":
+				if (word == "oldest" || word == "youngest") && strings.EqualFold(c.Name, "age") && c.Kind != KindText {
+					return c, t
+				}
+				if (c.Kind == KindDate || c.Kind == KindTime) && !hasAge(t) {
 					return c, t
 				}
 			}

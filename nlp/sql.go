@@ -145,6 +145,13 @@ func (x inExpr) render(r *renderer) string {
 	return "(" + x.e.render(r) + op + strings.Join(vs, ", ") + "))"
 }
 
+// betweenExpr is e BETWEEN lo AND hi.
+type betweenExpr struct{ e, lo, hi sqlExpr }
+
+func (b betweenExpr) render(r *renderer) string {
+	return "(" + b.e.render(r) + " BETWEEN " + b.lo.render(r) + " AND " + b.hi.render(r) + ")"
+}
+
 // existsExpr is [NOT] EXISTS (subquery).
 type existsExpr struct {
 	not bool
