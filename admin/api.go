@@ -73,6 +73,8 @@ type NLPConfig struct {
 	BaseURL   string
 	Model     string
 	APIKeyEnv string
+	// Timeout bounds the model's part of one question (default 20s).
+	Timeout time.Duration
 }
 
 // TenantNL is a tenant's vocabulary for questions.
@@ -189,7 +191,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 			key = os.Getenv(c.NLP.APIKeyEnv)
 		}
 		a.translator = &nlp.OpenAI{BaseURL: c.NLP.BaseURL, Model: c.NLP.Model, APIKey: key, Fallback: det, Log: s.log,
-			Client: &http.Client{Timeout: 30 * time.Second}}
+			Client: &http.Client{Timeout: 30 * time.Second}, Timeout: c.NLP.Timeout}
 	}
 	route := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
@@ -596,6 +598,17 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 	if err != nil {
 		return nil, err
 	}
+	if len(b.Role.MaskedColumns) > 0 {
+		// A masked column's values neither link questions nor reach a model.
+		sc = sc.WithoutValues(func(table, column string) bool {
+			for _, mc := range b.Role.MaskedColumns {
+				if strings.EqualFold(mc, table+"."+column) || strings.EqualFold(mc, column) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	nl := s.cfg.Tenants[b.Tenant.ID]
 	check := func(sql string) error {
 		dec, err := s.p.Check(b, b.Tenant.Dialect(), sql)
@@ -608,6 +621,12 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 		return nil
 	}
 	ctx = nlp.WithChecker(ctx, check)
+	ctx = nlp.WithTrial(ctx, func(ctx context.Context, sql string) error {
+		ctx, cancel := context.WithTimeout(ctx, min(5*time.Second, s.cfg.StatementTimeout))
+		defer cancel()
+		_, err := s.p.Query(ctx, b, sql, 2)
+		return err
+	})
 	return s.translator.Translate(ctx, nlp.Request{Question: question, Schema: sc, Glossary: nl.Glossary, Examples: nl.Examples})
 }
 

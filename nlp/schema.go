@@ -146,6 +146,28 @@ func (s *Schema) Filter(keep func(table string) bool, hide func(table, column st
 	return out
 }
 
+// WithoutValues returns a copy of s whose columns that hidden reports
+// carry no value index: a masked column's values must neither link a
+// question (an existence oracle) nor reach a model's prompt.
+func (s *Schema) WithoutValues(hidden func(table, column string) bool) *Schema {
+	out := &Schema{Dialect: s.Dialect, LoadedAt: s.LoadedAt}
+	for _, t := range s.Tables {
+		nt := *t
+		nt.Columns = make([]*Column, len(t.Columns))
+		for i, c := range t.Columns {
+			nt.Columns[i] = c
+			if len(c.Values) > 0 && hidden(t.Name, c.Name) {
+				nc := *c
+				nc.Values, nc.Indexed = nil, false
+				nt.Columns[i] = &nc
+			}
+		}
+		out.Tables = append(out.Tables, &nt)
+	}
+	out.index()
+	return out
+}
+
 // Limits of the value index.
 const (
 	valueIndexMaxDistinct = 1000    // columns with more distinct values are not indexed
