@@ -17,7 +17,7 @@ var functionWords = toSet(`a an the of in on at to for from with and or all any 
 show list give display find get provide return fetch see view tell what which who whom whose where when how is are was were be been
 do does did have has had that this these those there their them they it its as about query also please want would like
 can could will shall should may might must just including include includes included along together resultant result results table
-tables database db data record records entry entries info information detail details available exist existing currently
+tables database db store data record records entry entries info information detail details available exist existing currently
 some such s whole set complete full everything anything thing things make made then than
 music catalog catalogue system company business shop app application overall respective
 associated associate related relate corresponding column columns field fields row rows value values name names title titles
@@ -26,7 +26,7 @@ showing shows displays displaying listing looking look calculate compute item it
 // nounStops are function words that are also nouns a schema may name
 // ("result", "record"): where the schema has such a name, they link to it
 // and are no longer function words.
-var nounStops = toSet(`result results record records entry entries info information detail details data set`)
+var nounStops = toSet(`result results record records entry entries info information detail details data set store stores`)
 
 // isFunctionWord reports whether token t may stay unaccounted.
 func (p *parser) isFunctionWord(t token) bool {
@@ -77,6 +77,10 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {
 			continue
 		}
+		// "sales agent": a money word qualifying the table named after it.
+		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable {
+			continue
+		}
 		out = append(out, t.raw)
 	}
 	return out
@@ -124,8 +128,9 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 		}
 	}
 	// "the ids of the students who …": a listing shows every column of
-	// its table.
-	if !strings.Contains(sql, " GROUP BY ") {
+	// its table; so does a group by a table ("the playlist name" of each
+	// playlist), for a column named after that table.
+	if !strings.Contains(sql, " GROUP BY ") || m.head != nil || p.afterTable(m) {
 		for _, l := range m.links {
 			if l.col != nil && strings.Contains(uses, q(l.table.Name)+".*") {
 				return true

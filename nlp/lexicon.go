@@ -151,6 +151,10 @@ func splitCamel(w string) []string {
 	if upper <= 1 || !lowerSeen {
 		return []string{w}
 	}
+	// "COUNTs", "IDs": an upper-case word with a plural s.
+	if n := len(rs); n > 2 && rs[n-1] == 's' && upper == n-1 {
+		return []string{w}
+	}
 	var out []string
 	start := 0
 	for i := 1; i < len(rs); i++ {
@@ -380,6 +384,7 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 			lx.maxN = len(words)
 		}
 	}
+	heads := map[string][]*Table{}
 	tablePhrase := map[string]bool{}
 	for _, t := range s.Tables {
 		tablePhrase[strings.Join(lemmas(splitName(t.Name)), " ")] = true
@@ -395,6 +400,11 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 			// "Ref_Template_Types" answers to "template types".
 			if tablePrefixes[tw[0]] && !tablePhrase[strings.Join(tw[1:], " ")] {
 				add(tw[1:], link{kind: linkTable, table: t, score: 0.9})
+			}
+			// "line items" are the invoice lines: the head noun of a longer
+			// table name, when no table or column has it as its whole name.
+			if head := tw[len(tw)-1]; len(head) >= 4 && !tablePhrase[head] && !stopWords[head] && !cueWords[head] && !columnWord(s, head) {
+				heads[head] = append(heads[head], t)
 			}
 		}
 		for _, c := range t.Columns {
@@ -460,7 +470,24 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 			add(words, link{kind: linkColumn, table: t, col: c, score: 0.95})
 		}
 	}
+	for head, ts := range heads {
+		if len(ts) == 1 && len(lx.phrases[head]) == 0 {
+			add([]string{head}, link{kind: linkTable, table: ts[0], score: 0.5})
+		}
+	}
 	return lx
+}
+
+// columnWord reports whether some column of s is named word alone.
+func columnWord(s *Schema, word string) bool {
+	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			if strings.Join(lemmas(splitName(c.Name)), " ") == word {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func equalWords(a, b []string) bool {
