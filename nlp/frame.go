@@ -75,9 +75,17 @@ func (p *parser) frame() (*frame, error) {
 	groupStart := -1
 	aggCue := p.hasAggCue()
 	for i := range p.toks {
-		if p.at(i, "sorted", "by") || p.at(i, "ordered", "by") || p.at(i, "order", "by") || p.at(i, "sort", "by") {
-			if m := p.nextMention(i+2, 3); m != nil && (m.kind == mColumn || m.kind == mTable) {
-				p.mark(i, 2)
+		k := 1 // "order the results by X", "sort them by X"
+		for k < 3 && i+k < len(p.toks) && (p.at(i+k, "the") || p.at(i+k, "results") || p.at(i+k, "them") || p.at(i+k, "rows") || p.at(i+k, "all")) {
+			k++
+		}
+		if (p.at(i, "sorted") || p.at(i, "ordered") || p.at(i, "order") || p.at(i, "sort") || p.at(i, "rank") || p.at(i, "ranked")) && p.at(i+k, "by") ||
+			p.at(i, "order", "of") {
+			if p.at(i, "order", "of") {
+				k = 1
+			}
+			if m := p.nextMention(i+k+1, 3); m != nil && (m.kind == mColumn || m.kind == mTable) {
+				p.mark(i, k+1)
 				f.orderBy = p.colOrLabel(m)
 				m.used = true
 				if m.kind == mColumn {

@@ -285,7 +285,14 @@ func (p *parser) ordering(f *frame) {
 				f.orderBy = colExpr{f.main.Name, f.main.PrimaryKey[0]}
 				f.orderDesc = p.at(i, "last")
 			}
-		case (p.at(i, "sorted") || p.at(i, "ordered") || p.at(i, "sort")) && f.orderBy == nil:
+		case p.at(i, "from", "high", "to", "low") || p.at(i, "from", "highest", "to", "lowest") || p.at(i, "from", "largest", "to", "smallest"):
+			p.mark(i, 4)
+			f.orderDesc = true
+		case p.at(i, "from", "low", "to", "high") || p.at(i, "from", "lowest", "to", "highest") || p.at(i, "from", "smallest", "to", "largest"):
+			p.mark(i, 4)
+			f.orderDesc = false
+		case (p.at(i, "sorted") || p.at(i, "ordered") || p.at(i, "sort") || p.at(i, "order")) && (f.orderBy != nil || f.rankAgg):
+			// "in descending order": the order is understood.
 			p.mark(i, 1)
 		}
 	}
