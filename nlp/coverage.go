@@ -77,6 +77,11 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {
 			continue
 		}
+		// "the quantity ordered", "pets owned": a verb whose stem names a
+		// table the query reads.
+		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(uses, p.r.q(t.Name)+".") {
+			continue
+		}
 		// "sales agent": a money word qualifying the table named after it.
 		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable {
 			continue

@@ -165,9 +165,10 @@ func spiderYAML(items []evalset.Item) string {
 	var roles []string
 	b.WriteString("tenants:\n")
 	for _, db := range sortedSet(dbs) {
-		fmt.Fprintf(&b, "  - {id: pg_%s, engine: postgres, dsn: \"postgres://postgres@127.0.0.1:5432/spider_%s?sslmode=disable\"}\n", db, db)
-		fmt.Fprintf(&b, "  - {id: my_%s, engine: mysql, dsn: \"root@tcp(127.0.0.1:3306)/spider_%s\"}\n", db, db)
-		roles = append(roles, "pg_"+db+": analyst", "my_"+db+": analyst")
+		id := strings.ToLower(db)
+		fmt.Fprintf(&b, "  - {id: pg_%s, engine: postgres, dsn: \"postgres://postgres@127.0.0.1:5432/spider_%s?sslmode=disable\"}\n", id, db)
+		fmt.Fprintf(&b, "  - {id: my_%s, engine: mysql, dsn: \"root@tcp(127.0.0.1:3306)/spider_%s\"}\n", id, db)
+		roles = append(roles, "pg_"+id+": analyst", "my_"+id+": analyst")
 	}
 	fmt.Fprintf(&b, "users:\n  - {name: eval, password: \"eval-secret\", tenants: {%s}}\n", strings.Join(roles, ", "))
 	return b.String()
@@ -246,7 +247,7 @@ func TestNLEval(t *testing.T) {
 	if os.Getenv("NL_SPIDER") != "" {
 		sets = append(sets, set{name: "spider", file: filepath.Join("spider", "spider_dev.jsonl"),
 			tenant: func(e string, it evalset.Item) string {
-				return map[string]string{"postgres": "pg_", "mysql": "my_"}[e] + it.DB
+				return map[string]string{"postgres": "pg_", "mysql": "my_"}[e] + strings.ToLower(it.DB)
 			},
 			db: func(_ string, it evalset.Item) string { return "spider_" + it.DB }})
 	}
