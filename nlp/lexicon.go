@@ -413,6 +413,12 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 				lx.words[w] = true
 			}
 			add(cw, link{kind: linkColumn, table: t, col: c, score: 1})
+			if len(cw) == 1 && strings.HasSuffix(cw[0], "id") && len(cw[0]) >= 5 {
+				// "stuid" of Student is the student id, "petid" of Pets the pet id.
+				if stem := strings.TrimSuffix(cw[0], "id"); strings.HasPrefix(tw[0], stem) {
+					add([]string{tw[0], "id"}, link{kind: linkColumn, table: t, col: c, score: 0.9})
+				}
+			}
 			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok {
 				// "Fname" is the first name.
 				add(strings.Fields(long), link{kind: linkColumn, table: t, col: c, score: 1})

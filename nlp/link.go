@@ -96,6 +96,9 @@ func (p *parser) add(m *mention) {
 
 func (p *parser) matchPhrase(i int) (int, []link) {
 	max := p.lx.maxN
+	if max < 3 {
+		max = 3 // words joined into one name: "life expectancy" is lifeexpectancy
+	}
 	if i+max > len(p.toks) {
 		max = len(p.toks) - i
 	}
@@ -120,9 +123,9 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 			return 0, nil
 		}
 		ls := p.lx.phrases[strings.Join(words, " ")]
-		if len(ls) == 0 && n == 2 {
+		if len(ls) == 0 && n >= 2 {
 			// "high schoolers" is the highschooler table.
-			for _, l := range p.lx.phrases[words[0]+words[1]] {
+			for _, l := range p.lx.phrases[strings.Join(words, "")] {
 				if l.score >= 1 {
 					ls = append(ls, l)
 				}
