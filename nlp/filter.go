@@ -64,6 +64,17 @@ func (p *parser) filters(f *frame) error {
 			}
 		}
 		if k, ok := sameCol[ref.col]; ok {
+			if b := p.bothBefore(m.start); b >= 0 && p.at(m.start-1, "and") && ref.table != f.main && !p.noFanOut(ref.table, f.main) {
+				// "students who have both cats and dogs": one condition per
+				// value, each over its own rows (semiJoins makes each an
+				// EXISTS), so that both must hold.
+				p.mark(b, 1)
+				p.mark(m.start-1, 1)
+				f.filters = append(f.filters, filter{e: inExpr{e: colExpr{ref.table.Name, ref.col.Name}, vals: []sqlExpr{litExpr{ref.value}}},
+					desc: ref.table.Name + "." + ref.col.Name + " = " + ref.value, tbl: ref.table, each: true})
+				f.filters[k].each = true
+				continue
+			}
 			if m.start > 0 && p.at(m.start-1, "and") && (ref.table != f.main || p.otherContext(ref.table)) {
 				// "documents with paragraphs 'Brazil' and 'Ireland'": rows
 				// with both, or with either? Not decided here.
@@ -381,6 +392,16 @@ func (p *parser) nulls(f *frame) {
 			}
 		}
 	}
+}
+
+// bothBefore is the index of "both" within the four words before i, or -1.
+func (p *parser) bothBefore(i int) int {
+	for k := i - 1; k >= 0 && k >= i-4; k-- {
+		if p.at(k, "both") {
+			return k
+		}
+	}
+	return -1
 }
 
 // between: "products with a price between 10 and 20", "credits between 2

@@ -38,6 +38,9 @@ type filter struct {
 	e    sqlExpr
 	desc string
 	tbl  *Table
+	// each: the condition must hold for some row of tbl on its own (one of
+	// several values that must all be present: "both cats and dogs").
+	each bool
 }
 
 type frame struct {

@@ -1,6 +1,7 @@
 package nlp
 
 import (
+	"sort"
 	"strings"
 )
 
@@ -49,7 +50,38 @@ func (p *parser) link() {
 			i++
 		}
 	}
+	p.linkListedValues()
 	p.mergeCompounds()
+}
+
+// linkListedValues links a lower-case word joined by "and"/"or" to a value
+// of a column that also holds the word ("cat and dog pets", "books or
+// games"): the list names values of one column.
+func (p *parser) linkListedValues() {
+	for i := len(p.toks) - 3; i >= 0; i-- {
+		t := p.toks[i]
+		if p.byTok[i] != nil || t.punct || t.isNum || stopWords[t.low] || !(p.at(i+1, "and") || p.at(i+1, "or")) {
+			continue
+		}
+		next := p.byTok[i+2]
+		if next == nil || next.kind != mValue {
+			continue
+		}
+		var refs []valueRef
+		for _, v := range p.lx.values[normValue(t.raw)] {
+			for _, nv := range next.vals {
+				if v.col == nv.col {
+					refs = append(refs, v)
+				}
+			}
+		}
+		if len(refs) > 0 {
+			m := &mention{kind: mValue, start: i, end: i + 1, vals: refs}
+			p.add(m)
+			// keep p.ms in question order
+			sort.SliceStable(p.ms, func(a, b int) bool { return p.ms[a].start < p.ms[b].start })
+		}
+	}
 }
 
 // kill drops the mentions within tokens [i, i+n): the words were a cue.

@@ -241,7 +241,7 @@ func (p *parser) semiJoins(f *frame) {
 		read[p.s.Table(oc.rel)] = true
 	}
 	for k, fl := range f.filters {
-		if fl.tbl == nil || fl.tbl == f.main || read[fl.tbl] || p.noFanOut(fl.tbl, f.main) {
+		if fl.tbl == nil || fl.tbl == f.main || (read[fl.tbl] && !fl.each) || p.noFanOut(fl.tbl, f.main) {
 			continue
 		}
 		if _, ok := fl.e.(existsExpr); ok {
