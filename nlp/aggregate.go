@@ -37,13 +37,12 @@ func (p *parser) aggregates(f *frame) error {
 		if !superMax[p.toks[i].lem] && !superMin[p.toks[i].lem] {
 			continue
 		}
-		k := i + 1
-		if (p.toks[i].lem == "most" || p.toks[i].lem == "least") && k < n && !p.toks[k].isNum {
-			k++
-		}
-		if k < n {
+		for k := i + 1; k < n && k <= i+2; k++ {
 			if m := p.byTok[k]; m != nil && m.kind == mTable {
 				rankMode = true
+			}
+			if !(p.toks[i].lem == "most" || p.toks[i].lem == "least" || p.toks[i].lem == "fewest") || p.toks[k].isNum {
+				break
 			}
 		}
 		// "the singer with the largest net worth": the row with it.
