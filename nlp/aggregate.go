@@ -70,12 +70,12 @@ func (p *parser) aggregates(f *frame) error {
 		t := p.toks[i]
 		switch {
 		case p.at(i, "how", "many") || p.at(i, "number", "of") || p.at(i, "count", "of") || p.at(i, "count") || t.low == "#" ||
-			p.at(i, "total", "number", "of"):
+			p.at(i, "total", "number", "of") || p.at(i, "total", "count", "of"):
 			k := 1
 			switch {
 			case p.at(i, "how", "many") || p.at(i, "number", "of") || p.at(i, "count", "of"):
 				k = 2
-			case p.at(i, "total", "number", "of"):
+			case p.at(i, "total", "number", "of") || p.at(i, "total", "count", "of"):
 				k = 3
 			}
 			p.kill(i, k)
@@ -139,8 +139,8 @@ func (p *parser) aggregates(f *frame) error {
 			if p.at(j, "of") {
 				j++
 			}
-			if p.hasAggBefore(f) && t.lem == "total" {
-				continue
+			if p.hasAggBefore(f) && t.lem == "total" && !p.numericMentionAt(j) {
+				continue // "the average invoice total": a column
 			}
 			inTotal := p.at(i-1, "in") && (i == len(p.toks)-1 || p.toks[i+1].punct)
 			if inTotal && len(f.measures) > 0 {
@@ -217,6 +217,15 @@ func (p *parser) comparedWith(i int) bool {
 		}
 	}
 	return false
+}
+
+// numericMentionAt reports whether a numeric column is named at token j.
+func (p *parser) numericMentionAt(j int) bool {
+	if j < 0 || j >= len(p.toks) {
+		return false
+	}
+	m := p.byTok[j]
+	return m != nil && m.kind == mColumn && len(numericLinks(m.links)) > 0
 }
 
 func (p *parser) hasAggBefore(f *frame) bool {

@@ -82,6 +82,11 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(uses, p.r.q(t.Name)+".") {
 			continue
 		}
+		// "the name of each battle": in a listing, each row is each one.
+		if (t.low == "each" || t.low == "every") && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable &&
+			!strings.Contains(sql, "GROUP BY") && !strings.Contains(uses, "(") {
+			continue
+		}
 		// "sales agent": a money word qualifying the table named after it.
 		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable {
 			continue

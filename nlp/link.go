@@ -258,7 +258,11 @@ func (p *parser) nextToColumn(i int, refs []valueRef) bool {
 }
 
 func (p *parser) nextToTable(i int) bool {
-	for _, j := range []int{i + 1, i - 1} {
+	js := []int{i + 1, i - 1}
+	if p.at(i+1, "as", "a") || p.at(i+1, "as", "an") {
+		js = append(js, i+3) // "a cat as a pet"
+	}
+	for _, j := range js {
 		if j < 0 || j >= len(p.toks) {
 			continue
 		}
