@@ -78,6 +78,14 @@ func (p *parser) aggregates(f *frame) error {
 			case p.at(i, "total", "number", "of") || p.at(i, "total", "count", "of"):
 				k = 3
 			}
+			if p.at(i, "number", "of") || p.at(i, "total", "number", "of") {
+				// "the average number of products" with no products table but
+				// a number_products column: not a count of rows.
+				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn && (p.comparedWith(i) || p.at(i-1, "average")) {
+					i += k - 1
+					continue
+				}
+			}
 			p.kill(i, k)
 			if t.low == "#" && p.at(i+1, "of") {
 				p.mark(i+1, 1)

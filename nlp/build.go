@@ -157,7 +157,14 @@ func (p *parser) build(f *frame) (string, string, error) {
 		}
 		for _, h := range f.having {
 			q.having = append(q.having, h)
-			q.items = append(q.items, selItem{e: h.(binExpr).l, alias: q.alias("count")})
+			b, _ := h.(binExpr)
+			alias := "count"
+			if a, ok := b.l.(aggExpr); ok && a.fn != "COUNT" {
+				if c, ok := a.arg.(colExpr); ok {
+					alias = strings.ToLower(a.fn) + "_" + snake(c.col)
+				}
+			}
+			q.items = append(q.items, selItem{e: b.l, alias: q.alias(alias)})
 		}
 		if f.havDesc != "" {
 			expl = append(expl, "keeping groups with "+f.havDesc)

@@ -235,6 +235,13 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 	if col == nil {
 		return &Unanswerable{Reason: fmt.Sprintf("cannot tell which column to compare with %s", p.toks[j].raw), Tables: tableNames(p.s)}
 	}
+	// "government forms whose average life expectancy is above 72": a
+	// condition on the groups' aggregate.
+	if fn := p.aggregateBefore(i); fn != "" && (f.groupCol != nil || f.groupTable != nil || f.groupTime != "") {
+		f.having = append(f.having, binExpr{aggExpr{fn: fn, arg: colExpr{tb.Name, col.Name}}, op, litExpr{num}})
+		f.havDesc = fmt.Sprintf("%s(%s.%s) %s %s", strings.ToLower(fn), tb.Name, col.Name, op, p.toks[j].raw)
+		return nil
+	}
 	val := num
 	if u := durationUnit(col); u > 0 && j+1 < n {
 		if s := unitSeconds(p.toks[j+1].lem); s > 0 {
@@ -392,6 +399,33 @@ func (p *parser) nulls(f *frame) {
 			}
 		}
 	}
+}
+
+// aggregateBefore is the aggregate named right before the column a
+// comparison at i is about ("whose average age is over 30"), or "".
+func (p *parser) aggregateBefore(i int) string {
+	k := i - 1
+	for k >= 0 && (p.at(k, "is") || p.at(k, "are") || p.at(k, "was")) {
+		k--
+	}
+	if k < 0 || p.byTok[k] == nil || p.byTok[k].kind != mColumn {
+		return ""
+	}
+	a := p.byTok[k].start - 1
+	if a < 0 {
+		return ""
+	}
+	switch p.toks[a].lem {
+	case "average", "avg", "mean":
+		return "AVG"
+	case "total", "sum":
+		return "SUM"
+	case "maximum", "max", "highest":
+		return "MAX"
+	case "minimum", "min", "lowest":
+		return "MIN"
+	}
+	return ""
 }
 
 // bothBefore is the index of "both" within the four words before i, or -1.
