@@ -61,8 +61,13 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if ok[i] || t.punct || p.isFunctionWord(t) {
 			continue
 		}
-		// "tracks by AC/DC": a preposition before a value the SQL uses.
-		if t.low == "by" && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mValue {
+		// "tracks by AC/DC", "the document named Summer Show": a word
+		// before a value the SQL uses.
+		if (t.low == "by" || t.low == "named" || t.low == "called") && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mValue {
+			continue
+		}
+		// "the ids of the documents": a listing of every column shows them.
+		if (t.low == "id" || t.low == "ids") && !strings.Contains(sql, "GROUP BY") && strings.Contains(uses, ".*") {
 			continue
 		}
 		if t.low == "only" && i+1 < len(p.toks) && displayVerbs[p.toks[i+1].low] {
