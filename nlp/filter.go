@@ -23,6 +23,9 @@ var compareOps = []struct {
 	{[]string{"no", "more", "than"}, "<=", ""}, {[]string{"over"}, ">", ""}, {[]string{"above"}, ">", ""},
 	{[]string{"exceeding"}, ">", ""}, {[]string{"under"}, "<", ""}, {[]string{"below"}, "<", ""},
 	{[]string{"exactly"}, "=", ""}, {[]string{"equal", "to"}, "=", ""},
+	{[]string{"older", "than"}, ">", "older"}, {[]string{"younger", "than"}, "<", "younger"},
+	{[]string{"heavier", "than"}, ">", "heavier"}, {[]string{"lighter", "than"}, "<", "lighter"},
+	{[]string{"taller", "than"}, ">", "taller"},
 }
 
 func (p *parser) filters(f *frame) error {
@@ -108,6 +111,31 @@ func (p *parser) filters(f *frame) error {
 			}
 			i = j - 1
 			break
+		}
+		if m := p.mentionAt(i + 1); (p.at(i, "greater") || p.at(i, "higher") || p.at(i, "larger") || p.at(i, "bigger") || p.at(i, "smaller") ||
+			p.at(i, "lower") || p.at(i, "less")) && p.byTok[i] == nil && m != nil && m.kind == mColumn && p.at(m.end, "than") && m.end+1 < n && p.toks[m.end+1].isNum {
+			// "a greater weight than 10": the column between the comparative and than.
+			op := ">"
+			if p.at(i, "smaller") || p.at(i, "lower") || p.at(i, "less") {
+				op = "<"
+			}
+			if cands := numericLinks(m.links); len(cands) > 0 {
+				mm := &mention{kind: mColumn, links: cands, start: m.start, end: m.end}
+				p.resolveColIn(mm, append([]*Table{f.main}, f.tables...))
+				if mm.col != nil {
+					m.used = true
+					k := m.end + 1
+					p.mark(i, 1)
+					p.mark(m.end, 2)
+					f.filters = append(f.filters, filter{e: binExpr{colExpr{mm.table.Name, mm.col.Name}, op, litExpr{p.toks[k].num}},
+						desc: fmt.Sprintf("%s.%s %s %s", mm.table.Name, mm.col.Name, op, p.toks[k].raw), tbl: mm.table})
+					if !containsTable(f.tables, mm.table) {
+						f.tables = append(f.tables, mm.table)
+					}
+					i = k
+					continue
+				}
+			}
 		}
 		if p.at(i, "between") && i+3 < n && p.toks[i+1].isNum && p.at(i+2, "and") && p.toks[i+3].isNum {
 			p.between(f, i)
@@ -399,6 +427,14 @@ func (p *parser) nulls(f *frame) {
 			}
 		}
 	}
+}
+
+// mentionAt is the mention covering token i, or nil (also past the end).
+func (p *parser) mentionAt(i int) *mention {
+	if i < 0 || i >= len(p.byTok) {
+		return nil
+	}
+	return p.byTok[i]
 }
 
 // aggregateBefore is the aggregate named right before the column a

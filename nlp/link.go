@@ -12,7 +12,7 @@ import (
 // schema by themselves.
 var cueWords = toSet(`how many much number count average avg mean sum total minimum min maximum max smallest largest
 lowest highest least most biggest greatest top first last sorted ordered order sort by per each every more less fewer greater
-than over above under below after before since between during longer shorter cheaper older newer younger latest earliest oldest newest youngest
+than over above under below after before since between during longer shorter cheaper older newer younger heavier lighter taller latest earliest oldest newest youngest
 unique distinct different null empty missing unknown blank specified alphabetically ascending descending range year month day
 week quarter monthly yearly annual daily weekly minute second hour millisecond expensive best worst never least`)
 

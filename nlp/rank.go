@@ -240,6 +240,18 @@ func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 				if durationUnit(c) > 0 {
 					return c, t
 				}
+			case "older", "younger":
+				if strings.EqualFold(c.Name, "age") && c.Kind != KindText {
+					return c, t
+				}
+			case "heavier", "lighter", "heaviest", "lightest":
+				if w := lemmas(splitName(c.Name)); w[len(w)-1] == "weight" && c.Kind != KindText {
+					return c, t
+				}
+			case "taller", "tallest":
+				if w := lemmas(splitName(c.Name)); w[len(w)-1] == "height" && c.Kind != KindText {
+					return c, t
+				}
 			case "expensive", "cheapest", "cheaper", "pricey":
 				if w := lemmas(splitName(c.Name)); (w[len(w)-1] == "price" || w[len(w)-1] == "cost") && c.Kind != KindText {
 					return c, t

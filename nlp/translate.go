@@ -100,7 +100,14 @@ const minConfidence = 0.45
 const AnswerThreshold = 0.8
 
 // Translate implements Translator.
-func (d *Deterministic) Translate(ctx context.Context, req Request) (*Translation, error) {
+func (d *Deterministic) Translate(ctx context.Context, req Request) (tr *Translation, err error) {
+	defer func() {
+		// Fail closed: a question the stages trip over is declined, never
+		// answered and never the end of the process.
+		if r := recover(); r != nil {
+			tr, err = nil, &Unanswerable{Reason: fmt.Sprintf("the question could not be interpreted (%v)", r)}
+		}
+	}()
 	if req.Schema == nil || len(req.Schema.Tables) == 0 {
 		return nil, &Unanswerable{Reason: "no table is readable on this tenant"}
 	}
