@@ -81,7 +81,7 @@ func (p *parser) aggregates(f *frame) error {
 			if p.at(i, "number", "of") || p.at(i, "total", "number", "of") {
 				// "the average number of products" with no products table but
 				// a number_products column: not a count of rows.
-				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn && (p.comparedWith(i) || p.at(i-1, "average")) {
+				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn {
 					i += k - 1
 					continue
 				}

@@ -129,7 +129,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 		return false
 	}
 	if m.col != nil {
-		if hasCol(m.table, m.col) {
+		if hasCol(m.table, m.col) || p.starShows(m, sql, uses) {
 			return true
 		}
 		if ref := p.fkTarget(m.table, m.col); ref != nil && m.used && strings.Contains(uses, q(ref.Name)+".") {
@@ -142,14 +142,20 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 			return m.used || p.unique(m)
 		}
 	}
-	// "the ids of the students who …": a listing shows every column of
-	// its table; so does a group by a table ("the playlist name" of each
-	// playlist), for a column named after that table.
-	if !strings.Contains(sql, " GROUP BY ") || m.head != nil || p.afterTable(m) {
-		for _, l := range m.links {
-			if l.col != nil && strings.Contains(uses, q(l.table.Name)+".*") {
-				return true
-			}
+	return p.starShows(m, sql, uses)
+}
+
+// starShows reports whether the query shows every column of a table column
+// mention m may stand for: a listing ("the ids of the students who …"),
+// or a group by a table for a column named after that table ("the stadium
+// name and the number of concerts in each stadium").
+func (p *parser) starShows(m *mention, sql, uses string) bool {
+	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) {
+		return false
+	}
+	for _, l := range m.links {
+		if l.col != nil && (m.col == nil || l.col == m.col) && strings.Contains(uses, p.r.q(l.table.Name)+".*") {
+			return true
 		}
 	}
 	return false

@@ -303,12 +303,21 @@ func (p *parser) frame() (*frame, error) {
 		}
 	}
 	for i, t := range p.toks {
-		if p.at(i, "unique") || p.at(i, "distinct") || p.at(i, "different") {
-			p.mark(i, 1)
+		if (p.at(i, "unique") || p.at(i, "distinct") || p.at(i, "different")) && !p.consumed[i] {
 			if m := p.nextMention(i+1, 3); m != nil && m.kind == mColumn {
 				p.resolveCol(m, f.tables, f.main)
-				if m.col != nil {
+				switch {
+				case m.col == nil:
+				case len(f.measures) == 0:
 					f.distinct = append(f.distinct, m)
+					p.mark(i, 1)
+				case f.groupCol == nil && f.groupTable == nil && f.groupTime == "":
+					// "the maximum accelerate for different numbers of
+					// cylinders", "the different record companies and the
+					// number of orchestras": one row per value.
+					f.groupCol = m
+					m.used = true
+					p.mark(i, 1)
 				}
 			}
 		}
