@@ -305,7 +305,7 @@ func (q *selectQ) uses(r *renderer) string {
 	if q.fromSub != nil {
 		b.WriteString(q.fromSub.render(r))
 	} else {
-		b.WriteString(r.q(q.from) + ".* ")
+		b.WriteString(r.q(q.from) + ".FROM ") // the table is read, not all its columns shown
 	}
 	for _, es := range [][]sqlExpr{q.where, q.having} {
 		b.WriteString(andAll(r, es))
