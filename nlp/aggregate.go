@@ -37,7 +37,7 @@ func (p *parser) aggregates(f *frame) error {
 		if !superMax[p.toks[i].lem] && !superMin[p.toks[i].lem] {
 			continue
 		}
-		for k := i + 1; k < n && k <= i+2; k++ {
+		for k := i + 1; k < n && k <= i+3; k++ {
 			if m := p.byTok[k]; m != nil && m.kind == mTable {
 				rankMode = true
 			}

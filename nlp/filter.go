@@ -247,6 +247,11 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 	}
 	num := p.toks[j].num
 	p.mark(i, j-i+1)
+	if i > 0 && p.at(i-1, "not") && !p.consumed[i-1] {
+		// "not higher than 4"
+		op = map[string]string{">": "<=", "<": ">=", ">=": "<", "<=": ">", "=": "<>"}[op]
+		p.mark(i-1, 1)
+	}
 	// "with more than 10 albums": a count of related rows.
 	if m := p.nextMention(j+1, 1); m != nil && m.kind == mTable && !p.toks[j].money {
 		t := p.bestTable(m)

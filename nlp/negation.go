@@ -25,8 +25,20 @@ func (p *parser) negations(f *frame) {
 			continue
 		}
 		j := i + 1
-		for j < len(p.toks) && negationSkip[p.toks[j].low] {
-			j++
+		verbs := 0
+		for j < len(p.toks) {
+			if negationSkip[p.toks[j].low] {
+				j++
+				continue
+			}
+			// "not playing any cartoons": one verb the schema does not name.
+			if t := p.toks[j]; verbs == 0 && p.byTok[j] == nil && !t.isNum && !t.punct && !p.lx.words[t.lem] && !cueWords[t.lem] &&
+				(strings.HasSuffix(t.low, "ing") || strings.HasSuffix(t.low, "ed")) && j+1 < len(p.toks) && (p.byTok[j+1] != nil || negationSkip[p.toks[j+1].low]) {
+				verbs++
+				j++
+				continue
+			}
+			break
 		}
 		if j >= len(p.toks) {
 			continue
