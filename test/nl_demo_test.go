@@ -12,23 +12,30 @@ import (
 	"github.com/tenantproxy/tenantproxy/nlp/evalset"
 )
 
-// demoSeed is the schema and data of cmd/demo (one tenant's share).
+// demoSeed is cmd/demo's seed of tenant alpha (prefix Alpha, 200
+// customers), with its parameters written in.
 var demoSeed = []string{
 	`CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, country text NOT NULL, created_at timestamptz NOT NULL)`,
 	`CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL, category text NOT NULL)`,
 	`CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id),
 	   product_id int NOT NULL REFERENCES products(id), quantity int NOT NULL, ordered_at timestamptz NOT NULL)`,
 	`INSERT INTO customers (name, email, country, created_at)
-	   SELECT 'Alpha customer ' || g, 'alpha.customer' || g || '@example.com',
+	   SELECT 'Alpha' || ' customer ' || g, lower('Alpha') || '.customer' || g || '@example.com',
 	          (ARRAY['Brazil','Germany','India','Japan','Kenya','Canada'])[1 + g % 6], now() - (g || ' days')::interval
 	   FROM generate_series(1, 200) g`,
 	`INSERT INTO products (name, price, category)
-	   SELECT 'Alpha product ' || g, (g * 7 % 100) + 0.99, (ARRAY['books','games','tools','music'])[1 + g % 4]
+	   SELECT 'Alpha' || ' product ' || g, (g * 7 % 100) + 0.99, (ARRAY['books','games','tools','music'])[1 + g % 4]
 	   FROM generate_series(1, 40) g`,
-	// Customers 1..150 order; 151..200 never do.
 	`INSERT INTO orders (customer_id, product_id, quantity, ordered_at)
-	   SELECT 1 + g % 150, 1 + g % 40, 1 + g % 5, now() - (g % 365 || ' days')::interval
-	   FROM generate_series(1, 1000) g`,
+	   SELECT 1 + g % 200, 1 + g % 40, 1 + g % 5, now() - (g % 365 || ' days')::interval
+	   FROM generate_series(1, 200 * 5) g`,
+}
+
+// demoExtra adds customers who never ordered, so that the anti-join's
+// answer is not empty (the demo's own seed gives every customer orders).
+var demoExtra = []string{
+	`INSERT INTO customers (name, email, country, created_at)
+	   SELECT 'Alpha new customer ' || g, 'new' || g || '@example.com', 'Kenya', now() FROM generate_series(1, 7) g`,
 }
 
 // demoQuestions are everyday questions a new user asks of the demo data,
@@ -55,8 +62,17 @@ var demoQuestions = []struct{ q, gold string }{
 // API: each is answered right or declined with 422, never answered wrong.
 func TestNLDemoQuestions(t *testing.T) {
 	requirePostgres(t)
+	for _, v := range []struct {
+		name  string
+		extra []string
+	}{{"demo seed", nil}, {"demo seed with customers who never ordered", demoExtra}} {
+		t.Run(v.name, func(t *testing.T) { demoQuestionsOn(t, v.extra) })
+	}
+}
+
+func demoQuestionsOn(t *testing.T, extra []string) {
 	db := tempPGDatabase(t, "nldemo")
-	pgExec(t, db, demoSeed...)
+	pgExec(t, db, append(append([]string{}, demoSeed...), extra...)...)
 	a := startAPI(t, fmt.Sprintf(`
 tenants:
   - {id: demo, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable"}
