@@ -37,7 +37,9 @@ func (p *parser) isFunctionWord(t token) bool {
 }
 
 // relationVerbs say that rows of one table belong to rows of another.
-var relationVerbs = toSet("own owns owned owning use uses used using belong belongs belonging buy buys bought purchase purchases purchased take takes taking took taken attend attends attended")
+var relationVerbs = toSet(`own owns owned owning use uses used using belong belongs belonging buy buys bought purchase purchases purchased
+take takes taking took taken attend attends attended teach teaches taught teaching speak speaks spoke spoken speaking
+visit visits visited work works worked working enroll enrolls enrolled register registers registered`)
 
 // displayVerbs are the verbs an "only" may qualify without restricting
 // anything ("only showing the customers from Brazil").

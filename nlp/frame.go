@@ -311,6 +311,10 @@ func (p *parser) frame() (*frame, error) {
 				case len(f.measures) == 0:
 					f.distinct = append(f.distinct, m)
 					p.mark(i, 1)
+				case f.groupCol != nil && (f.groupCol == m || f.groupCol.col == m.col):
+					// "different hometowns … from each hometown"
+					p.mark(i, 1)
+					m.used = true
 				case f.groupCol == nil && f.groupTable == nil && f.groupTime == "":
 					// "the maximum accelerate for different numbers of
 					// cylinders", "the different record companies and the
