@@ -81,7 +81,7 @@ func (p *parser) aggregates(f *frame) error {
 			if p.at(i, "number", "of") || p.at(i, "total", "number", "of") {
 				// "the average number of products" with no products table but
 				// a number_products column: not a count of rows.
-				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn {
+				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn && len(numericLinks(nm.links)) > 0 {
 					i += k - 1
 					continue
 				}

@@ -90,9 +90,14 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			continue
 		}
 		// "the name of each battle": in a listing, each row is each one.
-		if (t.low == "each" || t.low == "every") && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable &&
-			!strings.Contains(sql, "GROUP BY") && !strings.Contains(uses, "(") {
-			continue
+		if (t.low == "each" || t.low == "every") && !strings.Contains(sql, "GROUP BY") && !strings.Contains(uses, "(") {
+			k := i + 1
+			if k < len(p.toks) && measureWords[p.toks[k].lem] {
+				k++ // "each sales agent"
+			}
+			if k < len(p.toks) && ok[k] && p.byTok[k] != nil && p.byTok[k].kind == mTable {
+				continue
+			}
 		}
 		// "sales agent": a money word qualifying the table named after it.
 		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable {

@@ -304,6 +304,9 @@ func (p *parser) frame() (*frame, error) {
 	}
 	for i, t := range p.toks {
 		if (p.at(i, "unique") || p.at(i, "distinct") || p.at(i, "different")) && !p.consumed[i] {
+			if m := p.nextMention(i+1, 3); m != nil && m.kind == mTable && len(f.measures) == 0 && p.bestTable(m) == f.main {
+				p.mark(i, 1) // "all the different media types": a table's rows differ
+			}
 			if m := p.nextMention(i+1, 3); m != nil && m.kind == mColumn {
 				p.resolveCol(m, f.tables, f.main)
 				switch {

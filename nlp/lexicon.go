@@ -477,11 +477,20 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 		}
 	}
 	for head, ts := range heads {
-		if len(ts) == 1 && len(lx.phrases[head]) == 0 {
+		if len(ts) == 1 && !hasTableLink(lx.phrases[head]) {
 			add([]string{head}, link{kind: linkTable, table: ts[0], score: 0.5})
 		}
 	}
 	return lx
+}
+
+func hasTableLink(ls []link) bool {
+	for _, l := range ls {
+		if l.kind == linkTable {
+			return true
+		}
+	}
+	return false
 }
 
 // columnWord reports whether some column of s is named word alone.
