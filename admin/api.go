@@ -598,11 +598,18 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 	if err != nil {
 		return nil, err
 	}
-	if len(b.Role.MaskedColumns) > 0 {
-		// A masked column's values neither link questions nor reach a model.
+	if len(b.Role.MaskedColumns) > 0 || len(b.Role.RowFilters) > 0 {
+		// A masked column's values, and the values of a table the role sees
+		// only some rows of, neither link questions nor reach a model: the
+		// value index was read without the role's filters.
 		sc = sc.WithoutValues(func(table, column string) bool {
 			for _, mc := range b.Role.MaskedColumns {
-				if strings.EqualFold(mc, table+"."+column) || strings.EqualFold(mc, column) {
+				if strings.EqualFold(mc, table+"."+column) {
+					return true
+				}
+			}
+			for t := range b.Role.RowFilters {
+				if strings.EqualFold(t, table) {
 					return true
 				}
 			}

@@ -68,3 +68,41 @@ users:
 		})
 	}
 }
+
+// TestNLRowFilterValueIndex: a role that sees only some rows of a table
+// ({{user}} row filters) gets no value linking on that table — the value
+// index was read without the role's filter, so a value of another user's
+// row would otherwise turn into a WHERE (an existence oracle). A role
+// without the filter links it.
+func TestNLRowFilterValueIndex(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "nlrowf")
+	pgExec(t, db,
+		`CREATE TABLE tickets (id int PRIMARY KEY, assignee text NOT NULL, topic varchar(40) NOT NULL)`,
+		`INSERT INTO tickets VALUES (1,'ann','Billing'),(2,'ann','Login'),(3,'bob','Lawsuit')`)
+	a := startAPI(t, fmt.Sprintf(`
+tenants:
+  - {id: desk, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable",
+     roles: {support: {access: read, row_filters: {tickets: "assignee = {{user}}"}}}}
+users:
+  - {name: ann, password: "ann-secret", tenants: {desk: support}}
+  - {name: boss, password: "boss-secret", tenants: {desk: analyst}}
+`, db))
+	ann := a.login(t, "ann", "ann-secret", "desk")
+	boss := a.login(t, "boss", "boss-secret", "desk")
+	r := a.ask(t, boss, "How many tickets about Lawsuit?", "cache_enabled", false)
+	if m := r.JSON(t); r.Status != 200 || fmt.Sprint(m["rows"]) != "[[1]]" {
+		t.Fatalf("analyst: HTTP %d %s", r.Status, r.Body)
+	}
+	r = a.ask(t, ann, "How many tickets about Lawsuit?", "cache_enabled", false)
+	if r.Status != 422 || strings.Contains(string(r.Body), "generated_sql") {
+		t.Fatalf("support: bob's ticket topic linked for ann: HTTP %d %s", r.Status, r.Body)
+	}
+	if e := r.JSON(t)["error"].(map[string]any); !strings.Contains(fmt.Sprint(e["unmapped_words"]), "Lawsuit") {
+		t.Fatalf("support: %s", r.Body)
+	}
+	// ann's own rows still answer.
+	if r := a.ask(t, ann, "How many tickets are there?", "cache_enabled", false); fmt.Sprint(r.JSON(t)["rows"]) != "[[2]]" {
+		t.Fatalf("support count: %s", r.Body)
+	}
+}
