@@ -126,6 +126,20 @@ func (p *parser) aggregates(f *frame) error {
 				p.understood = append(p.understood, "count")
 			}
 			i += k - 1
+		case (p.at(i, "most", "common") || p.at(i, "least", "common")) && f.groupCol == nil && f.groupTable == nil:
+			// "the most common citizenship of singers": the value with the
+			// most rows.
+			if cm := p.nextMention(i+2, 2); cm != nil && cm.kind == mColumn && !cm.used {
+				p.resolveCol(cm, f.tables)
+				if cm.col != nil && cm.col.Kind == KindText {
+					cm.used = true
+					f.groupCol = cm
+					f.measures = append(f.measures, measure{fn: aggCount, pos: i})
+					f.rankAgg, f.orderDesc, f.limit = true, p.at(i, "most"), 1
+					p.mark(i, 2)
+					i++
+				}
+			}
 		case p.at(i, "how", "much"):
 			p.mark(i, 2)
 			ms, err := p.moneyMeasure(f, aggSum)

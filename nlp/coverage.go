@@ -21,7 +21,7 @@ tables database db store data record records entry entries info information deta
 some such s whole set complete full everything anything thing things make made then than
 music catalog catalogue system company business shop app application overall respective
 associated associate related relate corresponding column columns field fields row rows value values name names title titles
-showing shows displays displaying listing looking look calculate compute item items contain contains containing appear appears but`)
+showing shows displays displaying listing looking look calculate compute item items contain contains containing appear appears but across`)
 
 // nounStops are function words that are also nouns a schema may name
 // ("result", "record"): where the schema has such a name, they link to it
@@ -34,6 +34,21 @@ func (p *parser) isFunctionWord(t token) bool {
 		return false
 	}
 	return !nounStops[t.low] || !p.lx.words[t.lem]
+}
+
+// nextRealised reports whether the first word after i that is not a
+// function word belongs to a value the SQL uses ("channels that use the
+// English language").
+func (p *parser) nextRealised(i int, ok []bool) bool {
+	for k := i + 1; k < len(p.toks); k++ {
+		if m := p.byTok[k]; m != nil {
+			return ok[k] && m.kind == mValue
+		}
+		if !p.isFunctionWord(p.toks[k]) {
+			return false
+		}
+	}
+	return false
 }
 
 // relationVerbs say that rows of one table belong to rows of another.
@@ -78,7 +93,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		// "pets owned by students", "templates used by documents": the
 		// verb names the foreign key the query joins along.
 		related := strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS (")
-		if related && relationVerbs[t.low] {
+		if relationVerbs[t.low] && (related || p.nextRealised(i, ok)) {
 			continue
 		}
 		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {

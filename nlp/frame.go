@@ -314,7 +314,7 @@ func (p *parser) frame() (*frame, error) {
 				case len(f.measures) == 0:
 					f.distinct = append(f.distinct, m)
 					p.mark(i, 1)
-				case f.groupCol != nil && (f.groupCol == m || f.groupCol.col == m.col):
+				case f.groupCol != nil && (f.groupCol == m || f.groupCol.col == m.col || sharesColumn(f.groupCol, m.col)):
 					// "different hometowns … from each hometown"
 					p.mark(i, 1)
 					m.used = true
@@ -645,3 +645,13 @@ func labelRank(t *Table, c *Column) int {
 func isPerson(t *Table) bool { return len(labelCols(t)) == 2 }
 
 // --- aggregates ---
+
+// sharesColumn reports whether mention m may stand for column c.
+func sharesColumn(m *mention, c *Column) bool {
+	for _, l := range m.links {
+		if l.col != nil && l.col == c {
+			return true
+		}
+	}
+	return false
+}

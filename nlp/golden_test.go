@@ -89,6 +89,8 @@ var goldenQuestions = map[string][]string{
 		"customers with a loyalty score above 3",              // unknown word: declined
 		"customers sorted by name",                            // ordering
 		"average price per category",                          // group by a column
+		"the most common country of customers",                // mode of a column
+		"average price across all products",                   // a function word
 	},
 	"school": {
 		"list all teachers",
@@ -118,6 +120,8 @@ var goldenQuestions = map[string][]string{
 		"students older than 20",
 		"how many students have a greater age than 20",
 		"teachers whose average age is over 40 per hometown",
+		"what is the most common hometown of teachers",
+		"the most taught course",
 	},
 }
 

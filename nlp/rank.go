@@ -64,9 +64,14 @@ func (p *parser) ranking(f *frame) {
 					f.orderDesc = desc
 				} else if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && t.lem == "most" {
 					// "which genre has the most tracks": count per named entity.
-					f.measures = append(f.measures, measure{fn: aggCount, counts: p.bestTable(m)})
-					m.used = true
 					p.groupByFirstOther(f, p.bestTable(m))
+					if f.groupTable != nil {
+						f.measures = append(f.measures, measure{fn: aggCount, counts: p.bestTable(m)})
+						m.used = true
+					} else {
+						// "the most purchased media type": nothing to count per.
+						p.consumed[i] = false
+					}
 				} else if c, tb := p.impliedColumn(t.lem, i+1); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
 					f.orderDesc = desc != agesReverse(t.lem, c)
