@@ -137,6 +137,10 @@ func (p *parser) filters(f *frame) error {
 				}
 			}
 		}
+		if t.isNum && !p.consumed[i] && i+2 < n && p.at(i+1, "or") && p.toks[i+2].isNum && p.numberList(f, i) {
+			i += 2
+			continue
+		}
 		if p.at(i, "between") && i+3 < n && p.toks[i+1].isNum && p.at(i+2, "and") && p.toks[i+3].isNum {
 			p.between(f, i)
 			i += 3
@@ -467,6 +471,37 @@ func (p *parser) aggregateBefore(i int) string {
 		return "MIN"
 	}
 	return ""
+}
+
+// numberList: "whose birth year is either 1948 or 1949", "in year 2014 or
+// 2015": a numeric column named just before two numbers joined by or is
+// IN both. Reports whether it applied.
+func (p *parser) numberList(f *frame, i int) bool {
+	k := i - 1
+	for k >= 0 && (p.at(k, "either") || p.at(k, "is") || p.at(k, "are") || p.at(k, "in") || p.at(k, "of")) && p.byTok[k] == nil {
+		k--
+	}
+	m := p.mentionAt(k)
+	if m == nil || m.kind != mColumn {
+		return false
+	}
+	cands := numericLinks(m.links)
+	if len(cands) == 0 {
+		return false
+	}
+	mm := &mention{kind: mColumn, links: cands, start: m.start, end: m.end}
+	p.resolveColIn(mm, append([]*Table{f.main}, f.tables...))
+	if mm.col == nil {
+		return false
+	}
+	m.used = true
+	f.filters = append(f.filters, filter{e: inExpr{e: colExpr{mm.table.Name, mm.col.Name}, vals: []sqlExpr{litExpr{p.toks[i].num}, litExpr{p.toks[i+2].num}}},
+		desc: fmt.Sprintf("%s.%s in (%s, %s)", mm.table.Name, mm.col.Name, p.toks[i].raw, p.toks[i+2].raw), tbl: mm.table})
+	if !containsTable(f.tables, mm.table) {
+		f.tables = append(f.tables, mm.table)
+	}
+	p.mark(k+1, i+3-(k+1))
+	return true
 }
 
 // bothBefore is the index of "both" within the four words before i, or -1.

@@ -122,6 +122,7 @@ var goldenQuestions = map[string][]string{
 		"teachers whose average age is over 40 per hometown",
 		"what is the most common hometown of teachers",
 		"the most taught course",
+		"courses with credits of either 2 or 4",
 	},
 }
 
