@@ -15,6 +15,9 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if f.nestedAvg != nil {
 		return p.buildNestedAvg(f)
 	}
+	if f.percent {
+		return p.buildPercent(f)
+	}
 	p.semiJoins(f)
 	grouped := f.groupTable != nil || f.groupCol != nil || f.groupTime != ""
 	hasAgg := len(f.measures) > 0

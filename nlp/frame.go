@@ -46,6 +46,7 @@ type filter struct {
 type frame struct {
 	main     *Table
 	measures []measure
+	percent  bool // the share of main's rows that meet the filters
 
 	groupTable *Table
 	groupCol   *mention
@@ -74,6 +75,9 @@ type frame struct {
 func (p *parser) frame() (*frame, error) {
 	f := &frame{}
 	p.cueMark()
+	if t := p.percentOf(); t != nil {
+		f.main, f.percent = t, true
+	}
 	// Group targets: "by X", "per X", "for each X", "each X", "every X".
 	groupStart := -1
 	aggCue := p.hasAggCue()

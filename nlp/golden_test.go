@@ -91,6 +91,8 @@ var goldenQuestions = map[string][]string{
 		"average price per category",                          // group by a column
 		"the most common country of customers",                // mode of a column
 		"average price across all products",                   // a function word
+		"what percentage of customers are from Brazil",        // ratio with NULLIF
+		"the share of orders with a quantity above 3",         // ratio
 	},
 	"school": {
 		"list all teachers",
@@ -123,6 +125,8 @@ var goldenQuestions = map[string][]string{
 		"what is the most common hometown of teachers",
 		"the most taught course",
 		"courses with credits of either 2 or 4",
+		"what percentage of teachers are from Leeds",
+		"percentage of students who take no course",
 	},
 }
 

@@ -56,6 +56,7 @@ var demoQuestions = []struct{ q, gold string }{
 	{"top 5 products by price", "SELECT * FROM products ORDER BY price DESC LIMIT 5"},
 	{"cheapest product", "SELECT * FROM products ORDER BY price ASC LIMIT 1"},
 	{"how many orders have a quantity of more than 3", "SELECT count(*) FROM orders WHERE quantity > 3"},
+	{"what percentage of customers are from Brazil", "SELECT 100.0 * sum(CASE WHEN country = 'Brazil' THEN 1 ELSE 0 END) / count(*) FROM customers"},
 }
 
 // TestNLDemoQuestions asks the demo's everyday questions through the admin
