@@ -73,6 +73,8 @@ type NLPConfig struct {
 	BaseURL   string
 	Model     string
 	APIKeyEnv string
+	// Timeout bounds the model's part of one question (default 20s).
+	Timeout time.Duration
 }
 
 // TenantNL is a tenant's vocabulary for questions.
@@ -189,7 +191,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 			key = os.Getenv(c.NLP.APIKeyEnv)
 		}
 		a.translator = &nlp.OpenAI{BaseURL: c.NLP.BaseURL, Model: c.NLP.Model, APIKey: key, Fallback: det, Log: s.log,
-			Client: &http.Client{Timeout: 30 * time.Second}}
+			Client: &http.Client{Timeout: 30 * time.Second}, Timeout: c.NLP.Timeout}
 	}
 	route := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
@@ -372,6 +374,9 @@ func httpError(err error) *apiError {
 	if errors.As(err, &un) {
 		e := errf(http.StatusUnprocessableEntity, "unanswerable", "%s", un.Error())
 		e.Extra = map[string]any{"unmapped_words": un.Unmapped, "understood": un.Understood, "tables_available": un.Tables}
+		if un.Confidence > 0 {
+			e.Extra["confidence"] = un.Confidence
+		}
 		return e
 	}
 	if e := sqlerr.As(err); e != nil {
@@ -460,6 +465,10 @@ type queryRequest struct {
 	MaxResults      int    `json:"max_results"`
 	IncludeAnalysis bool   `json:"include_analysis"`
 	CacheEnabled    *bool  `json:"cache_enabled"`
+	// AllowLowConfidence answers a question whose translation's confidence
+	// is under nlp.AnswerThreshold with the best guess, marked
+	// low_confidence, instead of declining it.
+	AllowLowConfidence bool `json:"allow_low_confidence"`
 }
 
 type queryResponse struct {
@@ -477,6 +486,7 @@ type queryResponse struct {
 	SecurityFiltered bool      `json:"security_filtered"`
 	Explanation      string    `json:"explanation"`
 	Confidence       float64   `json:"confidence"`
+	LowConfidence    bool      `json:"low_confidence,omitempty"`
 	Source           string    `json:"source"`
 	Analysis         *analysis `json:"analysis,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
@@ -582,7 +592,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 			var resp queryResponse
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.UseNumber()
-			if dec.Decode(&resp) == nil {
+			if dec.Decode(&resp) == nil && (!resp.LowConfidence || req.AllowLowConfidence) {
 				st.hits.Add(1)
 				st.queries.Add(1)
 				resp.Cached = true
@@ -627,6 +637,24 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 	if err != nil {
 		return nil, err
 	}
+	if len(b.Role.MaskedColumns) > 0 || len(b.Role.RowFilters) > 0 {
+		// A masked column's values, and the values of a table the role sees
+		// only some rows of, neither link questions nor reach a model: the
+		// value index was read without the role's filters.
+		sc = sc.WithoutValues(func(table, column string) bool {
+			for _, mc := range b.Role.MaskedColumns {
+				if strings.EqualFold(mc, table+"."+column) {
+					return true
+				}
+			}
+			for t := range b.Role.RowFilters {
+				if strings.EqualFold(t, table) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	nl := s.cfg.Tenants[b.Tenant.ID]
 	check := func(sql string) error {
 		dec, err := s.p.Check(b, b.Tenant.Dialect(), sql)
@@ -639,6 +667,12 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 		return nil
 	}
 	ctx = nlp.WithChecker(ctx, check)
+	ctx = nlp.WithTrial(ctx, func(ctx context.Context, sql string) error {
+		ctx, cancel := context.WithTimeout(ctx, min(5*time.Second, s.cfg.StatementTimeout))
+		defer cancel()
+		_, err := s.p.Query(ctx, b, sql, 2)
+		return err
+	})
 	return s.translator.Translate(ctx, nlp.Request{Question: question, Schema: sc, Glossary: nl.Glossary, Examples: nl.Examples})
 }
 
@@ -650,6 +684,13 @@ func (s *Server) answer(ctx context.Context, b *proxy.Binding, req queryRequest,
 		tr, err := s.translate(ctx, b, req.Query)
 		if err != nil {
 			return nil, err
+		}
+		if tr.Confidence < nlp.AnswerThreshold {
+			if !req.AllowLowConfidence {
+				return nil, &nlp.Unanswerable{Reason: fmt.Sprintf("the best reading has confidence %.2f, under %.2f (%s); send allow_low_confidence: true to get it as a guess",
+					tr.Confidence, nlp.AnswerThreshold, tr.Explanation), Confidence: tr.Confidence}
+			}
+			resp.LowConfidence = true
 		}
 		sql = tr.SQL
 		resp.Question = req.Query

@@ -73,11 +73,11 @@ func (s *Server) schemaFor(ctx context.Context, b *proxy.Binding) (*nlp.Schema, 
 		case proxy.EngineSQLite:
 			d = nlp.SQLite
 		}
-		hide := ""
+		var scope nlp.RowScope
 		if b.Tenant.Scope.Isolation == policy.IsolationRow {
-			hide = b.Tenant.Scope.TenantColumn
+			scope = nlp.RowScope{Column: b.Tenant.Scope.TenantColumn, Value: b.Tenant.Scope.TenantValue}
 		}
-		sc, err := nlp.Introspect(ctx, catalogRunner{s.p, b.Tenant}, d, hide)
+		sc, err := nlp.Introspect(ctx, catalogRunner{s.p, b.Tenant}, d, scope)
 		if err != nil {
 			s.log.Warn("schema_introspection_failed", "tenant", b.Tenant.ID, "error", err)
 			return nil, err

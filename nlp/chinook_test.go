@@ -130,57 +130,6 @@ func evalItems(t testing.TB) []evalset.Item {
 	return items
 }
 
-// TestNLChinookDirect measures the translator's execution accuracy on the
-// public Chinook set, running its SQL directly on the databases.
-func TestNLChinookDirect(t *testing.T) {
-	items := evalItems(t)
-	engines := chinookEngines(t)
-	if len(engines) == 0 {
-		t.Skip("no chinook database")
-	}
-	ctx := context.Background()
-	for _, e := range engines {
-		s, err := Introspect(ctx, e.runner, e.dialect, "")
-		if err != nil {
-			t.Fatalf("%s: introspect: %v", e.name, err)
-		}
-		tr := NewDeterministic()
-		right, answered := 0, 0
-		var wrong []string
-		for _, it := range items {
-			gold, err := collect(ctx, e.runner, e.gold(it))
-			if err != nil {
-				t.Fatalf("%s %s gold: %v", e.name, it.ID, err)
-			}
-			res, err := tr.Translate(ctx, Request{Question: it.Question, Schema: s})
-			if err != nil {
-				if os.Getenv("NL_VERBOSE") != "" {
-					t.Logf("%s %s DECLINED %q: %v", e.name, it.ID, it.Question, err)
-				}
-				continue
-			}
-			answered++
-			got, err := collect(ctx, e.runner, res.SQL)
-			ok := err == nil && evalset.Match(gold, got, evalset.AsksOrder(it.Question, e.gold(it)))
-			if ok {
-				right++
-			} else {
-				wrong = append(wrong, it.ID)
-				if os.Getenv("NL_VERBOSE") != "" {
-					t.Logf("%s %s WRONG %q\n   sql: %s\n   err: %v rows %d vs gold %d", e.name, it.ID, it.Question, res.SQL, err, len(got), len(gold))
-				}
-			}
-		}
-		sort.Strings(wrong)
-		prec := 0.0
-		if answered > 0 {
-			prec = float64(right) / float64(answered)
-		}
-		t.Logf("%s: execution accuracy %d/%d = %.1f%%, answered %d, precision %.1f%%, wrong: %v",
-			e.name, right, len(items), 100*float64(right)/float64(len(items)), answered, 100*prec, wrong)
-	}
-}
-
 // BenchmarkNLTranslate measures translation time per question over the
 // Chinook set (schema loaded once).
 func BenchmarkNLTranslate(b *testing.B) {
@@ -190,7 +139,7 @@ func BenchmarkNLTranslate(b *testing.B) {
 		b.Skip("no chinook database")
 	}
 	for _, e := range engines {
-		s, err := Introspect(context.Background(), e.runner, e.dialect, "")
+		s, err := Introspect(context.Background(), e.runner, e.dialect, RowScope{})
 		if err != nil {
 			b.Fatal(err)
 		}

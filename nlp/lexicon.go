@@ -151,6 +151,10 @@ func splitCamel(w string) []string {
 	if upper <= 1 || !lowerSeen {
 		return []string{w}
 	}
+	// "COUNTs", "IDs": an upper-case word with a plural s.
+	if n := len(rs); n > 2 && rs[n-1] == 's' && upper == n-1 {
+		return []string{w}
+	}
 	var out []string
 	start := 0
 	for i := 1; i < len(rs); i++ {
@@ -353,6 +357,13 @@ func lemmas(words []string) []string {
 	return out
 }
 
+// nameAbbrev expands abbreviated column names.
+var nameAbbrev = map[string]string{"fname": "first name", "lname": "last name", "dob": "date of birth", "qty": "quantity",
+	"addr": "address", "desc": "description", "num": "number", "amt": "amount"}
+
+// tablePrefixes are naming conventions in front of a table's real name.
+var tablePrefixes = toSet("ref tbl lkp lookup lu dim fact")
+
 func buildLexicon(s *Schema, g Glossary) *lexicon {
 	lx := &lexicon{phrases: map[string][]link{}, values: map[string][]valueRef{}, words: map[string]bool{}}
 	add := func(words []string, l link) {
@@ -373,6 +384,7 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 			lx.maxN = len(words)
 		}
 	}
+	heads := map[string][]*Table{}
 	tablePhrase := map[string]bool{}
 	for _, t := range s.Tables {
 		tablePhrase[strings.Join(lemmas(splitName(t.Name)), " ")] = true
@@ -385,6 +397,15 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 		add(tw, link{kind: linkTable, table: t, score: 1})
 		if len(tw) > 1 {
 			add([]string{strings.Join(tw, "")}, link{kind: linkTable, table: t, score: 1})
+			// "Ref_Template_Types" answers to "template types".
+			if tablePrefixes[tw[0]] && !tablePhrase[strings.Join(tw[1:], " ")] {
+				add(tw[1:], link{kind: linkTable, table: t, score: 0.9})
+			}
+			// "line items" are the invoice lines: the head noun of a longer
+			// table name, when no table or column has it as its whole name.
+			if head := tw[len(tw)-1]; len(head) >= 4 && !tablePhrase[head] && !stopWords[head] && !cueWords[head] && !columnWord(s, head) {
+				heads[head] = append(heads[head], t)
+			}
 		}
 		for _, c := range t.Columns {
 			cw := lemmas(splitName(c.Name))
@@ -392,6 +413,20 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 				lx.words[w] = true
 			}
 			add(cw, link{kind: linkColumn, table: t, col: c, score: 1})
+			if len(cw) == 1 && strings.HasSuffix(cw[0], "id") && len(cw[0]) >= 5 {
+				// "stuid" of Student is the student id, "petid" of Pets the pet id.
+				if stem := strings.TrimSuffix(cw[0], "id"); strings.HasPrefix(tw[0], stem) {
+					add([]string{tw[0], "id"}, link{kind: linkColumn, table: t, col: c, score: 0.9})
+				}
+			}
+			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok {
+				// "Fname" is the first name.
+				add(strings.Fields(long), link{kind: linkColumn, table: t, col: c, score: 1})
+			}
+			if len(cw) == 2 && !stopWords[cw[0]] && !stopWords[cw[1]] {
+				// "pet type" is also the "type of pet".
+				add([]string{cw[1], "of", cw[0]}, link{kind: linkColumn, table: t, col: c, score: 0.9})
+			}
 			if len(cw) > 1 {
 				add([]string{strings.Join(cw, "")}, link{kind: linkColumn, table: t, col: c, score: 1})
 				// A column named after its table ("track_name" in track) also
@@ -441,7 +476,33 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 			add(words, link{kind: linkColumn, table: t, col: c, score: 0.95})
 		}
 	}
+	for head, ts := range heads {
+		if len(ts) == 1 && !hasTableLink(lx.phrases[head]) {
+			add([]string{head}, link{kind: linkTable, table: ts[0], score: 0.5})
+		}
+	}
 	return lx
+}
+
+func hasTableLink(ls []link) bool {
+	for _, l := range ls {
+		if l.kind == linkTable {
+			return true
+		}
+	}
+	return false
+}
+
+// columnWord reports whether some column of s is named word alone.
+func columnWord(s *Schema, word string) bool {
+	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			if strings.Join(lemmas(splitName(c.Name)), " ") == word {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func equalWords(a, b []string) bool {

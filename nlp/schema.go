@@ -146,6 +146,28 @@ func (s *Schema) Filter(keep func(table string) bool, hide func(table, column st
 	return out
 }
 
+// WithoutValues returns a copy of s whose columns that hidden reports
+// carry no value index: a masked column's values must neither link a
+// question (an existence oracle) nor reach a model's prompt.
+func (s *Schema) WithoutValues(hidden func(table, column string) bool) *Schema {
+	out := &Schema{Dialect: s.Dialect, LoadedAt: s.LoadedAt}
+	for _, t := range s.Tables {
+		nt := *t
+		nt.Columns = make([]*Column, len(t.Columns))
+		for i, c := range t.Columns {
+			nt.Columns[i] = c
+			if len(c.Values) > 0 && hidden(t.Name, c.Name) {
+				nc := *c
+				nc.Values, nc.Indexed = nil, false
+				nt.Columns[i] = &nc
+			}
+		}
+		out.Tables = append(out.Tables, &nt)
+	}
+	out.index()
+	return out
+}
+
 // Limits of the value index.
 const (
 	valueIndexMaxDistinct = 1000    // columns with more distinct values are not indexed
@@ -154,9 +176,22 @@ const (
 	valueIndexMaxRows     = 2000000 // nor tables estimated larger
 )
 
-// Introspect reads the schema of the database r reaches. hideColumn, when
-// set, names columns to leave out (a row-isolation tenant column).
-func Introspect(ctx context.Context, r Runner, d Dialect, hideColumn string) (*Schema, error) {
+// RowScope is the share of a database that belongs to one tenant under row
+// isolation: the rows of every table carrying Column whose value is Value.
+// The zero RowScope is a database of its own.
+type RowScope struct {
+	Column string // the tenant column; hidden from the schema
+	Value  string // this tenant's value of it
+}
+
+// Introspect reads the schema of the database r reaches. Under a row scope
+// the tenant column is left out of the schema and every statement that
+// reads table contents (the value index) reads only the tenant's rows, so
+// one tenant's values never link another tenant's questions.
+func Introspect(ctx context.Context, r Runner, d Dialect, scope RowScope) (*Schema, error) {
+	if scope.Column != "" && scope.Value == "" {
+		return nil, fmt.Errorf("nlp: introspect: row scope on column %q without a tenant value", scope.Column)
+	}
 	s := &Schema{Dialect: d, LoadedAt: time.Now()}
 	var err error
 	switch d {
@@ -172,21 +207,29 @@ func Introspect(ctx context.Context, r Runner, d Dialect, hideColumn string) (*S
 	if err != nil {
 		return nil, fmt.Errorf("nlp: introspect: %w", err)
 	}
-	if hideColumn != "" {
+	scoped := map[*Table]bool{}
+	if scope.Column != "" {
 		for _, t := range s.Tables {
 			cols := t.Columns[:0]
 			for _, c := range t.Columns {
-				if !strings.EqualFold(c.Name, hideColumn) {
-					cols = append(cols, c)
+				if strings.EqualFold(c.Name, scope.Column) {
+					scoped[t] = true
+					continue
 				}
+				cols = append(cols, c)
 			}
 			t.Columns = cols
 		}
 	}
 	sort.Slice(s.Tables, func(i, j int) bool { return s.Tables[i].Name < s.Tables[j].Name })
 	s.index()
-	if err := indexValues(ctx, r, s); err != nil {
+	if err := indexValues(ctx, r, s, scope, scoped); err != nil {
 		return nil, fmt.Errorf("nlp: value index: %w", err)
+	}
+	// The catalog's row estimate of a shared table counts every tenant's
+	// rows: not this tenant's to see.
+	for t := range scoped {
+		t.RowEstimate = 0
 	}
 	return s, nil
 }
@@ -302,23 +345,29 @@ func introspectMySQL(ctx context.Context, r Runner, s *Schema) error {
 
 // indexValues fills the value index: for every short text column of a
 // table that is not too large, its distinct values when there are at most
-// valueIndexMaxDistinct of them. One statement per table.
-func indexValues(ctx context.Context, r Runner, s *Schema) error {
+// valueIndexMaxDistinct of them. One statement per table; a table in
+// scoped is read only where scope.Column holds scope.Value.
+func indexValues(ctx context.Context, r Runner, s *Schema, scope RowScope, scoped map[*Table]bool) error {
 	q := quoter(s.Dialect)
+	lit := newRenderer(s.Dialect).str
 	for _, t := range s.Tables {
 		if t.RowEstimate > valueIndexMaxRows {
 			continue
 		}
 		var parts []string
 		var cols []*Column
+		own := ""
+		if scoped[t] {
+			own = fmt.Sprintf(" AND %s = %s", q(scope.Column), lit(scope.Value))
+		}
 		for _, c := range t.Columns {
 			if c.Kind != KindText || declaredLen(c.Type) > valueIndexMaxLen || isKeyColumn(t, c.Name) {
 				continue
 			}
 			i := len(cols)
 			cols = append(cols, c)
-			part := fmt.Sprintf("SELECT %d AS k, v FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL LIMIT %d) d%d",
-				i, castText(s.Dialect, q(c.Name)), q(t.Name), q(c.Name), valueIndexMaxDistinct+1, i)
+			part := fmt.Sprintf("SELECT %d AS k, v FROM (SELECT DISTINCT %s AS v FROM %s WHERE %s IS NOT NULL%s LIMIT %d) d%d",
+				i, castText(s.Dialect, q(c.Name)), q(t.Name), q(c.Name), own, valueIndexMaxDistinct+1, i)
 			if s.Dialect != SQLite { // SQLite takes no parenthesised members of a UNION
 				part = "(" + part + ")"
 			}

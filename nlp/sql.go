@@ -119,6 +119,39 @@ type subqExpr struct{ q *selectQ }
 
 func (s subqExpr) render(r *renderer) string { return "(" + s.q.render(r) + ")" }
 
+// inExpr is e = v, or e IN (v1, v2, …) for several values.
+type inExpr struct {
+	e    sqlExpr
+	vals []sqlExpr
+	not  bool
+}
+
+func (x inExpr) render(r *renderer) string {
+	if len(x.vals) == 1 {
+		op := " = "
+		if x.not {
+			op = " <> "
+		}
+		return "(" + x.e.render(r) + op + x.vals[0].render(r) + ")"
+	}
+	vs := make([]string, len(x.vals))
+	for i, v := range x.vals {
+		vs[i] = v.render(r)
+	}
+	op := " IN ("
+	if x.not {
+		op = " NOT IN ("
+	}
+	return "(" + x.e.render(r) + op + strings.Join(vs, ", ") + "))"
+}
+
+// betweenExpr is e BETWEEN lo AND hi.
+type betweenExpr struct{ e, lo, hi sqlExpr }
+
+func (b betweenExpr) render(r *renderer) string {
+	return "(" + b.e.render(r) + " BETWEEN " + b.lo.render(r) + " AND " + b.hi.render(r) + ")"
+}
+
 // existsExpr is [NOT] EXISTS (subquery).
 type existsExpr struct {
 	not bool
@@ -126,6 +159,15 @@ type existsExpr struct {
 }
 
 func (e existsExpr) render(r *renderer) string {
+	if r.outer {
+		// What the outer query uses: the key the subquery is correlated with.
+		if len(e.q.where) > 0 {
+			if b, ok := e.q.where[0].(binExpr); ok {
+				return "EXISTS(" + b.r.render(r) + ")"
+			}
+		}
+		return "EXISTS()"
+	}
 	n := ""
 	if e.not {
 		n = "NOT "
@@ -247,6 +289,35 @@ func (q *selectQ) render(r *renderer) string {
 	return b.String()
 }
 
+// uses renders what the query does with its tables — the select list, the
+// FROM table (or derived table), WHERE, GROUP BY, HAVING and ORDER BY —
+// leaving out the join conditions: a table that appears only in a join
+// condition contributes nothing the question asked for.
+func (q *selectQ) uses(r *renderer) string {
+	o := *r
+	o.outer = true
+	r = &o
+	var b strings.Builder
+	for _, it := range q.items {
+		b.WriteString(it.e.render(r))
+		b.WriteString(" ")
+	}
+	if q.fromSub != nil {
+		b.WriteString(q.fromSub.render(r))
+	} else {
+		b.WriteString(r.q(q.from) + ".FROM ") // the table is read, not all its columns shown
+	}
+	for _, es := range [][]sqlExpr{q.where, q.having} {
+		b.WriteString(andAll(r, es))
+		b.WriteString(" ")
+	}
+	for _, o := range q.order {
+		b.WriteString(o.e.render(r))
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
 func andAll(r *renderer, es []sqlExpr) string {
 	ps := make([]string, len(es))
 	for i, e := range es {
@@ -264,6 +335,9 @@ func (a rawAlias) render(r *renderer) string { return r.q(a.name) }
 type renderer struct {
 	d Dialect
 	q func(string) string
+	// outer renders only what a query uses of its own tables: a correlated
+	// subquery shows its correlation key, not its own tables (selectQ.uses).
+	outer bool
 }
 
 func newRenderer(d Dialect) *renderer { return &renderer{d: d, q: quoter(d)} }
@@ -279,4 +353,34 @@ func (r *renderer) str(s string) string {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// pruneJoins drops joined tables the query does not use: a table that is
+// joined last along its path (no other join condition names it) and that
+// appears nowhere else in the query. Such a join only multiplies or filters
+// rows, which the question did not ask for.
+func (q *selectQ) pruneJoins(r *renderer) {
+	for changed := true; changed; {
+		changed = false
+		uses := q.uses(r)
+		for i := len(q.joins) - 1; i >= 0; i-- {
+			ref := r.q(q.joins[i].rel) + "."
+			if strings.Contains(uses, ref) {
+				continue
+			}
+			named := false
+			for k, j := range q.joins {
+				if k != i && strings.Contains(andAll(r, j.on), ref) {
+					named = true
+					break
+				}
+			}
+			if named {
+				continue
+			}
+			q.joins = append(q.joins[:i], q.joins[i+1:]...)
+			changed = true
+			break
+		}
+	}
 }

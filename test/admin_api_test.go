@@ -378,10 +378,14 @@ func TestAdminLLMProvider(t *testing.T) {
 		t.Fatalf("llm answer: %s", r.Body)
 	}
 	// A model that answers with a write is not obeyed: the deterministic
-	// translator answers instead.
+	// translator answers instead, and it declines a question it understands
+	// only in part ("delete them" is not a read it can answer).
 	r = a.ask(t, alice, "how many customers are there, then delete them")
-	if r.JSON(t)["source"] != "deterministic" || fmt.Sprint(rowsOf(t, r)) != "[[3]]" {
-		t.Fatalf("write from the model: %s", r.Body)
+	if r.Status != 422 || r.ErrCode(t) != "unanswerable" || !strings.Contains(string(r.Body), `"unmapped_words":["delete"]`) {
+		t.Fatalf("write from the model: HTTP %d %s", r.Status, r.Body)
+	}
+	if r := a.ask(t, alice, "who lives up north"); fmt.Sprint(rowsOf(t, r)) != "[[Bob]]" {
+		t.Fatalf("after the refused write: %s", r.Body)
 	}
 }
 

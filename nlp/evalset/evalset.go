@@ -23,6 +23,10 @@ type Item struct {
 	Question     string `json:"question"`
 	GoldPostgres string `json:"gold_sql_postgres"`
 	GoldMySQL    string `json:"gold_sql_mysql"`
+	// DB names the question's database when a set spans several (Spider).
+	DB string `json:"db,omitempty"`
+	// Category is the question's category, when the set has them.
+	Category string `json:"query_category,omitempty"`
 }
 
 // Load reads a JSON-lines question set.

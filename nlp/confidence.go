@@ -1,0 +1,159 @@
+package nlp
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Confidence is the last stage: the answer starts at 1 and loses for each
+// reading the translator had to choose without the question deciding it.
+// The weights are calibrated on the public question sets (nlp/README.md
+// has the table): answers at 0.9 or more were right at least 95% of the
+// time there.
+
+// Penalties, one per kind of doubt.
+const (
+	penRelativeDate = 0.25 // "last 3 years": anchored at today, not at the data
+	penTwoQuestions = 0.2  // two questions in one; the SQL answers them as one
+	penValueColumns = 0.25 // a value found in several columns, one picked
+	penWeakLink     = 0.1  // a word linked by a synonym or by one word of a longer name
+	penTableChoice  = 0.1  // a column name several tables have, one picked
+	penEmptyGroups  = 0.15 // counts per group include groups without rows
+	penManyJoins    = 0.05 // each join past the second
+)
+
+// doubt is one reason for a lower confidence.
+type doubt struct {
+	pen  float64
+	why  string
+	word string
+}
+
+// doubts lists what the interpretation chose without the question deciding
+// it, given the rendered sql.
+func (p *parser) doubts(sql string) []doubt {
+	var out []doubt
+	add := func(pen float64, word, format string, args ...any) {
+		out = append(out, doubt{pen: pen, why: fmt.Sprintf(format, args...), word: word})
+	}
+	for i, t := range p.toks {
+		if p.consumed[i] && relativeWords[t.low] && strings.Contains(sql, "'") {
+			add(penRelativeDate, t.raw, "the date range is counted back from today")
+			break
+		}
+	}
+	sentences := 0
+	for i, t := range p.toks {
+		if (t.low == "?" || t.low == ".") && i+1 < len(p.toks) && !p.toks[i+1].punct {
+			sentences++
+		}
+	}
+	if sentences > 0 && p.questionWords() > 1 {
+		add(penTwoQuestions, "", "the question asks more than one thing")
+	}
+	for _, m := range p.ms {
+		if !p.realised(m, sql, p.uses) {
+			continue
+		}
+		span := joinRaw(p.toks[m.start:m.end])
+		switch m.kind {
+		case mValue:
+			cols := map[*Column]bool{}
+			for _, v := range m.vals {
+				if !p.refersToOther(v, m.vals) {
+					cols[v.col] = true
+				}
+			}
+			if len(cols) > 1 && p.prevColumnFor(m) == nil {
+				add(penValueColumns, span, "%q is a value of %d columns", span, len(cols))
+			}
+		case mTable, mColumn:
+			best := 0.0
+			tables := map[*Table]bool{}
+			for _, l := range m.links {
+				if m.kind == mColumn && l.kind != linkColumn {
+					continue
+				}
+				if m.kind == mTable && l.kind != linkTable {
+					continue
+				}
+				best = math.Max(best, l.score)
+				tables[l.table] = true
+			}
+			if best > 0 && best < 0.9 {
+				add(penWeakLink, span, "%q only resembles a name in the schema", span)
+			}
+			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) {
+				add(penTableChoice, span, "%q names a column of %d tables", span, len(tables))
+			}
+		}
+	}
+	if strings.Contains(sql, " LEFT JOIN ") && strings.Contains(sql, "GROUP BY") {
+		add(penEmptyGroups, "", "groups without rows are counted as 0")
+	}
+	if n := strings.Count(sql, " JOIN "); n > 2 {
+		add(penManyJoins*float64(n-2), "", "%d tables are joined", n+1)
+	}
+	return out
+}
+
+// relativeWords anchor a date range at today.
+var relativeWords = toSet("last past this ago recent recently yesterday today current previous")
+
+// questionWords counts the words that open a question or a request.
+func (p *parser) questionWords() int {
+	n := 0
+	for i, t := range p.toks {
+		if i > 0 && !p.toks[i-1].punct {
+			continue
+		}
+		switch t.low {
+		case "what", "which", "who", "how", "show", "list", "give", "find", "provide", "return", "count":
+			n++
+		}
+	}
+	return n
+}
+
+// prevColumnFor is the column mention right before value mention m that
+// holds one of its values ("genre Rock"), or nil.
+func (p *parser) prevColumnFor(m *mention) *mention {
+	pm := p.prevMention(m.start-1, 1)
+	if pm == nil || pm.kind != mColumn {
+		return nil
+	}
+	for _, v := range m.vals {
+		for _, l := range pm.links {
+			if l.col == v.col {
+				return pm
+			}
+		}
+	}
+	return nil
+}
+
+// afterTable reports whether a table mention right before m decides its
+// table ("artist name").
+func (p *parser) afterTable(m *mention) bool {
+	if m.start == 0 {
+		return false
+	}
+	pm := p.byTok[m.start-1]
+	return pm != nil && pm.kind == mTable
+}
+
+// confidence is 1 minus the doubts' penalties, rounded to 2 decimals, and
+// the doubts in words.
+func confidence(ds []doubt) (float64, []string) {
+	c := 1.0
+	var why []string
+	for _, d := range ds {
+		c -= d.pen
+		why = append(why, d.why)
+	}
+	if c < 0 {
+		c = 0
+	}
+	return math.Round(c*100) / 100, why
+}
