@@ -230,6 +230,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("GET", "/api/v1/tenant/metrics", authed(s.metrics))
 	route("GET", "/api/v1/tenant/system/status", authed(s.systemStatus))
 	route("POST", "/api/v1/admin/reload", authed(s.reloadConfig))
+	s.operatorRoutes(route, authed) // statements.go
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})

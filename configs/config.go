@@ -45,6 +45,8 @@ type File struct {
 	// Audit is the audit log; Alerts the webhook alerts.
 	Audit  proxy.AuditConfig `mapstructure:"audit"`
 	Alerts proxy.AlertConfig `mapstructure:"alerts"`
+	// Statements bounds the per-tenant statement digests.
+	Statements proxy.DigestConfig `mapstructure:"statements"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -188,6 +190,7 @@ func Load(path string) (*Config, error) {
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
+		"statements.top": 100, "statements.recent": 400,
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
 	} {
 		v.SetDefault(k, d)
@@ -264,6 +267,9 @@ func Build(f File) (*Config, error) {
 	}
 	if err := f.Alerts.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("alerts.%w", err)
+	}
+	if err := f.Statements.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("statements.%w", err)
 	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {

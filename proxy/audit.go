@@ -104,6 +104,7 @@ type Statement struct {
 
 	dec      policy.Decision // the statements' decisions, merged
 	analysed bool
+	digest   string // the statements' fingerprint (digest.go)
 }
 
 // Begin resets st for a new statement of binding b.
@@ -120,6 +121,7 @@ func (st *Statement) Add(dec *policy.Decision, sql string) {
 	st.analysed = true
 	st.dec.Stmts = append(st.dec.Stmts, dec.Stmts...)
 	st.dec.Rewritten = st.dec.Rewritten || dec.Rewritten
+	st.digest = mergeDigest(st.digest, dec.Digest)
 	st.AddSQL(sql)
 }
 
@@ -232,6 +234,7 @@ func (s *Server) Record(st *Statement) {
 		class = st.dec.Class().String()
 		s.Metrics.Statement(b.Tenant.ID, class, d)
 	}
+	s.recordDigest(st, class, d)
 	a := s.audit.Load()
 	if a == nil {
 		return

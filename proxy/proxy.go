@@ -182,6 +182,8 @@ type Server struct {
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
+
+	digests atomic.Pointer[Digests] // digest.go
 }
 
 type cancelEntry struct {

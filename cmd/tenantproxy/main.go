@@ -140,6 +140,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	}
 	defer func() { _ = audit.Close() }()
 	p.SetAudit(audit)
+	p.SetDigests(proxy.NewDigests(cfg.File.Statements))
 	alerts, err := proxy.NewAlerter(cfg.File.Alerts, reg, log)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
