@@ -25,6 +25,8 @@ type Server struct {
 
 	reload func() (any, error) // POST /api/v1/admin/reload, when set
 	keys   signingKeys         // token keys, when the API is enabled
+
+	prov *provisioner // tenant provisioning (tenants.go), when enabled
 }
 
 // New returns an admin server over p exposing the metrics of gatherer.

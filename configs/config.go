@@ -47,6 +47,8 @@ type File struct {
 	Alerts proxy.AlertConfig `mapstructure:"alerts"`
 	// Statements bounds the per-tenant statement digests.
 	Statements proxy.DigestConfig `mapstructure:"statements"`
+	// Provisioning is where tenants added at run time are kept and created.
+	Provisioning Provisioning `mapstructure:"provisioning"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -171,7 +173,9 @@ var idPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Load reads path (YAML), applies TENANTPROXY_* environment overrides and
 // validates the result.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, nil) }
+
+func load(path string, overlay map[string][]byte) (*Config, error) {
 	v := viper.New()
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
@@ -191,6 +195,7 @@ func Load(path string) (*Config, error) {
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
 		"statements.top": 100, "statements.recent": 400,
+		"provisioning.tenants_dir": "", "provisioning.postgres_dsn": "", "provisioning.mysql_dsn": "",
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
 	} {
 		v.SetDefault(k, d)
@@ -210,6 +215,9 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	applyListEnv(&f)
+	if err := includeTenantsDir(&f, overlay); err != nil { // tenantsdir.go
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	cfg, err := Build(f)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)

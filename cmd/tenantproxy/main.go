@@ -191,7 +191,10 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		}
 		return p.Reload(next.Proxy), nil
 	}
-	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload))
+	prov := cfg.File.Provisioning
+	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload),
+		admin.WithProvisioning(admin.Provisioning{Dir: prov.TenantsDir, PostgresDSN: prov.PostgresDSN, MySQLDSN: prov.MySQLDSN,
+			Check: func(overlay map[string][]byte) error { _, err := configs.LoadWith(cfgPath, overlay); return err }}))
 	var tokens func(string) (string, string, error)
 	if adm.TokensEnabled() {
 		tokens = func(tok string) (string, string, error) {
