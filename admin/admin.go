@@ -41,6 +41,7 @@ func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger, opts .
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.routes(mux, gatherer)
+	s.consoleRoutes(mux) // console.go
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -74,6 +74,7 @@ func (s *Server) listStatements(w http.ResponseWriter, r *http.Request, tenant s
 	out := map[string]any{"statements": rows, "sort": sortBy, "top": cfg.Top, "recent": cfg.Recent}
 	if tenant != "" {
 		out["tenant_id"] = tenant
+		out["totals"] = ds.Totals(tenant)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

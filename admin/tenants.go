@@ -551,6 +551,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, b *proxy.Bi
 		if st, ok := t.PoolStats(); ok {
 			m["pool"] = st
 		}
+		m["statements"] = s.p.Digests().Totals(t.ID)
 		out = append(out, m)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})

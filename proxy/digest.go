@@ -106,6 +106,32 @@ type tenantDigests struct {
 	evicted int64
 	rerank  int // evictions until the top set is ranked again
 	since   time.Time
+	// every statement of the tenant, whether or not its digest is kept
+	calls, errors int64
+	hist          *hdr.Histogram
+}
+
+// DigestTotals are a tenant's statements taken together.
+type DigestTotals struct {
+	Calls  int64     `json:"calls"`
+	Errors int64     `json:"errors"`
+	P50MS  float64   `json:"p50_ms"`
+	P99MS  float64   `json:"p99_ms"`
+	Since  time.Time `json:"since"`
+}
+
+// Totals returns tenant's statements taken together since the last reset.
+func (ds *Digests) Totals(tenant string) DigestTotals {
+	ds.mu.RLock()
+	td := ds.tenants[tenant]
+	ds.mu.RUnlock()
+	if td == nil {
+		return DigestTotals{Since: time.Now().UTC()}
+	}
+	td.mu.Lock()
+	defer td.mu.Unlock()
+	return DigestTotals{Calls: td.calls, Errors: td.errors, Since: td.since.UTC(),
+		P50MS: float64(td.hist.ValueAtQuantile(50)) / 1000, P99MS: float64(td.hist.ValueAtQuantile(99)) / 1000}
 }
 
 type digest struct {
@@ -230,7 +256,8 @@ func (ds *Digests) tenant(id string) *tenantDigests {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if td = ds.tenants[id]; td == nil {
-		td = &tenantDigests{m: map[string]*list.Element{}, since: time.Now()}
+		td = &tenantDigests{m: map[string]*list.Element{}, since: time.Now(),
+			hist: hdr.New(digestMinMicros, digestMaxMicros, digestSigFigs)}
 		ds.tenants[id] = td
 	}
 	return td
@@ -276,6 +303,11 @@ func (ds *Digests) add(tenant, engine string, dialect policy.Dialect, fp string,
 	}
 	us := min(max(d.Microseconds(), digestMinMicros), digestMaxMicros)
 	_ = g.hist.RecordValue(us)
+	_ = td.hist.RecordValue(us)
+	td.calls++
+	if category != "" {
+		td.errors++
+	}
 }
 
 // evict drops one digest of a full tenant: the least recently used one

@@ -85,6 +85,9 @@ func TestDigestsLatency(t *testing.T) {
 	if !near(r.TotalMS, 5050) || !near(r.MeanMS, 50.5) || !near(r.P50MS, 50) || !near(r.P95MS, 95) || !near(r.P99MS, 99) || r.MaxMS != 100 {
 		t.Fatalf("latencies: %+v", r)
 	}
+	if tot := ds.Totals("t"); tot.Calls != 100 || tot.Errors != 10 || !near(tot.P99MS, 99) {
+		t.Fatalf("totals: %+v", tot)
+	}
 	if r.Example != "select ?" {
 		t.Fatalf("example %q", r.Example)
 	}
