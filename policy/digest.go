@@ -2,10 +2,31 @@ package policy
 
 import (
 	"strconv"
+	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pingcap/tidb/pkg/parser"
 )
+
+// pgStripComments removes the comments of a Postgres text (Normalize keeps
+// them, and a comment may carry anything).
+func pgStripComments(sql string) (string, error) {
+	sc, err := pg.Scan(sql)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	last := 0
+	for _, tok := range sc.Tokens {
+		if tok.Token != pg.Token_SQL_COMMENT && tok.Token != pg.Token_C_COMMENT {
+			continue
+		}
+		b.WriteString(sql[last:tok.Start])
+		last = int(tok.End)
+	}
+	b.WriteString(sql[last:])
+	return strings.Join(strings.Fields(b.String()), " "), nil
+}
 
 // maxExample bounds the example text of a statement digest.
 const maxExample = 4 << 10
@@ -55,7 +76,9 @@ func Example(d Dialect, sql string) string {
 		if err != nil {
 			return ""
 		}
-		out = n
+		if out, err = pgStripComments(n); err != nil {
+			return ""
+		}
 	case MySQL:
 		out = parser.Normalize(sql, "ON")
 	}

@@ -33,6 +33,12 @@ func TestFingerprintGroupsLiterals(t *testing.T) {
 			t.Errorf("%s: example %q keeps literals", d, ex)
 		}
 	}
+	for _, d := range []Dialect{Postgres, MySQL} {
+		ex := Example(d, "/* hunter2 */ SELECT a /* secret-token */ FROM t -- password=abc\n WHERE b = 'x'")
+		if ex == "" || containsAny(ex, "hunter2", "secret-token", "password", "'x'") {
+			t.Errorf("%s: example %q keeps comments or literals", d, ex)
+		}
+	}
 	if _, ok := Fingerprint(Postgres, "SELEC oops"); ok {
 		t.Error("an unparsable text got a fingerprint")
 	}

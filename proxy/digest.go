@@ -83,8 +83,12 @@ type refusedKey struct {
 	sql string
 }
 
-// maxRefusedTexts bounds the cache of refused texts' fingerprints.
-const maxRefusedTexts = 4096
+// maxRefusedTexts and maxRefusedText bound the cache of refused texts'
+// fingerprints (entries, and the length of a text kept).
+const (
+	maxRefusedTexts = 4096
+	maxRefusedText  = 4 << 10
+)
 
 // NewDigests returns an empty digest store bounded by cfg (defaults filled
 // in; an invalid cfg gets the defaults).
@@ -223,6 +227,9 @@ func (ds *Digests) refusedFingerprint(d policy.Dialect, sql string) string {
 	if !ok {
 		h := sha256.Sum256([]byte(Fingerprint(d, sql)))
 		fp = "x" + hex.EncodeToString(h[:])[:15]
+	}
+	if len(sql) > maxRefusedText {
+		return fp // not kept: the cache stays small
 	}
 	ds.refusedMu.Lock()
 	if len(ds.refused) >= maxRefusedTexts {
