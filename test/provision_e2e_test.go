@@ -278,10 +278,19 @@ users:
 		t.Fatalf("patch of a config-file tenant: %d %v", code, m)
 	}
 
-	// DELETE: the Postgres tenant with its database, the MySQL one keeps it.
+	// DELETE: the Postgres tenant with its database (its open session is
+	// closed first), the MySQL one keeps its database.
+	open, err := pgx.Connect(ctx, pp.url("pgu_"+suffix, "pgu-pw", pgID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close(ctx)
 	code, m = httpCall(t, pp, "DELETE", "/api/v1/admin/tenants/"+pgID, op, map[string]any{"drop_database": true})
-	if code != http.StatusOK || m["database_dropped"] != true {
+	if code != http.StatusOK || m["database_dropped"] != true || m["drained"] != true {
 		t.Fatalf("delete: %d %v", code, m)
+	}
+	if _, err := open.Exec(ctx, "SELECT 1"); err == nil {
+		t.Fatal("a session of the removed tenant still runs statements")
 	}
 	code, m = httpCall(t, pp, "DELETE", "/api/v1/admin/tenants/"+myID, op, nil)
 	if code != http.StatusOK || m["database_dropped"] != false {
