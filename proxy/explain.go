@@ -47,10 +47,16 @@ func (s *Server) BindAs(b *Binding, user, role string) (*Binding, error) {
 var explainPolicyRe = regexp.MustCompile(`(?is)^\s*explain\s+policy\s+(.+)$`)
 
 // ExplainPolicyText returns the statement of an `EXPLAIN POLICY <statement>`
-// text, which the wire front ends answer themselves (admins only).
-func ExplainPolicyText(sql string) (string, bool) {
+// text, which the wire front ends answer themselves (admins only). In MySQL
+// `EXPLAIN policy col` describes column col of a table named policy: a
+// single word after POLICY is left to the server.
+func ExplainPolicyText(d policy.Dialect, sql string) (string, bool) {
 	m := explainPolicyRe.FindStringSubmatch(sql)
 	if m == nil {
+		return "", false
+	}
+	inner := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(m[1]), ";"))
+	if d == policy.MySQL && !strings.ContainsAny(inner, " \t\r\n(") {
 		return "", false
 	}
 	return m[1], true

@@ -82,7 +82,8 @@ func explainDBs(t *testing.T) *apiServer {
 		"INSERT INTO items SELECT g, g * 20, 's' || g FROM generate_series(1, 10) g")
 	mydb := tempMyDatabase(t, "explain")
 	myExec(t, mydb, "CREATE TABLE items (id int PRIMARY KEY, price int NOT NULL, secret text)",
-		"INSERT INTO items VALUES (1,20,'s1'),(2,40,'s2'),(3,60,'s3'),(4,80,'s4'),(5,100,'s5'),(6,120,'s6')")
+		"INSERT INTO items VALUES (1,20,'s1'),(2,40,'s2'),(3,60,'s3'),(4,80,'s4'),(5,100,'s5'),(6,120,'s6')",
+		"CREATE TABLE policy (id int, note text)")
 	return startAPI(t, fmt.Sprintf(explainYAML, pgdb, mydb))
 }
 
@@ -246,6 +247,24 @@ func TestExplainPolicyWire(t *testing.T) {
 		want := map[string]string{"postgres": "42601", "mysql": "1064"}[name]
 		if got["allowed"][0] != "false" || got["error_code"][0] != want {
 			t.Errorf("%s: syntax error explained as %v", name, got)
+		}
+		if name == "mysql" {
+			// EXPLAIN tbl col is MySQL's DESCRIBE of a column: not intercepted.
+			db, _ := sql.Open("mysql", fmt.Sprintf("vic:vic-pw@tcp(%s)/mye?timeout=5s", a.MySQLAddr))
+			rows, err := db.Query("EXPLAIN policy id")
+			if err != nil {
+				t.Fatalf("EXPLAIN policy id: %v", err)
+			}
+			cols, _ := rows.Columns()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			rows.Close()
+			db.Close()
+			if n != 1 || len(cols) < 6 {
+				t.Errorf("EXPLAIN policy id: %d rows, columns %v", n, cols)
+			}
 		}
 		// Not for a viewer: refused with the privilege error, nothing run.
 		_, err = run("vic", "EXPLAIN POLICY SELECT 1")
