@@ -21,12 +21,11 @@ type Server struct {
 	p    *proxy.Server
 	log  *slog.Logger
 	http *http.Server
+	prov *provisioner
 	api  // the /api/v1 endpoints (api.go)
 
 	reload func() (any, error) // POST /api/v1/admin/reload, when set
 	keys   signingKeys         // token keys, when the API is enabled
-
-	prov *provisioner // tenant provisioning (tenants.go), when enabled
 }
 
 // New returns an admin server over p exposing the metrics of gatherer.
@@ -41,13 +40,13 @@ func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger, opts .
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.routes(mux, gatherer)
-	s.consoleRoutes(mux) // console.go
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	s.consoleRoutes(mux) // console.go
 	return s
 }
 

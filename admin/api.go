@@ -225,12 +225,12 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("GET", "/api/v1/tenant/query/{id}", authed(s.getQuery))
 	route("POST", "/api/v1/tenant/query/export", authed(s.export))
 	route("GET", "/api/v1/tenant/schema", authed(s.schema))
+	s.operatorRoutes(route, authed) // statements.go
 	route("POST", "/api/v1/tenant/schema/refresh", authed(s.refreshSchema))
 	route("GET", "/api/v1/tenant/health", authed(s.health))
 	route("GET", "/api/v1/tenant/metrics", authed(s.metrics))
 	route("GET", "/api/v1/tenant/system/status", authed(s.systemStatus))
 	route("POST", "/api/v1/admin/reload", authed(s.reloadConfig))
-	s.operatorRoutes(route, authed) // statements.go
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
 	})

@@ -126,7 +126,19 @@ func checkDigestWorkload(t *testing.T, a *apiServer, tenant string, run func(use
 	}
 
 	tok := a.login(t, "ana", "ana-pw", tenant)
-	rows := a.statements(t, "/api/v1/tenant/statements", tok)
+	// A statement is recorded just after its answer went out: wait until
+	// the workload's 13 statements are all counted.
+	var rows []digestRow
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		rows = a.statements(t, "/api/v1/tenant/statements", tok)
+		var calls int64
+		for _, r := range rows {
+			calls += r.Calls
+		}
+		if calls >= 13 || time.Now().After(deadline) {
+			break
+		}
+	}
 	for _, r := range rows {
 		if r.Tenant != tenant {
 			t.Fatalf("tenant %s sees a digest of %s: %+v", tenant, r.Tenant, r)
