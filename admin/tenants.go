@@ -46,8 +46,12 @@ type Provisioning struct {
 // WithProvisioning enables the tenant endpoints. They also need
 // WithReload, which registers a change without a restart.
 func WithProvisioning(p Provisioning) Option {
-	return func(s *Server) { s.prov = &provisioner{cfg: p} }
+	return func(s *Server) { s.SetProvisioning(p) }
 }
+
+// SetProvisioning enables the tenant endpoints like WithProvisioning; call
+// it before Serve.
+func (s *Server) SetProvisioning(p Provisioning) { s.prov = &provisioner{cfg: p} }
 
 type provisioner struct {
 	cfg Provisioning

@@ -30,6 +30,11 @@ import (
 // File mirrors the YAML file. Keys are a contract (ARCHITECTURE.md): extend
 // them, never rename them.
 type File struct {
+	// Statements bounds the per-tenant statement digests; Provisioning is
+	// where tenants added at run time are kept and created.
+	Statements   proxy.DigestConfig `mapstructure:"statements"`
+	Provisioning Provisioning       `mapstructure:"provisioning"`
+
 	Listen  Listen              `mapstructure:"listen"`
 	Auth    Auth                `mapstructure:"auth"`
 	Redis   Redis               `mapstructure:"redis"`
@@ -45,10 +50,6 @@ type File struct {
 	// Audit is the audit log; Alerts the webhook alerts.
 	Audit  proxy.AuditConfig `mapstructure:"audit"`
 	Alerts proxy.AlertConfig `mapstructure:"alerts"`
-	// Statements bounds the per-tenant statement digests.
-	Statements proxy.DigestConfig `mapstructure:"statements"`
-	// Provisioning is where tenants added at run time are kept and created.
-	Provisioning Provisioning `mapstructure:"provisioning"`
 }
 
 // Listen is where the proxy listens; an empty address disables that listener.
@@ -193,9 +194,9 @@ func load(path string, overlay map[string][]byte) (*Config, error) {
 		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
-		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
 		"statements.top": 100, "statements.recent": 400,
 		"provisioning.tenants_dir": "", "provisioning.postgres_dsn": "", "provisioning.mysql_dsn": "",
+		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
 	} {
 		v.SetDefault(k, d)
@@ -270,14 +271,14 @@ func Build(f File) (*Config, error) {
 	default:
 		return nil, fmt.Errorf("nlp.provider: unknown provider %q (deterministic or openai)", f.NLP.Provider)
 	}
+	if err := f.Statements.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("statements.%w", err)
+	}
 	if err := f.Audit.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("audit.%w", err)
 	}
 	if err := f.Alerts.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("alerts.%w", err)
-	}
-	if err := f.Statements.CheckAndSetDefaults(); err != nil {
-		return nil, fmt.Errorf("statements.%w", err)
 	}
 	shared := make(map[string]*policy.Role)
 	for _, name := range sortedKeys(f.Roles) {

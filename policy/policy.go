@@ -178,6 +178,10 @@ type Stmt struct {
 
 // Decision is the outcome of checking a text that is allowed to run.
 type Decision struct {
+	// Digest is the text's statement fingerprint (see Fingerprint), ""
+	// when it has none; texts differing only in literals share it.
+	Digest string
+
 	SQL       string // the text to send to the backend (rewritten or the original)
 	Rewritten bool
 	Stmts     []Stmt
@@ -186,9 +190,6 @@ type Decision struct {
 	// Masked lists the "table.column" masks of the role whose tables the
 	// statement reads; the front end masks those columns in the rows.
 	Masked []string
-	// Digest is the text's statement fingerprint (see Fingerprint), ""
-	// when it has none; texts differing only in literals share it.
-	Digest string
 	// maskOut reports that the top-level output carries masked columns (a
 	// MySQL PREPARE of such a text is refused: EXECUTE names no table).
 	maskOut bool

@@ -191,10 +191,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 		}
 		return p.Reload(next.Proxy), nil
 	}
-	prov := cfg.File.Provisioning
-	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload),
-		admin.WithProvisioning(admin.Provisioning{Dir: prov.TenantsDir, PostgresDSN: prov.PostgresDSN, MySQLDSN: prov.MySQLDSN,
-			Check: func(overlay map[string][]byte) error { _, err := configs.LoadWith(cfgPath, overlay); return err }}))
+	adm := admin.New(p, reg, log, admin.WithAPI(cfg.Admin), admin.WithReload(reload))
 	var tokens func(string) (string, string, error)
 	if adm.TokensEnabled() {
 		tokens = func(tok string) (string, string, error) {
@@ -205,6 +202,9 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 			return c.User, c.Tenant, nil
 		}
 	}
+	prov := cfg.File.Provisioning // tenants added through the API, kept in tenants_dir
+	adm.SetProvisioning(admin.Provisioning{Dir: prov.TenantsDir, PostgresDSN: prov.PostgresDSN, MySQLDSN: prov.MySQLDSN,
+		Check: func(overlay map[string][]byte) error { _, err := configs.LoadWith(cfgPath, overlay); return err }})
 	var pgSrv *pg.Server
 	if addr := cfg.File.Listen.Postgres; addr != "" {
 		l, err := listen("postgres", addr)
