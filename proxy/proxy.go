@@ -169,6 +169,7 @@ type Server struct {
 	cfg     Config
 	policy  *policy.Engine
 	Metrics *Metrics
+	digests atomic.Pointer[Digests] // digest.go
 
 	reg atomic.Pointer[registry]
 
@@ -182,8 +183,6 @@ type Server struct {
 
 	audit  atomic.Pointer[AuditLog] // audit.go
 	alerts atomic.Pointer[Alerter]  // alerts.go
-
-	digests atomic.Pointer[Digests] // digest.go
 }
 
 type cancelEntry struct {
