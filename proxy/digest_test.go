@@ -92,3 +92,35 @@ func TestDigestsLatency(t *testing.T) {
 		t.Fatalf("example %q", r.Example)
 	}
 }
+
+// TestDigestsConcurrent records, lists and resets from many goroutines
+// (run under -race).
+func TestDigestsConcurrent(t *testing.T) {
+	ds := NewDigests(DigestConfig{Top: 5, Recent: 20})
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 2000 {
+				sql := fmt.Sprintf("SELECT c%d FROM t WHERE x = %d", i%50, i)
+				fp, _ := policy.Fingerprint(policy.MySQL, sql)
+				ds.add(fmt.Sprint("t", g%3), EngineMySQL, policy.MySQL, fp, &Statement{SQL: sql}, "", time.Microsecond)
+				if i%500 == 0 {
+					_, _ = ds.Statements("", "p99", 10)
+					_ = ds.Totals("t1")
+				}
+				if g == 0 && i%700 == 0 {
+					ds.Reset("t2")
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	for _, id := range []string{"t0", "t1", "t2"} {
+		if n := ds.Len(id); n > 25 {
+			t.Fatalf("%s keeps %d digests, bound 25", id, n)
+		}
+	}
+}
