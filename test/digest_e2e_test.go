@@ -120,6 +120,10 @@ func checkDigestWorkload(t *testing.T, a *apiServer, tenant string, run func(use
 			t.Fatal("a viewer's DELETE ran")
 		}
 	}
+	// An error the backend reports.
+	if _, err := run("ana", "SELECT nosuch FROM items WHERE id = 1"); err == nil {
+		t.Fatal("a missing column did not fail")
+	}
 	// The viewer's SELECT is rewritten (LIMIT 3).
 	if n, err := run("vic", "SELECT id, price FROM items WHERE price >= 0"); err != nil || n != 3 {
 		t.Fatalf("viewer select: %d rows, %v", n, err)
@@ -127,7 +131,7 @@ func checkDigestWorkload(t *testing.T, a *apiServer, tenant string, run func(use
 
 	tok := a.login(t, "ana", "ana-pw", tenant)
 	// A statement is recorded just after its answer went out: wait until
-	// the workload's 13 statements are all counted.
+	// the workload's 14 statements are all counted.
 	var rows []digestRow
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		rows = a.statements(t, "/api/v1/tenant/statements", tok)
@@ -135,7 +139,7 @@ func checkDigestWorkload(t *testing.T, a *apiServer, tenant string, run func(use
 		for _, r := range rows {
 			calls += r.Calls
 		}
-		if calls >= 13 || time.Now().After(deadline) {
+		if calls >= 14 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -167,6 +171,10 @@ func checkDigestWorkload(t *testing.T, a *apiServer, tenant string, run func(use
 	del := findDigest(t, rows, "delete from items")
 	if del.Calls != 2 || del.Errors != 2 || del.ErrorsBy["policy"] != 2 {
 		t.Fatalf("refused DELETE digest: %+v", del)
+	}
+	be := findDigest(t, rows, "select nosuch")
+	if be.Calls != 1 || be.Errors != 1 || be.ErrorsBy["backend"] != 1 {
+		t.Fatalf("backend error digest: %+v", be)
 	}
 	vs := findDigest(t, rows, "price >=")
 	if !vs.Rewritten || vs.Rows != 3 || vs.Calls != 1 {
