@@ -35,7 +35,12 @@ func (s *Server) operatorRoutes(route func(method, path string, h http.HandlerFu
 	route("POST", "/api/v1/tenant/statements/reset", authed(s.resetTenantStatements))
 	route("GET", "/api/v1/admin/statements", operator(s.adminStatements))
 	route("POST", "/api/v1/admin/statements/reset", operator(s.resetAdminStatements))
-	s.moreOperatorRoutes(route, authed, operator)
+	route("POST", "/api/v1/tenant/policy/explain", authed(s.explainPolicy)) // explain.go
+	// tenants.go; several methods on one path: the pattern carries the method.
+	route("GET", "GET /api/v1/admin/tenants", operator(s.listTenants))
+	route("POST", "POST /api/v1/admin/tenants", operator(s.createTenant))
+	route("PATCH", "PATCH /api/v1/admin/tenants/{id}", operator(s.patchTenant))
+	route("DELETE", "DELETE /api/v1/admin/tenants/{id}", operator(s.deleteTenant))
 }
 
 func (s *Server) tenantStatements(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
