@@ -22,6 +22,7 @@ type Server struct {
 	p    *proxy.Server
 	log  *slog.Logger
 	http *http.Server
+	prov *provisioner
 	api  // the /api/v1 endpoints (api.go)
 
 	reload func() (any, error) // POST /api/v1/admin/reload, when set
@@ -64,6 +65,7 @@ func New(p *proxy.Server, gatherer prometheus.Gatherer, log *slog.Logger, opts .
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	s.consoleRoutes(mux) // console.go
 	return s
 }
 

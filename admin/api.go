@@ -227,6 +227,7 @@ func (s *Server) routes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	route("GET", "/api/v1/tenant/query/{id}", authed(s.getQuery))
 	route("POST", "/api/v1/tenant/query/export", authed(s.export))
 	route("GET", "/api/v1/tenant/schema", authed(s.schema))
+	s.operatorRoutes(route, authed) // statements.go
 	route("POST", "/api/v1/tenant/schema/refresh", authed(s.refreshSchema))
 	route("GET", "/api/v1/tenant/health", authed(s.health))
 	route("GET", "/api/v1/tenant/metrics", authed(s.metrics))

@@ -31,6 +31,11 @@ import (
 // File mirrors the YAML file. Keys are a contract (ARCHITECTURE.md): extend
 // them, never rename them.
 type File struct {
+	// Statements bounds the per-tenant statement digests; Provisioning is
+	// where tenants added at run time are kept and created.
+	Statements   proxy.DigestConfig `mapstructure:"statements"`
+	Provisioning Provisioning       `mapstructure:"provisioning"`
+
 	Listen  Listen              `mapstructure:"listen"`
 	Auth    Auth                `mapstructure:"auth"`
 	Redis   Redis               `mapstructure:"redis"`
@@ -197,7 +202,9 @@ var idPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Load reads path (YAML), applies TENANTPROXY_* environment overrides and
 // validates the result.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, nil) }
+
+func load(path string, overlay map[string][]byte) (*Config, error) {
 	v := viper.New()
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
@@ -217,6 +224,8 @@ func Load(path string) (*Config, error) {
 		"log.level": "info", "log.format": "text", "health.interval": 30 * time.Second, "catalog.refresh": 30 * time.Second,
 		"nlp.provider": "deterministic", "nlp.base_url": "", "nlp.model": "", "nlp.api_key_env": "",
 		"audit.path": "", "audit.log_literals": false, "audit.fingerprint": false, "audit.buffer": 4096,
+		"statements.top": 100, "statements.recent": 400,
+		"provisioning.tenants_dir": "", "provisioning.postgres_dsn": "", "provisioning.mysql_dsn": "",
 		"alerts.webhook_url": "", "alerts.error_rate_threshold": 0.0, "alerts.window": time.Minute,
 		"alerts.max_attempts": 5, "alerts.backoff": time.Second, "alerts.timeout": 5 * time.Second, "alerts.queue": 256,
 		"fleet.enabled": false, "fleet.peer_listen": "", "fleet.peer_advertise": "", "fleet.secret": "",
@@ -243,6 +252,9 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	applyListEnv(&f)
+	if err := includeTenantsDir(&f, overlay); err != nil { // tenantsdir.go
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	cfg, err := Build(f)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
@@ -311,6 +323,9 @@ func Build(f File) (*Config, error) {
 		}
 	default:
 		return nil, fmt.Errorf("nlp.provider: unknown provider %q (deterministic or openai)", f.NLP.Provider)
+	}
+	if err := f.Statements.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("statements.%w", err)
 	}
 	if err := f.Audit.CheckAndSetDefaults(); err != nil {
 		return nil, fmt.Errorf("audit.%w", err)

@@ -66,6 +66,9 @@ func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err err
 		}
 	}
 	res, tmplSafe := e.check(s, d, sql)
+	if res.dec != nil {
+		res.dec.Digest, _ = Fingerprint(d, sql)
+	}
 	e.cache.put(k, res)
 	if tmplOK && tmplSafe && res.err == nil {
 		switch {
@@ -73,6 +76,7 @@ func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err err
 			e.cache.put(tk, res)
 		case res.dec.Rewritten && res.dec.rewriteTemplatable():
 			if tr := e.rewrittenTemplate(s, d, tk.sql, lits, res.dec); tr != nil {
+				tr.dec.Digest = res.dec.Digest
 				e.cache.put(tk, tr)
 			}
 		}

@@ -264,6 +264,10 @@ type Stmt struct {
 
 // Decision is the outcome of checking a text that is allowed to run.
 type Decision struct {
+	// Digest is the text's statement fingerprint (see Fingerprint), ""
+	// when it has none; texts differing only in literals share it.
+	Digest string
+
 	SQL       string // the text to send to the backend (rewritten or the original)
 	Rewritten bool
 	Stmts     []Stmt

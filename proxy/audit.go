@@ -108,6 +108,7 @@ type Statement struct {
 	// again when a transaction statement ends it (fleetcache.go); kept
 	// across Begin.
 	txWrites policy.Decision
+	digest   string // the statements' fingerprint (digest.go)
 }
 
 // Begin resets st for a new statement of binding b.
@@ -124,6 +125,7 @@ func (st *Statement) Add(dec *policy.Decision, sql string) {
 	st.analysed = true
 	st.dec.Stmts = append(st.dec.Stmts, dec.Stmts...)
 	st.dec.Rewritten = st.dec.Rewritten || dec.Rewritten
+	st.digest = mergeDigest(st.digest, dec.Digest)
 	st.AddSQL(sql)
 }
 
@@ -237,6 +239,7 @@ func (s *Server) Record(st *Statement) {
 		s.Metrics.Statement(b.Tenant.ID, class, d)
 		s.noteStatementWrites(b.Tenant.ID, st)
 	}
+	s.recordDigest(st, class, d)
 	a := s.audit.Load()
 	if a == nil {
 		return

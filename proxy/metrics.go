@@ -86,6 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // watch registers the pool collector of s.
 func (m *Metrics) watch(s *Server) {
 	m.reg.MustRegister(&poolCollector{s: s})
+	m.reg.MustRegister(&digestCollector{s: s}) // digest.go
 }
 
 // Statement records one statement (or protocol batch) of tenant.

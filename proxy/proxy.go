@@ -217,6 +217,7 @@ type Server struct {
 	cfg     Config
 	policy  *policy.Engine
 	Metrics *Metrics
+	digests atomic.Pointer[Digests] // digest.go
 
 	reg atomic.Pointer[registry]
 

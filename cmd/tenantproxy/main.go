@@ -148,6 +148,7 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 	}
 	defer func() { _ = audit.Close() }()
 	p.SetAudit(audit)
+	p.SetDigests(proxy.NewDigests(cfg.File.Statements))
 	alerts, err := proxy.NewAlerter(cfg.File.Alerts, reg, log)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
@@ -237,6 +238,9 @@ func serve(cfg *configs.Config, cfgPath string, log *slog.Logger) error {
 			return c.User, c.Tenant, nil
 		}
 	}
+	prov := cfg.File.Provisioning // tenants added through the API, kept in tenants_dir
+	adm.SetProvisioning(admin.Provisioning{Dir: prov.TenantsDir, PostgresDSN: prov.PostgresDSN, MySQLDSN: prov.MySQLDSN,
+		Check: func(overlay map[string][]byte) error { _, err := configs.LoadWith(cfgPath, overlay); return err }})
 	var pgSrv *pg.Server
 	if addr := cfg.File.Listen.Postgres; addr != "" {
 		l, err := listen("postgres", addr)

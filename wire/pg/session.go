@@ -394,6 +394,9 @@ func (s *session) simpleQuery(body []byte) error {
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.refuseSimple(err)
 	}
+	if inner, ok := proxy.ExplainPolicyText(policy.Postgres, sql); ok { // explain.go
+		return s.explainPolicy(inner)
+	}
 	dec, err := s.srv.p.Check(s.b, policy.Postgres, sql)
 	if err != nil {
 		return s.refuseSimple(err)
