@@ -239,6 +239,8 @@ type Server struct {
 	fleet  atomic.Pointer[Fleet]    // fleet.go, when the proxy is one of several
 	kill   atomic.Pointer[KillFunc] // peer.go: the MySQL front end's local KILL
 	tables tableVersions            // fleetcache.go
+	// mysqlVersion is the version string the last MySQL backend reported.
+	mysqlVersion atomic.Pointer[string]
 
 	iso isoGuard // overlap.go: tenants refused until their isolation is verified
 }
@@ -342,8 +344,22 @@ func (s *Server) mysqlDialer(ts *TenantState, m *MySQLBackend) pool.Dialer[*pool
 			s.log.Warn("backend_connect_failed", "tenant", ts.ID, "error", err)
 			return nil, err
 		}
+		if c.ServerVersion != "" {
+			s.mysqlVersion.Store(&c.ServerVersion)
+		}
 		return c, nil
 	}
+}
+
+// MySQLServerVersion returns the version string the last MySQL backend
+// connection reported ("" before the first): the MySQL front end greets
+// with it, so that drivers pick the session variables the backends have
+// (MariaDB 10.x has tx_isolation, MySQL 8 only transaction_isolation).
+func (s *Server) MySQLServerVersion() string {
+	if v := s.mysqlVersion.Load(); v != nil {
+		return *v
+	}
+	return ""
 }
 
 // MaxMessageSize is the largest client message the front ends accept.

@@ -71,10 +71,10 @@ func scramble() []byte {
 }
 
 // initialHandshake builds Protocol::HandshakeV10.
-func initialHandshake(id uint32, salt []byte, caps uint32) []byte {
+func initialHandshake(version string, id uint32, salt []byte, caps uint32) []byte {
 	p := make([]byte, 0, 128)
 	p = append(p, 10)
-	p = append(p, ServerVersion...)
+	p = append(p, version...)
 	p = append(p, 0)
 	p = binary.LittleEndian.AppendUint32(p, id)
 	p = append(p, salt[:8]...)
@@ -191,7 +191,7 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 	}
 	salt := scramble()
 	c.seq = 0
-	if err := c.write(initialHandshake(id, salt, caps)); err != nil {
+	if err := c.write(initialHandshake(s.greetingVersion(), id, salt, caps)); err != nil {
 		return nil, err
 	}
 	if err := c.flush(); err != nil {

@@ -39,10 +39,21 @@ import (
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
 )
 
-// ServerVersion is the version string sent in the handshake. MariaDB 10.x
-// and MySQL 5.7 share the variable names clients look at, so the proxy
-// claims 5.7 compatibility whatever the backends run.
-const ServerVersion = "5.7.99-tenantproxy"
+// ServerVersion is the version string sent in the handshake before any
+// MySQL backend connection told the proxy what the backends run. 5.7.19 is
+// the last version before MySQL 5.7.20 renamed tx_isolation, so drivers
+// ask for the variable MariaDB 10.x and MySQL 5.7 both have; once a backend
+// was reached the greeting carries its own version (greetingVersion).
+const ServerVersion = "5.7.19-tenantproxy"
+
+// greetingVersion is the version the handshake announces: the backends'
+// own, as the last backend connection reported it.
+func (s *Server) greetingVersion() string {
+	if v := s.p.MySQLServerVersion(); v != "" {
+		return v
+	}
+	return ServerVersion
+}
 
 const (
 	authTimeout = 30 * time.Second

@@ -58,6 +58,8 @@ public class MariaDBCheck {
             for (String sql : new String[] {"SET NAMES utf8mb4", "SET autocommit=1", "SET SESSION time_zone = '+00:00'"}) st.execute(sql);
             expect(one(c, "SELECT @@session.time_zone"), "+00:00", "time_zone");
             expect(c.isValid(5), true, "isValid");
+            // The driver picks the isolation variable by the greeting's version.
+            expect(c.getTransactionIsolation(), Connection.TRANSACTION_REPEATABLE_READ, "getTransactionIsolation");
             DatabaseMetaData md = c.getMetaData();
             try (ResultSet rs = md.getColumns(null, null, "items", "%")) { // the current database
                 int cols = 0;
