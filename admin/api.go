@@ -979,6 +979,7 @@ func (s *Server) adminStatus(w http.ResponseWriter, r *http.Request, b *proxy.Bi
 		"tenants": tenants, "cache": s.cache.stats(r.Context()),
 		"translator": map[string]any{"provider": providerName(s.cfg.NLP.Provider)},
 		"isolation":  s.isolationStatus(),
+		"fleet":      s.p.Fleet(),
 	})
 }
 

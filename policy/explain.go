@@ -127,7 +127,7 @@ func (e *Engine) Explain(s Subject, d Dialect, sql string) *Explanation {
 		}
 	}
 	if dec.Capped {
-		x.Reasons = append(x.Reasons, fmt.Sprintf("LIMIT %d: role %s returns at most %d rows (max_rows)", dec.MaxRows, r.Name, dec.MaxRows))
+		x.Reasons = append(x.Reasons, fmt.Sprintf("LIMIT %d: role %s returns at most %d rows (max_rows; the backend is asked for one more, so that the client is told only when rows were withheld)", dec.MaxRows, r.Name, dec.MaxRows))
 	}
 	mask := r.Mask
 	if mask == "" {

@@ -158,7 +158,7 @@ func TestExplainReasons(t *testing.T) {
 				t.Errorf("%s: no reason %q in:\n%s", tenant, want, all)
 			}
 		}
-		if !x.Allowed || !x.Rewritten || !x.Capped || !strings.Contains(strings.ToLower(x.SQL), "limit 2") || !strings.Contains(x.SQL, "100") {
+		if !x.Allowed || !x.Rewritten || !x.Capped || !strings.Contains(strings.ToLower(x.SQL), "limit 3") || !strings.Contains(x.SQL, "100") {
 			t.Errorf("%s: viewer select: %+v", tenant, x)
 		}
 		if x := a.explain(t, vic, map[string]string{"sql": "DROP TABLE items"}); x.Allowed || x.Error == nil ||

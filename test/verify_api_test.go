@@ -31,7 +31,7 @@ tenants:
   - {id: ra, engine: postgres, dsn: %q, isolation: row, tenant_column: tenant_id, tenant_value: a, tenant_tables: [orders]}
   - {id: rb, engine: postgres, dsn: %q, isolation: row, tenant_column: tenant_id, tenant_value: b, tenant_tables: [orders]}
 users:
-  - {name: ops, password: pw, tenants: {ra: admin, rb: admin}}
+  - {name: ops, password: pw, operator: true, tenants: {ra: admin, rb: admin}}
   - {name: vic, password: pw, tenants: {ra: viewer}}
 `, testSecret, sink.URL, pgDSN("127.0.0.1", db), pgDSN("localhost", db)))
 	al := sink.wait(t, proxy.AlertIsolationFailed, "ra")
@@ -64,7 +64,7 @@ users:
 		return resp.StatusCode, out
 	}
 	ops := adminLogin(t, pp.adminAddr, "ops", "pw", "ra")
-	code, st := get("/api/v1/tenant/system/status", ops)
+	code, st := get("/api/v1/admin/status", ops)
 	iso, _ := st["isolation"].(map[string]any)
 	if code != 200 || iso["interval"] != "1s" || iso["passed"] != false || fmt.Sprint(iso["failing_tenants"]) != "[ra rb]" {
 		t.Fatalf("system status: %d %v", code, st["isolation"])
@@ -112,7 +112,7 @@ func TestVerifyAPIWithoutSchedule(t *testing.T) {
 tenants:
   - {id: one, engine: postgres, dsn: %q}
   - {id: two, engine: postgres, dsn: %q}
-users: [{name: ops, password: pw, tenants: {one: admin, two: analyst}}]
+users: [{name: ops, password: pw, operator: true, tenants: {one: admin, two: analyst}}]
 `, pgDSN("127.0.0.1", db), pgDSN("127.0.0.1", db2)))
 	tok := a.login(t, "ops", "pw", "one")
 	r := a.call(t, "GET", "/api/v1/admin/isolation", tok, nil)
