@@ -27,8 +27,9 @@ type PGConn struct {
 	SecretKey []byte
 	Params    map[string]string // ParameterStatus values reported at startup
 
-	// Prepared holds the names of statements prepared on this connection.
-	Prepared map[string]struct{}
+	// Prepared holds the names of statements prepared on this connection,
+	// at most MaxPGPrepared of them.
+	Prepared *PreparedSet
 	// Unnamed is the key of the statement currently in the connection's
 	// unnamed prepared-statement slot ("" when unknown).
 	Unnamed string
@@ -75,7 +76,7 @@ func PostgresDialer(cfg *pgconn.Config) Dialer[*PGConn] {
 			PID:        h.PID,
 			SecretKey:  h.SecretKey,
 			Params:     h.ParameterStatuses,
-			Prepared:   make(map[string]struct{}),
+			Prepared:   NewPreparedSet(MaxPGPrepared),
 			cancelNet:  network,
 			cancelAddr: addr,
 		}, nil

@@ -2,14 +2,13 @@ package pg
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,9 +42,13 @@ type expect struct {
 	replaceErr []byte
 	// prepared is the backend statement name a Parse adds; removed again if it fails.
 	prepared string
-	stmt     *stmt // describe/execute: the statement concerned
-	lookup   bool  // execute of the mask lookup: rows are recorded, not forwarded
-	maskDesc bool  // describe the proxy added to learn which columns to mask
+	// closes is the backend statement name a Close evicts; known again if
+	// the backend skips the Close.
+	closes   string
+	stmt     *stmt   // describe/execute: the statement concerned
+	lookup   bool    // execute of the mask lookup: rows are recorded, not forwarded
+	maskDesc bool    // describe the proxy added to learn which columns to mask
+	mask     *masker // the masks of the statement this response belongs to
 }
 
 // stmt is a client's prepared statement.
@@ -74,10 +77,17 @@ type session struct {
 	rywUntil     time.Time
 	batchAllRead bool // every statement of the batch so far only reads
 
-	tx      byte // last ReadyForQuery status: 'I', 'T' or 'E'
-	pinned  bool // the backend holds state that cannot be replayed
-	beBusy  bool // a request is in flight on be
-	stmts   map[string]*stmt
+	tx     byte // last ReadyForQuery status: 'I', 'T' or 'E'
+	pinned bool // the backend holds state that cannot be replayed
+	// listening is set by LISTEN: the backend connection is kept for the
+	// notifications until UNLISTEN leaves it listening on no channel.
+	listening  bool
+	unlistened bool // an UNLISTEN ran since the channels were last counted
+	beBusy     bool // a request is in flight on be
+	stmts      map[string]*stmt
+	// portals are the client's portals, each with the statement it was
+	// bound from. They live until their transaction ends (an implicit
+	// transaction ends at Sync), as in Postgres.
 	portals map[string]*stmt
 
 	startup  map[string]string // setting name -> SET statement from the startup packet
@@ -85,17 +95,15 @@ type session struct {
 	stateKey string
 
 	// batch under construction (extended protocol, until Sync)
-	out       []byte
-	exp       []expect
-	skipping  bool
-	batchSets []*policy.SetVar
-	batchPins bool
-
-	// column masks of the statement being relayed (mask.go)
-	maskWant    map[string]bool
-	maskCols    map[uint64]bool
-	maskIdx     []maskCol
-	batchLookup bool
+	out      []byte
+	exp      []expect
+	skipping bool // an error happened: the rest of the batch up to Sync is skipped
+	inBatch  bool // an extended-protocol batch began and its Sync has not come
+	// syncedInCopy: the client's Sync after a COPY ended a batch that had
+	// been flushed without one.
+	syncedInCopy bool
+	// batchStmts are the session statements (SET, pinning) the batch ran.
+	batchStmts []policy.Stmt
 
 	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
 	idleWait atomic.Bool
@@ -376,6 +384,15 @@ func (s *session) simpleQuery(body []byte) error {
 	if len(s.exp) > 0 || len(s.out) > 0 {
 		return sqlerr.New(sqlerr.Protocol, "Query received before Sync ended an extended-protocol batch")
 	}
+	if s.skipping {
+		// After an error Postgres discards every message up to Sync.
+		return nil
+	}
+	if s.inBatch {
+		// A query after a Flush: the batch so far is done.
+		s.srv.p.Record(&s.aud)
+		s.inBatch = false
+	}
 	s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
@@ -393,6 +410,12 @@ func (s *session) simpleQuery(body []byte) error {
 	if handled, err := s.intercept(dec); handled || err != nil {
 		return err
 	}
+	if len(dec.Masked) > 0 && s.tx == 'E' {
+		// The lookup of the masked columns cannot run in a failed
+		// transaction, and statements after a ROLLBACK in the same text
+		// would read unmasked.
+		return s.refuseSimple(sqlerr.New(sqlerr.ActiveTransaction, "current transaction is aborted: end it before reading a table with masked columns"))
+	}
 	s.route = s.routable(dec)
 	err = s.acquire()
 	s.route = false
@@ -404,14 +427,15 @@ func (s *session) simpleQuery(body []byte) error {
 	}
 	txBefore := s.tx
 	s.out, s.exp = s.out[:0], s.exp[:0]
-	s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
-	if len(dec.Masked) > 0 && s.tx != 'E' {
-		out, exp := s.maskLookup(dec.Masked)
+	var mk *masker
+	if len(dec.Masked) > 0 {
+		mk = newMasker(s.b.Role.Mask, dec.Masked)
+		out, exp := s.maskLookup(mk)
 		s.out = append(append(s.out, out...), 'S', 0, 0, 0, 4)
 		s.exp = append(append(s.exp, exp...), expect{typ: 'Z', swallow: true})
 	}
 	s.out = appendQuery(s.out, dec.SQL)
-	s.exp = append(s.exp, expect{typ: 'Z'})
+	s.exp = append(s.exp, expect{typ: 'Z', mask: mk})
 	if dec.Capped {
 		s.notice(dec)
 	}
@@ -483,7 +507,7 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 	s.admitted = admitted
 	if s.be != nil {
 		s.mu.Lock()
-		if s.pinned {
+		if s.isPinned() {
 			s.bePool.Discard(s.be)
 		} else {
 			s.bePool.Release(s.be)
@@ -491,7 +515,8 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 		s.be = nil
 		s.mu.Unlock()
 	}
-	s.pinned = false
+	s.pinned, s.listening = false, false
+	clear(s.portals)
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec()
 	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "postgres").Inc()
 	s.log.Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
@@ -508,7 +533,12 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 // afterStatements updates session state once statements have run.
 func (s *session) afterStatements(dec *policy.Decision, failed bool, txBefore byte) {
 	for _, st := range dec.Stmts {
-		if st.Pins {
+		switch {
+		case st.Kind == "LISTEN" && !failed:
+			s.listening = true
+		case st.Kind == "UNLISTEN" && !failed:
+			s.unlistened = true
+		case st.Pins:
 			s.pin("statement " + st.Kind)
 		}
 		if st.Set == nil {
@@ -567,10 +597,14 @@ func (s *session) resetSettings() {
 // statements (DISCARD ALL, DEALLOCATE).
 func (s *session) forgetBackendStatements() {
 	if s.be != nil {
-		clear(s.be.Conn.Prepared)
+		s.be.Conn.Prepared.Clear()
 		s.be.Conn.Unnamed = ""
 	}
 }
+
+// isPinned reports whether the backend connection must stay with the
+// session.
+func (s *session) isPinned() bool { return s.pinned || s.listening }
 
 func (s *session) pin(reason string) {
 	if !s.pinned {
@@ -609,12 +643,10 @@ func (s *session) notice(dec *policy.Decision) {
 // ---- extended protocol ----
 
 func (s *session) beginBatch() {
-	if len(s.exp) == 0 && len(s.out) == 0 {
-		s.batchSets = s.batchSets[:0]
-		s.batchPins = false
+	if len(s.exp) == 0 && len(s.out) == 0 && !s.inBatch {
+		s.inBatch = true
+		s.batchStmts = s.batchStmts[:0]
 		s.batchAllRead = true
-		s.batchLookup = false
-		s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
 		s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
 	}
 }
@@ -687,14 +719,25 @@ func (s *session) parse(body []byte) error {
 		s.exp = append(s.exp, expect{typ: '1'})
 		return nil
 	}
-	if _, ok := be.Prepared[st.key]; ok {
+	if be.Prepared.Has(st.key) {
+		be.Prepared.Touch(st.key)
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
 		return nil
 	}
+	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key))
 	s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
-	be.Prepared[st.key] = struct{}{}
 	s.exp = append(s.exp, expect{typ: '1', prepared: st.key})
 	return nil
+}
+
+// closeEvicted adds the Close of each backend statement evicted from the
+// connection's bounded set; their CloseComplete is for the proxy.
+func (s *session) closeEvicted(out []byte, exp []expect, names []string) ([]byte, []expect) {
+	for _, n := range names {
+		out = appendMsg(out, &pgproto3.Close{ObjectType: 'S', Name: n})
+		exp = append(exp, expect{typ: '3', swallow: true, closes: n})
+	}
+	return out, exp
 }
 
 // prepare checks a statement's text under the current binding.
@@ -708,19 +751,12 @@ func (s *session) prepare(sql string, oids []uint32) (*stmt, error) {
 			return nil, sqlerr.New(sqlerr.Unsupported, "SET tenant and SHOW tenant must be sent as simple queries")
 		}
 	}
-	h := sha256.New()
-	h.Write([]byte(dec.SQL))
-	var b [4]byte
-	for _, o := range oids {
-		binary.BigEndian.PutUint32(b[:], o)
-		h.Write(b[:])
-	}
 	return &stmt{
 		sql:       sql,
 		paramOIDs: append([]uint32(nil), oids...),
 		dec:       dec,
 		bnd:       s.b,
-		key:       "tp_" + hex.EncodeToString(h.Sum(nil)[:16]),
+		key:       s.srv.names.statement(dec.SQL, oids),
 	}, nil
 }
 
@@ -756,11 +792,13 @@ func (s *session) statement(name string) (*stmt, error) {
 		}
 		return st, nil
 	}
-	if _, ok := be.Prepared[st.key]; !ok {
-		s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
-		be.Prepared[st.key] = struct{}{}
-		s.exp = append(s.exp, expect{typ: '1', swallow: true, prepared: st.key})
+	if be.Prepared.Has(st.key) {
+		be.Prepared.Touch(st.key)
+		return st, nil
 	}
+	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key))
+	s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
+	s.exp = append(s.exp, expect{typ: '1', swallow: true, prepared: st.key})
 	return st, nil
 }
 
@@ -772,6 +810,9 @@ func (s *session) bind(body []byte) error {
 	var m pgproto3.Bind
 	if err := m.Decode(body); err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Bind message: %v", err)
+	}
+	if _, dup := s.portals[m.DestinationPortal]; dup && m.DestinationPortal != "" {
+		return s.refuseInBatch(&sqlerr.Error{Kind: sqlerr.Syntax, Message: fmt.Sprintf("portal %q already exists", m.DestinationPortal)}, true)
 	}
 	st, err := s.statement(m.PreparedStatement)
 	if err != nil {
@@ -827,44 +868,42 @@ func (s *session) execute(body []byte) error {
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.refuseInBatch(err, true)
 	}
-	st := s.portals[m.Portal]
+	st, ok := s.portals[m.Portal]
+	if !ok || st == nil {
+		// Every Execute must carry its statement's analysis: a portal the
+		// proxy did not bind (a SQL cursor is one too) is not run.
+		return s.refuseInBatch(&sqlerr.Error{Kind: sqlerr.Syntax, Message: fmt.Sprintf("portal %q does not exist", m.Portal)}, true)
+	}
 	if err := s.acquireFor(st); err != nil {
 		return s.refuseInBatch(err, true)
 	}
-	if st != nil {
-		s.aud.Add(st.dec, st.sql)
-		for _, x := range st.dec.Stmts {
-			if x.Set != nil {
-				s.batchSets = append(s.batchSets, x.Set)
-			}
-			s.batchPins = s.batchPins || x.Pins
-		}
-		if st.dec.Capped {
-			s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.NoticeResponse{
-				Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
-				Message: fmt.Sprintf("result limited to %d rows for role %q", st.dec.MaxRows, s.b.Role.Name),
-			})})
+	s.aud.Add(st.dec, st.sql)
+	for _, x := range st.dec.Stmts {
+		if x.Set != nil || x.Pins || x.Kind == "LISTEN" || x.Kind == "UNLISTEN" || strings.HasPrefix(x.Kind, "DEALLOCATE") {
+			s.batchStmts = append(s.batchStmts, x)
 		}
 	}
-	if st != nil && len(st.dec.Masked) > 0 && s.tx != 'E' {
-		if !s.batchLookup {
-			// The lookup goes ahead of everything this batch sends.
-			out, exp := s.maskLookup(st.dec.Masked)
-			s.out = append(out, s.out...)
-			s.exp = append(exp, s.exp...)
-			s.batchLookup = true
-		} else {
-			for _, m := range st.dec.Masked {
-				s.maskWant[m] = true
-			}
-		}
+	if st.dec.Capped {
+		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.NoticeResponse{
+			Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "01000",
+			Message: fmt.Sprintf("result limited to %d rows for role %q", st.dec.MaxRows, s.b.Role.Name),
+		})})
+	}
+	var mk *masker
+	if len(st.dec.Masked) > 0 {
+		// Each statement has a lookup of its own, right before it (the
+		// transaction state may change within the batch).
+		mk = newMasker(s.b.Role.Mask, st.dec.Masked)
+		out, exp := s.maskLookup(mk)
+		s.out = append(s.out, out...)
+		s.exp = append(s.exp, exp...)
 		s.out = appendMsg(s.out, &pgproto3.Describe{ObjectType: 'P', Name: m.Portal})
-		s.exp = append(s.exp, expect{typ: 'p', swallow: true, maskDesc: true})
+		s.exp = append(s.exp, expect{typ: 'p', swallow: true, maskDesc: true, mask: mk})
 	}
 	s.out = append(s.out, 'E')
 	s.out = binary.BigEndian.AppendUint32(s.out, uint32(len(body)+4))
 	s.out = append(s.out, body...)
-	s.exp = append(s.exp, expect{typ: 'e', stmt: st})
+	s.exp = append(s.exp, expect{typ: 'e', stmt: st, mask: mk})
 	return nil
 }
 
@@ -877,16 +916,17 @@ func (s *session) closeMsg(body []byte) error {
 	if err := m.Decode(body); err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Close message: %v", err)
 	}
+	if m.ObjectType == 'S' {
+		delete(s.stmts, m.Name)
+	} else {
+		delete(s.portals, m.Name)
+	}
 	if m.ObjectType == 'S' || s.be == nil {
 		// Statements stay prepared on the backend for reuse; the client's
 		// name is dropped. Closing a missing portal is not an error.
-		if m.ObjectType == 'S' {
-			delete(s.stmts, m.Name)
-		}
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.CloseComplete{})})
 		return nil
 	}
-	delete(s.portals, m.Name)
 	s.out = appendMsg(s.out, &m)
 	s.exp = append(s.exp, expect{typ: '3'})
 	return nil
@@ -896,10 +936,14 @@ func (s *session) sync() error {
 	s.beginBatch()
 	defer s.srv.p.Record(&s.aud)
 	s.skipping = false
+	s.inBatch = false
 	txBefore := s.tx
 	if s.be == nil {
 		// Nothing reached a backend: answer from the proxy.
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ReadyForQuery{TxStatus: s.tx})})
+		if s.tx == 'I' {
+			clear(s.portals)
+		}
 		if _, err := s.relay(); err != nil {
 			return err
 		}
@@ -913,28 +957,34 @@ func (s *session) sync() error {
 	if err != nil {
 		return err
 	}
-	dec := &policy.Decision{}
-	for _, v := range s.batchSets {
-		dec.Stmts = append(dec.Stmts, policy.Stmt{Set: v})
-	}
-	if s.batchPins {
-		dec.Stmts = append(dec.Stmts, policy.Stmt{Pins: true, Kind: "prepared statement"})
-	}
-	s.afterStatements(dec, failed, txBefore)
+	s.endBatch(failed, txBefore)
+	return s.c.w.Flush()
+}
+
+// endBatch updates the session once a batch's Sync was answered.
+func (s *session) endBatch(failed bool, txBefore byte) {
+	s.syncedInCopy = false
+	s.afterStatements(&policy.Decision{Stmts: s.batchStmts}, failed, txBefore)
 	if !s.batchAllRead {
 		s.wrote()
 	}
-	clear(s.portals)
 	s.maybeRelease()
-	return s.c.w.Flush()
 }
 
 func (s *session) flush() error {
 	if s.be != nil && len(s.out) > 0 {
 		s.out = append(s.out, 'H', 0, 0, 0, 4)
 	}
-	if _, err := s.relay(); err != nil {
+	txBefore := s.tx
+	failed, err := s.relay()
+	if err != nil {
 		return err
+	}
+	if s.syncedInCopy {
+		// The client's Sync came within a COPY: the batch is over.
+		s.skipping, s.inBatch = false, false
+		s.endBatch(failed, txBefore)
+		s.srv.p.Record(&s.aud)
 	}
 	return s.c.w.Flush()
 }
@@ -952,7 +1002,7 @@ func (s *session) flush() error {
 // routable reports whether dec may run on a replica now.
 func (s *session) routable(dec *policy.Decision) bool {
 	t := s.b.Tenant
-	if len(t.PGReplicas) == 0 || s.tx != 'I' || s.pinned || s.be != nil || t.Pool.Mode == pool.ModeSession || !dec.ReadOnly() {
+	if len(t.PGReplicas) == 0 || s.tx != 'I' || s.isPinned() || s.be != nil || t.Pool.Mode == pool.ModeSession || !dec.ReadOnly() {
 		return false
 	}
 	return !time.Now().Before(s.rywUntil) || t.PGPool.Health().Breaker == "open"
@@ -1105,7 +1155,7 @@ func (s *session) applyState(be *pool.PGConn) error {
 
 // maybeRelease gives the backend back at the end of a transaction.
 func (s *session) maybeRelease() {
-	if s.be == nil || s.tx != 'I' || s.pinned || len(s.exp) > 0 || len(s.out) > 0 {
+	if s.be == nil || s.tx != 'I' || s.isPinned() || len(s.exp) > 0 || len(s.out) > 0 {
 		return
 	}
 	if s.b.Tenant.Pool.Mode == pool.ModeSession {
@@ -1132,7 +1182,7 @@ func (s *session) end() {
 		return
 	}
 	p := s.bePool
-	if s.pinned || s.beBusy {
+	if s.isPinned() || s.beBusy {
 		s.mu.Lock()
 		p.Discard(s.be)
 		s.be = nil
@@ -1200,7 +1250,7 @@ func (s *session) relay() (failed bool, err error) {
 		if err != nil {
 			return failed, s.backendLost(err)
 		}
-		if typ == 'D' && n > streamThreshold && len(s.maskIdx) == 0 && !head.lookup {
+		if typ == 'D' && n > streamThreshold && !head.lookup && (head.mask == nil || head.mask.ready && !head.mask.active()) {
 			if err := s.br.copyFrame(w, typ, n); err != nil {
 				return failed, s.backendLost(err)
 			}
@@ -1214,10 +1264,19 @@ func (s *session) relay() (failed bool, err error) {
 		switch typ {
 		case 'D':
 			forward = !head.swallow
-			if head.lookup {
-				s.recordMaskRow(body)
-			} else if len(s.maskIdx) > 0 {
-				body = s.maskRow(body)
+			switch {
+			case head.lookup:
+				if err := head.mask.record(body); err != nil {
+					return failed, s.abortBackend(err)
+				}
+			case head.mask != nil && !head.mask.ready:
+				// Rows whose columns were not described: nothing tells
+				// which of them to mask.
+				return failed, s.abortBackend(errUndecodable("result without a row description"))
+			case head.mask.active():
+				if body, err = head.mask.row(body); err != nil {
+					return failed, s.abortBackend(err)
+				}
 			}
 		case 'N', 'S', 'A', 't', 'd', 'c':
 			forward = !head.swallow
@@ -1235,38 +1294,33 @@ func (s *session) relay() (failed bool, err error) {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, "57014", te)
 				s.aud.Fail(te, "")
 			}
-			if head.prepared != "" {
-				delete(s.be.Conn.Prepared, head.prepared)
-			}
 			if head.replaceErr != nil {
 				if _, err := w.Write(head.replaceErr); err != nil {
 					return failed, err
 				}
 				forward = false
 			}
-			// Postgres skips the rest of the batch until Sync.
-			i := 0
-			for i < len(s.exp) && s.exp[i].typ != 'Z' {
-				i++
-			}
-			s.exp = s.exp[i:]
+			s.skipAfterError()
 		case '1', '2', '3', 'n', 'C', 'I', 's':
 			forward = !head.swallow
 			if typ == 'C' && forward && !head.lookup {
 				s.aud.Rows += proxy.TagRows(body)
 			}
-			if typ == 'C' || typ == 'I' || typ == 's' {
-				if head.typ == 'e' && !head.lookup {
-					s.maskIdx = s.maskIdx[:0]
-				}
+			if typ == 'n' && head.maskDesc {
+				head.mask.ready = true // no rows to mask
+			}
+			if (typ == 'C' || typ == 'I' || typ == 's') && !head.lookup {
+				head.mask.endResult()
 			}
 			if head.typ != 'Z' {
 				s.exp = s.exp[1:]
 			}
 		case 'T':
 			forward = !head.swallow
-			if head.maskDesc || (head.typ == 'Z' && s.maskCols != nil) {
-				s.maskColumns(body)
+			if head.mask != nil && (head.maskDesc || head.typ == 'Z') {
+				if err := head.mask.columns(body); err != nil {
+					return failed, s.abortBackend(err)
+				}
 			}
 			if head.typ == 'd' || head.typ == 'p' {
 				s.exp = s.exp[1:]
@@ -1279,7 +1333,7 @@ func (s *session) relay() (failed bool, err error) {
 			if err := w.Flush(); err != nil {
 				return failed, err
 			}
-			if err := s.copyIn(); err != nil {
+			if err := s.copyIn(head.typ == 'e'); err != nil {
 				return failed, err
 			}
 			continue
@@ -1291,12 +1345,20 @@ func (s *session) relay() (failed bool, err error) {
 			if len(body) == 1 {
 				s.tx = body[0]
 			}
-			forward = head.typ == 'Z' && !head.swallow
-			for len(s.exp) > 0 && s.exp[0].typ != 'Z' {
-				s.exp = s.exp[1:]
+			// It answers the first Sync still expected; anything expected
+			// before it will not come.
+			i := 0
+			for i < len(s.exp) && s.exp[i].typ != 'Z' {
+				i++
 			}
-			if len(s.exp) > 0 {
-				s.exp = s.exp[1:]
+			if i == len(s.exp) {
+				return failed, s.abortBackend(sqlerr.New(sqlerr.Internal, "the backend of tenant %q answered a Sync that was not sent", s.b.Tenant.ID))
+			}
+			forward = !s.exp[i].swallow
+			s.exp = s.exp[i+1:]
+			if s.tx == 'I' {
+				// The transaction ended, and its portals with it.
+				clear(s.portals)
 			}
 		}
 		if forward {
@@ -1309,9 +1371,59 @@ func (s *session) relay() (failed bool, err error) {
 	return failed, nil
 }
 
-// copyIn forwards CopyData, CopyDone and CopyFail from the client.
-func (s *session) copyIn() error {
+// skipAfterError drops what the batch expected after an error: Postgres
+// skips the rest of the batch until Sync. The bookkeeping of the skipped
+// messages is undone. Without a Sync in the batch (it ended with Flush),
+// the proxy skips the client's messages up to its Sync too.
+func (s *session) skipAfterError() {
 	be := s.be.Conn
+	be.Unnamed = ""
+	if head := s.exp[0]; head.prepared != "" {
+		be.Prepared.Delete(head.prepared)
+	}
+	i := 1
+	if s.exp[0].typ == 'Z' {
+		i = 0
+	}
+	for ; i < len(s.exp) && s.exp[i].typ != 'Z'; i++ {
+		if e := s.exp[i]; e.prepared != "" {
+			be.Prepared.Delete(e.prepared)
+		} else if e.closes != "" {
+			be.Prepared.Restore(e.closes)
+		}
+	}
+	if i == len(s.exp) {
+		s.skipping = true
+	}
+	if s.exp[0].typ == 'Z' {
+		return
+	}
+	s.exp = s.exp[i:]
+}
+
+// abortBackend ends the statement with err when the proxy cannot go on
+// relaying the backend's answer: the backend connection is discarded and
+// the client told.
+func (s *session) abortBackend(err error) error {
+	if s.be != nil {
+		s.mu.Lock()
+		s.bePool.Discard(s.be)
+		s.be = nil
+		s.mu.Unlock()
+	}
+	s.beBusy = false
+	s.log.Warn("statement_aborted", "error", err)
+	return err
+}
+
+// copyIn forwards CopyData, CopyDone and CopyFail from the client. A COPY
+// run by an Execute (extended protocol) needs a Sync after its CopyDone or
+// CopyFail: the backend ignores a Sync that arrives during the copy (libpq
+// sends one with the Execute and another after CopyDone), so the client's
+// next Sync is forwarded too, and expected when the batch had none.
+func (s *session) copyIn(extended bool) error {
+	be := s.be.Conn
+	done := false
 	for {
 		typ, n, err := s.c.r.header()
 		if err != nil {
@@ -1327,18 +1439,45 @@ func (s *session) copyIn() error {
 			if err != nil {
 				return err
 			}
+			if done {
+				continue // dropped, as Postgres drops them after the copy
+			}
 			if err := writeFrame(be.W, typ, body); err != nil {
 				return s.backendLost(err)
 			}
 			if err := be.W.Flush(); err != nil {
 				return s.backendLost(err)
 			}
-			return nil
-		case 'H', 'S':
+			if !extended {
+				return nil
+			}
+			done = true
+		case 'H':
 			if _, err := s.c.r.body(n); err != nil {
 				return err
 			}
+		case 'S':
+			if _, err := s.c.r.body(n); err != nil {
+				return err
+			}
+			if !done {
+				continue // ignored during the copy, as Postgres does
+			}
+			if _, err := be.W.Write([]byte{'S', 0, 0, 0, 4}); err != nil {
+				return s.backendLost(err)
+			}
+			if err := be.W.Flush(); err != nil {
+				return s.backendLost(err)
+			}
+			if !slices.ContainsFunc(s.exp, func(e expect) bool { return e.typ == 'Z' }) {
+				s.exp = append(s.exp, expect{typ: 'Z'})
+				s.syncedInCopy = true
+			}
+			return nil
 		default:
+			if done {
+				return sqlerr.New(sqlerr.Protocol, "expected Sync after the end of COPY FROM STDIN, got message type %q", typ)
+			}
 			return sqlerr.New(sqlerr.Protocol, "unexpected message type %q during COPY FROM STDIN", typ)
 		}
 	}
