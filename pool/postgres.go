@@ -83,12 +83,24 @@ func PostgresDialer(cfg *pgconn.Config) Dialer[*PGConn] {
 	}
 }
 
-// PingPostgres checks an idle connection with an empty query.
+// pingTimeout bounds a ping whose context has no earlier deadline: a
+// backend that does not answer must not hold the acquiring client.
+const pingTimeout = 5 * time.Second
+
+// PingPostgres checks an idle connection with an empty query, within ctx
+// and at most pingTimeout.
 func PingPostgres(ctx context.Context, c *PGConn) error {
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.Conn.SetDeadline(d)
-		defer func() { _ = c.Conn.SetDeadline(time.Time{}) }()
+	d := time.Now().Add(pingTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
 	}
+	_ = c.Conn.SetDeadline(d)
+	stop := context.AfterFunc(ctx, func() { _ = c.Conn.SetDeadline(time.Now()) })
+	defer func() {
+		if stop() {
+			_ = c.Conn.SetDeadline(time.Time{})
+		}
+	}()
 	q, _ := (&pgproto3.Query{String: ";"}).Encode(nil)
 	if _, err := c.W.Write(q); err != nil {
 		return err

@@ -21,8 +21,16 @@ type secFixture struct {
 }
 
 // newSecFixture starts a proxy in front of a fresh database; pool is the
-// tenant's pool setting and extra is appended to the tenant's line.
-func newSecFixture(t testing.TB, pool, extra string) *secFixture {
+// tenant's pool setting, extra is appended to the tenant's line and top to
+// the config file.
+func newSecFixture(t testing.TB, pool, extra string, top ...string) *secFixture {
+	t.Helper()
+	return newSecFixtureAt(t, "127.0.0.1:5432", pool, extra, top...)
+}
+
+// newSecFixtureAt is newSecFixture with the tenant's backend reached at addr
+// (a relay in front of the local Postgres).
+func newSecFixtureAt(t testing.TB, addr, pool, extra string, top ...string) *secFixture {
 	t.Helper()
 	requirePostgres(t)
 	db := tempPGDatabase(t, "sec")
@@ -37,13 +45,13 @@ func newSecFixture(t testing.TB, pool, extra string) *secFixture {
 	}
 	yaml := fmt.Sprintf(`
 tenants:
-  - {id: sec, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", pool: %s,
+  - {id: sec, engine: postgres, dsn: "postgres://postgres@%s/%s?sslmode=disable", pool: %s,
      roles: {viewer: {max_rows: 100, masked_columns: [items.email, customers.email]}}%s}
 users:
   - {name: vera, password: vera-pw, tenants: {sec: viewer}}
   - {name: adam, password: adam-pw, tenants: {sec: admin}}
   - {name: eddie, password: eddie-pw, tenants: {sec: editor}}
-`, db, pool, extra)
+`, addr, db, pool, extra) + strings.Join(top, "\n")
 	return &secFixture{rp: startProxy(t, yaml), db: db}
 }
 

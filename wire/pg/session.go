@@ -66,11 +66,18 @@ type session struct {
 	c   *conn
 	log *slog.Logger
 	b   *proxy.Binding
-	ctx context.Context
+	// ctx ends when the session is closed (drain timeout, eviction): an
+	// acquire, a replay or a ping under way stops.
+	ctx  context.Context
+	stop context.CancelFunc
 
-	mu     sync.Mutex // guards be against the cancel path
-	be     *pool.Item[*pool.PGConn]
-	bePool *pool.Pool[*pool.PGConn] // the pool be came from (primary or a replica)
+	mu sync.Mutex // guards be, stmtSeq and stmtLive against the cancel and timer paths
+	// stmtSeq numbers the statements the statement timer was armed for;
+	// stmtLive is set while the one numbered stmtSeq runs.
+	stmtSeq  uint64
+	stmtLive bool
+	be       *pool.Item[*pool.PGConn]
+	bePool   *pool.Pool[*pool.PGConn] // the pool be came from (primary or a replica)
 	// route is set before an acquire when what is about to run may go to
 	// a read replica; rywUntil keeps reads on the primary after a write.
 	route        bool
@@ -125,8 +132,8 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 		portals:  make(map[string]*stmt),
 		startup:  make(map[string]string),
 		settings: make(map[string]string),
-		ctx:      context.Background(),
 	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
 	for k, v := range params {
 		switch k {
@@ -172,12 +179,22 @@ func (s *session) Bound() (string, string) {
 	return s.b.Tenant.ID, s.b.User.Name
 }
 
-// Close closes the client connection now.
-func (s *session) Close() error { return s.c.nc.Close() }
+// Close closes the client connection now, and breaks off whatever the
+// session waits for on its backend.
+func (s *session) Close() error {
+	s.stop()
+	s.mu.Lock()
+	if s.be != nil {
+		_ = s.be.Conn.Conn.SetDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	return s.c.nc.Close()
+}
 
 var _ proxy.Client = (*session)(nil)
 
 func (s *session) run() {
+	defer s.stop()
 	untrack, err := s.srv.p.Track(s)
 	if err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
@@ -204,8 +221,11 @@ func (s *session) run() {
 	defer s.unreg()
 
 	for {
-		s.idleWait.Store(true)
-		if e := s.evicted.Load(); e != nil && s.idle() {
+		// Only a session between transactions is woken to close: one
+		// idle inside a transaction may still finish it.
+		idle := s.idle()
+		s.idleWait.Store(idle)
+		if e := s.evicted.Load(); e != nil && idle {
 			s.c.fatal(e)
 			return
 		}
@@ -303,19 +323,48 @@ func (s *session) startupValue(name string) (string, bool) {
 // be relayed; the returned function stops it.
 func (s *session) statementTimer() func() {
 	s.timedOut.Store(false)
+	if s.b.StatementTimeout() <= 0 {
+		return func() {}
+	}
+	s.mu.Lock()
+	s.stmtSeq++
+	seq, it := s.stmtSeq, s.be
+	s.stmtLive = true
+	s.mu.Unlock()
+	// live reports, under s.mu, whether the statement the timer was armed
+	// for still runs on the connection it started on.
+	live := func() bool { return s.stmtLive && s.stmtSeq == seq && s.be == it && it != nil }
 	stop := s.b.StatementTimer(func() {
-		s.timedOut.Store(true)
-		s.cancel()
+		s.mu.Lock()
+		ok := live()
+		if ok {
+			s.timedOut.Store(true)
+			it.Conn.MarkCancelled()
+		}
+		s.mu.Unlock()
+		if ok {
+			ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+			defer stop()
+			if err := it.Conn.Cancel(ctx); err != nil {
+				s.log.Warn("cancel_failed", "error", err)
+			}
+		}
 	}, func() {
 		// The backend did not answer the cancel (paused, unreachable):
-		// break its connection so the relay returns.
+		// break its connection so the relay returns. Only that statement's
+		// connection, and only while it still runs it.
 		s.mu.Lock()
-		if s.be != nil {
-			_ = s.be.Conn.Conn.Close()
+		if live() {
+			_ = it.Conn.Conn.Close()
 		}
 		s.mu.Unlock()
 	})
-	return func() { stop() }
+	return func() {
+		s.mu.Lock()
+		s.stmtLive = false
+		s.mu.Unlock()
+		stop()
+	}
 }
 
 // cancel forwards a CancelRequest to the backend serving the session.
@@ -1107,23 +1156,38 @@ func (s *session) acquire() error {
 			return err
 		}
 	}
-	if err := s.applyState(it.Conn); err != nil {
+	if err := s.applyState(ctx, it.Conn); err != nil {
 		p.Discard(it)
 		return err
 	}
 	s.mu.Lock()
 	s.be, s.bePool = it, p
+	if s.ctx.Err() != nil {
+		// Closed meanwhile: nothing may wait on this connection.
+		_ = it.Conn.Conn.SetDeadline(time.Now())
+	}
 	s.mu.Unlock()
 	s.br = newReader(it.Conn.R, 1<<30)
 	return nil
 }
 
+// replayTimeout bounds the replay of session settings on a backend
+// connection: a dead backend must not hold a client forever.
+const replayTimeout = 10 * time.Second
+
 // applyState replays the session's settings on a backend connection that
 // does not have them.
-func (s *session) applyState(be *pool.PGConn) error {
+func (s *session) applyState(ctx context.Context, be *pool.PGConn) error {
 	if be.State == s.stateKey {
 		return nil
 	}
+	_ = be.Conn.SetDeadline(time.Now().Add(replayTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = be.Conn.SetDeadline(time.Now()) })
+	defer func() {
+		if stop() {
+			_ = be.Conn.SetDeadline(time.Time{})
+		}
+	}()
 	q := "RESET ALL;\n" + s.stateKey
 	if _, err := be.W.Write(appendQuery(nil, q)); err != nil {
 		return err
