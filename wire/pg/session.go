@@ -229,8 +229,18 @@ func (s *session) run() {
 			s.c.fatal(e)
 			return
 		}
+		watch := s.watchBackend()
 		typ, n, err := s.c.r.header()
 		s.idleWait.Store(false)
+		if watch != nil {
+			if werr := watch.stop(); werr != nil {
+				if e := sqlerr.As(s.backendLost(werr)); e != nil {
+					s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
+					s.c.fatal(e)
+				}
+				return
+			}
+		}
 		if err != nil {
 			var ne net.Error
 			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
@@ -1219,6 +1229,14 @@ func (s *session) applyState(ctx context.Context, be *pool.PGConn) error {
 
 // maybeRelease gives the backend back at the end of a transaction.
 func (s *session) maybeRelease() {
+	if err := s.listenerCheck(); err != nil {
+		// The LISTENs are lost with the connection: the session closes
+		// rather than wait for notifications that cannot come.
+		if e := sqlerr.As(err); e != nil {
+			s.evicted.CompareAndSwap(nil, e)
+		}
+		return
+	}
 	if s.be == nil || s.tx != 'I' || s.isPinned() || len(s.exp) > 0 || len(s.out) > 0 {
 		return
 	}
