@@ -262,3 +262,62 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestPGSecMasksAcrossTransactionStates: a batch that ends a failed
+// transaction and then reads masked columns gets them masked; a simple
+// query doing the same is refused; COPY of a masked table does not leak.
+func TestPGSecMasksAcrossTransactionStates(t *testing.T) {
+	f := newSecFixture(t, "", "")
+	r := f.rp.raw(t, "vera", "vera-pw", "sec")
+	r.query("BEGIN")
+	if rr := r.query("SELECT 1/0"); rr.tx != 'E' {
+		t.Fatalf("failed transaction: %s", rr)
+	}
+	r.send(append(append(pbe("ROLLBACK"), pbe("SELECT id, email FROM items ORDER BY id")...), &pgproto3.Sync{})...)
+	rr := r.ready()
+	if len(rr.errors) != 0 || len(rr.rows) != 3 || rr.tx != 'I' {
+		t.Fatalf("ROLLBACK then SELECT: %s", rr)
+	}
+	noClearText(t, "ROLLBACK then SELECT", rr)
+	r.query("BEGIN")
+	r.query("SELECT 1/0")
+	rr = r.query("ROLLBACK; SELECT id, email FROM items ORDER BY id")
+	noClearText(t, "simple ROLLBACK then SELECT", rr)
+	r.query("ROLLBACK")
+	for _, q := range []string{
+		"COPY items TO STDOUT",
+		"COPY (SELECT email FROM items) TO STDOUT",
+		"COPY customers (email) TO STDOUT",
+	} {
+		r.send(&pgproto3.Query{String: q})
+		rr := r.ready()
+		for _, row := range rr.types {
+			if row == "CopyData" {
+				t.Fatalf("%s: data copied out: %s", q, rr)
+			}
+		}
+	}
+}
+
+// TestPGSecTimeoutInFlushedBatch: a statement of a batch that ended with
+// Flush is subject to the tenant's statement timeout too.
+func TestPGSecTimeoutInFlushedBatch(t *testing.T) {
+	f := newSecFixture(t, "", ", limits: {statement_timeout: 500ms}")
+	r := f.rp.raw(t, "adam", "adam-pw", "sec")
+	start := time.Now()
+	r.send(append(pbe("SELECT pg_sleep(8)"), &pgproto3.Flush{})...)
+	rr := r.until(6*time.Second, func(m pgproto3.BackendMessage) bool {
+		_, ok := m.(*pgproto3.ErrorResponse)
+		return ok
+	})
+	if rr.errors[0] != "57014" || time.Since(start) > 5*time.Second {
+		t.Fatalf("flushed batch: %s after %s", rr, time.Since(start))
+	}
+	r.send(&pgproto3.Sync{})
+	if rr := r.ready(); rr.tx != 'I' {
+		t.Fatalf("Sync: %s", rr)
+	}
+	if rr := r.query("SELECT 7"); len(rr.rows) != 1 || rr.rows[0][0] != "7" {
+		t.Fatalf("next query: %s", rr)
+	}
+}

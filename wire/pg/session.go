@@ -1035,7 +1035,9 @@ func (s *session) flush() error {
 		s.out = append(s.out, 'H', 0, 0, 0, 4)
 	}
 	txBefore := s.tx
+	stop := s.statementTimer()
 	failed, err := s.relay()
+	stop()
 	if err != nil {
 		return err
 	}
