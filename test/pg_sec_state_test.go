@@ -285,3 +285,28 @@ func TestPGSecDrainTimeoutBreaksBackendWait(t *testing.T) {
 		t.Fatal("the client was not told")
 	}
 }
+
+// TestPGSecPrePingDeadline: the pre-ping of an idle connection to a backend
+// that stopped answering is bounded; the client gets an answer, not a hang.
+func TestPGSecPrePingDeadline(t *testing.T) {
+	relay := newFaultRelay(t, "127.0.0.1:5432")
+	f := newSecFixtureAt(t, relay.addr, "{size: 1, timeout: 2s, pre_ping: true}", "")
+	ctx := context.Background()
+	c := f.rp.connect(t, "adam", "adam-pw", "sec")
+	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond) // idle long enough to be pinged
+	relay.delay.Store(int64(60 * time.Second))
+	start := time.Now()
+	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := c.Exec(qctx, "SELECT 1")
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("the client waited %s on a backend that does not answer (%v)", d, err)
+	}
+	if err == nil {
+		t.Fatal("a query through a backend that does not answer succeeded")
+	}
+	relay.down()
+}
