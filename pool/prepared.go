@@ -34,18 +34,22 @@ func (p *PreparedSet) Touch(name string) {
 }
 
 // Add records name as prepared and returns the names evicted to make room,
-// least recently used first.
-func (p *PreparedSet) Add(name string) (evicted []string) {
+// least recently used first. Names for which inUse reports true are not
+// evicted (the set may then hold more than its capacity for a while).
+func (p *PreparedSet) Add(name string, inUse func(string) bool) (evicted []string) {
 	if e, ok := p.m[name]; ok {
 		p.ll.MoveToFront(e)
 		return nil
 	}
-	for p.ll.Len() >= p.cap {
-		e := p.ll.Back()
+	for e := p.ll.Back(); e != nil && p.ll.Len() >= p.cap; {
+		prev := e.Prev()
 		n := e.Value.(string)
-		p.ll.Remove(e)
-		delete(p.m, n)
-		evicted = append(evicted, n)
+		if inUse == nil || !inUse(n) {
+			p.ll.Remove(e)
+			delete(p.m, n)
+			evicted = append(evicted, n)
+		}
+		e = prev
 	}
 	p.m[name] = p.ll.PushFront(name)
 	return evicted

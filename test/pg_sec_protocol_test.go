@@ -321,3 +321,35 @@ func TestPGSecTimeoutInFlushedBatch(t *testing.T) {
 		t.Fatalf("next query: %s", rr)
 	}
 }
+
+// TestPGSecPortalSurvivesEviction: preparing many statements inside a
+// transaction does not close (by evicting its statement) a portal still open.
+func TestPGSecPortalSurvivesEviction(t *testing.T) {
+	f := newSecFixture(t, "", "")
+	r := f.rp.raw(t, "adam", "adam-pw", "sec")
+	r.query("BEGIN")
+	r.send(
+		&pgproto3.Parse{Name: "s", Query: "SELECT id FROM items ORDER BY id"},
+		&pgproto3.Bind{PreparedStatement: "s", DestinationPortal: "p"},
+		&pgproto3.Execute{Portal: "p", MaxRows: 1},
+		&pgproto3.Sync{},
+	)
+	if rr := r.ready(); len(rr.rows) != 1 {
+		t.Fatalf("first row: %s", rr)
+	}
+	var msgs []pgproto3.FrontendMessage
+	for i := 0; i < 300; i++ {
+		name := "x" + strconv.Itoa(i)
+		msgs = append(msgs, &pgproto3.Parse{Name: name, Query: "SELECT " + strconv.Itoa(i)},
+			&pgproto3.Bind{PreparedStatement: name}, &pgproto3.Execute{})
+	}
+	r.send(append(msgs, &pgproto3.Sync{})...)
+	if rr := r.ready(); len(rr.errors) != 0 || len(rr.rows) != 300 {
+		t.Fatalf("300 statements: %d rows, errors %v", len(rr.rows), rr.errors)
+	}
+	r.send(&pgproto3.Execute{Portal: "p"}, &pgproto3.Sync{})
+	if rr := r.ready(); len(rr.errors) != 0 || strings.Join(rr.column(0), ",") != "2,3" {
+		t.Fatalf("the portal after 300 statements: %s", rr)
+	}
+	r.query("COMMIT")
+}

@@ -103,7 +103,7 @@ func (s *session) maskLookup(m *masker) ([]byte, []expect) {
 	if be.Prepared.Has(name) {
 		be.Prepared.Touch(name)
 	} else {
-		out, exp = s.closeEvicted(out, exp, be.Prepared.Add(name))
+		out, exp = s.closeEvicted(out, exp, be.Prepared.Add(name, s.portalUses))
 		out = appendMsg(out, &pgproto3.Parse{Name: name, Query: maskLookupSQL})
 		exp = append(exp, expect{typ: '1', swallow: true, prepared: name})
 	}

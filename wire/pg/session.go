@@ -783,10 +783,21 @@ func (s *session) parse(body []byte) error {
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
 		return nil
 	}
-	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key))
+	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key, s.portalUses))
 	s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
 	s.exp = append(s.exp, expect{typ: '1', prepared: st.key})
 	return nil
+}
+
+// portalUses reports whether an open portal of the client was bound from
+// the backend statement name: closing the statement would close the portal.
+func (s *session) portalUses(name string) bool {
+	for _, st := range s.portals {
+		if st.key == name {
+			return true
+		}
+	}
+	return false
 }
 
 // closeEvicted adds the Close of each backend statement evicted from the
@@ -855,7 +866,7 @@ func (s *session) statement(name string) (*stmt, error) {
 		be.Prepared.Touch(st.key)
 		return st, nil
 	}
-	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key))
+	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key, s.portalUses))
 	s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
 	s.exp = append(s.exp, expect{typ: '1', swallow: true, prepared: st.key})
 	return st, nil
@@ -1362,7 +1373,10 @@ func (s *session) relay() (failed bool, err error) {
 					return failed, s.abortBackend(err)
 				}
 			}
-		case 'N', 'S', 'A', 't', 'd', 'c':
+		case 'A', 'S':
+			// Notifications and parameter changes are the client's,
+			// whichever response they arrive within.
+		case 'N', 't', 'd', 'c':
 			forward = !head.swallow
 		case 'E':
 			failed = true
