@@ -595,7 +595,8 @@ func (s *session) afterStatements(dec *policy.Decision, failed bool, txBefore by
 		switch {
 		case st.Kind == "LISTEN" && !failed:
 			s.listening = true
-		case st.Kind == "UNLISTEN" && !failed:
+		case (st.Kind == "UNLISTEN" || st.Set != nil && st.Set.Kind == policy.SetDiscard) && !failed:
+			// DISCARD ALL unlistens too.
 			s.unlistened = true
 		case st.Pins:
 			s.pin("statement " + st.Kind)
