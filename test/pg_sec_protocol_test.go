@@ -353,3 +353,36 @@ func TestPGSecPortalSurvivesEviction(t *testing.T) {
 	}
 	r.query("COMMIT")
 }
+
+// TestPGSecPipelinedBatches: batches sent at once, the first failing in
+// its middle; each later statement is answered in order and masked.
+func TestPGSecPipelinedBatches(t *testing.T) {
+	f := newSecFixture(t, "", "")
+	r := f.rp.raw(t, "vera", "vera-pw", "sec")
+	var msgs []pgproto3.FrontendMessage
+	msgs = append(msgs, pbe("SELECT email FROM customers")...)
+	msgs = append(msgs, pbe("SELECT 1/0")...)
+	msgs = append(msgs, pbe("SELECT email FROM items")...)
+	msgs = append(msgs, &pgproto3.Sync{})
+	msgs = append(msgs, pbe("SELECT id, email FROM items ORDER BY id")...)
+	msgs = append(msgs, &pgproto3.Flush{})
+	msgs = append(msgs, pbe("SELECT email FROM customers")...)
+	msgs = append(msgs, &pgproto3.Sync{})
+	r.send(msgs...)
+	first := r.ready()
+	if len(first.rows) != 1 || len(first.errors) != 1 || first.errors[0] != "22012" {
+		t.Fatalf("first batch: %s", first)
+	}
+	second := r.ready()
+	if len(second.rows) != 4 || len(second.errors) != 0 {
+		t.Fatalf("second batch: %s", second)
+	}
+	noClearText(t, "pipelined", first)
+	noClearText(t, "pipelined", second)
+	// Two statements in one simple query, each reading another masked table.
+	rr := r.query("SELECT id FROM customers LIMIT 1; SELECT id, email FROM items ORDER BY id; SELECT email FROM customers")
+	if len(rr.rows) != 5 || len(rr.errors) != 0 {
+		t.Fatalf("simple query: %s", rr)
+	}
+	noClearText(t, "simple query", rr)
+}
