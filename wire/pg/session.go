@@ -112,8 +112,10 @@ type session struct {
 	// batchStmts are the session statements (SET, pinning) the batch ran.
 	batchStmts []policy.Stmt
 
-	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
-	idleWait atomic.Bool
+	evicted atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
+	// waiting is set while the session waits for the client's next
+	// message: waitInTx inside a transaction, waitIdle between them.
+	waiting  atomic.Int32
 	timedOut atomic.Bool // the tenant's statement timeout cancelled the statement
 	admitted func()      // uncounts the client from its tenant's connections
 	unreg    func()
@@ -164,13 +166,25 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 	return s, nil
 }
 
-// Evict asks the session to close at its next idle point with err.
+const (
+	waitNone int32 = iota
+	waitInTx
+	waitIdle
+)
+
+// Evict asks the session to close with err: at its next idle point when
+// the proxy shuts down (an open transaction may finish within the drain
+// timeout), at once otherwise (a removed user or tenant).
 func (s *session) Evict(err *sqlerr.Error) {
 	s.evicted.CompareAndSwap(nil, err)
-	if s.idleWait.Load() {
+	if w := s.waiting.Load(); w == waitIdle || w == waitInTx && !waitsForIdle(err) {
 		_ = s.c.nc.SetReadDeadline(time.Now())
 	}
 }
+
+// waitsForIdle reports whether an eviction with err lets an open
+// transaction finish first.
+func waitsForIdle(err *sqlerr.Error) bool { return err.Kind == sqlerr.ShuttingDown }
 
 // Bound returns the session's tenant and user.
 func (s *session) Bound() (string, string) {
@@ -221,17 +235,21 @@ func (s *session) run() {
 	defer s.unreg()
 
 	for {
-		// Only a session between transactions is woken to close: one
-		// idle inside a transaction may still finish it.
+		// A drain closes a session between transactions only: one idle
+		// inside a transaction may still finish it.
 		idle := s.idle()
-		s.idleWait.Store(idle)
-		if e := s.evicted.Load(); e != nil && idle {
+		if idle {
+			s.waiting.Store(waitIdle)
+		} else {
+			s.waiting.Store(waitInTx)
+		}
+		if e := s.evicted.Load(); e != nil && (idle || !waitsForIdle(e)) {
 			s.c.fatal(e)
 			return
 		}
 		watch := s.watchBackend()
 		typ, n, err := s.c.r.header()
-		s.idleWait.Store(false)
+		s.waiting.Store(waitNone)
 		if watch != nil {
 			if werr := watch.stop(); werr != nil {
 				if e := sqlerr.As(s.backendLost(werr)); e != nil {
