@@ -150,6 +150,22 @@ func TestPGSecErrorInFlushedBatch(t *testing.T) {
 	if rr := r.ready(); len(rr.rows) != 1 || rr.rows[0][0] != "3" {
 		t.Fatalf("next batch: %s", rr)
 	}
+	// A simple Query after the error is skipped up to the Sync, as
+	// Postgres skips it.
+	r.send(append(pbe("SELECT 1/0"), &pgproto3.Flush{})...)
+	r.until(5*time.Second, func(m pgproto3.BackendMessage) bool {
+		_, ok := m.(*pgproto3.ErrorResponse)
+		return ok
+	})
+	r.send(&pgproto3.Query{String: "SELECT 9"})
+	r.noReply(300 * time.Millisecond)
+	r.send(&pgproto3.Sync{})
+	if rr := r.ready(); len(rr.rows) != 0 || rr.tx != 'I' {
+		t.Fatalf("Sync after a skipped Query: %s", rr)
+	}
+	if rr := r.query("SELECT 10"); len(rr.rows) != 1 || rr.rows[0][0] != "10" {
+		t.Fatalf("query after the Sync: %s", rr)
+	}
 	// The same with a statement the proxy refuses, and inside a transaction.
 	v := f.rp.raw(t, "vera", "vera-pw", "sec")
 	v.query("BEGIN")

@@ -458,12 +458,12 @@ func (s *session) simpleQuery(body []byte) error {
 	if err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Query message")
 	}
-	if len(s.exp) > 0 || len(s.out) > 0 {
-		return sqlerr.New(sqlerr.Protocol, "Query received before Sync ended an extended-protocol batch")
-	}
 	if s.skipping {
 		// After an error Postgres discards every message up to Sync.
 		return nil
+	}
+	if len(s.exp) > 0 || len(s.out) > 0 {
+		return sqlerr.New(sqlerr.Protocol, "Query received before Sync ended an extended-protocol batch")
 	}
 	if s.inBatch {
 		// A query after a Flush: the batch so far is done.
