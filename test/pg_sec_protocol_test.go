@@ -1,12 +1,15 @@
 package test
 
 import (
+	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/tenantproxy/tenantproxy/proxy"
 )
 
 // TestPGSecPortalAfterSync executes a portal again after a Sync inside a
@@ -14,6 +17,8 @@ import (
 // survives the Sync (as in Postgres) with its statement's masks.
 func TestPGSecPortalAfterSync(t *testing.T) {
 	f := newSecFixture(t, "", "")
+	path := filepath.Join(t.TempDir(), "audit.log")
+	withAudit(t, f.rp.Server, nil, proxy.AuditConfig{Path: path, LogLiterals: true})
 	r := f.rp.raw(t, "vera", "vera-pw", "sec")
 	if rr := r.query("BEGIN"); rr.tx != 'T' {
 		t.Fatalf("BEGIN: %s", rr)
@@ -37,6 +42,11 @@ func TestPGSecPortalAfterSync(t *testing.T) {
 	noClearText(t, "Execute after Sync", rest)
 	if rest.column(1)[0] != "****" {
 		t.Fatalf("second Execute: %s", rest)
+	}
+	// The audit line of the second Execute carries its statement.
+	lines := waitLines(t, path, 3)
+	if l := lines[2]; fmt.Sprint(l["sql"]) != "SELECT id, email FROM items ORDER BY id" || fmt.Sprint(l["rows"]) != "2" {
+		t.Fatalf("audit line of the Execute after Sync: %v", l)
 	}
 	// The transaction ends: the portal with it, as in Postgres.
 	if rr := r.query("COMMIT"); rr.tx != 'I' {
