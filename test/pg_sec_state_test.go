@@ -310,3 +310,32 @@ func TestPGSecPrePingDeadline(t *testing.T) {
 	}
 	relay.down()
 }
+
+// TestPGSecReplayDeadline: replaying a session's settings on a backend that
+// stopped answering is bounded; the client gets an error, not a hang.
+func TestPGSecReplayDeadline(t *testing.T) {
+	relay := newFaultRelay(t, "127.0.0.1:5432")
+	f := newSecFixtureAt(t, relay.addr, "{size: 1, timeout: 2s}", "")
+	ctx := context.Background()
+	a := f.rp.connect(t, "adam", "adam-pw", "sec")
+	if _, err := a.Exec(ctx, "SET work_mem = '7MB'", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	// Another client takes the connection: its settings are reset.
+	b := f.rp.connect(t, "eddie", "eddie-pw", "sec")
+	if _, err := b.Exec(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	relay.delay.Store(int64(60 * time.Second))
+	start := time.Now()
+	qctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	defer cancel()
+	_, err := a.Exec(qctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol)
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("the client waited %s for its settings to be replayed (%v)", d, err)
+	}
+	if err == nil {
+		t.Fatal("a query through a backend that does not answer succeeded")
+	}
+	relay.down()
+}
