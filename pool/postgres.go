@@ -27,8 +27,9 @@ type PGConn struct {
 	SecretKey []byte
 	Params    map[string]string // ParameterStatus values reported at startup
 
-	// Prepared holds the names of statements prepared on this connection.
-	Prepared map[string]struct{}
+	// Prepared holds the names of statements prepared on this connection,
+	// at most MaxPGPrepared of them.
+	Prepared *PreparedSet
 	// Unnamed is the key of the statement currently in the connection's
 	// unnamed prepared-statement slot ("" when unknown).
 	Unnamed string
@@ -75,19 +76,31 @@ func PostgresDialer(cfg *pgconn.Config) Dialer[*PGConn] {
 			PID:        h.PID,
 			SecretKey:  h.SecretKey,
 			Params:     h.ParameterStatuses,
-			Prepared:   make(map[string]struct{}),
+			Prepared:   NewPreparedSet(MaxPGPrepared),
 			cancelNet:  network,
 			cancelAddr: addr,
 		}, nil
 	}
 }
 
-// PingPostgres checks an idle connection with an empty query.
+// pingTimeout bounds a ping whose context has no earlier deadline: a
+// backend that does not answer must not hold the acquiring client.
+const pingTimeout = 5 * time.Second
+
+// PingPostgres checks an idle connection with an empty query, within ctx
+// and at most pingTimeout.
 func PingPostgres(ctx context.Context, c *PGConn) error {
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.Conn.SetDeadline(d)
-		defer func() { _ = c.Conn.SetDeadline(time.Time{}) }()
+	d := time.Now().Add(pingTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
 	}
+	_ = c.Conn.SetDeadline(d)
+	stop := context.AfterFunc(ctx, func() { _ = c.Conn.SetDeadline(time.Now()) })
+	defer func() {
+		if stop() {
+			_ = c.Conn.SetDeadline(time.Time{})
+		}
+	}()
 	q, _ := (&pgproto3.Query{String: ";"}).Encode(nil)
 	if _, err := c.W.Write(q); err != nil {
 		return err

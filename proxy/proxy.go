@@ -579,6 +579,9 @@ func (s *Server) clientCount() int {
 // Draining reports whether the proxy is shutting down.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
+// closeGrace is how long Shutdown waits for closed connections to end.
+const closeGrace = 5 * time.Second
+
 // Shutdown drains: new clients are refused, each client closes at its next
 // idle point, and after the drain timeout (or ctx) the rest are closed. Then
 // the pools are closed.
@@ -593,18 +596,26 @@ func (s *Server) Shutdown(ctx context.Context) {
 	defer cancel()
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
+	closed := false
+drain:
 	for s.clientCount() > 0 {
 		select {
 		case <-ctx.Done():
+			if closed {
+				// Never wait forever on a connection that does not end.
+				s.log.Error("drain_abandoned", "clients", s.clientCount())
+				break drain
+			}
+			closed = true
 			s.clientsMu.Lock()
 			s.log.Warn("drain_timeout", "clients_closed", len(s.clients))
 			for e := range s.clients {
 				_ = e.c.Close()
 			}
 			s.clientsMu.Unlock()
-			ctx = context.Background()
 			// Closing makes each connection's goroutine untrack itself.
-			time.Sleep(50 * time.Millisecond)
+			ctx, cancel = context.WithTimeout(context.Background(), closeGrace)
+			defer cancel()
 		case <-t.C:
 		}
 	}

@@ -82,3 +82,9 @@ func newRowCap(st *stmt) *rowCap {
 	}
 	return &rowCap{max: st.dec.Stmts[0].Cap}
 }
+
+// clearPortals forgets every portal (their transaction ended) and their caps.
+func (s *session) clearPortals() {
+	clear(s.portals)
+	clear(s.portalCaps)
+}

@@ -45,6 +45,8 @@ type Server struct {
 	seq  atomic.Uint64
 	ln   proxy.Listener
 	dumm scram.Verifier // verifier used to fail unknown users after a full exchange
+	// names derives backend statement names (names.go).
+	names stmtNames
 
 	verifyToken      TokenFunc
 	tokensOnLoopback bool
@@ -65,7 +67,7 @@ func (s *Server) AcceptTokens(verify TokenFunc, onLoopback bool) {
 // New returns a front end over p; tlsCfg may be nil (no TLS: SSLRequest gets 'N').
 func New(p *proxy.Server, tlsCfg *tls.Config, log *slog.Logger) *Server {
 	v, _ := scram.NewVerifier(fmt.Sprint(time.Now().UnixNano()), scram.DefaultIterations)
-	return &Server{p: p, tls: tlsCfg, log: log.With("frontend", "postgres"), dumm: v}
+	return &Server{p: p, tls: tlsCfg, log: log.With("frontend", "postgres"), dumm: v, names: newStmtNames()}
 }
 
 // Serve accepts connections on ln until it is closed.

@@ -3,14 +3,13 @@ package pg
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,9 +43,13 @@ type expect struct {
 	replaceErr []byte
 	// prepared is the backend statement name a Parse adds; removed again if it fails.
 	prepared string
+	// closes is the backend statement name a Close evicts; known again if
+	// the backend skips the Close.
+	closes   string
 	stmt     *stmt   // describe/execute: the statement concerned
 	lookup   bool    // execute of the mask lookup: rows are recorded, not forwarded
 	maskDesc bool    // describe the proxy added to learn which columns to mask
+	mask     *masker // the masks of the statement this response belongs to
 	rc       *rowCap // execute: the portal's row cap (capped.go), nil if none
 }
 
@@ -65,21 +68,35 @@ type session struct {
 	c   *conn
 	log *slog.Logger
 	b   *proxy.Binding
-	ctx context.Context
+	// ctx ends when the session is closed (drain timeout, eviction): an
+	// acquire, a replay or a ping under way stops.
+	ctx  context.Context
+	stop context.CancelFunc
 
-	mu     sync.Mutex // guards be against the cancel path
-	be     *pool.Item[*pool.PGConn]
-	bePool *pool.Pool[*pool.PGConn] // the pool be came from (primary or a replica)
+	mu sync.Mutex // guards be, stmtSeq and stmtLive against the cancel and timer paths
+	// stmtSeq numbers the statements the statement timer was armed for;
+	// stmtLive is set while the one numbered stmtSeq runs.
+	stmtSeq  uint64
+	stmtLive bool
+	be       *pool.Item[*pool.PGConn]
+	bePool   *pool.Pool[*pool.PGConn] // the pool be came from (primary or a replica)
 	// route is set before an acquire when what is about to run may go to
 	// a read replica; rywUntil keeps reads on the primary after a write.
 	route        bool
 	rywUntil     time.Time
 	batchAllRead bool // every statement of the batch so far only reads
 
-	tx      byte // last ReadyForQuery status: 'I', 'T' or 'E'
-	pinned  bool // the backend holds state that cannot be replayed
-	beBusy  bool // a request is in flight on be
-	stmts   map[string]*stmt
+	tx     byte // last ReadyForQuery status: 'I', 'T' or 'E'
+	pinned bool // the backend holds state that cannot be replayed
+	// listening is set by LISTEN: the backend connection is kept for the
+	// notifications until UNLISTEN leaves it listening on no channel.
+	listening  bool
+	unlistened bool // an UNLISTEN ran since the channels were last counted
+	beBusy     bool // a request is in flight on be
+	stmts      map[string]*stmt
+	// portals are the client's portals, each with the statement it was
+	// bound from. They live until their transaction ends (an implicit
+	// transaction ends at Sync), as in Postgres.
 	portals map[string]*stmt
 	// portalCaps holds the row cap of each capped portal (capped.go).
 	portalCaps map[string]*rowCap
@@ -93,20 +110,20 @@ type session struct {
 	stateKey string
 
 	// batch under construction (extended protocol, until Sync)
-	out       []byte
-	exp       []expect
-	skipping  bool
-	batchSets []*policy.SetVar
-	batchPins bool
+	out      []byte
+	exp      []expect
+	skipping bool // an error happened: the rest of the batch up to Sync is skipped
+	inBatch  bool // an extended-protocol batch began and its Sync has not come
+	// syncedInCopy: the client's Sync after a COPY ended a batch that had
+	// been flushed without one.
+	syncedInCopy bool
+	// batchStmts are the session statements (SET, pinning) the batch ran.
+	batchStmts []policy.Stmt
 
-	// column masks of the statement being relayed (mask.go)
-	maskWant    map[string]bool
-	maskCols    map[uint64]bool
-	maskIdx     []maskCol
-	batchLookup bool
-
-	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
-	idleWait atomic.Bool
+	evicted atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
+	// waiting is set while the session waits for the client's next
+	// message: waitInTx inside a transaction, waitIdle between them.
+	waiting  atomic.Int32
 	timedOut atomic.Bool // the tenant's statement timeout cancelled the statement
 	admitted func()      // uncounts the client from its tenant's connections
 	unreg    func()
@@ -126,8 +143,8 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 		portalCaps: make(map[string]*rowCap),
 		startup:    make(map[string]string),
 		settings:   make(map[string]string),
-		ctx:        context.Background(),
 	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
 	for k, v := range params {
 		switch k {
@@ -158,13 +175,25 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 	return s, nil
 }
 
-// Evict asks the session to close at its next idle point with err.
+const (
+	waitNone int32 = iota
+	waitInTx
+	waitIdle
+)
+
+// Evict asks the session to close with err: at its next idle point when
+// the proxy shuts down (an open transaction may finish within the drain
+// timeout), at once otherwise (a removed user or tenant).
 func (s *session) Evict(err *sqlerr.Error) {
 	s.evicted.CompareAndSwap(nil, err)
-	if s.idleWait.Load() {
+	if w := s.waiting.Load(); w == waitIdle || w == waitInTx && !waitsForIdle(err) {
 		_ = s.c.nc.SetReadDeadline(time.Now())
 	}
 }
+
+// waitsForIdle reports whether an eviction with err lets an open
+// transaction finish first.
+func waitsForIdle(err *sqlerr.Error) bool { return err.Kind == sqlerr.ShuttingDown }
 
 // Bound returns the session's tenant and user.
 func (s *session) Bound() (string, string) {
@@ -173,12 +202,22 @@ func (s *session) Bound() (string, string) {
 	return s.b.Tenant.ID, s.b.User.Name
 }
 
-// Close closes the client connection now.
-func (s *session) Close() error { return s.c.nc.Close() }
+// Close closes the client connection now, and breaks off whatever the
+// session waits for on its backend.
+func (s *session) Close() error {
+	s.stop()
+	s.mu.Lock()
+	if s.be != nil {
+		_ = s.be.Conn.Conn.SetDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	return s.c.nc.Close()
+}
 
 var _ proxy.Client = (*session)(nil)
 
 func (s *session) run() {
+	defer s.stop()
 	untrack, err := s.srv.p.Track(s)
 	if err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
@@ -205,13 +244,30 @@ func (s *session) run() {
 	defer s.unreg()
 
 	for {
-		s.idleWait.Store(true)
-		if e := s.evicted.Load(); e != nil && s.idle() {
+		// A drain closes a session between transactions only: one idle
+		// inside a transaction may still finish it.
+		idle := s.idle()
+		if idle {
+			s.waiting.Store(waitIdle)
+		} else {
+			s.waiting.Store(waitInTx)
+		}
+		if e := s.evicted.Load(); e != nil && (idle || !waitsForIdle(e)) {
 			s.c.fatal(e)
 			return
 		}
+		watch := s.watchBackend()
 		typ, n, err := s.c.r.header()
-		s.idleWait.Store(false)
+		s.waiting.Store(waitNone)
+		if watch != nil {
+			if werr := watch.stop(); werr != nil {
+				if e := sqlerr.As(s.backendLost(werr)); e != nil {
+					s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
+					s.c.fatal(e)
+				}
+				return
+			}
+		}
 		if err != nil {
 			var ne net.Error
 			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
@@ -304,19 +360,48 @@ func (s *session) startupValue(name string) (string, bool) {
 // be relayed; the returned function stops it.
 func (s *session) statementTimer() func() {
 	s.timedOut.Store(false)
+	if s.b.StatementTimeout() <= 0 {
+		return func() {}
+	}
+	s.mu.Lock()
+	s.stmtSeq++
+	seq, it := s.stmtSeq, s.be
+	s.stmtLive = true
+	s.mu.Unlock()
+	// live reports, under s.mu, whether the statement the timer was armed
+	// for still runs on the connection it started on.
+	live := func() bool { return s.stmtLive && s.stmtSeq == seq && s.be == it && it != nil }
 	stop := s.b.StatementTimer(func() {
-		s.timedOut.Store(true)
-		s.cancel()
+		s.mu.Lock()
+		ok := live()
+		if ok {
+			s.timedOut.Store(true)
+			it.Conn.MarkCancelled()
+		}
+		s.mu.Unlock()
+		if ok {
+			ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+			defer stop()
+			if err := it.Conn.Cancel(ctx); err != nil {
+				s.log.Warn("cancel_failed", "error", err)
+			}
+		}
 	}, func() {
 		// The backend did not answer the cancel (paused, unreachable):
-		// break its connection so the relay returns.
+		// break its connection so the relay returns. Only that statement's
+		// connection, and only while it still runs it.
 		s.mu.Lock()
-		if s.be != nil {
-			_ = s.be.Conn.Conn.Close()
+		if live() {
+			_ = it.Conn.Conn.Close()
 		}
 		s.mu.Unlock()
 	})
-	return func() { stop() }
+	return func() {
+		s.mu.Lock()
+		s.stmtLive = false
+		s.mu.Unlock()
+		stop()
+	}
 }
 
 // cancel forwards a CancelRequest to the backend serving the session.
@@ -385,8 +470,17 @@ func (s *session) simpleQuery(body []byte) error {
 	if err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Query message")
 	}
+	if s.skipping {
+		// After an error Postgres discards every message up to Sync.
+		return nil
+	}
 	if len(s.exp) > 0 || len(s.out) > 0 {
 		return sqlerr.New(sqlerr.Protocol, "Query received before Sync ended an extended-protocol batch")
+	}
+	if s.inBatch {
+		// A query after a Flush: the batch so far is done.
+		s.srv.p.Record(&s.aud)
+		s.inBatch = false
 	}
 	s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
 	s.aud.AddSQL(sql)
@@ -408,6 +502,12 @@ func (s *session) simpleQuery(body []byte) error {
 	if handled, err := s.intercept(dec); handled || err != nil {
 		return err
 	}
+	if len(dec.Masked) > 0 && s.tx == 'E' {
+		// The lookup of the masked columns cannot run in a failed
+		// transaction, and statements after a ROLLBACK in the same text
+		// would read unmasked.
+		return s.refuseSimple(sqlerr.New(sqlerr.ActiveTransaction, "current transaction is aborted: end it before reading a table with masked columns"))
+	}
 	s.route = s.routable(dec)
 	err = s.acquire()
 	s.route = false
@@ -419,14 +519,15 @@ func (s *session) simpleQuery(body []byte) error {
 	}
 	txBefore := s.tx
 	s.out, s.exp = s.out[:0], s.exp[:0]
-	s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
-	if len(dec.Masked) > 0 && s.tx != 'E' {
-		out, exp := s.maskLookup(dec.Masked)
+	var mk *masker
+	if len(dec.Masked) > 0 {
+		mk = newMasker(s.b.Role.Mask, dec.Masked)
+		out, exp := s.maskLookup(mk)
 		s.out = append(append(s.out, out...), 'S', 0, 0, 0, 4)
 		s.exp = append(append(s.exp, exp...), expect{typ: 'Z', swallow: true})
 	}
 	s.out = appendQuery(s.out, dec.SQL)
-	s.exp = append(s.exp, expect{typ: 'Z'})
+	s.exp = append(s.exp, expect{typ: 'Z', mask: mk})
 	s.simpleCaps, s.capIdx = s.simpleCaps[:0], 0
 	for _, st := range dec.Stmts {
 		s.simpleCaps = append(s.simpleCaps, rowCap{max: st.Cap})
@@ -500,7 +601,7 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 	s.admitted = admitted
 	if s.be != nil {
 		s.mu.Lock()
-		if s.pinned {
+		if s.isPinned() {
 			s.bePool.Discard(s.be)
 		} else {
 			s.bePool.Release(s.be)
@@ -508,7 +609,8 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 		s.be = nil
 		s.mu.Unlock()
 	}
-	s.pinned = false
+	s.pinned, s.listening = false, false
+	s.clearPortals()
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec()
 	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "postgres").Inc()
 	s.log.Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
@@ -525,7 +627,13 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 // afterStatements updates session state once statements have run.
 func (s *session) afterStatements(dec *policy.Decision, failed bool, txBefore byte) {
 	for _, st := range dec.Stmts {
-		if st.Pins {
+		switch {
+		case st.Kind == "LISTEN" && !failed:
+			s.listening = true
+		case (st.Kind == "UNLISTEN" || st.Set != nil && st.Set.Kind == policy.SetDiscard) && !failed:
+			// DISCARD ALL unlistens too.
+			s.unlistened = true
+		case st.Pins:
 			s.pin("statement " + st.Kind)
 		}
 		if st.Set == nil {
@@ -584,10 +692,14 @@ func (s *session) resetSettings() {
 // statements (DISCARD ALL, DEALLOCATE).
 func (s *session) forgetBackendStatements() {
 	if s.be != nil {
-		clear(s.be.Conn.Prepared)
+		s.be.Conn.Prepared.Clear()
 		s.be.Conn.Unnamed = ""
 	}
 }
+
+// isPinned reports whether the backend connection must stay with the
+// session.
+func (s *session) isPinned() bool { return s.pinned || s.listening }
 
 func (s *session) pin(reason string) {
 	if !s.pinned {
@@ -616,12 +728,10 @@ func (s *session) computeStateKey() string {
 // ---- extended protocol ----
 
 func (s *session) beginBatch() {
-	if len(s.exp) == 0 && len(s.out) == 0 {
-		s.batchSets = s.batchSets[:0]
-		s.batchPins = false
+	if len(s.exp) == 0 && len(s.out) == 0 && !s.inBatch {
+		s.inBatch = true
+		s.batchStmts = s.batchStmts[:0]
 		s.batchAllRead = true
-		s.batchLookup = false
-		s.maskCols, s.maskIdx = nil, s.maskIdx[:0]
 		s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
 	}
 }
@@ -694,14 +804,36 @@ func (s *session) parse(body []byte) error {
 		s.exp = append(s.exp, expect{typ: '1'})
 		return nil
 	}
-	if _, ok := be.Prepared[st.key]; ok {
+	if be.Prepared.Has(st.key) {
+		be.Prepared.Touch(st.key)
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
 		return nil
 	}
+	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key, s.portalUses))
 	s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
-	be.Prepared[st.key] = struct{}{}
 	s.exp = append(s.exp, expect{typ: '1', prepared: st.key})
 	return nil
+}
+
+// portalUses reports whether an open portal of the client was bound from
+// the backend statement name: closing the statement would close the portal.
+func (s *session) portalUses(name string) bool {
+	for _, st := range s.portals {
+		if st.key == name {
+			return true
+		}
+	}
+	return false
+}
+
+// closeEvicted adds the Close of each backend statement evicted from the
+// connection's bounded set; their CloseComplete is for the proxy.
+func (s *session) closeEvicted(out []byte, exp []expect, names []string) ([]byte, []expect) {
+	for _, n := range names {
+		out = appendMsg(out, &pgproto3.Close{ObjectType: 'S', Name: n})
+		exp = append(exp, expect{typ: '3', swallow: true, closes: n})
+	}
+	return out, exp
 }
 
 // prepare checks a statement's text under the current binding.
@@ -715,19 +847,12 @@ func (s *session) prepare(sql string, oids []uint32) (*stmt, error) {
 			return nil, sqlerr.New(sqlerr.Unsupported, "SET tenant and SHOW tenant must be sent as simple queries")
 		}
 	}
-	h := sha256.New()
-	h.Write([]byte(dec.SQL))
-	var b [4]byte
-	for _, o := range oids {
-		binary.BigEndian.PutUint32(b[:], o)
-		h.Write(b[:])
-	}
 	return &stmt{
 		sql:       sql,
 		paramOIDs: append([]uint32(nil), oids...),
 		dec:       dec,
 		bnd:       s.b,
-		key:       "tp_" + hex.EncodeToString(h.Sum(nil)[:16]),
+		key:       s.srv.names.statement(dec.SQL, oids),
 	}, nil
 }
 
@@ -763,11 +888,13 @@ func (s *session) statement(name string) (*stmt, error) {
 		}
 		return st, nil
 	}
-	if _, ok := be.Prepared[st.key]; !ok {
-		s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
-		be.Prepared[st.key] = struct{}{}
-		s.exp = append(s.exp, expect{typ: '1', swallow: true, prepared: st.key})
+	if be.Prepared.Has(st.key) {
+		be.Prepared.Touch(st.key)
+		return st, nil
 	}
+	s.out, s.exp = s.closeEvicted(s.out, s.exp, be.Prepared.Add(st.key, s.portalUses))
+	s.out = appendMsg(s.out, &pgproto3.Parse{Name: st.key, Query: st.dec.SQL, ParameterOIDs: st.paramOIDs})
+	s.exp = append(s.exp, expect{typ: '1', swallow: true, prepared: st.key})
 	return st, nil
 }
 
@@ -779,6 +906,9 @@ func (s *session) bind(body []byte) error {
 	var m pgproto3.Bind
 	if err := m.Decode(body); err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Bind message: %v", err)
+	}
+	if _, dup := s.portals[m.DestinationPortal]; dup && m.DestinationPortal != "" {
+		return s.refuseInBatch(&sqlerr.Error{Kind: sqlerr.Syntax, Message: fmt.Sprintf("portal %q already exists", m.DestinationPortal)}, true)
 	}
 	st, err := s.statement(m.PreparedStatement)
 	if err != nil {
@@ -839,41 +969,40 @@ func (s *session) execute(body []byte) error {
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.refuseInBatch(err, true)
 	}
-	st := s.portals[m.Portal]
-	if st != nil && st.bnd != s.b {
+	st, ok := s.portals[m.Portal]
+	if !ok || st == nil {
+		// Every Execute must carry its statement's analysis: a portal the
+		// proxy did not bind (a SQL cursor is one too) is not run.
+		return s.refuseInBatch(&sqlerr.Error{Kind: sqlerr.Syntax, Message: fmt.Sprintf("portal %q does not exist", m.Portal)}, true)
+	}
+	if st.bnd != s.b {
+		// Bound under the session's previous binding (a reload changed it).
 		return s.refuseInBatch(staleErr(m.Portal), true)
 	}
 	if err := s.acquireFor(st); err != nil {
 		return s.refuseInBatch(err, true)
 	}
-	if st != nil {
-		s.aud.Add(st.dec, st.sql)
-		for _, x := range st.dec.Stmts {
-			if x.Set != nil {
-				s.batchSets = append(s.batchSets, x.Set)
-			}
-			s.batchPins = s.batchPins || x.Pins
+	s.aud.Add(st.dec, st.sql)
+	for _, x := range st.dec.Stmts {
+		if x.Set != nil || x.Pins || x.Kind == "LISTEN" || x.Kind == "UNLISTEN" || strings.HasPrefix(x.Kind, "DEALLOCATE") {
+			s.batchStmts = append(s.batchStmts, x)
 		}
 	}
-	if st != nil && len(st.dec.Masked) > 0 && s.tx != 'E' {
-		if !s.batchLookup {
-			// The lookup goes ahead of everything this batch sends.
-			out, exp := s.maskLookup(st.dec.Masked)
-			s.out = append(out, s.out...)
-			s.exp = append(exp, s.exp...)
-			s.batchLookup = true
-		} else {
-			for _, m := range st.dec.Masked {
-				s.maskWant[m] = true
-			}
-		}
+	var mk *masker
+	if len(st.dec.Masked) > 0 {
+		// Each statement has a lookup of its own, right before it (the
+		// transaction state may change within the batch).
+		mk = newMasker(s.b.Role.Mask, st.dec.Masked)
+		out, exp := s.maskLookup(mk)
+		s.out = append(s.out, out...)
+		s.exp = append(s.exp, exp...)
 		s.out = appendMsg(s.out, &pgproto3.Describe{ObjectType: 'P', Name: m.Portal})
-		s.exp = append(s.exp, expect{typ: 'p', swallow: true, maskDesc: true})
+		s.exp = append(s.exp, expect{typ: 'p', swallow: true, maskDesc: true, mask: mk})
 	}
 	s.out = append(s.out, 'E')
 	s.out = binary.BigEndian.AppendUint32(s.out, uint32(len(body)+4))
 	s.out = append(s.out, body...)
-	s.exp = append(s.exp, expect{typ: 'e', stmt: st, rc: s.portalCaps[m.Portal]})
+	s.exp = append(s.exp, expect{typ: 'e', stmt: st, mask: mk, rc: s.portalCaps[m.Portal]})
 	return nil
 }
 
@@ -886,17 +1015,18 @@ func (s *session) closeMsg(body []byte) error {
 	if err := m.Decode(body); err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Close message: %v", err)
 	}
+	if m.ObjectType == 'S' {
+		delete(s.stmts, m.Name)
+	} else {
+		delete(s.portals, m.Name)
+		delete(s.portalCaps, m.Name)
+	}
 	if m.ObjectType == 'S' || s.be == nil {
 		// Statements stay prepared on the backend for reuse; the client's
 		// name is dropped. Closing a missing portal is not an error.
-		if m.ObjectType == 'S' {
-			delete(s.stmts, m.Name)
-		}
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.CloseComplete{})})
 		return nil
 	}
-	delete(s.portals, m.Name)
-	delete(s.portalCaps, m.Name)
 	s.out = appendMsg(s.out, &m)
 	s.exp = append(s.exp, expect{typ: '3'})
 	return nil
@@ -906,10 +1036,14 @@ func (s *session) sync() error {
 	s.beginBatch()
 	defer s.srv.p.Record(&s.aud)
 	s.skipping = false
+	s.inBatch = false
 	txBefore := s.tx
 	if s.be == nil {
 		// Nothing reached a backend: answer from the proxy.
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ReadyForQuery{TxStatus: s.tx})})
+		if s.tx == 'I' {
+			s.clearPortals()
+		}
 		if _, err := s.relay(); err != nil {
 			return err
 		}
@@ -923,29 +1057,36 @@ func (s *session) sync() error {
 	if err != nil {
 		return err
 	}
-	dec := &policy.Decision{}
-	for _, v := range s.batchSets {
-		dec.Stmts = append(dec.Stmts, policy.Stmt{Set: v})
-	}
-	if s.batchPins {
-		dec.Stmts = append(dec.Stmts, policy.Stmt{Pins: true, Kind: "prepared statement"})
-	}
-	s.afterStatements(dec, failed, txBefore)
+	s.endBatch(failed, txBefore)
+	return s.c.w.Flush()
+}
+
+// endBatch updates the session once a batch's Sync was answered.
+func (s *session) endBatch(failed bool, txBefore byte) {
+	s.syncedInCopy = false
+	s.afterStatements(&policy.Decision{Stmts: s.batchStmts}, failed, txBefore)
 	if !s.batchAllRead {
 		s.wrote()
 	}
-	clear(s.portals)
-	clear(s.portalCaps)
 	s.maybeRelease()
-	return s.c.w.Flush()
 }
 
 func (s *session) flush() error {
 	if s.be != nil && len(s.out) > 0 {
 		s.out = append(s.out, 'H', 0, 0, 0, 4)
 	}
-	if _, err := s.relay(); err != nil {
+	txBefore := s.tx
+	stop := s.statementTimer()
+	failed, err := s.relay()
+	stop()
+	if err != nil {
 		return err
+	}
+	if s.syncedInCopy {
+		// The client's Sync came within a COPY: the batch is over.
+		s.skipping, s.inBatch = false, false
+		s.endBatch(failed, txBefore)
+		s.srv.p.Record(&s.aud)
 	}
 	return s.c.w.Flush()
 }
@@ -963,7 +1104,7 @@ func (s *session) flush() error {
 // routable reports whether dec may run on a replica now.
 func (s *session) routable(dec *policy.Decision) bool {
 	t := s.b.Tenant
-	if len(t.PGReplicas) == 0 || s.tx != 'I' || s.pinned || s.be != nil || t.Pool.Mode == pool.ModeSession || !dec.ReadOnly() {
+	if len(t.PGReplicas) == 0 || s.tx != 'I' || s.isPinned() || s.be != nil || t.Pool.Mode == pool.ModeSession || !dec.ReadOnly() {
 		return false
 	}
 	return !time.Now().Before(s.rywUntil) || t.PGPool.Health().Breaker == "open"
@@ -1068,23 +1209,38 @@ func (s *session) acquire() error {
 			return err
 		}
 	}
-	if err := s.applyState(it.Conn); err != nil {
+	if err := s.applyState(ctx, it.Conn); err != nil {
 		p.Discard(it)
 		return err
 	}
 	s.mu.Lock()
 	s.be, s.bePool = it, p
+	if s.ctx.Err() != nil {
+		// Closed meanwhile: nothing may wait on this connection.
+		_ = it.Conn.Conn.SetDeadline(time.Now())
+	}
 	s.mu.Unlock()
 	s.br = newReader(it.Conn.R, 1<<30)
 	return nil
 }
 
+// replayTimeout bounds the replay of session settings on a backend
+// connection: a dead backend must not hold a client forever.
+const replayTimeout = 10 * time.Second
+
 // applyState replays the session's settings on a backend connection that
 // does not have them.
-func (s *session) applyState(be *pool.PGConn) error {
+func (s *session) applyState(ctx context.Context, be *pool.PGConn) error {
 	if be.State == s.stateKey {
 		return nil
 	}
+	_ = be.Conn.SetDeadline(time.Now().Add(replayTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = be.Conn.SetDeadline(time.Now()) })
+	defer func() {
+		if stop() {
+			_ = be.Conn.SetDeadline(time.Time{})
+		}
+	}()
 	q := "RESET ALL;\n" + s.stateKey
 	if _, err := be.W.Write(appendQuery(nil, q)); err != nil {
 		return err
@@ -1116,7 +1272,15 @@ func (s *session) applyState(be *pool.PGConn) error {
 
 // maybeRelease gives the backend back at the end of a transaction.
 func (s *session) maybeRelease() {
-	if s.be == nil || s.tx != 'I' || s.pinned || len(s.exp) > 0 || len(s.out) > 0 {
+	if err := s.listenerCheck(); err != nil {
+		// The LISTENs are lost with the connection: the session closes
+		// rather than wait for notifications that cannot come.
+		if e := sqlerr.As(err); e != nil {
+			s.evicted.CompareAndSwap(nil, e)
+		}
+		return
+	}
+	if s.be == nil || s.tx != 'I' || s.isPinned() || len(s.exp) > 0 || len(s.out) > 0 {
 		return
 	}
 	if s.b.Tenant.Pool.Mode == pool.ModeSession {
@@ -1143,7 +1307,7 @@ func (s *session) end() {
 		return
 	}
 	p := s.bePool
-	if s.pinned || s.beBusy {
+	if s.isPinned() || s.beBusy {
 		s.mu.Lock()
 		p.Discard(s.be)
 		s.be = nil
@@ -1211,7 +1375,7 @@ func (s *session) relay() (failed bool, err error) {
 		if err != nil {
 			return failed, s.backendLost(err)
 		}
-		if typ == 'D' && n > streamThreshold && len(s.maskIdx) == 0 && !head.lookup {
+		if typ == 'D' && n > streamThreshold && !head.lookup && (head.mask == nil || head.mask.ready && !head.mask.active()) {
 			dst := w
 			if rc := s.resultCap(head); rc != nil && !rc.keep() {
 				dst = bufio.NewWriterSize(io.Discard, 512) // withheld
@@ -1233,12 +1397,24 @@ func (s *session) relay() (failed bool, err error) {
 				forward = false
 				break
 			}
-			if head.lookup {
-				s.recordMaskRow(body)
-			} else if len(s.maskIdx) > 0 {
-				body = s.maskRow(body)
+			switch {
+			case head.lookup:
+				if err := head.mask.record(body); err != nil {
+					return failed, s.abortBackend(err)
+				}
+			case head.mask != nil && !head.mask.ready:
+				// Rows whose columns were not described: nothing tells
+				// which of them to mask.
+				return failed, s.abortBackend(errUndecodable("result without a row description"))
+			case head.mask.active():
+				if body, err = head.mask.row(body); err != nil {
+					return failed, s.abortBackend(err)
+				}
 			}
-		case 'N', 'S', 'A', 't', 'd', 'c':
+		case 'A', 'S':
+			// Notifications and parameter changes are the client's,
+			// whichever response they arrive within.
+		case 'N', 't', 'd', 'c':
 			forward = !head.swallow
 		case 'E':
 			failed = true
@@ -1254,21 +1430,13 @@ func (s *session) relay() (failed bool, err error) {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, "57014", te)
 				s.aud.Fail(te, "")
 			}
-			if head.prepared != "" {
-				delete(s.be.Conn.Prepared, head.prepared)
-			}
 			if head.replaceErr != nil {
 				if _, err := w.Write(head.replaceErr); err != nil {
 					return failed, err
 				}
 				forward = false
 			}
-			// Postgres skips the rest of the batch until Sync.
-			i := 0
-			for i < len(s.exp) && s.exp[i].typ != 'Z' {
-				i++
-			}
-			s.exp = s.exp[i:]
+			s.skipAfterError()
 		case '1', '2', '3', 'n', 'C', 'I', 's':
 			forward = !head.swallow
 			if typ == 'C' && forward && !head.lookup {
@@ -1283,6 +1451,12 @@ func (s *session) relay() (failed bool, err error) {
 				}
 				s.aud.Rows += proxy.TagRows(body)
 			}
+			if typ == 'n' && head.maskDesc {
+				head.mask.ready = true // no rows to mask
+			}
+			if (typ == 'C' || typ == 'I' || typ == 's') && !head.lookup {
+				head.mask.endResult()
+			}
 			if typ == 's' {
 				if rc := s.resultCap(head); rc != nil {
 					rc.suspended()
@@ -1291,18 +1465,15 @@ func (s *session) relay() (failed bool, err error) {
 			if (typ == 'C' || typ == 'I') && head.typ == 'Z' && !head.lookup && !head.swallow {
 				s.capIdx++
 			}
-			if typ == 'C' || typ == 'I' || typ == 's' {
-				if head.typ == 'e' && !head.lookup {
-					s.maskIdx = s.maskIdx[:0]
-				}
-			}
 			if head.typ != 'Z' {
 				s.exp = s.exp[1:]
 			}
 		case 'T':
 			forward = !head.swallow
-			if head.maskDesc || (head.typ == 'Z' && s.maskCols != nil) {
-				s.maskColumns(body)
+			if head.mask != nil && (head.maskDesc || head.typ == 'Z') {
+				if err := head.mask.columns(body); err != nil {
+					return failed, s.abortBackend(err)
+				}
 			}
 			if head.typ == 'd' || head.typ == 'p' {
 				s.exp = s.exp[1:]
@@ -1315,7 +1486,7 @@ func (s *session) relay() (failed bool, err error) {
 			if err := w.Flush(); err != nil {
 				return failed, err
 			}
-			if err := s.copyIn(); err != nil {
+			if err := s.copyIn(head.typ == 'e'); err != nil {
 				return failed, err
 			}
 			continue
@@ -1327,12 +1498,20 @@ func (s *session) relay() (failed bool, err error) {
 			if len(body) == 1 {
 				s.tx = body[0]
 			}
-			forward = head.typ == 'Z' && !head.swallow
-			for len(s.exp) > 0 && s.exp[0].typ != 'Z' {
-				s.exp = s.exp[1:]
+			// It answers the first Sync still expected; anything expected
+			// before it will not come.
+			i := 0
+			for i < len(s.exp) && s.exp[i].typ != 'Z' {
+				i++
 			}
-			if len(s.exp) > 0 {
-				s.exp = s.exp[1:]
+			if i == len(s.exp) {
+				return failed, s.abortBackend(sqlerr.New(sqlerr.Internal, "the backend of tenant %q answered a Sync that was not sent", s.b.Tenant.ID))
+			}
+			forward = !s.exp[i].swallow
+			s.exp = s.exp[i+1:]
+			if s.tx == 'I' {
+				// The transaction ended, and its portals with it.
+				s.clearPortals()
 			}
 		}
 		if forward {
@@ -1345,9 +1524,59 @@ func (s *session) relay() (failed bool, err error) {
 	return failed, nil
 }
 
-// copyIn forwards CopyData, CopyDone and CopyFail from the client.
-func (s *session) copyIn() error {
+// skipAfterError drops what the batch expected after an error: Postgres
+// skips the rest of the batch until Sync. The bookkeeping of the skipped
+// messages is undone. Without a Sync in the batch (it ended with Flush),
+// the proxy skips the client's messages up to its Sync too.
+func (s *session) skipAfterError() {
 	be := s.be.Conn
+	be.Unnamed = ""
+	if head := s.exp[0]; head.prepared != "" {
+		be.Prepared.Delete(head.prepared)
+	}
+	i := 1
+	if s.exp[0].typ == 'Z' {
+		i = 0
+	}
+	for ; i < len(s.exp) && s.exp[i].typ != 'Z'; i++ {
+		if e := s.exp[i]; e.prepared != "" {
+			be.Prepared.Delete(e.prepared)
+		} else if e.closes != "" {
+			be.Prepared.Restore(e.closes)
+		}
+	}
+	if i == len(s.exp) {
+		s.skipping = true
+	}
+	if s.exp[0].typ == 'Z' {
+		return
+	}
+	s.exp = s.exp[i:]
+}
+
+// abortBackend ends the statement with err when the proxy cannot go on
+// relaying the backend's answer: the backend connection is discarded and
+// the client told.
+func (s *session) abortBackend(err error) error {
+	if s.be != nil {
+		s.mu.Lock()
+		s.bePool.Discard(s.be)
+		s.be = nil
+		s.mu.Unlock()
+	}
+	s.beBusy = false
+	s.log.Warn("statement_aborted", "error", err)
+	return err
+}
+
+// copyIn forwards CopyData, CopyDone and CopyFail from the client. A COPY
+// run by an Execute (extended protocol) needs a Sync after its CopyDone or
+// CopyFail: the backend ignores a Sync that arrives during the copy (libpq
+// sends one with the Execute and another after CopyDone), so the client's
+// next Sync is forwarded too, and expected when the batch had none.
+func (s *session) copyIn(extended bool) error {
+	be := s.be.Conn
+	done := false
 	for {
 		typ, n, err := s.c.r.header()
 		if err != nil {
@@ -1363,18 +1592,45 @@ func (s *session) copyIn() error {
 			if err != nil {
 				return err
 			}
+			if done {
+				continue // dropped, as Postgres drops them after the copy
+			}
 			if err := writeFrame(be.W, typ, body); err != nil {
 				return s.backendLost(err)
 			}
 			if err := be.W.Flush(); err != nil {
 				return s.backendLost(err)
 			}
-			return nil
-		case 'H', 'S':
+			if !extended {
+				return nil
+			}
+			done = true
+		case 'H':
 			if _, err := s.c.r.body(n); err != nil {
 				return err
 			}
+		case 'S':
+			if _, err := s.c.r.body(n); err != nil {
+				return err
+			}
+			if !done {
+				continue // ignored during the copy, as Postgres does
+			}
+			if _, err := be.W.Write([]byte{'S', 0, 0, 0, 4}); err != nil {
+				return s.backendLost(err)
+			}
+			if err := be.W.Flush(); err != nil {
+				return s.backendLost(err)
+			}
+			if !slices.ContainsFunc(s.exp, func(e expect) bool { return e.typ == 'Z' }) {
+				s.exp = append(s.exp, expect{typ: 'Z'})
+				s.syncedInCopy = true
+			}
+			return nil
 		default:
+			if done {
+				return sqlerr.New(sqlerr.Protocol, "expected Sync after the end of COPY FROM STDIN, got message type %q", typ)
+			}
 			return sqlerr.New(sqlerr.Protocol, "unexpected message type %q during COPY FROM STDIN", typ)
 		}
 	}
