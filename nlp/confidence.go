@@ -52,20 +52,6 @@ func (p *parser) doubts(sql string) []doubt {
 	if sentences > 0 && p.questionWords() > 1 {
 		add(penTwoQuestions, "", "the question asks more than one thing")
 	}
-	named := map[*Table]bool{}
-	for _, m := range p.ms {
-		if m.kind != mTable {
-			continue
-		}
-		if m.table != nil {
-			named[m.table] = true
-		}
-		for _, l := range m.links {
-			if l.kind == linkTable && l.score >= 0.9 {
-				named[l.table] = true
-			}
-		}
-	}
 	for _, m := range p.ms {
 		if !p.realised(m, sql, p.uses) {
 			continue
@@ -74,18 +60,12 @@ func (p *parser) doubts(sql string) []doubt {
 		switch m.kind {
 		case mValue:
 			cols := map[*Column]bool{}
-			onNamed := map[*Column]bool{} // candidates in a table the question names
 			for _, v := range m.vals {
 				if !p.refersToOther(v, m.vals) {
 					cols[v.col] = true
-					if named[v.table] {
-						onNamed[v.col] = true
-					}
 				}
 			}
-			// A value of one column of a table the question names ("customers
-			// from Brazil") is decided by the question, whatever other tables hold it.
-			if len(cols) > 1 && p.prevColumnFor(m) == nil && len(onNamed) != 1 {
+			if len(cols) > 1 && p.prevColumnFor(m) == nil {
 				add(penValueColumns, span, "%q is a value of %d columns", span, len(cols))
 			}
 		case mTable, mColumn:

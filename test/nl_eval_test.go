@@ -342,7 +342,9 @@ roles:
 		t.Fatalf("not cached: %v", m)
 	}
 	peek := a.login(t, "peek", "peek-secret", "chinook_my")
-	v := a.ask(t, peek, "Show all customers from Brazil")
+	// "Brazil" is a value of two columns (Customer.Country, Invoice.BillingCountry):
+	// the reading is a guess, asked for as one.
+	v := a.ask(t, peek, "Show all customers from Brazil", "allow_low_confidence", true)
 	vm := v.JSON(t)
 	if v.Status != 200 || vm["security_filtered"] != true || strings.Contains(string(v.Body), "@") || len(vm["rows"].([]any)) != 5 {
 		t.Fatalf("viewer: %s", v.Body)

@@ -112,7 +112,9 @@ func TestVerifyAPIWithoutSchedule(t *testing.T) {
 tenants:
   - {id: one, engine: postgres, dsn: %q}
   - {id: two, engine: postgres, dsn: %q}
-users: [{name: ops, password: pw, operator: true, tenants: {one: admin, two: analyst}}]
+users:
+  - {name: ops, password: pw, operator: true, tenants: {one: admin, two: analyst}}
+  - {name: adm, password: pw, tenants: {one: admin}}
 `, pgDSN("127.0.0.1", db), pgDSN("127.0.0.1", db2)))
 	tok := a.login(t, "ops", "pw", "one")
 	r := a.call(t, "GET", "/api/v1/admin/isolation", tok, nil)
@@ -126,12 +128,12 @@ users: [{name: ops, password: pw, operator: true, tenants: {one: admin, two: ana
 	if r := a.call(t, "POST", "/api/v1/admin/isolation", tok, nil); r.Status != http.StatusMethodNotAllowed {
 		t.Fatalf("POST: HTTP %d", r.Status)
 	}
-	// The analyst of two is no operator.
-	tok2 := a.login(t, "ops", "pw", "two")
+	// A tenant's admin is no operator.
+	tok2 := a.login(t, "adm", "pw", "one")
 	if r := a.call(t, "GET", "/api/v1/admin/isolation", tok2, nil); r.Status != http.StatusForbidden || r.ErrCode(t) != "forbidden" {
-		t.Fatalf("analyst: HTTP %d %s", r.Status, r.Body)
+		t.Fatalf("tenant admin: HTTP %d %s", r.Status, r.Body)
 	}
-	st := a.call(t, "GET", "/api/v1/tenant/system/status", tok, nil).JSON(t)
+	st := a.call(t, "GET", "/api/v1/admin/status", tok, nil).JSON(t)
 	iso := st["isolation"].(map[string]any)
 	if iso["interval"] != "off" || iso["passed"] != true {
 		t.Fatalf("system status isolation: %v", iso)
