@@ -493,6 +493,7 @@ type queryResponse struct {
 	CreatedAt        time.Time `json:"created_at"`
 	Role             string    `json:"-"`
 	tables           []string  // the tables the statement read, for invalidation
+	perCaller        bool      // the rows depend on the caller (USER()): never cached
 }
 
 type analysis struct {
@@ -619,7 +620,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 	}
 	resp.ExecutionTimeMS = ms(time.Since(start))
 	raw, _ := json.Marshal(resp)
-	if useCache {
+	if useCache && !resp.perCaller {
 		s.storeAnswer(ctx, b, key, seq, resp.tables, raw)
 	}
 	sr, _ := json.Marshal(storedResult{Tenant: b.Tenant.ID, Role: b.Role.Name, Key: resultKey(b), Resp: resp})
@@ -715,7 +716,7 @@ func (s *Server) answer(ctx context.Context, b *proxy.Binding, req queryRequest,
 	}
 	resp.RowCount = len(res.Values)
 	resp.Truncated = res.Truncated
-	resp.tables = res.Tables
+	resp.tables, resp.perCaller = res.Tables, res.PerCaller
 	resp.SecurityFiltered = res.Capped || len(res.Masked) > 0 || res.Rewritten
 	resp.Analysis = &analysis{Source: resp.Source, PolicySQL: res.SQL, Capped: res.Capped, MaxRows: res.MaxRows, Masked: res.Masked, Rewritten: res.Rewritten}
 	return resp, nil

@@ -208,10 +208,12 @@ func (a *myStmt) setValue(v *ast.VariableAssignment, name string) *sqlerr.Error 
 		switch x.Kind() {
 		case driver.KindNull:
 			isNull, isConst = true, true
-		case driver.KindString, driver.KindBytes:
-			val, isConst = x.GetDatumString(), true
 		default:
-			val, isConst = fmt.Sprint(x.GetValue()), true
+			var ok bool
+			if val, ok = myPlainLiteral(x); !ok {
+				return sqlerr.New(sqlerr.Permission, "permission denied: %s takes a string or a number here; hex, bit and other literals are not allowed (the server decodes them, the check could not) on tenant %q", name, a.tenant())
+			}
+			isConst = true
 		}
 	case *ast.ColumnNameExpr:
 		if x.Name.Table.L == "" && x.Name.Schema.L == "" {
@@ -321,10 +323,7 @@ func (a *myStmt) selfConcat(e ast.ExprNode, name string, isConst bool, val strin
 		}
 		switch x := e.(type) {
 		case *driver.ValueExpr:
-			if x.Kind() == driver.KindNull {
-				return "", false
-			}
-			return x.GetDatumString(), true
+			return myPlainLiteral(x)
 		case *ast.VariableExpr:
 			if x.IsSystem && x.Value == nil && strings.EqualFold(x.Name, name) {
 				return mySelfValue, true
@@ -386,4 +385,19 @@ func (a *myStmt) hideServerVars(x *ast.ShowStmt) {
 	}
 	x.Where = hide
 	a.rewritten = true
+}
+
+// myPlainLiteral returns the value of a string or number literal as the
+// server reads it. Other literals (hex and bit literals, which the server
+// decodes to strings: 0x414E53495F51554F544553 is 'ANSI_QUOTES') are not
+// plain: the caller refuses them rather than check a spelling the server
+// does not use.
+func myPlainLiteral(x *driver.ValueExpr) (string, bool) {
+	switch x.Kind() {
+	case driver.KindString:
+		return x.GetDatumString(), true
+	case driver.KindInt64, driver.KindUint64, driver.KindFloat32, driver.KindFloat64, driver.KindMysqlDecimal:
+		return fmt.Sprint(x.GetValue()), true
+	}
+	return "", false
 }

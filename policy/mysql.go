@@ -439,6 +439,11 @@ func (a *myStmt) classify(n ast.StmtNode) (Class, string, *sqlerr.Error) {
 			// A procedure's statements read the shared tables unfiltered.
 			return 0, "", sqlerr.New(sqlerr.CrossTenant, "permission denied: CALL is not allowed on tenant %q (row isolation: a procedure's statements are not filtered to the tenant's rows)", a.tenant())
 		}
+		if r := a.role; len(r.RowFilters) > 0 || len(r.AllowedTables) > 0 || len(r.DeniedTables) > 0 || r.MaxRows > 0 || len(r.MaskedColumns) > 0 {
+			// The body runs with the backend account's rights: the role's
+			// filters, table lists, cap and masks would not reach it.
+			return 0, "", sqlerr.New(sqlerr.Permission, "permission denied: CALL is not allowed for role %q on tenant %q (its row filters, table lists, row cap or masks would not apply inside the procedure)", r.Name, a.tenant())
+		}
 		return ClassWrite, "CALL", nil
 	case *ast.DoStmt:
 		return ClassRead, "DO", nil

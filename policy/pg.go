@@ -322,6 +322,11 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 	if a.err != nil {
 		return Stmt{}, a.err
 	}
+	if a.scope.Isolation == IsolationSchema {
+		if err := pgRegPolymorphic(n); err != nil {
+			return Stmt{}, err
+		}
+	}
 	if a.dmlCTE || a.locking || a.writeFn {
 		if rank(a.st.Class) < rank(ClassWrite) {
 			a.st.Class = ClassWrite
@@ -1383,6 +1388,10 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 		return
 	}
 	name := lower(names[len(names)-1])
+	if a.scope.Isolation == IsolationRow && a.s.Tables != nil && a.s.Tables.Funcs[name] {
+		a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: function %s() is defined in the shared database and is not allowed on row tenant %q (its body reads the shared tables unfiltered)", name, a.tenant()))
+		return
+	}
 	for _, p := range pgDenyPrefixes {
 		if strings.HasPrefix(name, p) {
 			a.fail(a.denyFunc(name))

@@ -55,6 +55,20 @@ func pgCopyAsQuery(c *pg.CopyStmt) *pg.Node {
 	return fromNode
 }
 
+// pgReturns reports whether n is a top-level INSERT, UPDATE or DELETE
+// with RETURNING.
+func pgReturns(n *pg.Node) bool {
+	switch {
+	case n.GetInsertStmt() != nil:
+		return len(n.GetInsertStmt().ReturningList) > 0
+	case n.GetUpdateStmt() != nil:
+		return len(n.GetUpdateStmt().ReturningList) > 0
+	case n.GetDeleteStmt() != nil:
+		return len(n.GetDeleteStmt().ReturningList) > 0
+	}
+	return false
+}
+
 // capTop injects or lowers the LIMIT of the top-level query to MaxRows.
 // COPY table TO becomes COPY (SELECT * FROM ONLY table LIMIT n) TO.
 // LIMIT and FETCH FIRST share the node; an expression or parameter count
@@ -68,6 +82,12 @@ func (a *pgStmt) capTop() {
 	if c := a.raw.Stmt.GetCopyStmt(); c != nil && !c.IsFrom && c.Relation != nil && c.Query == nil {
 		pgCopyAsQuery(c)
 		a.rewritten = true
+	}
+	if pgReturns(a.raw.Stmt) {
+		// INSERT/UPDATE/DELETE ... RETURNING: no LIMIT can apply, the front
+		// end forwards at most n of the rows it returns (Stmt.Cap).
+		a.st.Cap, a.capped = a.role.MaxRows, true
+		return
 	}
 	h := a.topQuery()
 	if h == nil {
@@ -511,6 +531,20 @@ func (mk *pgMaskScope) readsMsg(m protoreflect.ProtoMessage) bool {
 type pgFilter struct {
 	tenantCol string     // row isolation: tenant column, "" if not a tenant table
 	preds     []*pg.Node // role predicates (unqualified column references)
+	// fence keeps the client's conditions out of the filtered subquery
+	// (OFFSET 0): a catalog filter must run before any condition the
+	// client wrote, or an error the client's condition raises (a failed
+	// cast) would show another tenant's names.
+	fence bool
+}
+
+// fenceOffset is OFFSET 0 for a fenced filter (the planner neither pulls
+// such a subquery up nor pushes outer conditions into it), else nil.
+func fenceOffset(fence bool) *pg.Node {
+	if fence {
+		return pgConstInt(0)
+	}
+	return nil
 }
 
 // pgFilterKey keys the filters of a statement: schema and relation name
@@ -531,7 +565,7 @@ func (a *pgStmt) filterFor(rv *pg.RangeVar) (*pgFilter, *sqlerr.Error) {
 		if err != nil {
 			return nil, sqlerr.Wrap(sqlerr.Internal, err, "catalog filter of %q does not parse", rel)
 		}
-		f = &pgFilter{preds: []*pg.Node{pred}}
+		f = &pgFilter{preds: []*pg.Node{pred}, fence: true}
 	}
 	if a.s.tenantTable(rel) {
 		f = &pgFilter{tenantCol: a.scope.TenantColumn}
@@ -652,6 +686,7 @@ func (a *pgStmt) rowFilters() *sqlerr.Error {
 				TargetList:  []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: pgStar(), Location: -1}}}},
 				FromClause:  []*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: inner}}},
 				WhereClause: a.where(f, ""),
+				LimitOffset: fenceOffset(f.fence),
 				Op:          pg.SetOperation_SETOP_NONE,
 			}}},
 			Alias: alias,

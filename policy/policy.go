@@ -136,6 +136,10 @@ type Tables struct {
 	// column to filter on (views over tenant tables), with the reason: a
 	// statement naming one is refused.
 	Refused map[string]string
+	// Funcs holds the names of functions defined in the database's own
+	// schemas (Postgres): their bodies read the shared tables unfiltered,
+	// so a row tenant may not call them.
+	Funcs map[string]bool
 }
 
 // Unknown returns the tables of d's statements that the snapshot does not

@@ -23,11 +23,15 @@ type sqliteRenderer struct {
 	maskTabs  map[string]bool // tables with masks, lower-case
 	alias     map[string]string
 	outMasked []int
+	// maskedAlias holds the select-list names of masked columns: SQLite
+	// resolves them in WHERE, GROUP BY, HAVING and ORDER BY expressions
+	// too, so any use there would read the clear value.
+	maskedAlias map[string]bool
 	err       *sqlerr.Error
 }
 
 func newSQLiteRenderer(tenant string, masks []string) *sqliteRenderer {
-	r := &sqliteRenderer{tenant: tenant, masks: map[string]bool{}, maskCols: map[string]bool{}, maskTabs: map[string]bool{}, alias: map[string]string{}}
+	r := &sqliteRenderer{tenant: tenant, masks: map[string]bool{}, maskCols: map[string]bool{}, maskTabs: map[string]bool{}, alias: map[string]string{}, maskedAlias: map[string]bool{}}
 	for _, m := range masks {
 		m = strings.ToLower(m)
 		t, c, ok := strings.Cut(m, ".")
@@ -248,7 +252,11 @@ func (r *sqliteRenderer) selectStmt(b *strings.Builder, s *pg.SelectStmt, top bo
 			return
 		}
 		if cr := rt.Val.GetColumnRef(); cr != nil {
+			n := len(r.outMasked)
 			r.target(b, cr, top, i)
+			if (len(r.outMasked) > n || r.isMasked(cr)) && rt.Name != "" {
+				r.maskedAlias[strings.ToLower(rt.Name)] = true
+			}
 		} else {
 			r.expr(b, rt.Val)
 		}
@@ -396,6 +404,12 @@ func (r *sqliteRenderer) from(b *strings.Builder, n *pg.Node) {
 			r.fail("a table of another database (%s.%s) is not allowed", rv.Schemaname, rv.Relname)
 			return
 		}
+		if n := strings.ToLower(rv.Relname); strings.HasPrefix(n, "pragma_") || n == "dbstat" || strings.HasPrefix(n, "sqlite_") && n != "sqlite_master" && n != "sqlite_schema" {
+			// Eponymous virtual tables show the server (file paths, pages,
+			// compiled functions), not the tenant's data.
+			r.fail("%s is not a table of the tenant", rv.Relname)
+			return
+		}
 		b.WriteString(quoteSQLiteIdent(rv.Relname))
 		if rv.Alias != nil {
 			b.WriteString(" AS ")
@@ -495,8 +509,8 @@ func (r *sqliteRenderer) expr(b *strings.Builder, n *pg.Node) {
 			r.fail("* is only allowed in a select list")
 			return
 		}
-		if r.isMasked(cr) {
-			r.fail("a masked column may only be selected in the main query's select list, not used in an expression, condition, join or ordering")
+		if r.isMasked(cr) || len(cr.Fields) == 1 && r.maskedAlias[strings.ToLower(cr.Fields[0].GetString_().GetSval())] {
+			r.fail("a masked column (or its select-list name) may only be selected in the main query's select list, not used in an expression, condition, join or ordering")
 			return
 		}
 		r.columnRef(b, cr)

@@ -213,7 +213,7 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 	default:
 		return nil, sqlerr.New(sqlerr.Internal, "tenant %q: unknown engine %q", t.ID, t.Engine)
 	}
-	tables := &policy.Tables{Tenant: map[string]bool{}, Known: map[string]bool{}, Refused: map[string]string{}}
+	tables := &policy.Tables{Tenant: map[string]bool{}, Known: map[string]bool{}, Refused: map[string]string{}, Funcs: map[string]bool{}}
 	_, err := s.SystemQuery(ctx, t, relQ, func(row []any) error {
 		if len(row) != 2 {
 			return fmt.Errorf("catalog: %d columns, want 2", len(row))
@@ -274,6 +274,17 @@ func (s *Server) readRefusedViews(ctx context.Context, t *TenantState, col strin
 		_, err := s.SystemQuery(ctx, t, fmt.Sprintf(pgCatalogViews, pgQuoteLiteral(col)), func(row []any) error {
 			if len(row) == 1 {
 				tables.Refused[strings.ToLower(fmt.Sprint(row[0]))] = why
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Functions defined in the database (not the server's own): their
+		// bodies read the shared tables unfiltered.
+		_, err = s.SystemQuery(ctx, t, pgCatalogFuncs, func(row []any) error {
+			if len(row) == 1 {
+				tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
 			}
 			return nil
 		})
@@ -348,17 +359,33 @@ WHERE x.indisunique AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY 1, 2`
 
 // pgCatalogViews lists the views and materialized views without the tenant
-// column whose rules read a relation that has it.
-const pgCatalogViews = `SELECT DISTINCT lower(v.relname::text)
-FROM pg_catalog.pg_class v
-JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid
-JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
-  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> v.oid
+// column whose rules read, directly or through other views, a relation that
+// has it.
+const pgCatalogViews = `WITH RECURSIVE deps(view, ref) AS (
+  SELECT r.ev_class, d.refobjid
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+  UNION
+  SELECT deps.view, d.refobjid
+  FROM deps
+  JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.ref
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+)
+SELECT DISTINCT lower(v.relname::text)
+FROM deps
+JOIN pg_catalog.pg_class v ON v.oid = deps.view
 WHERE v.relkind IN ('v', 'm')
-  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = d.refobjid AND a.attnum > 0
+  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = deps.ref AND a.attnum > 0
     AND NOT a.attisdropped AND lower(a.attname::text) = %[1]s)
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = v.oid AND a.attnum > 0
     AND NOT a.attisdropped AND lower(a.attname::text) = %[1]s)`
+
+// pgCatalogFuncs lists the functions and procedures of user schemas.
+const pgCatalogFuncs = `SELECT DISTINCT lower(p.proname::text)
+FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%%'`
 
 // myCatalogViews lists the views of the tenant's database and their text.
 const myCatalogViews = `SELECT LOWER(TABLE_NAME), VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()`

@@ -14,8 +14,10 @@ import (
 
 // Table versions for cache invalidation on write. Every write or DDL a
 // tenant runs (on the wire or through the API, on any proxy of the fleet)
-// moves the version of each table it names, and the tenant's write
-// sequence. A cached result records the versions of the tables it read
+// moves the version of each table it names, the tenant-wide version "*"
+// (a trigger, a view or a function can carry a write to tables the
+// statement does not name, so every cached result of the tenant is
+// dropped), and the tenant's write sequence. A cached result records the versions of the tables it read
 // (TableToken) and is stale once any moved; a result whose reading
 // overlapped a write of its tenant (WriteSeq changed) is not cached at all.
 //
@@ -63,14 +65,16 @@ func (s *Server) noteWrites(tenant string, dec *policy.Decision, now bool) {
 	for _, st := range dec.Stmts {
 		if st.Class == policy.ClassWrite || st.Class == policy.ClassDDL {
 			tables = append(tables, st.Tables...)
-			if len(st.Tables) == 0 {
-				tables = append(tables, "*") // a write whose tables are unknown
-			}
 		}
 	}
-	if len(tables) == 0 {
+	if len(tables) == 0 && !writes(dec) {
 		return
 	}
+	// A write may change more than the tables it names (triggers, and the
+	// views and functions over them that a cached read named instead):
+	// the tenant-wide version "*", which every token carries, moves too.
+	// The table versions stay for the record of what was written.
+	tables = append(tables, "*")
 	tv := &s.tables
 	tv.init()
 	tv.mu.Lock()
@@ -91,6 +95,16 @@ func (s *Server) noteWrites(tenant string, dec *policy.Decision, now bool) {
 			go f.publishWrite(w)
 		}
 	}
+}
+
+// writes reports whether dec writes or changes a schema.
+func writes(dec *policy.Decision) bool {
+	for _, st := range dec.Stmts {
+		if st.Class == policy.ClassWrite || st.Class == policy.ClassDDL {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteSeq returns the tenant's write sequence; a result whose reading

@@ -59,6 +59,10 @@ type ResultInfo struct {
 	Masked []string
 	// Tables are the tables the statement read (for cache invalidation).
 	Tables []string
+	// PerCaller reports that the result depends on who asked (USER(),
+	// CONNECTION_ID() filled in for the caller): it must not be cached
+	// for others.
+	PerCaller bool
 	// Duration is the time from sending the statement to its last row.
 	Duration time.Duration
 }
@@ -165,7 +169,7 @@ func (s *Server) QueryStream(ctx context.Context, b *Binding, sql string, opt Qu
 		s.recordError(t.ID, err)
 		return nil, err
 	}
-	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: st.Tables}
+	info := &ResultInfo{SQL: dec.SQL, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: st.Tables, PerCaller: len(dec.Subst) > 0}
 	start := time.Now()
 	r := &runner{role: b.Role, masked: dec.Masked, limit: opt.Limit, fn: fn, info: info, onCols: opt.OnColumns}
 	err = s.runDecision(ctx, b, dec, client, r)

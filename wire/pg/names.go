@@ -45,3 +45,14 @@ func (n stmtNames) derive(b []byte) string {
 	m.Write(b)
 	return "tp_" + hex.EncodeToString(m.Sum(nil)[:16])
 }
+
+// portal is the backend name of a client's named portal. A portal is also
+// a SQL cursor of the same name on the backend: under its own name a
+// client's FETCH or MOVE would read it with no analysis (no masks, no cap).
+// The unnamed portal has no SQL name and stays unnamed.
+func (n stmtNames) portal(name string) string {
+	if name == "" {
+		return ""
+	}
+	return n.derive([]byte("portal\x00" + name))
+}

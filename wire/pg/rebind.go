@@ -1,6 +1,10 @@
 package pg
 
-import "github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+import (
+	"reflect"
+
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
 
 // rebind brings the session's binding up to date with a reload (a changed
 // role applies from this message on; prepared statements made under the old
@@ -10,6 +14,12 @@ func (s *session) rebind() error {
 	nb, err := s.srv.p.Refresh(s.b)
 	if err != nil {
 		return err
+	}
+	if nb != s.b && s.pinned && !reflect.DeepEqual(nb.Role, s.b.Role) {
+		// SQL-level prepared statements and cursors on the pinned backend
+		// connection were checked under the old role: they cannot be
+		// checked again, so the session ends.
+		return sqlerr.New(sqlerr.NoRoleOnTenant, "terminating connection: the role of user %q on tenant %q changed while the session held SQL-level prepared statements, cursors or other state made under the old one; reconnect", nb.User.Name, nb.Tenant.ID)
 	}
 	if nb != s.b {
 		s.mu.Lock()

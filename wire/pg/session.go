@@ -917,7 +917,10 @@ func (s *session) bind(body []byte) error {
 	if m.PreparedStatement != "" {
 		m.PreparedStatement = st.key
 	}
+	client := m.DestinationPortal
+	m.DestinationPortal = s.srv.names.portal(client)
 	s.out = appendMsg(s.out, &m)
+	m.DestinationPortal = client
 	s.portals[m.DestinationPortal] = st
 	if rc := newRowCap(st); rc != nil {
 		s.portalCaps[m.DestinationPortal] = rc
@@ -952,8 +955,10 @@ func (s *session) describe(body []byte) error {
 	if err := s.acquireFor(s.portals[m.Name]); err != nil {
 		return s.refuseInBatch(err, true)
 	}
+	st := s.portals[m.Name]
+	m.Name = s.srv.names.portal(m.Name)
 	s.out = appendMsg(s.out, &m)
-	s.exp = append(s.exp, expect{typ: 'p', stmt: s.portals[m.Name]})
+	s.exp = append(s.exp, expect{typ: 'p', stmt: st})
 	return nil
 }
 
@@ -996,12 +1001,10 @@ func (s *session) execute(body []byte) error {
 		out, exp := s.maskLookup(mk)
 		s.out = append(s.out, out...)
 		s.exp = append(s.exp, exp...)
-		s.out = appendMsg(s.out, &pgproto3.Describe{ObjectType: 'P', Name: m.Portal})
+		s.out = appendMsg(s.out, &pgproto3.Describe{ObjectType: 'P', Name: s.srv.names.portal(m.Portal)})
 		s.exp = append(s.exp, expect{typ: 'p', swallow: true, maskDesc: true, mask: mk})
 	}
-	s.out = append(s.out, 'E')
-	s.out = binary.BigEndian.AppendUint32(s.out, uint32(len(body)+4))
-	s.out = append(s.out, body...)
+	s.out = appendMsg(s.out, &pgproto3.Execute{Portal: s.srv.names.portal(m.Portal), MaxRows: m.MaxRows})
 	s.exp = append(s.exp, expect{typ: 'e', stmt: st, mask: mk, rc: s.portalCaps[m.Portal]})
 	return nil
 }
@@ -1027,6 +1030,7 @@ func (s *session) closeMsg(body []byte) error {
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.CloseComplete{})})
 		return nil
 	}
+	m.Name = s.srv.names.portal(m.Name) // a portal: statements returned above
 	s.out = appendMsg(s.out, &m)
 	s.exp = append(s.exp, expect{typ: '3'})
 	return nil
