@@ -27,7 +27,7 @@ type sqliteRenderer struct {
 	// resolves them in WHERE, GROUP BY, HAVING and ORDER BY expressions
 	// too, so any use there would read the clear value.
 	maskedAlias map[string]bool
-	err       *sqlerr.Error
+	err         *sqlerr.Error
 }
 
 func newSQLiteRenderer(tenant string, masks []string) *sqliteRenderer {
