@@ -100,6 +100,9 @@ type peerRequest struct {
 	Tenant string `json:"tenant,omitempty"`
 	Query  bool   `json:"query,omitempty"`
 	Nonce  string `json:"nonce"`
+	// To is the member the request is for: signed with the rest, so a
+	// captured request cannot be replayed to another member.
+	To string `json:"to"`
 }
 
 type peerResponse struct {
@@ -132,6 +135,7 @@ func (f *Fleet) forward(kind string, node int, req peerRequest) bool {
 	var nb [12]byte
 	_, _ = rand.Read(nb[:])
 	req.Nonce = hex.EncodeToString(nb[:])
+	req.To = m.ID
 	body, _ := json.Marshal(req)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+m.PeerAddr+"/peer/v1/"+kind, bytes.NewReader(body))
 	if err != nil {
@@ -259,6 +263,9 @@ func (p *peerServer) verify(kind, ts, sig string, body []byte, req *peerRequest)
 	}
 	if err := json.Unmarshal(body, req); err != nil || req.Nonce == "" {
 		return errPeerAuth
+	}
+	if req.To != p.f.id {
+		return fmt.Errorf("%w: addressed to member %q", errPeerAuth, req.To)
 	}
 	p.seenMu.Lock()
 	defer p.seenMu.Unlock()
