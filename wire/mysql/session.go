@@ -90,7 +90,7 @@ type session struct {
 	others []string // backend database names of the other MySQL tenants
 
 	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
-	idleWait atomic.Bool
+	waiting  atomic.Int32 // waitBusy, waitIdle or waitInTx
 
 	aud proxy.Statement // the statement being run, for Record (audit, metrics)
 }
@@ -151,10 +151,19 @@ func (s *session) otherDatabases() []string {
 // Evict asks the session to close at its next idle point with err.
 func (s *session) Evict(err *sqlerr.Error) {
 	s.evicted.CompareAndSwap(nil, err)
-	if s.idleWait.Load() {
+	// A drain lets an open transaction finish (the session closes at its
+	// next idle point); other evictions close a waiting session at once.
+	if w := s.waiting.Load(); w == waitIdle || w == waitInTx && err.Kind != sqlerr.ShuttingDown {
 		_ = s.c.nc.SetReadDeadline(time.Now())
 	}
 }
+
+// What the session is waiting for a client command in (Evict reads it).
+const (
+	waitBusy int32 = iota
+	waitIdle
+	waitInTx
+)
 
 // Bound returns the session's tenant and user.
 func (s *session) Bound() (string, string) {
@@ -204,7 +213,11 @@ func (s *session) run() {
 	defer s.end()
 
 	for {
-		s.idleWait.Store(true)
+		if s.idle() {
+			s.waiting.Store(waitIdle)
+		} else {
+			s.waiting.Store(waitInTx)
+		}
 		if e := s.evicted.Load(); e != nil && s.idle() {
 			s.c.seq = 0
 			_ = s.c.writeErr(e)
@@ -212,7 +225,7 @@ func (s *session) run() {
 		}
 		s.c.seq = 0
 		p, err := s.c.read()
-		s.idleWait.Store(false)
+		s.waiting.Store(waitBusy)
 		if err != nil {
 			var ne net.Error
 			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {

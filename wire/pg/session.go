@@ -955,8 +955,10 @@ func (s *session) describe(body []byte) error {
 	if err := s.acquireFor(s.portals[m.Name]); err != nil {
 		return s.refuseInBatch(err, true)
 	}
-	st := s.portals[m.Name]
-	m.Name = s.srv.names.portal(m.Name)
+	st, bound := s.portals[m.Name]
+	if bound {
+		m.Name = s.srv.names.portal(m.Name)
+	} // else a SQL cursor the client declared: described under its own name
 	s.out = appendMsg(s.out, &m)
 	s.exp = append(s.exp, expect{typ: 'p', stmt: st})
 	return nil
@@ -1018,6 +1020,7 @@ func (s *session) closeMsg(body []byte) error {
 	if err := m.Decode(body); err != nil {
 		return sqlerr.New(sqlerr.Protocol, "invalid Close message: %v", err)
 	}
+	_, bound := s.portals[m.Name]
 	if m.ObjectType == 'S' {
 		delete(s.stmts, m.Name)
 	} else {
@@ -1030,7 +1033,9 @@ func (s *session) closeMsg(body []byte) error {
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.CloseComplete{})})
 		return nil
 	}
-	m.Name = s.srv.names.portal(m.Name) // a portal: statements returned above
+	if bound {
+		m.Name = s.srv.names.portal(m.Name) // a portal the client bound (statements returned above)
+	}
 	s.out = appendMsg(s.out, &m)
 	s.exp = append(s.exp, expect{typ: '3'})
 	return nil
