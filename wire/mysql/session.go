@@ -89,8 +89,8 @@ type session struct {
 
 	others []string // backend database names of the other MySQL tenants
 
-	evicted  atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
-	waiting  atomic.Int32 // waitBusy, waitIdle or waitInTx
+	evicted atomic.Pointer[sqlerr.Error] // set when the session must close at its next idle point
+	waiting atomic.Int32                 // waitBusy, waitIdle or waitInTx
 
 	aud proxy.Statement // the statement being run, for Record (audit, metrics)
 }
