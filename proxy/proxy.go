@@ -437,9 +437,14 @@ func (s *Server) Bind(u *User, id, engine string) (*Binding, error) {
 	reg := s.reg.Load()
 	roleName, held := u.Tenants[id]
 	t := reg.tenants[id]
-	if held && t != nil && t.Engine != engine && apiOnly(t.Engine) {
+	if held && t != nil && t.Engine != engine {
+		// The user holds it: saying which port serves it reveals nothing.
+		if apiOnly(t.Engine) {
+			return nil, sqlerr.New(sqlerr.Unsupported,
+				"tenant %q is a %s tenant: it is served through the admin API only (POST /api/v1/tenant/query), not on this port", id, t.Engine)
+		}
 		return nil, sqlerr.New(sqlerr.Unsupported,
-			"tenant %q is a %s tenant: it is served through the admin API only (POST /api/v1/tenant/query), not on this port", id, t.Engine)
+			"tenant %q is a %s tenant: connect to the proxy's %s port for it", id, t.Engine, t.Engine)
 	}
 	if !held || t == nil || t.Engine != engine {
 		return nil, sqlerr.New(sqlerr.UnknownTenant,

@@ -249,6 +249,7 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 		if sqlerr.Is(err, sqlerr.AuthFailed) {
 			s.p.LoginFailed("mysql", h.user, c.nc.RemoteAddr().String())
 		}
+		c.log.Info("auth_failed", "user", h.user, "error", err)
 		return nil, err
 	}
 	s.p.LoginSucceeded(h.user)
