@@ -563,7 +563,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 		return
 	}
 	if strings.TrimSpace(req.Query) == "" && strings.TrimSpace(req.SQL) == "" {
-		writeErr(w, errf(http.StatusBadRequest, "invalid_request", "query is required"))
+		writeErr(w, errf(http.StatusBadRequest, "invalid_request", "a question (\"query\") or a statement (\"sql\") is required"))
 		return
 	}
 	if req.MaxResults <= 0 {
