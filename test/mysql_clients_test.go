@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,8 +33,12 @@ func TestMySQLSysbench(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sysbench %s: %v\n%s", test, err, out)
 		}
+		// sysbench ignores only InnoDB's deadlock and lock-wait errors
+		// (1213, 1205, 1020), which the server raises under a concurrent
+		// read-write load with or without a proxy; any other error ends the
+		// run (FATAL). The read-only workloads must have none at all.
 		m := sysbenchErrors.FindStringSubmatch(out)
-		if m == nil || m[1] != "0" {
+		if m == nil || m[1] != "0" && test != "oltp_read_write" || strings.Contains(out, "FATAL") {
 			t.Fatalf("sysbench %s reported errors:\n%s", test, out)
 		}
 		if !regexp.MustCompile(`transactions:\s+[1-9]`).MatchString(out) {
