@@ -91,13 +91,11 @@ func (t *TenantState) CatalogTables() []string {
 func (s *Server) checkRow(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
 	arrived := time.Now()
 	t := b.Tenant
-	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
-	defer cancel()
 	need := arrived.Add(-s.cfg.CatalogRefresh)
 	if dirty := t.catalog.dirty.Load(); dirty > need.UnixNano() {
 		need = time.Unix(0, dirty)
 	}
-	sn, err := s.catalogSnap(ctx, t, need)
+	sn, err := s.catalogSnap(t, need)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +108,7 @@ func (s *Server) checkRow(b *Binding, d policy.Dialect, sql string) (*policy.Dec
 	if len(sn.tables.Unknown(dec)) > 0 && sn.started.Before(arrived) {
 		// A relation created after the snapshot was read may carry the
 		// tenant column: decide again on a reading newer than the text.
-		if sn, err = s.catalogSnap(ctx, t, arrived); err != nil {
+		if sn, err = s.catalogSnap(t, arrived); err != nil {
 			return nil, err
 		}
 		subj.Tables = sn.tables
@@ -138,10 +136,14 @@ func (s *Server) noteDDL(dec *policy.Decision) {
 
 // catalogSnap returns a snapshot of t's catalog whose reading began at or
 // after need, reading the catalog when the current one is older.
-func (s *Server) catalogSnap(ctx context.Context, t *TenantState, need time.Time) (*catalogSnap, error) {
+// A current snapshot is an atomic load: no context or timer per statement;
+// the reading's own timeout (catalogTimeout) starts only when it reads.
+func (s *Server) catalogSnap(t *TenantState, need time.Time) (*catalogSnap, error) {
 	if sn := t.catalog.snap.Load(); sn != nil && !sn.started.Before(need) {
 		return sn, nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+	defer cancel()
 	t.catalog.mu.Lock()
 	defer t.catalog.mu.Unlock()
 	if sn := t.catalog.snap.Load(); sn != nil && !sn.started.Before(need) {
