@@ -160,6 +160,12 @@ type Tenant struct {
 	TenantColumn   string              `mapstructure:"tenant_column"`
 	TenantValue    string              `mapstructure:"tenant_value"`
 	TenantTables   []string            `mapstructure:"tenant_tables"`
+	// TenantField is tenant_column for a mongodb row tenant: the field
+	// every collection's documents are filtered on.
+	TenantField string `mapstructure:"tenant_field"`
+	// Collections is a mongodb tenant's allow-list of collections (empty:
+	// all of its database's collections).
+	Collections []string `mapstructure:"collections"`
 	Pool           pool.Config         `mapstructure:"pool"`
 	Breaker        pool.BreakerConfig  `mapstructure:"breaker"`
 	Limits         proxy.Limits        `mapstructure:"limits"`
@@ -502,10 +508,50 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 		if len(t.Replicas) > 0 {
 			return nil, errors.New("replicas: not available for SQLite tenants")
 		}
+	case proxy.EngineMongo:
+		db, err := pool.MongoDatabase(t.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("dsn: %v", redact(err.Error(), t.DSN))
+		}
+		pt.Mongo = &proxy.MongoBackend{DSN: t.DSN, Database: db}
+		for i, c := range t.Collections {
+			if c == "" || strings.HasPrefix(c, "system.") || strings.ContainsAny(c, "$\x00") {
+				return nil, fmt.Errorf("collections[%d]: %q is not a collection name a tenant may use", i, c)
+			}
+			pt.Mongo.Collections = append(pt.Mongo.Collections, c)
+		}
+		pt.Scope.Database = db
+		if len(t.Replicas) > 0 {
+			return nil, errors.New("replicas: not available for mongodb tenants (name the replica set's members in the DSN)")
+		}
+		if t.TenantColumn != "" {
+			return nil, errors.New("tenant_column: a mongodb tenant names tenant_field")
+		}
+		if len(t.TenantTables) > 0 {
+			return nil, errors.New("tenant_tables: not available for mongodb tenants (every collection of a row tenant is filtered on tenant_field)")
+		}
+		switch iso {
+		case policy.IsolationDatabase:
+			if t.TenantField != "" {
+				return nil, errors.New("tenant_field: only meaningful with isolation row")
+			}
+		case policy.IsolationRow:
+			if t.TenantField == "" {
+				return nil, errors.New("tenant_field: required with isolation row")
+			}
+			if strings.HasPrefix(t.TenantField, "$") || strings.Contains(t.TenantField, "\x00") {
+				return nil, fmt.Errorf("tenant_field: %q is not a field name", t.TenantField)
+			}
+		default:
+			return nil, errors.New("isolation: a mongodb tenant owns a database (isolation database) or shares collections (isolation row with tenant_field)")
+		}
 	case "":
-		return nil, errors.New("engine: missing (postgres, mysql or sqlite)")
+		return nil, errors.New("engine: missing (postgres, mysql, sqlite or mongodb)")
 	default:
-		return nil, fmt.Errorf("engine: unknown engine %q (postgres, mysql or sqlite)", t.Engine)
+		return nil, fmt.Errorf("engine: unknown engine %q (postgres, mysql, sqlite or mongodb)", t.Engine)
+	}
+	if t.Engine != proxy.EngineMongo && (t.TenantField != "" || len(t.Collections) > 0) {
+		return nil, errors.New("tenant_field, collections: only meaningful for mongodb tenants")
 	}
 	switch iso {
 	case policy.IsolationDatabase:
@@ -519,6 +565,15 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 		}
 		pt.PGConfig.RuntimeParams["search_path"] = `"` + strings.ReplaceAll(pt.Scope.Schema, `"`, `""`) + `"`
 	case policy.IsolationRow:
+		if t.Engine == proxy.EngineMongo {
+			// Field names are case-sensitive in MongoDB.
+			pt.Scope.TenantColumn = t.TenantField
+			pt.Scope.TenantValue = t.TenantValue
+			if pt.Scope.TenantValue == "" {
+				pt.Scope.TenantValue = t.ID
+			}
+			break
+		}
 		if t.TenantColumn == "" {
 			return nil, errors.New("tenant_column: required with isolation row")
 		}

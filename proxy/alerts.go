@@ -200,6 +200,9 @@ func (s *Server) watchBreaker(ts *TenantState) {
 	if ts.MySQLPool != nil {
 		ts.MySQLPool.OnBreakerChange(fn)
 	}
+	if ts.MongoPool != nil {
+		ts.MongoPool.OnBreakerChange(fn)
+	}
 }
 
 // breakerChanged runs inside the breaker's state change: it must not block.

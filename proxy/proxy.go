@@ -33,6 +33,10 @@ const (
 	// EngineSQLite tenants (a database file each) are served through the
 	// admin API only (sqlite.go).
 	EngineSQLite = "sqlite"
+	// EngineMongo tenants (a MongoDB database each, or shared collections
+	// filtered on a tenant field) are served through the admin API only
+	// (mongo.go).
+	EngineMongo = "mongodb"
 )
 
 // Tenant is one tenant's configuration, resolved and validated.
@@ -54,6 +58,7 @@ type Tenant struct {
 	ReadAfterWrite time.Duration
 	MySQL          *MySQLBackend  // MySQL tenants: the parsed DSN
 	SQLite         *SQLiteBackend // SQLite tenants: the file's DSNs
+	Mongo          *MongoBackend  // MongoDB tenants: the DSN, database and collections
 }
 
 // MySQLBackend is a MySQL tenant's parsed DSN.
@@ -121,6 +126,8 @@ type TenantState struct {
 	// SQLitePool opens an SQLite tenant's file as configured (writes);
 	// SQLiteROPool read-only, for reads.
 	SQLitePool, SQLiteROPool *pool.Pool[*pool.SQLiteConn]
+	// MongoPool is the backend pool of a MongoDB tenant.
+	MongoPool *pool.Pool[*pool.MongoConn]
 	// ServerParams are the backend's ParameterStatus values, learned from
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
@@ -152,6 +159,9 @@ func (t *TenantState) closePools() {
 		if t.MySQLPool != nil {
 			t.MySQLPool.Close()
 		}
+		if t.MongoPool != nil {
+			t.MongoPool.Close()
+		}
 	})
 }
 
@@ -171,6 +181,8 @@ func (t *TenantState) mainPool() limitedPool {
 		return t.MySQLPool
 	case t.SQLitePool != nil:
 		return t.SQLitePool
+	case t.MongoPool != nil:
+		return t.MongoPool
 	}
 	return nil
 }
@@ -308,6 +320,9 @@ func (s *Server) newTenantState(t *Tenant) *TenantState {
 	if t.Engine == EngineSQLite {
 		ts.SQLitePool = pool.New(t.ID, t.Pool, pool.DialSQLite(t.SQLite.DSN), pool.PingSQLite)
 		ts.SQLiteROPool = pool.New(t.ID+" (read-only)", t.Pool, pool.DialSQLite(t.SQLite.RODSN), pool.PingSQLite)
+	}
+	if t.Engine == EngineMongo && t.Mongo != nil {
+		ts.MongoPool = pool.New(t.ID, t.Pool, s.mongoDialer(ts, t.Mongo), pool.PingMongo)
 	}
 	if t.Engine == EngineMySQL && t.MySQL != nil {
 		ts.MySQLPool = pool.New(t.ID, t.Pool, s.mysqlDialer(ts, t.MySQL), pool.PingMySQL)
@@ -646,6 +661,9 @@ func (t *TenantState) Health() (pool.Health, bool) {
 	if t.MySQLPool != nil {
 		return t.MySQLPool.Health(), true
 	}
+	if t.MongoPool != nil {
+		return t.MongoPool.Health(), true
+	}
 	return pool.Health{}, false
 }
 
@@ -659,6 +677,9 @@ func (t *TenantState) PoolStats() (pool.Stats, bool) {
 	}
 	if t.MySQLPool != nil {
 		return t.MySQLPool.Stats(), true
+	}
+	if t.MongoPool != nil {
+		return t.MongoPool.Stats(), true
 	}
 	return pool.Stats{}, false
 }

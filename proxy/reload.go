@@ -107,5 +107,6 @@ func sameTenant(a, b *Tenant) bool {
 	return a.ID == b.ID && a.Engine == b.Engine && a.DSN == b.DSN &&
 		reflect.DeepEqual(a.Scope, b.Scope) && reflect.DeepEqual(a.Roles, b.Roles) &&
 		reflect.DeepEqual(a.Pool, b.Pool) && a.Limits == b.Limits &&
-		slices.Equal(a.ReplicaDSNs, b.ReplicaDSNs) && a.ReadAfterWrite == b.ReadAfterWrite
+		slices.Equal(a.ReplicaDSNs, b.ReplicaDSNs) && a.ReadAfterWrite == b.ReadAfterWrite &&
+		reflect.DeepEqual(a.Mongo, b.Mongo)
 }

@@ -19,7 +19,7 @@ type SQLiteBackend struct {
 
 // apiOnly reports whether tenants of engine are served through the admin
 // API only (no wire protocol of their own).
-func apiOnly(engine string) bool { return engine == EngineSQLite }
+func apiOnly(engine string) bool { return engine == EngineSQLite || engine == EngineMongo }
 
 // runSQLite runs the policy's rendering of a statement on an SQLite tenant:
 // reads on a read-only connection, writes on one opened as configured.
