@@ -1,0 +1,278 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"github.com/tenantproxy/tenantproxy/policy"
+	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+)
+
+// MongoBackend is a MongoDB tenant's backend: the DSN, the database it
+// names, and the collections the tenant may use (empty: all of them).
+type MongoBackend struct {
+	DSN         string
+	Database    string
+	Collections []string
+}
+
+func (s *Server) mongoDialer(ts *TenantState, m *MongoBackend) pool.Dialer[*pool.MongoConn] {
+	dial := pool.DialMongo(m.DSN, m.Database)
+	return func(ctx context.Context) (*pool.MongoConn, error) {
+		c, err := dial(ctx)
+		if err != nil {
+			s.log.Warn("backend_connect_failed", "tenant", ts.ID, "error", err)
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// DocFunc receives each result document of a MongoDB read, masked. An
+// error stops the read and is returned by Mongo.
+type DocFunc func(doc bson.D) error
+
+// Mongo checks req under b's role, runs it on b's MongoDB tenant and hands
+// every result document to fn (reads). A write's count of documents
+// inserted, changed or deleted is ResultInfo.Rows.
+func (s *Server) Mongo(ctx context.Context, b *Binding, req *policy.MongoRequest, opt QueryOptions, fn DocFunc) (*ResultInfo, error) {
+	if s.draining.Load() {
+		return nil, sqlerr.New(sqlerr.ShuttingDown, "the proxy is shutting down")
+	}
+	t := b.Tenant
+	var aud Statement
+	client := opt.Client
+	if client == "" {
+		client, _ = ctx.Value(clientKey{}).(string)
+	}
+	aud.Begin(ProtocolHTTP, client, b)
+	defer s.Record(&aud)
+	fail := func(err error) (*ResultInfo, error) {
+		aud.Fail(err, "")
+		s.recordError(t.ID, err)
+		return nil, err
+	}
+	if t.MongoPool == nil || t.Mongo == nil {
+		return fail(sqlerr.New(sqlerr.Unsupported, "tenant %q is a %s tenant: MongoDB requests run on MongoDB tenants only", t.ID, t.Engine))
+	}
+	dec, err := policy.CheckMongo(b.Subject, t.Mongo.Collections, req)
+	if err != nil {
+		aud.AddSQL(req.Op + " " + req.Collection)
+		return fail(err)
+	}
+	class := policy.ClassWrite
+	if dec.Read {
+		class = policy.ClassRead
+	}
+	text := dec.Text()
+	aud.Add(&policy.Decision{Rewritten: dec.Rewritten, Stmts: []policy.Stmt{{Class: class, Kind: dec.Op, Tables: dec.Collections}}}, text)
+	if opt.ReadOnly && !dec.Read {
+		return fail(sqlerr.New(sqlerr.Permission, "permission denied: only reads (find, aggregate) may run here, got %s", dec.Op))
+	}
+	info := &ResultInfo{SQL: text, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: dec.Collections}
+	start := time.Now()
+	capHit := false
+	err = s.runMongo(ctx, b, dec, opt, fn, info, &capHit)
+	info.Duration = time.Since(start)
+	if capHit && s.Metrics != nil {
+		s.Metrics.Capped.WithLabelValues(t.ID).Inc()
+	}
+	aud.Rows = int64(info.Rows)
+	if err != nil {
+		aud.Fail(err, "")
+		s.recordError(t.ID, err)
+		return info, err
+	}
+	return info, nil
+}
+
+// PingMongo checks a MongoDB tenant's backend through its pool.
+func (s *Server) PingMongo(ctx context.Context, t *TenantState) error {
+	if t.MongoPool == nil {
+		return sqlerr.New(sqlerr.Unavailable, "tenant %q has no MongoDB pool", t.ID)
+	}
+	it, err := t.MongoPool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if err := pool.PingMongo(ctx, it.Conn); err != nil {
+		t.MongoPool.Fail(it, err)
+		return mongoError(ctx, t, err)
+	}
+	t.MongoPool.Release(it)
+	return nil
+}
+
+func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDecision, opt QueryOptions, fn DocFunc, info *ResultInfo, capHit *bool) error {
+	t := b.Tenant
+	it, err := t.MongoPool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	broken := error(nil)
+	defer func() {
+		if broken != nil {
+			t.MongoPool.Fail(it, broken)
+		} else {
+			t.MongoPool.Release(it)
+		}
+	}()
+	coll := it.Conn.DB.Collection(dec.Collection)
+	check := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		if mongo.IsNetworkError(err) && ctx.Err() == nil {
+			broken = err
+		}
+		return mongoError(ctx, t, err)
+	}
+	if !dec.Read {
+		switch dec.Op {
+		case policy.MongoInsertOne:
+			_, err := coll.InsertOne(ctx, dec.Document)
+			if err != nil {
+				return check(err)
+			}
+			info.Rows = 1
+		case policy.MongoUpdateMany:
+			res, err := coll.UpdateMany(ctx, dec.Filter, dec.Update)
+			if err != nil {
+				return check(err)
+			}
+			info.Rows = int(res.ModifiedCount)
+		case policy.MongoDeleteMany:
+			res, err := coll.DeleteMany(ctx, dec.Filter)
+			if err != nil {
+				return check(err)
+			}
+			info.Rows = int(res.DeletedCount)
+		}
+		return nil
+	}
+	// limit is what the caller gets: the smaller of its own limit and the
+	// role's cap. The backend is asked for one more document, so that a
+	// withheld one shows as truncated.
+	limit, capLimit := opt.Limit, false
+	if dec.Cap > 0 && (limit == 0 || dec.Cap <= limit) {
+		limit, capLimit = dec.Cap, true
+	}
+	pipeline := dec.Pipeline
+	if opt.Limit > 0 && !capLimit {
+		pipeline = append(pipeline[:len(pipeline):len(pipeline)], bson.D{{Key: "$limit", Value: int64(limit) + 1}})
+	}
+	cur, err := coll.Aggregate(ctx, pipeline)
+	if err != nil {
+		return check(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = cur.Close(cctx)
+		cancel()
+	}()
+	if opt.OnColumns != nil {
+		// Documents have no fixed columns: the caller learns them from the
+		// documents themselves.
+		if err := opt.OnColumns(nil); err != nil {
+			return err
+		}
+	}
+	for cur.Next(ctx) {
+		if limit > 0 && info.Rows >= limit {
+			info.Truncated = true
+			*capHit = capLimit
+			break
+		}
+		var doc bson.D
+		if err := bson.Unmarshal(cur.Current, &doc); err != nil {
+			return sqlerr.Wrap(sqlerr.Internal, err, "cannot decode a document from tenant %q", t.ID)
+		}
+		for _, m := range dec.Masks {
+			maskPath(doc, strings.Split(m, "."), b.Role.Mask)
+		}
+		info.Rows++
+		if err := fn(doc); err != nil {
+			return err
+		}
+	}
+	return check(cur.Err())
+}
+
+// maskPath replaces the value at path in doc (in every element of the
+// arrays on the way) with the role's mask: text as MaskValue says, any
+// other value as null. Field names match case-insensitively, as the
+// policy's checks do.
+func maskPath(doc bson.D, path []string, style string) {
+	for i := range doc {
+		if !strings.EqualFold(doc[i].Key, path[0]) {
+			continue
+		}
+		if len(path) == 1 {
+			doc[i].Value = maskedValue(doc[i].Value, style)
+			continue
+		}
+		maskIn(doc[i].Value, path[1:], style)
+	}
+}
+
+func maskIn(v any, path []string, style string) {
+	switch x := v.(type) {
+	case bson.D:
+		maskPath(x, path, style)
+	case bson.A:
+		for _, e := range x {
+			maskIn(e, path, style)
+		}
+	}
+}
+
+func maskedValue(v any, style string) any {
+	switch x := v.(type) {
+	case nil, bson.Null, bson.Undefined:
+		return v
+	case string:
+		if m := MaskValue(style, true, []byte(x)); m != nil {
+			return string(m)
+		}
+		return nil
+	}
+	return nil
+}
+
+// mongoError reports a MongoDB request's failure: the context's when it
+// ended it, else the server's own message with a kind the API maps.
+func mongoError(ctx context.Context, t *TenantState, err error) error {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ctxError(ctx, t.ID)
+	}
+	if mongo.IsTimeout(err) {
+		return sqlerr.Wrap(sqlerr.StatementTimeout, err, "the MongoDB request timed out on tenant %q", t.ID)
+	}
+	if mongo.IsNetworkError(err) || errors.Is(err, mongo.ErrClientDisconnected) {
+		return sqlerr.Wrap(sqlerr.Unavailable, err, "lost the connection to the MongoDB server of tenant %q", t.ID)
+	}
+	if mongo.IsDuplicateKeyError(err) {
+		return sqlerr.Wrap(sqlerr.InvalidValue, err, "tenant %q: %s", t.ID, err.Error())
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		var ce mongo.CommandError
+		if errors.As(err, &ce) && (ce.Code == 13 || ce.Code == 18) { // Unauthorized, AuthenticationFailed
+			return sqlerr.Wrap(sqlerr.Permission, err, "tenant %q: the MongoDB server refused the request: %s", t.ID, err.Error())
+		}
+		return sqlerr.Wrap(sqlerr.Syntax, err, "tenant %q: the MongoDB server refused the request: %s", t.ID, err.Error())
+	}
+	var sel topology.ServerSelectionError
+	if errors.As(err, &sel) {
+		return sqlerr.Wrap(sqlerr.Unavailable, err, "the MongoDB server of tenant %q is not reachable", t.ID)
+	}
+	return sqlerr.Wrap(sqlerr.Unavailable, err, "tenant %q: %s", t.ID, fmt.Sprint(err))
+}
