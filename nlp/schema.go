@@ -18,7 +18,8 @@ import (
 	"time"
 )
 
-// Dialect is the SQL dialect of a tenant ("postgres" or "mysql").
+// Dialect is the query language of a tenant ("postgres", "mysql",
+// "sqlite" or "mongodb").
 type Dialect string
 
 // Dialects.
@@ -65,6 +66,8 @@ type Table struct {
 	ForeignKeys []ForeignKey `json:"foreign_keys,omitempty"`
 	RowEstimate int64        `json:"row_estimate"`
 	View        bool         `json:"view,omitempty"`
+	// Indexes are a MongoDB collection's indexes (IntrospectMongo).
+	Indexes []Index `json:"indexes,omitempty"`
 }
 
 // Column is one column of a table.
@@ -78,6 +81,19 @@ type Column struct {
 	Values []string `json:"-"`
 	// Indexed reports that Values holds the column's every value.
 	Indexed bool `json:"value_index,omitempty"`
+
+	// What the sample of a MongoDB collection showed of a field
+	// (IntrospectMongo); Name is then a dotted path.
+
+	// Types maps each BSON type seen ($type alias: "string", "int", …) to
+	// the share of sampled documents holding it there.
+	Types map[string]float64 `json:"types,omitempty"`
+	// Presence is the share of sampled documents holding the field.
+	Presence float64 `json:"presence,omitempty"`
+	// Array reports that some documents hold an array there (the column's
+	// types are then those of the elements); Object, a nested document.
+	Array  bool `json:"array,omitempty"`
+	Object bool `json:"object,omitempty"`
 }
 
 // ForeignKey is a declared foreign key.
