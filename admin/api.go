@@ -461,11 +461,14 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 // --- queries ---
 
 type queryRequest struct {
-	Query           string `json:"query"`
-	SQL             string `json:"sql"`
-	MaxResults      int    `json:"max_results"`
-	IncludeAnalysis bool   `json:"include_analysis"`
-	CacheEnabled    *bool  `json:"cache_enabled"`
+	Query string `json:"query"`
+	SQL   string `json:"sql"`
+	// Mongo is a request on a MongoDB tenant, in Extended JSON (see
+	// policy.ParseMongoRequest).
+	Mongo           json.RawMessage `json:"mongo"`
+	MaxResults      int             `json:"max_results"`
+	IncludeAnalysis bool            `json:"include_analysis"`
+	CacheEnabled    *bool           `json:"cache_enabled"`
 	// AllowLowConfidence answers a question whose translation's confidence
 	// is under nlp.AnswerThreshold with the best guess, marked
 	// low_confidence, instead of declining it.
@@ -481,6 +484,7 @@ type queryResponse struct {
 	ColumnTypes      []string  `json:"column_types"`
 	Rows             [][]any   `json:"rows"`
 	RowCount         int       `json:"row_count"`
+	RowsAffected     *int      `json:"rows_affected,omitempty"` // a MongoDB write's documents
 	Truncated        bool      `json:"truncated"`
 	ExecutionTimeMS  float64   `json:"execution_time_ms"`
 	Cached           bool      `json:"cached"`
@@ -494,6 +498,7 @@ type queryResponse struct {
 	Role             string    `json:"-"`
 	tables           []string  // the tables the statement read, for invalidation
 	perCaller        bool      // the rows depend on the caller (USER()): never cached
+	write            bool      // a write (MongoDB): never cached
 }
 
 type analysis struct {
@@ -562,8 +567,27 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 		writeErr(w, e)
 		return
 	}
-	if strings.TrimSpace(req.Query) == "" && strings.TrimSpace(req.SQL) == "" {
+	if strings.TrimSpace(req.Query) == "" && strings.TrimSpace(req.SQL) == "" && len(req.Mongo) == 0 {
+		if isMongo(b) {
+			writeErr(w, errf(http.StatusBadRequest, "invalid_request", "a question (\"query\") or a MongoDB request (\"mongo\") is required"))
+			return
+		}
 		writeErr(w, errf(http.StatusBadRequest, "invalid_request", "a question (\"query\") or a statement (\"sql\") is required"))
+		return
+	}
+	var mr *policy.MongoRequest
+	if len(req.Mongo) > 0 {
+		if req.Query != "" || req.SQL != "" {
+			writeErr(w, errf(http.StatusBadRequest, "invalid_request", "give exactly one of query (a question), sql and mongo"))
+			return
+		}
+		var e *apiError
+		if mr, e = mongoRequest(b, req.Mongo); e != nil {
+			writeErr(w, e)
+			return
+		}
+	} else if isMongo(b) && req.Query == "" {
+		writeErr(w, fromError(mongoNotSQL(b)))
 		return
 	}
 	if req.MaxResults <= 0 {
@@ -576,7 +600,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 	st := s.tstats(b.Tenant.ID)
 	ctx := r.Context()
 	kind, text := "nl", normQuestion(req.Query)
-	if req.Query == "" {
+	switch {
+	case mr != nil:
+		kind, text = "mongo", mongoKeyText(b, req.Mongo)
+		if mr.Op != policy.MongoFind && mr.Op != policy.MongoAggregate {
+			useCache = false // a write is never answered from the cache
+		}
+	case req.Query == "":
 		kind, text = "sql", strings.TrimSpace(req.SQL)
 	}
 	var gen int64
@@ -610,7 +640,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 		st.misses.Add(1)
 	}
 	seq := s.p.WriteSeq(ctx, b.Tenant.ID) // writes while it runs make it uncacheable
-	resp, err := s.answer(ctx, b, req, kind)
+	var resp *queryResponse
+	var err error
+	if mr != nil {
+		resp, err = s.answerMongo(ctx, b, req, mr)
+	} else {
+		resp, err = s.answer(ctx, b, req, kind)
+	}
 	st.queries.Add(1)
 	st.nanos.Add(int64(time.Since(start)))
 	if err != nil {
@@ -620,7 +656,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, b *proxy.Binding)
 	}
 	resp.ExecutionTimeMS = ms(time.Since(start))
 	raw, _ := json.Marshal(resp)
-	if useCache && !resp.perCaller {
+	if useCache && !resp.perCaller && !resp.write {
 		s.storeAnswer(ctx, b, key, seq, resp.tables, raw)
 	}
 	sr, _ := json.Marshal(storedResult{Tenant: b.Tenant.ID, Role: b.Role.Name, Key: resultKey(b), Resp: resp})
@@ -680,6 +716,9 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 
 // answer translates (for a question) and runs the statement.
 func (s *Server) answer(ctx context.Context, b *proxy.Binding, req queryRequest, kind string) (*queryResponse, error) {
+	if isMongo(b) {
+		return nil, mongoNoQuestions(b)
+	}
 	resp := &queryResponse{QueryID: newID(), TenantID: b.Tenant.ID, Role: b.Role.Name, CreatedAt: time.Now().UTC(), Confidence: 1, Source: "sql"}
 	sql := req.SQL
 	if kind == "nl" {
@@ -758,12 +797,28 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, b *proxy.Binding
 		writeErr(w, e)
 		return
 	}
+	if len(req.Mongo) > 0 {
+		if req.Query != "" || req.SQL != "" {
+			writeErr(w, errf(http.StatusBadRequest, "invalid_request", "give exactly one of query (a question), sql and mongo"))
+			return
+		}
+		s.exportMongo(w, r, b, format, req)
+		return
+	}
+	if isMongo(b) && req.Query == "" {
+		writeErr(w, fromError(mongoNotSQL(b)))
+		return
+	}
 	if (req.Query == "") == (req.SQL == "") {
 		writeErr(w, errf(http.StatusBadRequest, "invalid_request", "give exactly one of query (a question) and sql"))
 		return
 	}
 	ctx := r.Context()
 	sql := req.SQL
+	if isMongo(b) {
+		writeErr(w, fromError(mongoNoQuestions(b)))
+		return
+	}
 	if req.Query != "" {
 		tr, err := s.translate(ctx, b, req.Query)
 		if err != nil {
@@ -884,7 +939,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, b *proxy.Binding
 	defer cancel()
 	conn, status, code := "connected", "healthy", http.StatusOK
 	start := time.Now()
-	if _, err := s.p.SystemQuery(ctx, b.Tenant, "SELECT 1", func([]any) error { return nil }); err != nil {
+	var perr error
+	if isMongo(b) {
+		perr = s.p.PingMongo(ctx, b.Tenant)
+	} else {
+		_, perr = s.p.SystemQuery(ctx, b.Tenant, "SELECT 1", func([]any) error { return nil })
+	}
+	if perr != nil {
 		conn, status, code = "error", "unhealthy", http.StatusServiceUnavailable
 	}
 	ping := time.Since(start)

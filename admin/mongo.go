@@ -335,3 +335,8 @@ func (s *Server) exportMongo(w http.ResponseWriter, r *http.Request, b *proxy.Bi
 func mongoNotSQL(b *proxy.Binding) error {
 	return sqlerr.New(sqlerr.Unsupported, "tenant %q is a MongoDB tenant: send a MongoDB request (\"mongo\": {\"collection\": ..., \"pipeline\": [...]} or \"find\": {...}), not SQL", b.Tenant.ID)
 }
+
+// mongoNoQuestions refuses a question on a MongoDB tenant.
+func mongoNoQuestions(b *proxy.Binding) error {
+	return sqlerr.New(sqlerr.Unsupported, "questions on MongoDB tenant %q are not answered: send a MongoDB request (\"mongo\": {\"collection\": ..., \"pipeline\": [...]})", b.Tenant.ID)
+}

@@ -11,6 +11,8 @@ import (
 	"github.com/tenantproxy/tenantproxy/nlp"
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/proxy"
+	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // schemaEntry is one tenant's introspected schema and its per-role views.
@@ -77,7 +79,13 @@ func (s *Server) schemaFor(ctx context.Context, b *proxy.Binding) (*nlp.Schema, 
 		if b.Tenant.Scope.Isolation == policy.IsolationRow {
 			scope = nlp.RowScope{Column: b.Tenant.Scope.TenantColumn, Value: b.Tenant.Scope.TenantValue}
 		}
-		sc, err := nlp.Introspect(ctx, catalogRunner{s.p, b.Tenant}, d, scope)
+		var sc *nlp.Schema
+		var err error
+		if b.Tenant.Engine == proxy.EngineMongo {
+			sc, err = s.introspectMongo(ctx, b.Tenant)
+		} else {
+			sc, err = nlp.Introspect(ctx, catalogRunner{s.p, b.Tenant}, d, scope)
+		}
 		if err != nil {
 			s.log.Warn("schema_introspection_failed", "tenant", b.Tenant.ID, "error", err)
 			return nil, err
@@ -92,6 +100,23 @@ func (s *Server) schemaFor(ctx context.Context, b *proxy.Binding) (*nlp.Schema, 
 	v := e.schema.Filter(func(table string) bool { return tableAllowed(b.Role, table) }, nil)
 	e.byRole[key] = v
 	return v, nil
+}
+
+// introspectMongo infers a MongoDB tenant's schema from sampled documents.
+// A row tenant's collections hold other tenants' documents, which a sample
+// would read (their fields and values): until the sampling can be confined
+// to the tenant's documents, its schema is refused.
+func (s *Server) introspectMongo(ctx context.Context, t *proxy.TenantState) (*nlp.Schema, error) {
+	if t.Scope.Isolation == policy.IsolationRow {
+		return nil, sqlerr.New(sqlerr.Unsupported, "the schema of MongoDB tenant %q is not available: its collections are shared with other tenants, and inferring fields from sampled documents would read theirs", t.ID)
+	}
+	var sc *nlp.Schema
+	err := s.p.WithMongo(ctx, t, func(db *mongo.Database) error {
+		var err error
+		sc, err = nlp.IntrospectMongo(ctx, db, nlp.MongoIntrospectOptions{Collections: t.Mongo.Collections})
+		return err
+	})
+	return sc, err
 }
 
 // tableAllowed applies the role's allowed_tables and denied_tables.

@@ -276,3 +276,26 @@ func mongoError(ctx context.Context, t *TenantState, err error) error {
 	}
 	return sqlerr.Wrap(sqlerr.Unavailable, err, "tenant %q: %s", t.ID, fmt.Sprint(err))
 }
+
+// WithMongo runs fn, which the proxy itself wrote (schema introspection),
+// on a connection of MongoDB tenant t's pool: no role, no policy. Never
+// let a client's request reach it.
+func (s *Server) WithMongo(ctx context.Context, t *TenantState, fn func(db *mongo.Database) error) error {
+	if t.MongoPool == nil {
+		return sqlerr.New(sqlerr.Unavailable, "tenant %q has no MongoDB pool", t.ID)
+	}
+	it, err := t.MongoPool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	err = fn(it.Conn.DB)
+	if err != nil && mongo.IsNetworkError(err) && ctx.Err() == nil {
+		t.MongoPool.Fail(it, err)
+		return mongoError(ctx, t, err)
+	}
+	t.MongoPool.Release(it)
+	if err != nil {
+		return mongoError(ctx, t, err)
+	}
+	return nil
+}
