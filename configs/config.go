@@ -152,20 +152,20 @@ type Log struct {
 
 // Tenant is one entry of tenants.
 type Tenant struct {
-	ID             string              `mapstructure:"id"`
-	Engine         string              `mapstructure:"engine"`
-	DSN            string              `mapstructure:"dsn"`
-	Isolation      string              `mapstructure:"isolation"`
-	Schema         string              `mapstructure:"schema"`
-	TenantColumn   string              `mapstructure:"tenant_column"`
-	TenantValue    string              `mapstructure:"tenant_value"`
-	TenantTables   []string            `mapstructure:"tenant_tables"`
+	ID           string   `mapstructure:"id"`
+	Engine       string   `mapstructure:"engine"`
+	DSN          string   `mapstructure:"dsn"`
+	Isolation    string   `mapstructure:"isolation"`
+	Schema       string   `mapstructure:"schema"`
+	TenantColumn string   `mapstructure:"tenant_column"`
+	TenantValue  string   `mapstructure:"tenant_value"`
+	TenantTables []string `mapstructure:"tenant_tables"`
 	// TenantField is tenant_column for a mongodb row tenant: the field
 	// every collection's documents are filtered on.
 	TenantField string `mapstructure:"tenant_field"`
 	// Collections is a mongodb tenant's allow-list of collections (empty:
 	// all of its database's collections).
-	Collections []string `mapstructure:"collections"`
+	Collections    []string            `mapstructure:"collections"`
 	Pool           pool.Config         `mapstructure:"pool"`
 	Breaker        pool.BreakerConfig  `mapstructure:"breaker"`
 	Limits         proxy.Limits        `mapstructure:"limits"`
