@@ -325,4 +325,3 @@ func runGroup(ctx context.Context, in Iter, idExpr expr, fields []groupField, li
 	}
 	return out, nil
 }
-

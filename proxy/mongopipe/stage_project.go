@@ -107,6 +107,8 @@ func compileProject(spec any) (stage, error) {
 		switch {
 		case f.flag && isID:
 			idIncluded = f.include
+			// {_id: 1} alone is an inclusion projection.
+			inclusion = inclusion || (f.include && len(fields) == 1)
 		case f.flag && f.include, !f.flag:
 			inclusion = true
 		default:
