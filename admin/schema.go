@@ -111,7 +111,7 @@ func (s *Server) introspectMongo(ctx context.Context, t *proxy.TenantState) (*nl
 		return nil, sqlerr.New(sqlerr.Unsupported, "the schema of MongoDB tenant %q is not available: its collections are shared with other tenants, and inferring fields from sampled documents would read theirs", t.ID)
 	}
 	var sc *nlp.Schema
-	err := s.p.WithMongo(ctx, t, func(db *mongo.Database) error {
+	err := s.p.WithMongo(ctx, t, func(ctx context.Context, db *mongo.Database) error {
 		var err error
 		sc, err = nlp.IntrospectMongo(ctx, db, nlp.MongoIntrospectOptions{Collections: t.Mongo.Collections})
 		return err

@@ -611,6 +611,13 @@ func buildTenant(t Tenant, shared map[string]*policy.Role) (*proxy.Tenant, error
 		if err != nil {
 			return nil, fmt.Errorf("roles.%s.%w", name, err)
 		}
+		if t.Engine != proxy.EngineMongo {
+			for i, mc := range r.MaskedColumns {
+				if strings.Count(mc, ".") > 1 {
+					return nil, fmt.Errorf("roles.%s.masked_columns[%d]: %q: nested field paths are for mongodb tenants (SQL tenants name table.column)", name, i, mc)
+				}
+			}
+		}
 		pt.Roles[name] = r
 	}
 	for i, dsn := range t.Replicas {

@@ -100,7 +100,12 @@ func (r *Role) Validate() error {
 	}
 	for i, mc := range r.MaskedColumns {
 		tbl, col, ok := strings.Cut(mc, ".")
-		if !ok || !validIdent(tbl) || !validIdent(col) {
+		// col may be a dotted field path (MongoDB tenants: a nested field).
+		okPath := ok
+		for _, seg := range strings.Split(col, ".") {
+			okPath = okPath && validIdent(seg)
+		}
+		if !okPath || !validIdent(tbl) {
 			errs = append(errs, fmt.Errorf("masked_columns[%d]: %q is not table.column", i, mc))
 		}
 	}

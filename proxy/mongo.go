@@ -7,12 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"io"
+	"slices"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy/mongopipe"
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
 )
 
@@ -169,15 +173,21 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 	if opt.Limit > 0 && !capLimit {
 		pipeline = append(pipeline[:len(pipeline):len(pipeline)], bson.D{{Key: "$limit", Value: int64(limit) + 1}})
 	}
-	cur, err := coll.Aggregate(ctx, pipeline)
+	caps, err := s.mongoCaps(ctx, t, it.Conn.DB)
+	if err != nil {
+		return check(err)
+	}
+	var row func(ctx context.Context) (bson.D, error)
+	iter, err := s.mongoPipeline(ctx, b, dec, it.Conn.DB, dec.Collection, pipeline, caps, 0)
 	if err != nil {
 		return check(err)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = cur.Close(cctx)
+		_ = iter.Close(cctx)
 		cancel()
 	}()
+	row = iter.Next
 	if opt.OnColumns != nil {
 		// Documents have no fixed columns: the caller learns them from the
 		// documents themselves.
@@ -185,15 +195,18 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 			return err
 		}
 	}
-	for cur.Next(ctx) {
+	for {
+		doc, err := row(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return check(err)
+		}
 		if limit > 0 && info.Rows >= limit {
 			info.Truncated = true
 			*capHit = capLimit
-			break
-		}
-		var doc bson.D
-		if err := bson.Unmarshal(cur.Current, &doc); err != nil {
-			return sqlerr.Wrap(sqlerr.Internal, err, "cannot decode a document from tenant %q", t.ID)
+			return nil
 		}
 		for _, m := range dec.Masks {
 			maskPath(doc, strings.Split(m, "."), b.Role.Mask)
@@ -203,7 +216,78 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 			return err
 		}
 	}
-	return check(cur.Err())
+}
+
+// mongoCaps returns what tenant t's server runs of a pipeline, asked once.
+func (s *Server) mongoCaps(ctx context.Context, t *TenantState, db *mongo.Database) (mongopipe.Caps, error) {
+	if c := t.mongoCaps.Load(); c != nil {
+		return *c, nil
+	}
+	c, err := mongopipe.Detect(ctx, db)
+	if err != nil {
+		return mongopipe.Caps{}, err
+	}
+	t.mongoCaps.Store(&c)
+	return c, nil
+}
+
+// mongoLookupDepth bounds $lookups inside looked-up pipelines.
+const mongoLookupDepth = 8
+
+// mongoPipeline runs a checked pipeline on coll: the part the server runs
+// exactly goes to it, the rest is completed over its cursor
+// (mongopipe). A $lookup completed here reads the foreign collection
+// through mongoLookup, which applies the tenant's filter again.
+func (s *Server) mongoPipeline(ctx context.Context, b *Binding, dec *policy.MongoDecision, db *mongo.Database, coll string, pipeline []bson.D, caps mongopipe.Caps, depth int) (mongopipe.Iter, error) {
+	push, local := mongopipe.Split(pipeline, caps)
+	cur, err := db.Collection(coll).Aggregate(ctx, push)
+	if err != nil {
+		return nil, err
+	}
+	in := mongopipe.CursorIter(cur)
+	if len(local) == 0 {
+		return in, nil
+	}
+	env := mongopipe.Env{Lookup: func(ctx context.Context, from, foreignField string, values []any, sub []bson.D) ([]bson.D, error) {
+		return s.mongoLookup(ctx, b, dec, db, from, foreignField, values, sub, caps, depth+1)
+	}}
+	out, err := mongopipe.Eval(ctx, local, in, env)
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = in.Close(cctx)
+		cancel()
+		return nil, err
+	}
+	return out, nil
+}
+
+// mongoLookup reads the documents of from that a $lookup joins: only a
+// collection the policy checked for this request, only the tenant's
+// documents, with the looked-up pipeline (already checked and rewritten).
+// Masks of the joined documents are applied with the request's output.
+func (s *Server) mongoLookup(ctx context.Context, b *Binding, dec *policy.MongoDecision, db *mongo.Database, from, foreignField string, values []any, sub []bson.D, caps mongopipe.Caps, depth int) ([]bson.D, error) {
+	if depth > mongoLookupDepth {
+		return nil, sqlerr.New(sqlerr.Unsupported, "$lookup nests too deeply (over %d levels)", mongoLookupDepth)
+	}
+	if !slices.Contains(dec.Collections, from) {
+		// The policy names every collection a request reads: a lookup of
+		// another one means the pipeline is not the one it checked.
+		return nil, sqlerr.New(sqlerr.Permission, "permission denied: $lookup of collection %q, which the request's check did not cover", from)
+	}
+	var p []bson.D
+	sc := b.Tenant.Scope
+	if sc.Isolation == policy.IsolationRow && sc.TenantColumn != "" {
+		p = append(p, bson.D{{Key: "$match", Value: bson.D{{Key: sc.TenantColumn, Value: sc.TenantValue}}}})
+	}
+	if foreignField != "" {
+		p = append(p, bson.D{{Key: "$match", Value: bson.D{{Key: foreignField, Value: bson.D{{Key: "$in", Value: bson.A(values)}}}}}})
+	}
+	p = append(p, sub...)
+	it, err := s.mongoPipeline(ctx, b, dec, db, from, p, caps, depth)
+	if err != nil {
+		return nil, err
+	}
+	return mongopipe.Collect(ctx, it, mongopipe.DefaultMaxDocs)
 }
 
 // maskPath replaces the value at path in doc (in every element of the
@@ -253,6 +337,10 @@ func mongoError(ctx context.Context, t *TenantState, err error) error {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return ctxError(ctx, t.ID)
 	}
+	var pe *mongopipe.Error
+	if errors.As(err, &pe) {
+		return sqlerr.Wrap(sqlerr.Unsupported, err, "tenant %q: %s", t.ID, pe.Msg)
+	}
 	if mongo.IsTimeout(err) {
 		return sqlerr.Wrap(sqlerr.StatementTimeout, err, "the MongoDB request timed out on tenant %q", t.ID)
 	}
@@ -280,7 +368,7 @@ func mongoError(ctx context.Context, t *TenantState, err error) error {
 // WithMongo runs fn, which the proxy itself wrote (schema introspection),
 // on a connection of MongoDB tenant t's pool: no role, no policy. Never
 // let a client's request reach it.
-func (s *Server) WithMongo(ctx context.Context, t *TenantState, fn func(db *mongo.Database) error) error {
+func (s *Server) WithMongo(ctx context.Context, t *TenantState, fn func(ctx context.Context, db *mongo.Database) error) error {
 	if t.MongoPool == nil {
 		return sqlerr.New(sqlerr.Unavailable, "tenant %q has no MongoDB pool", t.ID)
 	}
@@ -288,7 +376,14 @@ func (s *Server) WithMongo(ctx context.Context, t *TenantState, fn func(db *mong
 	if err != nil {
 		return err
 	}
-	err = fn(it.Conn.DB)
+	// The driver turns a deadline into maxTimeMS on every command, which
+	// some servers refuse on some commands (FerretDB: distinct); ending
+	// ctx still cancels the work, by closing the connection.
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	err = fn(fctx, it.Conn.DB)
+	stop()
+	cancel()
 	if err != nil && mongo.IsNetworkError(err) && ctx.Err() == nil {
 		t.MongoPool.Fail(it, err)
 		return mongoError(ctx, t, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/pool"
+	"github.com/tenantproxy/tenantproxy/proxy/mongopipe"
 	"github.com/tenantproxy/tenantproxy/proxy/scram"
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
 )
@@ -132,7 +133,8 @@ type TenantState struct {
 	// the first backend connection (Postgres tenants).
 	serverParams atomic.Pointer[map[string]string]
 	lim          limiter
-	catalog      catalog // row isolation: the live catalog snapshot (catalog.go)
+	mongoCaps    atomic.Pointer[mongopipe.Caps] // what a MongoDB tenant's server runs of a pipeline
+	catalog      catalog                        // row isolation: the live catalog snapshot (catalog.go)
 	// retired is set when a reload replaced or removed the tenant: its
 	// pool closes once no client is bound to it any more.
 	retired   atomic.Bool
