@@ -209,7 +209,7 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 			return nil
 		}
 		for _, m := range dec.Masks {
-			maskPath(doc, strings.Split(m, "."), b.Role.Mask)
+			maskPath(doc, splitPath(m), b.Role.Mask)
 		}
 		info.Rows++
 		if err := fn(doc); err != nil {
@@ -289,6 +289,8 @@ func (s *Server) mongoLookup(ctx context.Context, b *Binding, dec *policy.MongoD
 	}
 	return mongopipe.Collect(ctx, it, mongopipe.DefaultMaxDocs)
 }
+
+func splitPath(p string) []string { return strings.Split(p, ".") }
 
 // maskPath replaces the value at path in doc (in every element of the
 // arrays on the way) with the role's mask: text as MaskValue says, any
