@@ -50,7 +50,9 @@ func DialMongo(dsn, db string) Dialer[*MongoConn] {
 			// The pool's own health checks and pre-ping watch the server;
 			// the driver's monitor only needs to notice a restart.
 			SetHeartbeatInterval(30 * time.Second).
-			SetServerSelectionTimeout(5 * time.Second).
+			// A server that cannot be reached fails the request soon: the
+			// breaker, not the driver's waiting, handles an outage.
+			SetServerSelectionTimeout(2 * time.Second).
 			SetRetryWrites(false) // a write is tried once: the caller sees its outcome
 		if dl, ok := ctx.Deadline(); ok {
 			if d := time.Until(dl); d > 0 {

@@ -134,7 +134,7 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 		if err == nil {
 			return nil
 		}
-		if mongo.IsNetworkError(err) && ctx.Err() == nil {
+		if ctx.Err() == nil && mongoBackendDown(err) {
 			broken = err
 		}
 		return mongoError(ctx, t, err)
@@ -333,6 +333,14 @@ func maskedValue(v any, style string) any {
 	return nil
 }
 
+// mongoBackendDown reports whether err means the server is gone (the
+// connection is dropped and the breaker counts it), not that it refused
+// the request.
+func mongoBackendDown(err error) bool {
+	var sel topology.ServerSelectionError
+	return mongo.IsNetworkError(err) || errors.As(err, &sel) || errors.Is(err, mongo.ErrClientDisconnected)
+}
+
 // mongoError reports a MongoDB request's failure: the context's when it
 // ended it, else the server's own message with a kind the API maps.
 func mongoError(ctx context.Context, t *TenantState, err error) error {
@@ -386,7 +394,7 @@ func (s *Server) WithMongo(ctx context.Context, t *TenantState, fn func(ctx cont
 	err = fn(fctx, it.Conn.DB)
 	stop()
 	cancel()
-	if err != nil && mongo.IsNetworkError(err) && ctx.Err() == nil {
+	if err != nil && mongoBackendDown(err) && ctx.Err() == nil {
 		t.MongoPool.Fail(it, err)
 		return mongoError(ctx, t, err)
 	}

@@ -43,6 +43,8 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 type mongoServer struct {
 	Addr   string
 	Client *mongo.Client
+	// Stop kills the server (an outage).
+	Stop func()
 }
 
 // startFerretDB starts FerretDB for the test and stops it at its end.
@@ -72,10 +74,11 @@ func startFerretDB(t testing.TB) *mongoServer {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Kill()
 		<-exited
-	})
+	}
+	t.Cleanup(stop)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -97,8 +100,12 @@ func startFerretDB(t testing.TB) *mongoServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	return &mongoServer{Addr: addr, Client: client}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = client.Disconnect(ctx)
+	})
+	return &mongoServer{Addr: addr, Client: client, Stop: stop}
 }
 
 // dbName is a fresh database name for prefix.

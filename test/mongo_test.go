@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -458,4 +459,47 @@ users:
 			t.Fatalf("mysql: %v", err)
 		}
 	})
+}
+
+// TestMongoOutage takes a MongoDB tenant's server down: its requests fail
+// with 503 and a message naming the tenant, its breaker opens, its health
+// says unhealthy, and another tenant is untouched.
+func TestMongoOutage(t *testing.T) {
+	m := startFerretDB(t)
+	db := dbName("outage")
+	m.insert(t, db, "things", `{"_id": 1, "name": "one"}`)
+	lite := sqliteFile(t, "lite_up")
+	api := startAPI(t, fmt.Sprintf(`
+tenants:
+  - {id: docs, engine: mongodb, dsn: "mongodb://%s/%s", pool: {size: 2, timeout: 2s}, breaker: {threshold: 2, timeout: 30s}}
+  - {id: lite, engine: sqlite, dsn: "file:%s"}
+users:
+  - {name: ann, password: ann-pw, tenants: {docs: analyst, lite: analyst}}
+`, m.Addr, db, lite))
+	ann := api.login(t, "ann", "ann-pw", "docs")
+	annLite := api.login(t, "ann", "ann-pw", "lite")
+	if st, r := api.mongoCall(t, ann, `{"collection": "things", "find": {}}`); st != 200 || fmt.Sprint(r["rows"]) != "[[1 one]]" {
+		t.Fatalf("before: HTTP %d %v", st, r)
+	}
+	m.Stop()
+	var last map[string]any
+	for i := 0; i < 4; i++ {
+		t0 := time.Now()
+		st, r := api.mongoCall(t, ann, `{"collection": "things", "find": {}}`)
+		t.Logf("request %d: %s %d %s", i, time.Since(t0), st, errMessage(r))
+		if st != 503 || !strings.Contains(errMessage(r), `"docs"`) {
+			t.Fatalf("request %d during the outage: HTTP %d %v", i, st, r)
+		}
+		last = r
+	}
+	ts, _ := api.Proxy.Tenant("docs")
+	if h := ts.MongoPool.Health(); h.Breaker != "open" {
+		t.Fatalf("breaker %+v after the outage (last answer %v)", h, last)
+	}
+	if r := api.call(t, "GET", "/api/v1/tenant/health", ann, nil); r.Status != 503 || !strings.Contains(string(r.Body), "unhealthy") {
+		t.Fatalf("health: HTTP %d %s", r.Status, r.Body)
+	}
+	if st, r := api.sqlQuery(t, annLite, "SELECT count(*) FROM customers"); st != 200 || fmt.Sprint(r["rows"]) != "[[5]]" {
+		t.Fatalf("the other tenant: HTTP %d %v", st, r)
+	}
 }
