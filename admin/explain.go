@@ -5,6 +5,7 @@ package admin
 // operators, another user's or role's), without running it.
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,9 +15,11 @@ import (
 )
 
 type explainRequest struct {
-	SQL  string `json:"sql"`
-	User string `json:"user"`
-	Role string `json:"role"`
+	SQL string `json:"sql"`
+	// Mongo is a MongoDB tenant's request (as for /tenant/query).
+	Mongo json.RawMessage `json:"mongo"`
+	User  string          `json:"user"`
+	Role  string          `json:"role"`
 }
 
 func (s *Server) explainPolicy(w http.ResponseWriter, r *http.Request, b *proxy.Binding) {
@@ -25,7 +28,7 @@ func (s *Server) explainPolicy(w http.ResponseWriter, r *http.Request, b *proxy.
 		writeErr(w, e)
 		return
 	}
-	if strings.TrimSpace(req.SQL) == "" {
+	if strings.TrimSpace(req.SQL) == "" && len(req.Mongo) == 0 {
 		writeErr(w, errf(http.StatusBadRequest, "invalid_request", "sql: give the statement to explain"))
 		return
 	}
@@ -41,6 +44,10 @@ func (s *Server) explainPolicy(w http.ResponseWriter, r *http.Request, b *proxy.
 			field = "role"
 		}
 		writeErr(w, errf(http.StatusBadRequest, "invalid_request", "%s: %v", field, err))
+		return
+	}
+	if len(req.Mongo) > 0 || isMongo(nb) {
+		s.explainMongo(w, nb, req)
 		return
 	}
 	x := s.p.Explain(nb, req.SQL)
@@ -69,4 +76,36 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// explainMongo is the policy's dry run of a MongoDB request.
+func (s *Server) explainMongo(w http.ResponseWriter, nb *proxy.Binding, req explainRequest) {
+	if req.SQL != "" {
+		writeErr(w, fromError(mongoNotSQL(nb)))
+		return
+	}
+	mr, e := mongoRequest(nb, req.Mongo)
+	if e != nil {
+		writeErr(w, e)
+		return
+	}
+	out := map[string]any{"tenant_id": nb.Tenant.ID, "engine": nb.Tenant.Engine, "user": nb.User.Name, "role": nb.Role.Name}
+	dec, err := policy.CheckMongo(nb.Subject, nb.Tenant.Mongo.Collections, mr)
+	if err != nil {
+		out["allowed"] = false
+		ae := fromError(err)
+		out["error"] = map[string]any{"code": ae.sqlstate, "sqlstate": ae.sqlstate, "message": ae.Msg, "category": ae.Code}
+		out["reasons"] = []string{ae.Msg}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	class := "write"
+	if dec.Read {
+		class = "read"
+	}
+	info := &proxy.ResultInfo{Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Tables: dec.Collections, Rewritten: dec.Rewritten}
+	out["allowed"], out["reasons"] = true, []string{mongoExplanation(nb, info)}
+	out["class"], out["kinds"], out["sql"], out["rewritten"] = class, []string{dec.Op}, dec.Text(), dec.Rewritten
+	out["capped"], out["max_rows"], out["masked_columns"], out["tables"] = dec.Capped, dec.MaxRows, nonNil(dec.Masked), nonNil(dec.Collections)
+	writeJSON(w, http.StatusOK, out)
 }

@@ -386,6 +386,15 @@ users:
 		if !strings.Contains(string(prom), `tenantproxy_statements_total{class="read",tenant="docs"}`) && !strings.Contains(string(prom), `tenantproxy_statements_total{tenant="docs"`) {
 			t.Errorf("no statements of docs in /metrics")
 		}
+		// The policy's dry run explains what it would run, or why not.
+		r = api.call(t, "POST", "/api/v1/tenant/policy/explain", vera, map[string]any{"mongo": json.RawMessage(`{"collection": "customers", "find": {}}`)})
+		if x := r.JSON(t); r.Status != 200 || x["allowed"] != true || x["capped"] != true || !strings.Contains(fmt.Sprint(x["masked_columns"]), "customers.email") || !strings.Contains(fmt.Sprint(x["sql"]), `{"$limit":4}`) {
+			t.Fatalf("explain: HTTP %d %s", r.Status, r.Body)
+		}
+		r = api.call(t, "POST", "/api/v1/tenant/policy/explain", vera, map[string]any{"mongo": json.RawMessage(`{"collection": "orders", "pipeline": [{"$out": "x"}]}`)})
+		if x := r.JSON(t); r.Status != 200 || x["allowed"] != false || !strings.Contains(string(r.Body), "stage $out is not allowed") {
+			t.Fatalf("explain $out: HTTP %d %s", r.Status, r.Body)
+		}
 		st, q := api.mongoCall(t, ann, `{"collection": "orders", "find": {"filter": {"_id": 10}}}`)
 		if st != 200 {
 			t.Fatalf("HTTP %d %v", st, q)
