@@ -982,10 +982,24 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 	}
 	keyOf := map[string]string{} // rendered group expression -> "_id.kN"
 	id := bson.D{}
+	// Groups by a collection's _id: its other fields are the same in the
+	// whole group, whether null or missing.
+	byID := map[string]bool{}
+	for _, g := range groupExprs {
+		if c, ok := g.(colExpr); ok && c.col == "_id" && !r.leftJoined(g) {
+			byID[c.rel] = true
+		}
+	}
 	for i, g := range groupExprs {
-		v, _, err := r.expr(g)
+		v, col, err := r.expr(g)
 		if err != nil {
 			return err
+		}
+		c, isCol := g.(colExpr)
+		if (!isCol || !byID[c.rel]) && (!nonNull(col) || r.leftJoined(g)) {
+			// A missing field leaves its key out of the group's _id, a null
+			// one does not: SQL puts both in the one NULL group.
+			v = bson.D{{Key: "$ifNull", Value: bson.A{v, nil}}}
 		}
 		k := "k" + strconv.Itoa(i)
 		id = append(id, bson.E{Key: k, Value: v})
@@ -1203,7 +1217,7 @@ func (r *mongoRender) accumulator(a aggExpr) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := a.arg.(colExpr); ok {
+	if c, ok := a.arg.(colExpr); ok && a.fn != "COUNT" {
 		if _, _, err := r.plainColumn(c); err != nil {
 			return nil, err
 		}
