@@ -29,6 +29,9 @@ type Caps struct {
 	FieldPathValues bool
 	// UnwindOptions: the document form of $unwind is understood.
 	UnwindOptions bool
+	// MaxGroupAccs, when > 0, is how many accumulators a pushed $group
+	// may have.
+	MaxGroupAccs int
 	// Lookup: stages that read another collection ($lookup, $graphLookup,
 	// $unionWith) may run on the backend. A pushed $lookup reads the
 	// foreign collection without the policy's filters and masks, so the
@@ -48,13 +51,18 @@ func set(names ...string) map[string]bool {
 	return m
 }
 
-// FerretDB1Caps is FerretDB 1.x (checked against 1.24.2 by this package's
-// tests): a handful of stages, $sum/$count accumulators, no expression
-// operators, and bare field paths in $project/$addFields taken literally.
+// FerretDB1Caps is FerretDB 1.x as checked against 1.24.2 by this
+// package's tests: a handful of stages, $sum/$count accumulators, no
+// expression operators. Some stages it accepts are not exact and are left
+// out or restricted: its $unwind drops every field but _id and the
+// unwound one, a $group with two or more accumulators gets 0 in all but
+// the first, and a bare "$path" in $project/$addFields is stored as the
+// string "$path".
 func FerretDB1Caps() Caps {
 	return Caps{
-		Backend: "ferretdb",
-		Stages:  set("$match", "$group", "$sort", "$limit", "$skip", "$project", "$unwind", "$count", "$addFields", "$set", "$unset"),
+		Backend:      "ferretdb",
+		Stages:       set("$match", "$group", "$sort", "$limit", "$skip", "$project", "$count", "$addFields", "$set", "$unset"),
+		MaxGroupAccs: 1,
 		QueryOperators: set("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin",
 			"$and", "$or", "$nor", "$not", "$exists", "$regex", "$options"),
 		Accumulators: set("$sum", "$count"),

@@ -265,6 +265,9 @@ func groupPushable(spec any, c Caps) bool {
 	if !ok {
 		return false
 	}
+	if c.MaxGroupAccs > 0 && len(d) > c.MaxGroupAccs+1 {
+		return false
+	}
 	for _, e := range d {
 		if e.Key == "_id" {
 			if sub, ok := e.Value.(bson.D); ok {
