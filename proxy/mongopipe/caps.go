@@ -32,6 +32,14 @@ type Caps struct {
 	// MaxGroupAccs, when > 0, is how many accumulators a pushed $group
 	// may have.
 	MaxGroupAccs int
+	// DottedSortKeys: a $sort key through embedded documents ("a.b")
+	// follows arrays on the way as MongoDB does.
+	DottedSortKeys bool
+	// DocumentEquality: a query comparing a field with a document value
+	// also matches arrays that contain an equal document.
+	DocumentEquality bool
+	// DottedSetFields: $addFields/$set {"a.b": v} sets b inside a.
+	DottedSetFields bool
 	// Lookup: stages that read another collection ($lookup, $graphLookup,
 	// $unionWith) may run on the backend. A pushed $lookup reads the
 	// foreign collection without the policy's filters and masks, so the
@@ -56,8 +64,10 @@ func set(names ...string) map[string]bool {
 // expression operators. Some stages it accepts are not exact and are left
 // out or restricted: its $unwind drops every field but _id and the
 // unwound one, a $group with two or more accumulators gets 0 in all but
-// the first, and a bare "$path" in $project/$addFields is stored as the
-// string "$path".
+// the first, a bare "$path" in $project/$addFields is stored as the
+// string "$path", a dotted $sort key does not look into arrays, a query
+// equal to a document does not match an array holding it, and
+// $addFields {"a.b": v} makes a field named "a.b".
 func FerretDB1Caps() Caps {
 	return Caps{
 		Backend:      "ferretdb",

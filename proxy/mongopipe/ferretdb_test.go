@@ -164,6 +164,95 @@ const ferretOrders = `[
  {"_id": 7, "cust": 99, "amount": 4, "qty": 0, "at": {"$date": "2024-03-04T00:00:00Z"}, "tags": ["c"]}
 ]`
 
+// ferretMixed has values of many types, arrays and embedded documents in
+// the same fields, to hold the pushed stages to MongoDB's type rules.
+const ferretMixed = `[
+ {"_id": 1, "v": 1, "w": {"k": 1}, "arr": [1, 5]},
+ {"_id": 2, "v": 2.5, "w": {"k": 2, "z": "a"}, "arr": []},
+ {"_id": 3, "v": {"$numberLong": "3"}, "w": null, "arr": [1.5, 2]},
+ {"_id": 4, "v": "10", "w": [{"k": 1}, {"k": 3}], "arr": ["x"]},
+ {"_id": 5, "v": null, "arr": null},
+ {"_id": 6, "w": "k"},
+ {"_id": 7, "v": true, "w": {"k": [1, 2]}, "arr": [{"k": 2}]},
+ {"_id": 8, "v": {"$date": "2020-01-01T00:00:00Z"}, "arr": [3, -1]},
+ {"_id": 9, "v": [2, 0], "w": {}},
+ {"_id": 10, "v": {"a": 1}, "arr": [null]},
+ {"_id": 11, "v": -0.5, "w": {"k": "1"}},
+ {"_id": 12, "v": {"$numberLong": "9007199254740993"}, "arr": [{"$numberLong": "2"}]}
+]`
+
+// TestFerretDBPushedTypeRules runs pushable stages over mixed types on
+// FerretDB and through the evaluator: both must give the same documents.
+func TestFerretDBPushedTypeRules(t *testing.T) {
+	db := startFerretDB(t)
+	ctx := context.Background()
+	loadJSON(t, db, "mixed", ferretMixed)
+	caps, err := Detect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := aggregate(ctx, db, "mixed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, js := range []string{
+		`[{"$sort": {"v": 1, "_id": 1}}]`,
+		`[{"$sort": {"v": -1, "_id": 1}}]`,
+		`[{"$sort": {"arr": 1, "_id": 1}}]`,
+		`[{"$sort": {"arr": -1, "_id": 1}}]`,
+		`[{"$sort": {"w.k": 1, "_id": -1}}]`,
+		`[{"$match": {"v": {"$gt": 1}}}]`,
+		`[{"$match": {"v": {"$lte": 3}}}]`,
+		`[{"$match": {"v": {"$gte": null}}}]`,
+		`[{"$match": {"v": {"$ne": null}}}]`,
+		`[{"$match": {"v": 2}}]`,
+		`[{"$match": {"v": [2, 0]}}]`,
+		`[{"$match": {"arr": 2}}]`,
+		`[{"$match": {"arr": {"$gt": 4}}}]`,
+		`[{"$match": {"arr": null}}]`,
+		`[{"$match": {"arr": []}}]`,
+		`[{"$match": {"arr.k": 2}}]`,
+		`[{"$match": {"w.k": 1}}]`,
+		`[{"$match": {"w.k": {"$exists": true}}}]`,
+		`[{"$match": {"w.k": {"$in": [3, "1"]}}}]`,
+		`[{"$match": {"w": {"k": 1}}}]`,
+		`[{"$match": {"w": {"$type": "object"}}}]`,
+		`[{"$match": {"v": {"$not": {"$lt": 2}}}}]`,
+		`[{"$match": {"v": {"$regex": "^1"}}}]`,
+		`[{"$match": {"v": {"$numberLong": "9007199254740992"}}}]`,
+		`[{"$project": {"w.k": 1}}]`,
+		`[{"$project": {"w.k": 0, "arr": 0}}]`,
+		`[{"$addFields": {"w.n": 5}}]`,
+		`[{"$unset": "w.k"}]`,
+		`[{"$group": {"_id": "$w.k", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]`,
+		`[{"$group": {"_id": "$v", "n": {"$count": {}}}}, {"$sort": {"_id": 1}}]`,
+		`[{"$group": {"_id": null, "s": {"$sum": "$v"}}}]`,
+		`[{"$group": {"_id": null, "s": {"$sum": "$arr"}}}]`,
+	} {
+		p := pipelineOf(t, js)
+		push, _ := Split(p, caps)
+		onServer, srvErr := aggregate(ctx, db, "mixed", p)
+		it, err := Eval(ctx, p, SliceIter(append([]bson.D(nil), raw...)), Env{})
+		if err != nil {
+			if len(push) == len(p) {
+				t.Errorf("%s: pushed but refused locally: %v", js, err)
+			}
+			continue
+		}
+		local, err := Collect(ctx, it, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := srvErr == nil && showDocs(onServer) == showDocs(local)
+		if len(push) == len(p) && !same {
+			t.Errorf("%s: pushed, but FerretDB differs (err %v)\nferretdb:\n%s\nlocal:\n%s", js, srvErr, showDocs(onServer), showDocs(local))
+		}
+		if len(push) < len(p) {
+			t.Logf("%s: kept local (FerretDB same: %v)", js, same)
+		}
+	}
+}
+
 func TestFerretDBDetect(t *testing.T) {
 	db := startFerretDB(t)
 	caps, err := Detect(context.Background(), db)

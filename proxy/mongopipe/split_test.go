@@ -34,6 +34,10 @@ func TestSplit(t *testing.T) {
 		{"ferret unwind", `[{"$unwind": "$a"}, {"$limit": 1}]`, FerretDB1Caps(), 0},
 		{"ferret group with two accumulators", `[{"$group": {"_id": "$a", "s": {"$sum": "$b"}, "n": {"$count": {}}}}]`, FerretDB1Caps(), 0},
 		{"ferret lookup then limit stays local", `[{"$match": {"a": 1}}, {"$lookup": {"from": "c", "localField": "a", "foreignField": "b", "as": "x"}}, {"$limit": 1}, {"$sort": {"a": 1}}]`, FerretDB1Caps(), 1},
+		{"ferret dotted sort key", `[{"$sort": {"a": 1}}, {"$sort": {"a.b": 1}}]`, FerretDB1Caps(), 1},
+		{"ferret document equality", `[{"$match": {"a": 1}}, {"$match": {"w": {"k": 1}}}]`, FerretDB1Caps(), 1},
+		{"ferret document in $in", `[{"$match": {"w": {"$in": [1, {"k": 1}]}}}]`, FerretDB1Caps(), 0},
+		{"ferret dotted addFields", `[{"$addFields": {"a": 1}}, {"$addFields": {"w.n": 5}}]`, FerretDB1Caps(), 1},
 		{"ferret replaceRoot", `[{"$replaceRoot": {"newRoot": "$a"}}]`, FerretDB1Caps(), 0},
 		{"ferret sort meta", `[{"$sort": {"a": {"$meta": "textScore"}}}]`, FerretDB1Caps(), 0},
 	}
