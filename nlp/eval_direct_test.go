@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tenantproxy/tenantproxy/nlp/evalset"
+	"github.com/tenantproxy/tenantproxy/proxy/mongopipe"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
@@ -41,27 +43,55 @@ func mongoEvalDB(ctx context.Context, t testing.TB) *evalDB {
 	return &evalDB{schema: s, mongo: db}
 }
 
-// runMongo runs a translated pipeline and flattens its documents.
+// runMongo runs a translated pipeline: the part the server runs exactly
+// on it, the rest completed by mongopipe (with $lookup reading the
+// foreign collection through the same split), and flattens the documents.
 func runMongo(ctx context.Context, db *mongo.Database, q *MongoQuery) ([][]any, error) {
 	if q == nil {
 		return nil, fmt.Errorf("no pipeline")
 	}
-	cur, err := db.Collection(q.Collection).Aggregate(ctx, q.Pipeline)
+	docs, err := aggregateSplit(ctx, db, q.Collection, q.Pipeline)
 	if err != nil {
 		return nil, err
 	}
-	defer cur.Close(ctx)
 	var out [][]any
-	for cur.Next(ctx) {
-		out = append(out, q.Row(cur.Current))
-	}
-	if err := cur.Err(); err != nil {
-		return nil, err
+	for _, d := range docs {
+		raw, err := bson.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q.Row(raw))
 	}
 	if len(out) == 0 && q.EmptyRow != nil {
 		out = append(out, q.EmptyRow)
 	}
 	return out, nil
+}
+
+func aggregateSplit(ctx context.Context, db *mongo.Database, coll string, pipeline []bson.D) ([]bson.D, error) {
+	caps, err := mongopipe.Detect(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	caps.Lookup = false // as the proxy runs it: foreign reads through Env.Lookup
+	push, local := mongopipe.Split(pipeline, caps)
+	cur, err := db.Collection(coll).Aggregate(ctx, push)
+	if err != nil {
+		return nil, err
+	}
+	it, err := mongopipe.Eval(ctx, local, mongopipe.CursorIter(cur), mongopipe.Env{
+		Lookup: func(ctx context.Context, from, field string, values []any, p []bson.D) ([]bson.D, error) {
+			var pre []bson.D
+			if field != "" {
+				pre = append(pre, bson.D{{Key: "$match", Value: bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: values}}}}}})
+			}
+			return aggregateSplit(ctx, db, from, append(pre, p...))
+		}})
+	if err != nil {
+		_ = cur.Close(ctx)
+		return nil, err
+	}
+	return mongopipe.Collect(ctx, it, 0)
 }
 
 func openEvalDB(ctx context.Context, t testing.TB, dialect Dialect, name string) *evalDB {

@@ -109,6 +109,14 @@ type mongoRender struct {
 	// derived holds the output fields of a derived table (FROM (…) AS rel).
 	derived     map[string]string // output name -> path
 	derivedName string
+	// post maps the rendered group keys and aggregates to where $group
+	// left them, while expressions over them are rendered.
+	post map[string]postValue
+}
+
+type postValue struct {
+	path string
+	col  *Column
 }
 
 // renderMongo renders q on schema s.
@@ -150,24 +158,7 @@ func (r *mongoRender) query(q *selectQ) (*MongoQuery, error) {
 		out.Collection = r.root.Name
 		r.prefix[r.root.Name] = ""
 	}
-	// Conditions on the root alone run before the joins, the rest after.
-	var early, late []sqlExpr
-	for _, w := range q.where {
-		if r.onlyRoot(w) {
-			early = append(early, w)
-		} else {
-			late = append(late, w)
-		}
-	}
-	if err := r.match(early); err != nil {
-		return nil, err
-	}
-	for _, j := range q.joins {
-		if err := r.join(j); err != nil {
-			return nil, err
-		}
-	}
-	if err := r.match(late); err != nil {
+	if err := r.source(q.where, q.joins); err != nil {
 		return nil, err
 	}
 	var err error
@@ -189,6 +180,28 @@ func (r *mongoRender) query(q *selectQ) (*MongoQuery, error) {
 	return out, nil
 }
 
+// source renders the joins and conditions: conditions on the root alone
+// run before the joins, the rest after.
+func (r *mongoRender) source(where []sqlExpr, joins []joinClause) error {
+	var early, late []sqlExpr
+	for _, w := range where {
+		if r.onlyRoot(w) {
+			early = append(early, w)
+		} else {
+			late = append(late, w)
+		}
+	}
+	if err := r.match(early); err != nil {
+		return err
+	}
+	for _, j := range joins {
+		if err := r.join(j); err != nil {
+			return err
+		}
+	}
+	return r.match(late)
+}
+
 func checkName(n string) error {
 	if n == "" || strings.HasPrefix(n, "$") || strings.Contains(n, "\x00") {
 		return unsupported("the name %q cannot be a field or collection name", n)
@@ -205,14 +218,27 @@ func hasAggregate(q *selectQ) bool {
 	return false
 }
 
-func containsAgg(e sqlExpr) bool {
+// walkAggs calls fn for every aggregate in e.
+func walkAggs(e sqlExpr, fn func(aggExpr)) {
 	switch x := e.(type) {
 	case aggExpr:
-		return true
+		fn(x)
 	case binExpr:
-		return containsAgg(x.l) || containsAgg(x.r)
+		walkAggs(x.l, fn)
+		walkAggs(x.r, fn)
+	case concatExpr:
+		for _, p := range x.parts {
+			walkAggs(p, fn)
+		}
+	case intDivExpr:
+		walkAggs(x.e, fn)
 	}
-	return false
+}
+
+func containsAgg(e sqlExpr) bool {
+	found := false
+	walkAggs(e, func(aggExpr) { found = true })
+	return found
 }
 
 // column resolves rel.col to its schema column and document path.
@@ -451,12 +477,13 @@ func (r *mongoRender) match(es []sqlExpr) error {
 	return nil
 }
 
-// exists renders [NOT] EXISTS (SELECT 1 FROM child WHERE child.fk =
-// outer.key [AND conditions on child]) as a $lookup of the children and a
-// test of what it found.
+// exists renders [NOT] EXISTS (SELECT 1 FROM child [JOIN …] WHERE
+// child.fk = outer.key [AND …]) as a $lookup of the children whose
+// sub-pipeline keeps those meeting the conditions, and a test of what it
+// found.
 func (r *mongoRender) exists(x existsExpr) (bson.D, error) {
 	sq := x.q
-	if len(sq.joins) > 0 || sq.fromSub != nil || len(sq.group) > 0 || len(sq.where) == 0 {
+	if sq.fromSub != nil || len(sq.group) > 0 || len(sq.having) > 0 || len(sq.where) == 0 {
 		return nil, unsupported("an EXISTS subquery of this shape")
 	}
 	child := r.s.Table(sq.from)
@@ -466,7 +493,7 @@ func (r *mongoRender) exists(x existsExpr) (bson.D, error) {
 	corr, ok := sq.where[0].(binExpr)
 	cl, okl := corr.l.(colExpr)
 	ol, oko := corr.r.(colExpr)
-	if !ok || corr.op != "=" || !okl || !oko || cl.rel != child.Name {
+	if !ok || corr.op != "=" || !okl || !oko || cl.rel != child.Name || ol.rel == child.Name {
 		return nil, unsupported("an EXISTS subquery not correlated by key equality")
 	}
 	outerCol, outerPath, err := r.plainColumn(ol)
@@ -481,37 +508,36 @@ func (r *mongoRender) exists(x existsExpr) (bson.D, error) {
 		// A null outer key would find the children whose key is null.
 		return nil, unsupported("an EXISTS test on key %s that may be null", outerPath)
 	}
+	// The rest of the subquery reads only its own tables.
+	sub := &mongoRender{s: r.s, root: child, prefix: map[string]string{child.Name: ""}, sqlr: r.sqlr}
+	for _, w := range sq.where[1:] {
+		bad := false
+		walkCols(w, func(c colExpr) {
+			if c.rel == ol.rel && c.rel != child.Name {
+				bad = true
+			}
+		})
+		if bad {
+			return nil, unsupported("an EXISTS subquery correlated by more than its key")
+		}
+	}
+	if err := sub.source(sq.where[1:], sq.joins); err != nil {
+		return nil, err
+	}
 	r.tmp++
 	as := r.alias(fmt.Sprintf("_exists%d", r.tmp))
 	r.prefix[as] = as + "."
-	r.stages = append(r.stages, bson.D{{Key: "$lookup", Value: bson.D{{Key: "from", Value: child.Name}, {Key: "localField", Value: outerPath}, {Key: "foreignField", Value: fk.Name}, {Key: "as", Value: as}}}})
-	// Conditions on the child test each element found.
-	sub := &mongoRender{s: r.s, root: child, prefix: map[string]string{child.Name: ""}, sqlr: r.sqlr}
-	var conds bson.A
-	for _, w := range sq.where[1:] {
-		c, err := sub.filter(w)
-		if err != nil {
-			return nil, err
-		}
-		conds = append(conds, c)
+	lookup := bson.D{{Key: "from", Value: child.Name}, {Key: "localField", Value: outerPath}, {Key: "foreignField", Value: fk.Name}}
+	if len(sub.stages) > 0 {
+		// One child that qualifies is enough.
+		lookup = append(lookup, bson.E{Key: "pipeline", Value: append(sub.stages, bson.D{{Key: "$limit", Value: int64(1)}}, bson.D{{Key: "$project", Value: bson.D{{Key: "_id", Value: 1}}}})})
 	}
-	var elem bson.D
-	switch len(conds) {
-	case 0:
-		if x.not {
-			return bson.D{{Key: as, Value: bson.D{{Key: "$size", Value: 0}}}}, nil
-		}
-		return bson.D{{Key: as + ".0", Value: bson.D{{Key: "$exists", Value: true}}}}, nil
-	case 1:
-		elem = conds[0].(bson.D)
-	default:
-		elem = bson.D{{Key: "$and", Value: conds}}
-	}
-	em := bson.D{{Key: "$elemMatch", Value: elem}}
+	lookup = append(lookup, bson.E{Key: "as", Value: as})
+	r.stages = append(r.stages, bson.D{{Key: "$lookup", Value: lookup}})
 	if x.not {
-		return bson.D{{Key: as, Value: bson.D{{Key: "$not", Value: em}}}}, nil
+		return bson.D{{Key: as, Value: bson.D{{Key: "$size", Value: 0}}}}, nil
 	}
-	return bson.D{{Key: as, Value: em}}, nil
+	return bson.D{{Key: as + ".0", Value: bson.D{{Key: "$exists", Value: true}}}}, nil
 }
 
 var cmpOps = map[string]string{"=": "$eq", "<>": "$ne", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -680,8 +706,18 @@ func (r *mongoRender) value(col *Column, l litExpr) (any, error) {
 	return nil, unsupported("the literal %v", l.v)
 }
 
-// expr renders a value expression for $project / $group.
+// expr renders a value expression for $project / $group. After a $group
+// (r.post set) a group key or an aggregate is read where $group left it.
 func (r *mongoRender) expr(e sqlExpr) (any, *Column, error) {
+	if r.post != nil {
+		if p, ok := r.post[e.render(r.sqlr)]; ok {
+			return "$" + p.path, p.col, nil
+		}
+		switch e.(type) {
+		case colExpr, aggExpr:
+			return nil, nil, unsupported("%s is neither grouped nor aggregated", e.render(r.sqlr))
+		}
+	}
 	switch x := e.(type) {
 	case colExpr:
 		col, path, err := r.column(x)
@@ -734,7 +770,10 @@ func (r *mongoRender) expr(e sqlExpr) (any, *Column, error) {
 		if c.Kind != KindInt || x.n == 0 {
 			return nil, nil, unsupported("an integer division of a value that is not an integer")
 		}
-		return bson.D{{Key: "$trunc", Value: bson.D{{Key: "$divide", Value: bson.A{v, x.n}}}}}, &Column{Kind: KindInt}, nil
+		// SQL's integer division truncates toward zero, as $mod keeps the
+		// dividend's sign: (x - x mod n) / n.
+		whole := bson.D{{Key: "$subtract", Value: bson.A{v, bson.D{{Key: "$mod", Value: bson.A{v, x.n}}}}}}
+		return bson.D{{Key: "$divide", Value: bson.A{whole, x.n}}}, &Column{Kind: KindInt, Nullable: c.Nullable, Presence: c.Presence, Types: c.Types}, nil
 	case concatExpr:
 		var parts bson.A
 		for i, p := range x.parts {
@@ -981,6 +1020,7 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 		}
 	}
 	keyOf := map[string]string{} // rendered group expression -> "_id.kN"
+	keyCol := map[string]*Column{}
 	id := bson.D{}
 	// Groups by a collection's _id: its other fields are the same in the
 	// whole group, whether null or missing.
@@ -995,6 +1035,7 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 		if err != nil {
 			return err
 		}
+		keyCol[g.render(r.sqlr)] = col
 		c, isCol := g.(colExpr)
 		if (!isCol || !byID[c.rel]) && (!nonNull(col) || r.leftJoined(g)) {
 			// A missing field leaves its key out of the group's _id, a null
@@ -1007,6 +1048,7 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 	}
 	// Accumulators, one per distinct aggregate of the select list and HAVING.
 	accOf := map[string]string{}
+	accCol := map[string]*Column{}
 	acc := bson.D{}
 	var distinctCount *aggExpr
 	addAgg := func(a aggExpr) error {
@@ -1021,23 +1063,27 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 			}
 			distinctCount = &a
 			accOf[key] = "n"
+			accCol[key] = &Column{Kind: KindInt, Presence: 1}
 			return nil
 		}
-		v, err := r.accumulator(a)
+		v, col, err := r.accumulator(a)
 		if err != nil {
 			return err
 		}
 		acc = append(acc, bson.E{Key: name, Value: v})
 		accOf[key] = name
+		accCol[key] = col
 		return nil
 	}
 	for _, it := range q.items {
-		if a, ok := it.e.(aggExpr); ok {
-			if err := addAgg(a); err != nil {
-				return err
+		var err error
+		walkAggs(it.e, func(a aggExpr) {
+			if err == nil {
+				err = addAgg(a)
 			}
-		} else if containsAgg(it.e) {
-			return unsupported("an expression of aggregates")
+		})
+		if err != nil {
+			return err
 		}
 	}
 	var having bson.A
@@ -1108,6 +1154,8 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 	var paths []string
 	keys := map[string]string{}
 	var empty []any
+	post := bson.D{}
+	scalarExpr := false
 	for _, it := range q.items {
 		if s, ok := it.e.(starExpr); ok {
 			cols, err := r.starColumns(s.rel)
@@ -1138,7 +1186,28 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 		} else if k, ok := keyOf[key]; ok {
 			src = k
 		} else {
-			return unsupported("%s is neither grouped nor aggregated", key)
+			// An expression over group keys and aggregates (a full name,
+			// a total in minutes), computed after the $group.
+			if r.post == nil {
+				r.post = map[string]postValue{}
+				for k, p := range keyOf {
+					r.post[k] = postValue{p, keyCol[k]}
+				}
+				for k, p := range accOf {
+					r.post[k] = postValue{p, accCol[k]}
+				}
+			}
+			v, _, err := r.expr(it.e)
+			if err != nil {
+				return err
+			}
+			r.tmp++
+			src = fmt.Sprintf("_v%d", r.tmp)
+			post = append(post, bson.E{Key: src, Value: v})
+			if containsAgg(it.e) {
+				empty = nil
+				scalarExpr = true
+			}
 		}
 		name := it.alias
 		if name == "" {
@@ -1154,6 +1223,9 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 		if it.alias != "" {
 			keys[rawAlias{it.alias}.render(r.sqlr)] = src
 		}
+	}
+	if len(post) > 0 {
+		r.stages = append(r.stages, bson.D{{Key: "$set", Value: post}})
 	}
 	var sort bson.D
 	for _, oi := range q.order {
@@ -1175,6 +1247,11 @@ func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 	}
 	out.Columns, out.Names = paths, o.names
 	if len(groupExprs) == 0 && len(q.having) == 0 {
+		if scalarExpr {
+			// The one row of an empty input would need the expression
+			// evaluated over NULL aggregates.
+			return unsupported("an expression of aggregates without groups")
+		}
 		out.EmptyRow = empty
 	}
 	return nil
@@ -1206,45 +1283,51 @@ func (r *mongoRender) sortable(e sqlExpr) bool {
 // NULLs as MongoDB's do; where they differ (SUM of no value is NULL in
 // SQL and 0 in MongoDB; COUNT(x) counts non-null x) the argument must be
 // a field that is never null, or a key that is never null on its side.
-func (r *mongoRender) accumulator(a aggExpr) (any, error) {
+func (r *mongoRender) accumulator(a aggExpr) (any, *Column, error) {
 	if a.arg == nil {
 		if a.fn != "COUNT" {
-			return nil, unsupported("%s(*)", a.fn)
+			return nil, nil, unsupported("%s(*)", a.fn)
 		}
-		return bson.D{{Key: "$sum", Value: 1}}, nil
+		return bson.D{{Key: "$sum", Value: 1}}, &Column{Kind: KindInt, Presence: 1}, nil
 	}
 	v, col, err := r.expr(a.arg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c, ok := a.arg.(colExpr); ok && a.fn != "COUNT" {
 		if _, _, err := r.plainColumn(c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	switch a.fn {
 	case "COUNT":
+		count := &Column{Kind: KindInt, Presence: 1}
 		if nonNull(col) && !r.leftJoined(a.arg) {
-			return bson.D{{Key: "$sum", Value: 1}}, nil
+			return bson.D{{Key: "$sum", Value: 1}}, count, nil
 		}
 		// Count the documents whose value is not null: $gt null is true
 		// of every value and false of null and a missing field.
-		return bson.D{{Key: "$sum", Value: bson.D{{Key: "$cond", Value: bson.A{bson.D{{Key: "$gt", Value: bson.A{v, nil}}}, 1, 0}}}}}, nil
+		return bson.D{{Key: "$sum", Value: bson.D{{Key: "$cond", Value: bson.A{bson.D{{Key: "$gt", Value: bson.A{v, nil}}}, 1, 0}}}}}, count, nil
 	case "SUM":
 		if !nonNull(col) || r.leftJoined(a.arg) {
-			return nil, unsupported("SUM of %s, which may be null (SQL's SUM of no value is NULL, MongoDB's 0)", a.arg.render(r.sqlr))
+			return nil, nil, unsupported("SUM of %s, which may be null (SQL's SUM of no value is NULL, MongoDB's 0)", a.arg.render(r.sqlr))
 		}
 		if col.Kind != KindInt && col.Kind != KindNumber {
-			return nil, unsupported("SUM of values that are not numbers")
+			return nil, nil, unsupported("SUM of values that are not numbers")
 		}
-		return bson.D{{Key: "$sum", Value: v}}, nil
+		return bson.D{{Key: "$sum", Value: v}}, &Column{Kind: KindNumber, Presence: 1}, nil
 	case "AVG", "MIN", "MAX":
 		if a.fn == "AVG" && col.Kind != KindInt && col.Kind != KindNumber {
-			return nil, unsupported("AVG of values that are not numbers")
+			return nil, nil, unsupported("AVG of values that are not numbers")
 		}
-		return bson.D{{Key: "$" + strings.ToLower(a.fn), Value: v}}, nil
+		// NULL when the group has no value: possible, so nullable.
+		k := col.Kind
+		if a.fn == "AVG" {
+			k = KindNumber
+		}
+		return bson.D{{Key: "$" + strings.ToLower(a.fn), Value: v}}, &Column{Kind: k, Nullable: true}, nil
 	}
-	return nil, unsupported("the aggregate %s", a.fn)
+	return nil, nil, unsupported("the aggregate %s", a.fn)
 }
 
 // leftJoined reports that e reads a relation joined by a LEFT JOIN, whose
