@@ -534,10 +534,8 @@ func (r *mongoRender) exists(x existsExpr) (bson.D, error) {
 	}
 	lookup = append(lookup, bson.E{Key: "as", Value: as})
 	r.stages = append(r.stages, bson.D{{Key: "$lookup", Value: lookup}})
-	if x.not {
-		return bson.D{{Key: as, Value: bson.D{{Key: "$size", Value: 0}}}}, nil
-	}
-	return bson.D{{Key: as + ".0", Value: bson.D{{Key: "$exists", Value: true}}}}, nil
+	// The first element found, or none.
+	return bson.D{{Key: as + ".0", Value: bson.D{{Key: "$exists", Value: !x.not}}}}, nil
 }
 
 var cmpOps = map[string]string{"=": "$eq", "<>": "$ne", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
