@@ -461,6 +461,16 @@ func (r *mongoRender) match(es []sqlExpr) error {
 			conds = append(conds, c)
 			continue
 		}
+		if x, ok := e.(binExpr); ok {
+			if sq, ok := x.r.(subqExpr); ok {
+				c, err := r.compareSubquery(x, sq.q)
+				if err != nil {
+					return err
+				}
+				conds = append(conds, c)
+				continue
+			}
+		}
 		c, err := r.filter(e)
 		if err != nil {
 			return err
@@ -538,6 +548,50 @@ func (r *mongoRender) exists(x existsExpr) (bson.D, error) {
 	return bson.D{{Key: as + ".0", Value: bson.D{{Key: "$exists", Value: !x.not}}}}, nil
 }
 
+// compareSubquery renders col op (SELECT AVG(x) FROM t …): an
+// uncorrelated $lookup runs the subquery's pipeline once per document
+// (MongoDB caches an uncorrelated sub-pipeline's result), $unwind keeps
+// the one value, and $expr compares with it. A subquery over no row gives
+// no document, so the comparison drops every row, as SQL's comparison
+// with the NULL of an aggregate over nothing does; COUNT, which gives 0,
+// is declined.
+func (r *mongoRender) compareSubquery(x binExpr, sub *selectQ) (bson.D, error) {
+	c, ok := x.l.(colExpr)
+	op := cmpOps[x.op]
+	if !ok || op == "" || op == "$ne" {
+		return nil, unsupported("a comparison with a subquery of this shape")
+	}
+	col, path, err := r.plainColumn(c)
+	if err != nil {
+		return nil, err
+	}
+	if (col.Kind != KindInt && col.Kind != KindNumber) || !nonNull(col) {
+		// In $expr null sorts below every number: $lt would keep it.
+		return nil, unsupported("a comparison of %s, which may be null or not a number, with a subquery", path)
+	}
+	if len(sub.items) != 1 || len(sub.group) > 0 {
+		return nil, unsupported("a subquery that is not one aggregate")
+	}
+	if a, ok := sub.items[0].e.(aggExpr); !ok || a.fn == "COUNT" {
+		return nil, unsupported("a subquery that is not an aggregate other than COUNT")
+	}
+	inner := &mongoRender{s: r.s, prefix: map[string]string{}, sqlr: r.sqlr}
+	sq, err := inner.query(sub)
+	if err != nil {
+		return nil, err
+	}
+	if len(sq.Columns) != 1 {
+		return nil, unsupported("a subquery of %d columns", len(sq.Columns))
+	}
+	r.tmp++
+	as := r.alias(fmt.Sprintf("_sub%d", r.tmp))
+	r.prefix[as] = as + "."
+	r.stages = append(r.stages,
+		bson.D{{Key: "$lookup", Value: bson.D{{Key: "from", Value: sq.Collection}, {Key: "pipeline", Value: sq.Pipeline}, {Key: "as", Value: as}}}},
+		bson.D{{Key: "$unwind", Value: bson.D{{Key: "path", Value: "$" + as}, {Key: "preserveNullAndEmptyArrays", Value: false}}}})
+	return bson.D{{Key: "$expr", Value: bson.D{{Key: op, Value: bson.A{"$" + path, "$" + as + "." + sq.Columns[0]}}}}}, nil
+}
+
 var cmpOps = map[string]string{"=": "$eq", "<>": "$ne", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 var flipOps = map[string]string{"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>", "!=": "!="}
 
@@ -563,6 +617,11 @@ func (r *mongoRender) filter(e sqlExpr) (bson.D, error) {
 		op, ok := cmpOps[x.op]
 		if !ok {
 			return nil, unsupported("operator %s in a condition", x.op)
+		}
+		if _, ok := x.r.(subqExpr); ok {
+			// Top-level conditions are rendered by match; inside OR the
+			// $unwind of an empty subquery would drop rows OR keeps.
+			return nil, unsupported("a comparison with a subquery inside OR")
 		}
 		c, okc := x.l.(colExpr)
 		lit, okl := x.r.(litExpr)
