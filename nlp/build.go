@@ -242,6 +242,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	p.showDurations(q, f)
 	q.pruneJoins(p.r)
 	p.uses = q.uses(p.r)
+	p.query = q
 	return q.render(p.r), text, nil
 }
 
@@ -341,5 +342,6 @@ func (p *parser) buildNestedAvg(f *frame) (string, string, error) {
 	outer := &selectQ{from: "per_" + snake(g.Name), fromSub: inner,
 		items: []selItem{{e: aggExpr{fn: "AVG", arg: colExpr{"per_" + snake(g.Name), "n"}}, alias: "avg_" + snake(f.main.Name) + "_per_" + snake(g.Name)}}}
 	p.uses = outer.uses(p.r)
+	p.query = outer
 	return outer.render(p.r), fmt.Sprintf("Averaged the number of %s rows per %s.", f.main.Name, g.Name), nil
 }

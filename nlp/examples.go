@@ -41,6 +41,9 @@ func normQuestion(q string) string {
 
 // matchExample answers req from a verified example when one matches.
 func matchExample(req Request) (*Translation, bool) {
+	if req.Schema != nil && req.Schema.Dialect == Mongo {
+		return nil, false // examples are SQL, which a MongoDB tenant does not run
+	}
 	nq := normQuestion(req.Question)
 	r := newRenderer(req.Schema.Dialect)
 	for _, ex := range req.Examples {

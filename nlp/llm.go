@@ -74,6 +74,14 @@ const maxSampleValues = 5
 
 // Translate implements Translator.
 func (o *OpenAI) Translate(ctx context.Context, req Request) (*Translation, error) {
+	if req.Schema != nil && req.Schema.Dialect == Mongo {
+		// The model writes SQL; a MongoDB tenant runs only pipelines that
+		// the deterministic translator renders from its own query tree.
+		if o.Fallback == nil {
+			return nil, &Unanswerable{Reason: "the language model writes SQL, which a MongoDB tenant cannot run", Tables: tableNames(req.Schema)}
+		}
+		return o.Fallback.Translate(ctx, req)
+	}
 	if t, ok := matchExample(req); ok {
 		return t, nil
 	}

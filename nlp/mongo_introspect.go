@@ -183,6 +183,11 @@ func (fs *fieldSampler) walk(prefix string, doc bson.Raw, seen map[string]map[st
 	}
 	for _, e := range els {
 		path := e.Key()
+		if path == "" || strings.ContainsAny(path, ".\x00") || strings.HasPrefix(path, "$") {
+			// Dot notation cannot name such a field: it is left out of the
+			// schema, so no question reads it.
+			continue
+		}
 		if prefix != "" {
 			path = prefix + "." + path
 		}

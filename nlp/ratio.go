@@ -74,5 +74,6 @@ func (p *parser) buildPercent(f *frame) (string, string, error) {
 	q := &selectQ{from: f.main.Name, joins: joins, items: []selItem{{e: share, alias: "percentage"}}}
 	q.pruneJoins(p.r)
 	p.uses = q.uses(p.r)
+	p.query = q
 	return q.render(p.r), "Percentage of " + f.main.Name + " rows with " + strings.Join(descs, " and ") + ".", nil
 }

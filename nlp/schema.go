@@ -217,6 +217,8 @@ func Introspect(ctx context.Context, r Runner, d Dialect, scope RowScope) (*Sche
 		err = introspectMySQL(ctx, r, s)
 	case SQLite:
 		err = introspectSQLite(ctx, r, s)
+	case Mongo:
+		return nil, fmt.Errorf("nlp: introspect: a MongoDB database is read with IntrospectMongo")
 	default:
 		return nil, fmt.Errorf("nlp: unknown dialect %q", d)
 	}

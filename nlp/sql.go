@@ -104,13 +104,28 @@ func (c concatExpr) render(r *renderer) string {
 	return "(" + strings.Join(ps, " || ") + ")"
 }
 
-// extractExpr is EXTRACT(unit FROM e), which both dialects know.
+// extractExpr is EXTRACT(unit FROM e), which Postgres and MySQL know.
+// SQLite has no EXTRACT: its dates are text ('YYYY-MM-DD HH:MM:SS'), read
+// with strftime, whose text is cast to the integer EXTRACT yields.
 type extractExpr struct {
 	unit string // YEAR, MONTH, DAY, QUARTER
 	e    sqlExpr
 }
 
 func (x extractExpr) render(r *renderer) string {
+	if r.d == SQLite {
+		part := func(f string) string { return "CAST(strftime('" + f + "', " + x.e.render(r) + ") AS INTEGER)" }
+		switch x.unit {
+		case "YEAR":
+			return part("%Y")
+		case "MONTH":
+			return part("%m")
+		case "DAY":
+			return part("%d")
+		case "QUARTER": // integer division: months 1-3 are quarter 1
+			return "((" + part("%m") + " + 2) / 3)"
+		}
+	}
 	return "EXTRACT(" + x.unit + " FROM " + x.e.render(r) + ")"
 }
 

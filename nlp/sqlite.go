@@ -7,8 +7,10 @@ import (
 )
 
 // SQLite is the dialect of SQLite tenants (served through the admin API).
-// Questions are rendered as Postgres SQL; the policy renders its SQLite
-// subset again, so what runs is what was checked (policy/sqlite.go).
+// Questions are rendered as SQL both SQLite and the Postgres parser read
+// (date parts through strftime, not EXTRACT); the policy parses it and
+// renders its SQLite subset again, so what runs is what was checked
+// (policy/sqlite.go).
 const SQLite Dialect = "sqlite"
 
 const sqliteTablesSQL = `SELECT name, type = 'view' FROM sqlite_master

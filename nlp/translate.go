@@ -44,6 +44,10 @@ type Translation struct {
 	Confidence  float64 `json:"confidence"`
 	// Source says who wrote the SQL: "example", "deterministic" or "llm".
 	Source string `json:"source"`
+	// Mongo is what runs on a MongoDB tenant (Request.Schema.Dialect ==
+	// Mongo): the pipeline rendered from the same query tree as SQL, which
+	// is then only a readable account of it.
+	Mongo *MongoQuery `json:"mongo,omitempty"`
 }
 
 // Translator turns questions into SQL.
@@ -172,6 +176,7 @@ type parser struct {
 	consumed []bool     // token index -> consumed by a construct
 	cue      []bool     // token index -> a cue word (a construct may consume it)
 	uses     string     // what the built query does with its tables (selectQ.uses)
+	query    *selectQ   // the built query tree
 	ctx      map[*Table]bool
 
 	understood []string
@@ -200,7 +205,15 @@ func (p *parser) run() (*Translation, error) {
 	if len(why) > 0 {
 		expl += " Less sure because " + strings.Join(why, "; ") + "."
 	}
-	return &Translation{SQL: sql, Explanation: expl, Confidence: conf, Source: "deterministic"}, nil
+	tr := &Translation{SQL: sql, Explanation: expl, Confidence: conf, Source: "deterministic"}
+	if p.s.Dialect == Mongo {
+		mq, err := renderMongo(p.s, p.query)
+		if err != nil {
+			return nil, &Unanswerable{Reason: err.Error(), Understood: p.understood, Tables: tableNames(p.s)}
+		}
+		tr.Mongo = mq
+	}
+	return tr, nil
 }
 
 // --- linking ---

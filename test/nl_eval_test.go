@@ -225,7 +225,9 @@ func ensureSpider(t testing.TB, shared string, items []evalset.Item) {
 // threshold (nlp.AnswerThreshold) counts as declined, as the API declines
 // it by default. Chinook runs whenever ../shared is present; Spider dev
 // (19 databases, loaded with its load.sh when missing) only with
-// NL_SPIDER=1. Every answer went through policy as a single read.
+// NL_SPIDER=1. Chinook is also asked of an SQLite tenant holding a copy of
+// chinook_pg, scored against the Postgres gold rows; NL_ENGINES=sqlite
+// limits the engines. Every answer went through policy as a single read.
 func TestNLEval(t *testing.T) {
 	shared := sharedDir()
 	if shared == "" {
@@ -239,10 +241,11 @@ func TestNLEval(t *testing.T) {
 	}
 	sets := []set{{name: "chinook", file: "chinook.jsonl", yaml: chinookYAML,
 		tenant: func(e string, _ evalset.Item) string {
-			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my"}[e]
+			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my", "sqlite": "chinook_lite"}[e]
 		},
+		// The SQLite tenant is a copy of chinook_pg: its gold rows are Postgres's.
 		db: func(e string, _ evalset.Item) string {
-			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my"}[e]
+			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my", "sqlite": "chinook_pg"}[e]
 		}}}
 	if os.Getenv("NL_SPIDER") != "" {
 		sets = append(sets, set{name: "spider", file: filepath.Join("spider", "spider_dev.jsonl"),
@@ -256,14 +259,20 @@ func TestNLEval(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		engines := []string{"postgres", "mysql"}
 		if st.name == "chinook" {
 			ensureChinook(t, shared)
+			st.yaml = withSQLiteChinook(st.yaml, chinookSQLiteFile(t))
+			engines = append(engines, "sqlite")
 		} else {
 			ensureSpider(t, shared, items)
 			st.yaml = spiderYAML(items)
 		}
 		a := startAPI(t, st.yaml)
-		for _, engine := range []string{"postgres", "mysql"} {
+		for _, engine := range engines {
+			if e := os.Getenv("NL_ENGINES"); e != "" && !strings.Contains(","+e+",", ","+engine+",") {
+				continue
+			}
 			stats := evalset.Stats{Threshold: nlp.AnswerThreshold}
 			tokens := map[string]string{}
 			for _, it := range items {
@@ -277,7 +286,11 @@ func TestNLEval(t *testing.T) {
 				if engine == "mysql" {
 					gsql = it.GoldMySQL
 				}
-				gold := goldRows(t, engine, st.db(engine, it), gsql)
+				goldEngine := engine
+				if engine == "sqlite" {
+					goldEngine = "postgres"
+				}
+				gold := goldRows(t, goldEngine, st.db(engine, it), gsql)
 				r := a.call(t, "POST", "/api/v1/tenant/query", tok, map[string]any{"query": it.Question, "max_results": 10000,
 					"cache_enabled": false, "allow_low_confidence": true}, "X-Tenant-ID", tenant)
 				if r.Status != 200 {

@@ -147,23 +147,43 @@ func CopyToSQLite(ctx context.Context, src *pgx.Conn, dst *sql.DB) error {
 		if _, err := dst.ExecContext(ctx, "CREATE TABLE "+quoteIdent(t.name)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return fmt.Errorf("evalset: create %s: %w", t.name, err)
 		}
-		if err := copyRows(ctx, src, t, func(vals []any) error {
-			for i, v := range vals {
-				switch x := v.(type) {
-				case time.Time:
-					vals[i] = x.UTC().Format("2006-01-02 15:04:05")
-				case pgNumeric:
-					vals[i] = float64(x)
-				}
-			}
-			ph := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
-			_, err := dst.ExecContext(ctx, "INSERT INTO "+quoteIdent(t.name)+" VALUES ("+ph+")", vals...)
-			return err
-		}); err != nil {
+		if err := copySQLiteTable(ctx, src, dst, t); err != nil {
 			return fmt.Errorf("evalset: copy %s: %w", t.name, err)
 		}
 	}
 	return nil
+}
+
+// copySQLiteTable inserts t's rows in one transaction through one
+// prepared statement.
+func copySQLiteTable(ctx context.Context, src *pgx.Conn, dst *sql.DB, t *srcTable) error {
+	tx, err := dst.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(t.cols)), ", ")
+	st, err := tx.PrepareContext(ctx, "INSERT INTO "+quoteIdent(t.name)+" VALUES ("+ph+")")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	err = copyRows(ctx, src, t, func(vals []any) error {
+		for i, v := range vals {
+			switch x := v.(type) {
+			case time.Time:
+				vals[i] = x.UTC().Format("2006-01-02 15:04:05")
+			case pgNumeric:
+				vals[i] = float64(x)
+			}
+		}
+		_, err := st.ExecContext(ctx, vals...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // CopyToMongo copies every table of src into a collection of dst: one

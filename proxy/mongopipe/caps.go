@@ -29,6 +29,17 @@ type Caps struct {
 	FieldPathValues bool
 	// UnwindOptions: the document form of $unwind is understood.
 	UnwindOptions bool
+	// MaxGroupAccs, when > 0, is how many accumulators a pushed $group
+	// may have.
+	MaxGroupAccs int
+	// DottedSortKeys: a $sort key through embedded documents ("a.b")
+	// follows arrays on the way as MongoDB does.
+	DottedSortKeys bool
+	// DocumentEquality: a query comparing a field with a document value
+	// also matches arrays that contain an equal document.
+	DocumentEquality bool
+	// DottedSetFields: $addFields/$set {"a.b": v} sets b inside a.
+	DottedSetFields bool
 	// Lookup: stages that read another collection ($lookup, $graphLookup,
 	// $unionWith) may run on the backend. A pushed $lookup reads the
 	// foreign collection without the policy's filters and masks, so the
@@ -48,13 +59,20 @@ func set(names ...string) map[string]bool {
 	return m
 }
 
-// FerretDB1Caps is FerretDB 1.x (checked against 1.24.2 by this package's
-// tests): a handful of stages, $sum/$count accumulators, no expression
-// operators, and bare field paths in $project/$addFields taken literally.
+// FerretDB1Caps is FerretDB 1.x as checked against 1.24.2 by this
+// package's tests: a handful of stages, $sum/$count accumulators, no
+// expression operators. Some stages it accepts are not exact and are left
+// out or restricted: its $unwind drops every field but _id and the
+// unwound one, a $group with two or more accumulators gets 0 in all but
+// the first, a bare "$path" in $project/$addFields is stored as the
+// string "$path", a dotted $sort key does not look into arrays, a query
+// equal to a document does not match an array holding it, and
+// $addFields {"a.b": v} makes a field named "a.b".
 func FerretDB1Caps() Caps {
 	return Caps{
-		Backend: "ferretdb",
-		Stages:  set("$match", "$group", "$sort", "$limit", "$skip", "$project", "$unwind", "$count", "$addFields", "$set", "$unset"),
+		Backend:      "ferretdb",
+		Stages:       set("$match", "$group", "$sort", "$limit", "$skip", "$project", "$count", "$addFields", "$set", "$unset"),
+		MaxGroupAccs: 1,
 		QueryOperators: set("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin",
 			"$and", "$or", "$nor", "$not", "$exists", "$regex", "$options"),
 		Accumulators: set("$sum", "$count"),

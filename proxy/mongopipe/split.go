@@ -50,6 +50,9 @@ func pushable(st bson.D, c Caps) bool {
 			if strings.HasPrefix(e.Key, "$") || !exprPushable(e.Value, c, false) {
 				return false
 			}
+			if strings.Contains(e.Key, ".") && !c.DottedSetFields {
+				return false
+			}
 			// A nested document spec merges into embedded documents; it
 			// is not known to run the same way, keep it local.
 			if _, isDoc := e.Value.(bson.D); isDoc {
@@ -66,6 +69,9 @@ func pushable(st bson.D, c Caps) bool {
 		}
 		for _, e := range d {
 			if !isNumber(normalizeNumber(e.Value)) {
+				return false
+			}
+			if strings.Contains(e.Key, ".") && !c.DottedSortKeys {
 				return false
 			}
 		}
@@ -173,15 +179,41 @@ func queryPushable(q bson.D, c Caps) bool {
 	return true
 }
 
+// holdsDocument reports whether a query operand is or contains a
+// document (equality with documents differs on some backends).
+func holdsDocument(v any) bool {
+	switch x := v.(type) {
+	case bson.D, bson.M:
+		return true
+	case bson.A:
+		for _, el := range x {
+			if holdsDocument(el) {
+				return true
+			}
+		}
+	case []any:
+		for _, el := range x {
+			if holdsDocument(el) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // opsPushable checks the operators of a field condition ({a: {$gt: 1}}),
 // including those nested in $not.
 func opsPushable(v any, c Caps) bool {
 	d, ok := v.(bson.D)
 	if !ok || len(d) == 0 || !strings.HasPrefix(d[0].Key, "$") {
-		return true // equality with a value
+		// Equality with a value.
+		return c.DocumentEquality || !holdsDocument(v)
 	}
 	for _, op := range d {
 		if !c.QueryOperators[op.Key] {
+			return false
+		}
+		if op.Key != "$not" && !c.DocumentEquality && holdsDocument(op.Value) {
 			return false
 		}
 		if op.Key == "$not" && !opsPushable(op.Value, c) {
@@ -263,6 +295,9 @@ func exprPushable(v any, c Caps, fieldPathsOK bool) bool {
 func groupPushable(spec any, c Caps) bool {
 	d, ok := spec.(bson.D)
 	if !ok {
+		return false
+	}
+	if c.MaxGroupAccs > 0 && len(d) > c.MaxGroupAccs+1 {
 		return false
 	}
 	for _, e := range d {

@@ -197,7 +197,7 @@ func compileGroup(spec any, env Env) (stage, error) {
 	var fields []groupField
 	for _, el := range d {
 		if el.Key == "_id" {
-			e, err := compileExpr(el.Value)
+			e, err := compileGroupID(el.Value)
 			if err != nil {
 				return nil, err
 			}
@@ -258,6 +258,38 @@ func compileGroup(spec any, env Env) (stage, error) {
 			out = out[1:]
 			return d, nil
 		}}
+	}, nil
+}
+
+// compileGroupID compiles the group key. A document of expressions
+// ({c: "$cust", t: "$tag"}) is not an ordinary expression object: as in
+// the server, each field is its own expression, a lone field's missing
+// value becomes null ({c: null}), and inclusion-style values are refused.
+func compileGroupID(v any) (expr, error) {
+	d, ok := v.(bson.D)
+	if !ok || len(d) == 0 || strings.HasPrefix(d[0].Key, "$") {
+		return compileExpr(v)
+	}
+	for _, f := range d {
+		switch f.Value.(type) {
+		case bool, int32, int64, float64, bson.Decimal128:
+			return nil, errf(17390, "$group does not support inclusion-style expressions")
+		}
+	}
+	obj, err := compileObject(d)
+	if err != nil || len(d) != 1 {
+		return obj, err
+	}
+	key := d[0].Key
+	return func(doc bson.D) (any, error) {
+		out, err := obj(doc)
+		if err != nil {
+			return nil, err
+		}
+		if od, ok := out.(bson.D); ok && len(od) == 0 {
+			return bson.D{{Key: key, Value: nil}}, nil
+		}
+		return out, nil
 	}, nil
 }
 
