@@ -58,6 +58,9 @@ func Eval(ctx context.Context, local []bson.D, in Iter, env Env) (Iter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if in == nil {
+		return nil, errf(codeBadValue, "no input to evaluate the pipeline over")
+	}
 	stages, err := compilePipeline(local, env)
 	if err != nil {
 		return nil, err

@@ -295,7 +295,11 @@ func evalRound(vals []any) (any, error) {
 			return n, nil
 		}
 		scale := math.Pow(10, float64(place))
-		return math.RoundToEven(n*scale) / scale, nil
+		r := math.RoundToEven(n*scale) / scale
+		if math.IsInf(n*scale, 0) || math.IsNaN(r) {
+			return n, nil // more places than a double has: unchanged
+		}
+		return r, nil
 	case int32, int64:
 		if place >= 0 {
 			return n, nil

@@ -99,7 +99,7 @@ func cpArg(what string, v any) (int64, error) {
 		return 0, errf(34450, "$substrCP: %s must be a numeric type (is BSON type %s)", what, typeName(v))
 	}
 	f := numFloat(v)
-	if f != math.Trunc(f) {
+	if f != math.Trunc(f) || f > math.MaxInt32 || f < math.MinInt32 {
 		return 0, errf(34451, "$substrCP: %s cannot be represented as a 32-bit integral value", what)
 	}
 	if f < 0 {

@@ -143,3 +143,15 @@ func TestExpressions(t *testing.T) {
 		})
 	}
 }
+
+func TestExpressionEdges(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{`{"$substrCP": ["$s", 1e300, 1e300]}`, "error 34451"},
+		{`{"$round": [1.5, 100]}`, "1.5"},
+		{`{"$round": [1e300, 100]}`, "1e+300"},
+	} {
+		if got := evalExprJSON(t, tc.expr); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: got %s, want %s", tc.expr, got, tc.want)
+		}
+	}
+}

@@ -127,3 +127,19 @@ func TestLookupReaderErrorsAndAbsence(t *testing.T) {
 		t.Fatalf("reader error must pass through unchanged, got %v", err)
 	}
 }
+
+// TestLookupGoTypedReader: a reader that builds documents in Go code (int,
+// bson.M) still matches and compares as decoded documents would.
+func TestLookupGoTypedReader(t *testing.T) {
+	reader := func(context.Context, string, string, []any, []bson.D) ([]bson.D, error) {
+		return []bson.D{{{Key: "_id", Value: 10}, {Key: "info", Value: bson.M{"n": 1}}}}, nil
+	}
+	got, err := runLocal(t, `[{"$match": {"_id": 1}}, {"$lookup": {"from": "c", "localField": "cust", "foreignField": "_id", "as": "c"}}, {"$project": {"c": 1}}]`,
+		parseDocs(t, ordersJSON), Env{Lookup: reader})
+	if err != nil || got != "{_id: 1, c: [{_id: 10, info: {n: 1}}]}" {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	if _, err := Eval(context.Background(), nil, nil, Env{}); err == nil {
+		t.Fatal("Eval with no input must fail")
+	}
+}

@@ -111,7 +111,7 @@ func uncorrelatedLookup(s lookupSpec, env Env) stage {
 			if !loaded {
 				// Without a correlation the sub-pipeline's result is the
 				// same for every document: read it once.
-				docs, err := env.Lookup(ctx, s.from, "", nil, s.prefix)
+				docs, err := readForeign(ctx, env, s.from, "", nil, s.prefix)
 				if err != nil {
 					return nil, err
 				}
@@ -181,7 +181,7 @@ func correlatedLookup(s lookupSpec, env Env) stage {
 				var foreign []bson.D
 				if len(values) > 0 {
 					var err error
-					foreign, err = env.Lookup(ctx, s.from, s.foreignField, values, s.prefix)
+					foreign, err = readForeign(ctx, env, s.from, s.foreignField, values, s.prefix)
 					if err != nil {
 						return nil, err
 					}
@@ -225,6 +225,54 @@ func correlatedLookup(s lookupSpec, env Env) stage {
 			return d, nil
 		}}
 	}
+}
+
+// readForeign calls Env.Lookup and brings what it returns to the types
+// the driver decodes into, in case the reader built documents in Go code
+// (bson.M, int, []any) rather than decoding them from the server.
+func readForeign(ctx context.Context, env Env, from, field string, values []any, prefix []bson.D) ([]bson.D, error) {
+	docs, err := env.Lookup(ctx, from, field, values, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range docs {
+		if !canonicalDoc(d) {
+			if docs[i], err = normalizeDoc(d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return docs, nil
+}
+
+// canonicalDoc reports whether a document holds only the types the
+// driver decodes BSON into.
+func canonicalDoc(d bson.D) bool {
+	for _, e := range d {
+		if !canonicalValue(e.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func canonicalValue(v any) bool {
+	switch x := v.(type) {
+	case bson.D:
+		return canonicalDoc(x)
+	case bson.A:
+		for _, el := range x {
+			if !canonicalValue(el) {
+				return false
+			}
+		}
+		return true
+	case nil, int32, int64, float64, string, bool, bson.DateTime, bson.ObjectID, bson.Decimal128,
+		bson.Binary, bson.Regex, bson.Timestamp, bson.MinKey, bson.MaxKey, bson.Null, bson.Undefined,
+		bson.Symbol, bson.JavaScript, bson.CodeWithScope, bson.DBPointer:
+		return true
+	}
+	return false
 }
 
 // runSub runs the rest of a $lookup sub-pipeline over one document's
