@@ -130,21 +130,20 @@ func backendLookup(db *mongo.Database, calls *int) LookupFunc {
 	}
 }
 
-// runSplit runs a pipeline the way the proxy does: Split, the pushed part
-// on the backend, the rest through Eval over the backend's cursor.
+// runSplit runs a pipeline the way the proxy does (Run: Split, the pushed
+// part on the backend, the rest through Eval over the backend's cursor)
+// and reports how many stages the backend ran.
 func runSplit(ctx context.Context, db *mongo.Database, caps Caps, coll string, p []bson.D, env Env) ([]bson.D, int, error) {
-	push, local := Split(p, caps)
-	cur, err := db.Collection(coll).Aggregate(ctx, push)
+	pushed := -1
+	it, err := Run(ctx, p, caps, func(ctx context.Context, push []bson.D) (*mongo.Cursor, error) {
+		pushed = len(push)
+		return db.Collection(coll).Aggregate(ctx, push)
+	}, env)
 	if err != nil {
-		return nil, len(push), err
-	}
-	it, err := Eval(ctx, local, CursorIter(cur), env)
-	if err != nil {
-		_ = cur.Close(ctx)
-		return nil, len(push), err
+		return nil, pushed, err
 	}
 	out, err := Collect(ctx, it, 0)
-	return out, len(push), err
+	return out, pushed, err
 }
 
 const ferretCustomers = `[
@@ -250,6 +249,27 @@ func TestFerretDBPushedTypeRules(t *testing.T) {
 		if len(push) < len(p) {
 			t.Logf("%s: kept local (FerretDB same: %v)", js, same)
 		}
+	}
+}
+
+// TestFerretDBRunRefusesBeforeAsking: a pipeline with a stage neither side
+// runs fails without a query to the backend.
+func TestFerretDBRunRefusesBeforeAsking(t *testing.T) {
+	db := startFerretDB(t)
+	ctx := context.Background()
+	caps, err := Detect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := false
+	_, err = Run(ctx, pipelineOf(t, `[{"$match": {"a": 1}}, {"$graphLookup": {"from": "x"}}]`), caps,
+		func(ctx context.Context, push []bson.D) (*mongo.Cursor, error) {
+			asked = true
+			return db.Collection("orders").Aggregate(ctx, push)
+		}, Env{Lookup: backendLookup(db, new(int))})
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Code != codeUnknownStage || !strings.Contains(pe.Msg, "$graphLookup") || asked {
+		t.Fatalf("got %v (backend asked: %v)", err, asked)
 	}
 }
 

@@ -143,3 +143,47 @@ func TestLookupGoTypedReader(t *testing.T) {
 		t.Fatal("Eval with no input must fail")
 	}
 }
+
+// TestLookupEqualityRules: the batch's local matching follows query
+// equality: numbers across types, array fields by element, null with
+// missing, documents by value, regex local values by pattern.
+func TestLookupEqualityRules(t *testing.T) {
+	foreign := `[
+	 {"_id": 1, "k": 10},
+	 {"_id": 2, "k": [10.0, 20]},
+	 {"_id": 3, "k": null},
+	 {"_id": 4},
+	 {"_id": 5, "k": {"a": 1}},
+	 {"_id": 6, "k": "abc"},
+	 {"_id": 7, "k": {"$numberLong": "20"}},
+	 {"_id": 8, "k": [{"a": 1}]}
+	]`
+	local := `[
+	 {"_id": "int", "v": 10},
+	 {"_id": "double", "v": 20.0},
+	 {"_id": "missing"},
+	 {"_id": "doc", "v": {"a": 1}},
+	 {"_id": "array", "v": [10, "abc"]},
+	 {"_id": "regex", "v": {"$regularExpression": {"pattern": "^ab", "options": ""}}},
+	 {"_id": "none", "v": 99}
+	]`
+	m := &memLookup{colls: map[string][]bson.D{"f": parseDocs(t, foreign)}}
+	got, err := runLocal(t, `[{"$lookup": {"from": "f", "localField": "v", "foreignField": "k", "as": "m"}}, {"$project": {"ids": "$m._id"}}]`,
+		parseDocs(t, local), Env{Lookup: m.lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{_id: "int", ids: [1, 2]}
+{_id: "double", ids: [2, 7]}
+{_id: "missing", ids: [3, 4]}
+{_id: "doc", ids: [5, 8]}
+{_id: "array", ids: [1, 2, 6]}
+{_id: "regex", ids: [6]}
+{_id: "none", ids: []}`
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if len(m.calls) != 1 {
+		t.Fatalf("one batch, %d reads", len(m.calls))
+	}
+}

@@ -3,6 +3,7 @@ package mongopipe
 import (
 	"context"
 	"io"
+	"sort"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -189,26 +190,10 @@ func correlatedLookup(s lookupSpec, env Env) stage {
 				if len(foreign) > env.maxDocs() {
 					return nil, errf(codeExceededMemory, "$lookup from %s returned more than %d documents for one batch (the limit)", s.from, env.maxDocs())
 				}
+				idx := indexForeign(foreign, foreignParts)
 				pending = make([]bson.D, 0, len(batch))
 				for i, doc := range batch {
-					leaves := make([]func(any) bool, len(perDoc[i]))
-					for j, v := range perDoc[i] {
-						leaves[j] = eqLeaf(v)
-					}
-					matches := func(v any) bool {
-						for _, l := range leaves {
-							if l(v) {
-								return true
-							}
-						}
-						return false
-					}
-					var mine []bson.D
-					for _, f := range foreign {
-						if queryPath(f, foreignParts, matches) {
-							mine = append(mine, f)
-						}
-					}
+					mine := idx.matches(foreign, foreignParts, perDoc[i])
 					res, err := runSub(ctx, s.rest, mine, env)
 					if err != nil {
 						return nil, err
@@ -273,6 +258,71 @@ func canonicalValue(v any) bool {
 		return true
 	}
 	return false
+}
+
+// foreignIndex maps the equality key of every value a foreign document's
+// foreignField reaches (each element of an array, the array itself, null
+// for a missing field) to the positions of the documents holding it, so
+// matching a batch costs a map lookup per local value instead of a scan
+// of all foreign documents.
+type foreignIndex map[string][]int
+
+func indexForeign(foreign []bson.D, parts []string) foreignIndex {
+	idx := foreignIndex{}
+	for i, f := range foreign {
+		seen := map[string]bool{}
+		queryPath(f, parts, func(v any) bool {
+			if isMissing(v) {
+				v = nil
+			}
+			if _, undef := v.(bson.Undefined); undef {
+				return false // undefined is not equal to null
+			}
+			if k := groupKey(v); !seen[k] {
+				seen[k] = true
+				idx[k] = append(idx[k], i)
+			}
+			return false // visit every value
+		})
+	}
+	return idx
+}
+
+// matches returns the foreign documents equal (query equality) to any of
+// the local values, in the reader's order. A regex value matches by
+// pattern, which no key can index: those scan.
+func (idx foreignIndex) matches(foreign []bson.D, parts []string, values []any) []bson.D {
+	hit := map[int]bool{}
+	for _, v := range values {
+		if _, isRe := v.(bson.Regex); isRe {
+			leaf := eqLeaf(v)
+			for i, f := range foreign {
+				if !hit[i] && queryPath(f, parts, leaf) {
+					hit[i] = true
+				}
+			}
+			continue
+		}
+		if isNullish(v) {
+			v = nil
+		}
+		for _, i := range idx[groupKey(v)] {
+			hit[i] = true
+		}
+	}
+	if len(hit) == 0 {
+		return nil
+	}
+	order := make([]int, 0, len(hit))
+	for i := range hit {
+		order = append(order, i)
+	}
+	sort.Ints(order)
+	out := make([]bson.D, len(order))
+	for j, i := range order {
+		out[j] = foreign[i]
+	}
+	return out
 }
 
 // runSub runs the rest of a $lookup sub-pipeline over one document's
