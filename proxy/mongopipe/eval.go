@@ -31,6 +31,10 @@ type Env struct {
 	MaxDocs int
 	// LookupBatch is how many input documents share one Lookup call.
 	LookupBatch int
+	// Caps are the backend's, for the stages of a $lookup sub-pipeline
+	// handed to Lookup: only leading $match stages it runs exactly are
+	// passed, the rest is evaluated here. The zero value passes none.
+	Caps Caps
 }
 
 func (e Env) maxDocs() int {

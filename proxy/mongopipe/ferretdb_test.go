@@ -429,6 +429,12 @@ func TestFerretDBLocalCompletion(t *testing.T) {
 		{"limit after a local stage stays local",
 			`[{"$addFields": {"score": {"$multiply": ["$qty", -1]}}}, {"$sort": {"score": 1, "_id": 1}}, {"$limit": 2}, {"$project": {"score": 1}}]`, 0,
 			"{_id: 5, score: -5}\n{_id: 3, score: -4L}"},
+		{"lookup sub-pipeline with a match the backend cannot run",
+			`[{"$match": {"_id": {"$lte": 3}}}, {"$sort": {"_id": 1}},
+			  {"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
+			    "pipeline": [{"$match": {"tier": "gold"}}, {"$match": {"$expr": {"$eq": [{"$toLower": "$name"}, "ann"]}}}]}},
+			  {"$project": {"n": {"$size": "$c"}}}]`, 2,
+			"{_id: 1, n: 1}\n{_id: 2, n: 0}\n{_id: 3, n: 1}"},
 		{"lookup with sub-pipeline and replaceRoot",
 			`[{"$match": {"cust": {"$in": [10, 11, 12]}}}, {"$sort": {"_id": 1}},
 			  {"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
@@ -442,7 +448,7 @@ func TestFerretDBLocalCompletion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := pipelineOf(t, tc.pipeline)
 			calls := 0
-			env := Env{Lookup: backendLookup(db, &calls), LookupBatch: 100}
+			env := Env{Lookup: backendLookup(db, &calls), LookupBatch: 100, Caps: caps}
 			got, pushed, err := runSplit(ctx, db, caps, "orders", p, env)
 			if err != nil {
 				t.Fatal(err)

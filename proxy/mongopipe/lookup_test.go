@@ -96,7 +96,7 @@ func TestLookupBatches(t *testing.T) {
 	m := &memLookup{colls: map[string][]bson.D{"customers": parseDocs(t, customersJSON)}}
 	got, err := runLocal(t, `[{"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
 		"pipeline": [{"$match": {"tier": "gold"}}, {"$project": {"name": 1}}]}}, {"$project": {"k": {"$size": "$c"}}}]`,
-		parseDocs(t, ordersJSON), Env{Lookup: m.lookup, LookupBatch: 3})
+		parseDocs(t, ordersJSON), Env{Lookup: m.lookup, LookupBatch: 3, Caps: FerretDB1Caps()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +111,18 @@ func TestLookupBatches(t *testing.T) {
 	}
 	if m.calls[0].from != "customers" || m.calls[0].field != "_id" || m.calls[0].stages != 1 {
 		t.Fatalf("call: %+v", m.calls[0])
+	}
+	// A $match the backend cannot run ($expr on FerretDB) is not handed to
+	// the reader: it runs here, with the same result.
+	m.calls = nil
+	got, err = runLocal(t, `[{"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
+		"pipeline": [{"$match": {"$expr": {"$eq": ["$tier", "gold"]}}}, {"$project": {"name": 1}}]}}, {"$project": {"k": {"$size": "$c"}}}]`,
+		parseDocs(t, ordersJSON), Env{Lookup: m.lookup, Caps: FerretDB1Caps()})
+	if err != nil || got != "{_id: 1, k: 1}\n{_id: 2, k: 0}\n{_id: 3, k: 1}\n{_id: 4, k: 0}\n{_id: 5, k: 1}" {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	if len(m.calls) != 1 || m.calls[0].stages != 0 {
+		t.Fatalf("calls: %+v", m.calls)
 	}
 }
 

@@ -10,10 +10,10 @@ import (
 
 type lookupSpec struct {
 	from, localField, foreignField, as string
-	// prefix holds the sub-pipeline's leading $match stages: they only
-	// filter foreign documents, so the caller may run them with the
-	// query. rest runs here, once per input document, as the server runs
-	// the sub-pipeline per document.
+	// prefix holds the sub-pipeline's leading $match stages the backend
+	// runs exactly (Env.Caps): they only filter foreign documents, so the
+	// caller runs them with its query. rest runs here, once per input
+	// document, as the server runs the sub-pipeline per document.
 	prefix, rest []bson.D
 	correlated   bool
 }
@@ -84,7 +84,8 @@ func compileLookup(spec any, env Env) (stage, error) {
 	for i < len(pipeline) && len(pipeline[i]) == 1 && pipeline[i][0].Key == "$match" {
 		i++
 	}
-	s.prefix, s.rest = pipeline[:i], pipeline[i:]
+	push, _ := Split(pipeline[:i], env.Caps)
+	s.prefix, s.rest = push, pipeline[len(push):]
 	if env.Lookup == nil {
 		return nil, errf(codeLookupUnsupported, "$lookup needs a foreign-collection reader, and none is configured")
 	}
