@@ -193,11 +193,17 @@ func correlatedLookup(s lookupSpec, env Env) stage {
 				}
 				idx := indexForeign(foreign, foreignParts)
 				pending = make([]bson.D, 0, len(batch))
+				held := 0
 				for i, doc := range batch {
 					mine := idx.matches(foreign, foreignParts, perDoc[i])
 					res, err := runSub(ctx, s.rest, mine, env)
 					if err != nil {
 						return nil, err
+					}
+					// The batch's "as" arrays together stay within the
+					// bound too: many inputs may share many matches.
+					if held += len(res); held > env.maxDocs() {
+						return nil, errf(codeExceededMemory, "$lookup from %s joins more than %d documents for one batch (the limit)", s.from, env.maxDocs())
 					}
 					pending = append(pending, setPath(doc, asParts, res))
 				}
