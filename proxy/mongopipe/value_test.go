@@ -1,7 +1,9 @@
 package mongopipe
 
 import (
+	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -76,6 +78,22 @@ func TestCompareAndKeys(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+func TestErrorCodeNames(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		name string
+	}{
+		{errf(codeExceededMemory, "x"), "ExceededMemoryLimit"},
+		{errf(codeInvalidOperator, "x"), "InvalidPipelineOperator"},
+		{errf(16702, "x"), "Location16702"},
+	} {
+		var pe *Error
+		if !errors.As(tc.err, &pe) || pe.CodeName != tc.name || !strings.HasPrefix(pe.Error(), "mongopipe: ") {
+			t.Errorf("%v: code name %q, want %q", tc.err, pe.CodeName, tc.name)
 		}
 	}
 }
