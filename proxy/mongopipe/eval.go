@@ -69,7 +69,10 @@ func Eval(ctx context.Context, local []bson.D, in Iter, env Env) (Iter, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := in
+	if len(stages) == 0 {
+		return in, nil
+	}
+	var out Iter = &canonicalIter{in: in}
 	for _, s := range stages {
 		out = s(out)
 	}

@@ -2,6 +2,7 @@ package mongopipe
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -438,7 +439,7 @@ func typeName(v any) string {
 	case bson.Timestamp:
 		return "timestamp"
 	}
-	return "unsupported"
+	return fmt.Sprintf("unsupported Go type %T", v)
 }
 
 func dateTime(v any) (time.Time, bool) {
