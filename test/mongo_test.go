@@ -386,6 +386,18 @@ users:
 		if !strings.Contains(string(prom), `tenantproxy_statements_total{class="read",tenant="docs"}`) && !strings.Contains(string(prom), `tenantproxy_statements_total{tenant="docs"`) {
 			t.Errorf("no statements of docs in /metrics")
 		}
+		// A question becomes a pipeline that runs under the same policy.
+		qr := api.ask(t, ann, "how many customers")
+		if qm := qr.JSON(t); qr.Status != 200 || fmt.Sprint(qm["rows"]) != "[[5]]" || !strings.Contains(fmt.Sprint(qm["generated_sql"]), "db.customers.aggregate") {
+			t.Fatalf("question: HTTP %d %s", qr.Status, qr.Body)
+		}
+		if n := m.count(t, docs, "customers", `{}`); n != 5 {
+			t.Fatalf("control: %d customers", n)
+		}
+		qr = api.ask(t, vera, "how many orders")
+		if qm := qr.JSON(t); qr.Status != 200 || fmt.Sprint(qm["rows"]) != "[[4]]" {
+			t.Fatalf("viewer question: HTTP %d %s", qr.Status, qr.Body)
+		}
 		// The policy's dry run explains what it would run, or why not.
 		r = api.call(t, "POST", "/api/v1/tenant/policy/explain", vera, map[string]any{"mongo": json.RawMessage(`{"collection": "customers", "find": {}}`)})
 		if x := r.JSON(t); r.Status != 200 || x["allowed"] != true || x["capped"] != true || !strings.Contains(fmt.Sprint(x["masked_columns"]), "customers.email") || !strings.Contains(fmt.Sprint(x["sql"]), `{"$limit":4}`) {
