@@ -81,6 +81,15 @@ func (s *Server) Mongo(ctx context.Context, b *Binding, req *policy.MongoRequest
 	if opt.ReadOnly && !dec.Read {
 		return fail(sqlerr.New(sqlerr.Permission, "permission denied: only reads (find, aggregate) may run here, got %s", dec.Op))
 	}
+	// A MongoDB tenant has no wire clients: its limits apply here.
+	if err := s.Allow(b); err != nil {
+		return fail(err)
+	}
+	if d := b.StatementTimeout(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	info := &ResultInfo{SQL: text, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: dec.Collections}
 	start := time.Now()
 	capHit := false

@@ -494,9 +494,18 @@ func TestMongoOutage(t *testing.T) {
 tenants:
   - {id: docs, engine: mongodb, dsn: "mongodb://%s/%s", pool: {size: 2, timeout: 2s}, breaker: {threshold: 2, timeout: 30s}}
   - {id: lite, engine: sqlite, dsn: "file:%s"}
+  - {id: limited, engine: mongodb, dsn: "mongodb://%[1]s/%[2]s", limits: {qps: 0.1, burst: 1}}
 users:
-  - {name: ann, password: ann-pw, tenants: {docs: analyst, lite: analyst}}
+  - {name: ann, password: ann-pw, tenants: {docs: analyst, lite: analyst, limited: analyst}}
 `, m.Addr, db, lite))
+	// The tenant's rate limit holds for its API requests.
+	annLim := api.login(t, "ann", "ann-pw", "limited")
+	if st, r := api.mongoCall(t, annLim, `{"collection": "things", "find": {}}`); st != 200 {
+		t.Fatalf("first limited request: HTTP %d %v", st, r)
+	}
+	if st, r := api.mongoCall(t, annLim, `{"collection": "things", "find": {}}`); st != 429 || !strings.Contains(errMessage(r), "rate limit") {
+		t.Fatalf("second limited request: HTTP %d %v, want 429", st, r)
+	}
 	ann := api.login(t, "ann", "ann-pw", "docs")
 	annLite := api.login(t, "ann", "ann-pw", "lite")
 	if st, r := api.mongoCall(t, ann, `{"collection": "things", "find": {}}`); st != 200 || fmt.Sprint(r["rows"]) != "[[1 one]]" {
