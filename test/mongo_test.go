@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+	"github.com/tenantproxy/tenantproxy/proxy"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -417,6 +418,36 @@ users:
 		}
 		if r = api.call(t, "GET", "/api/v1/tenant/query/"+id, vera, nil); r.Status != 404 {
 			t.Fatalf("another user's stored result: HTTP %d", r.Status)
+		}
+	})
+
+	t.Run("isolation verification of MongoDB tenants", func(t *testing.T) {
+		for _, id := range []string{"docs", "shop_a", "shop_b"} {
+			rep, err := api.Proxy.Verify(context.Background(), proxy.VerifyOptions{Tenant: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := rep.Tenants[0]
+			kinds := map[string]int64{}
+			for _, c := range tr.Checks {
+				if !c.Passed {
+					t.Errorf("%s: check %s %q (%s) failed: %s", id, c.Kind, c.Name, c.Role, c.Reason)
+				}
+				kinds[c.Kind] += c.Records
+			}
+			if !rep.Passed || tr.ForeignRecords != 0 {
+				t.Errorf("%s: passed %v foreign %d", id, rep.Passed, tr.ForeignRecords)
+			}
+			switch id {
+			case "docs":
+				if kinds[proxy.CheckMask] == 0 || kinds[proxy.CheckCap] == 0 {
+					t.Errorf("docs: checks %v, want masks and caps probed", kinds)
+				}
+			default:
+				if kinds[proxy.CheckCrossReference] == 0 {
+					t.Errorf("%s: checks %v, want its documents counted", id, kinds)
+				}
+			}
 		}
 	})
 
