@@ -480,6 +480,18 @@ users:
 		if rb["cached"] != false || strings.Contains(fmt.Sprint(rb["rows"]), "Cust a") || strings.Contains(fmt.Sprint(ra["rows"]), "Cust b") {
 			t.Fatalf("row tenants' cache: a %v b %v", ra, rb)
 		}
+		// A write through the API retires the cached reads of its collection.
+		cnt := json.RawMessage(`{"collection": "orders", "pipeline": [{"$count": "n"}]}`)
+		call(ed, map[string]any{"mongo": cnt})
+		if c := call(ed, map[string]any{"mongo": cnt}); c["cached"] != true || fmt.Sprint(c["rows"]) != "[[4]]" {
+			t.Fatalf("cached count: %v", c)
+		}
+		if st, r := api.mongoCall(t, ed, `{"collection": "orders", "insert_one": {"_id": 15, "amount": 1}}`); st != 200 {
+			t.Fatalf("insert: HTTP %d %v", st, r)
+		}
+		if c := call(ed, map[string]any{"mongo": cnt}); c["cached"] != false || fmt.Sprint(c["rows"]) != "[[5]]" {
+			t.Fatalf("count after the write: %v", c)
+		}
 		keys, err := rc.Keys(context.Background(), "tp:q:*").Result()
 		if err != nil || len(keys) < 4 {
 			t.Fatalf("redis keys: %d %v", len(keys), err)
