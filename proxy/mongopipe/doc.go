@@ -22,16 +22,23 @@
 // naming it and carrying the code MongoDB uses: a stage is never skipped
 // or approximated. Decimal128 arithmetic is refused for the same reason.
 //
-// Memory is bounded: a blocking stage ($group, $sort, a $lookup batch)
-// holds at most Env.MaxDocs documents, groups or accumulated values
-// (DefaultMaxDocs when zero) and fails with ExceededMemoryLimit beyond
-// that. A $sort directly followed by $limit keeps only what the limit
-// needs. The context is checked on every document.
+// Run ties it together: Split, the pushed part through the caller's
+// aggregate (which adds the tenant's stages), Eval over the cursor.
+//
+// Memory is bounded: a blocking stage ($group, $sort, a $lookup batch and
+// the arrays it builds) holds at most Env.MaxDocs documents, groups or
+// accumulated values (DefaultMaxDocs when zero) and fails with
+// ExceededMemoryLimit beyond that. A $sort directly followed by $limit
+// keeps only what the limit needs. The context is checked on every
+// document.
 //
 // $lookup never reads a collection itself: Env.Lookup, supplied by the
 // policy layer, runs the foreign read as a query of the tenant on the
 // foreign collection, so its row filters and masks apply. Input documents
 // are served in batches (Env.LookupBatch, one call per batch of local
-// values), not one query per document. A pushed $lookup would bypass
-// those filters, which is why Caps.Lookup is separate from Caps.All.
+// values), not one query per document; a sub-pipeline's leading $match
+// stages the backend runs (Env.Caps) go with that query, the rest runs
+// here per input document, as the server would. A pushed $lookup would
+// bypass the policy's filters, which is why Caps.Lookup is separate from
+// Caps.All.
 package mongopipe

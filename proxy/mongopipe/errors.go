@@ -45,6 +45,12 @@ var codeNames = map[int32]string{
 	codeIllegalUnwindField: "Location28808",
 }
 
+// errf builds an *Error; a code without a name of its own is an assertion
+// id, which the server reports as "Location<code>".
 func errf(code int32, format string, args ...any) error {
-	return &Error{Code: code, CodeName: codeNames[code], Msg: fmt.Sprintf(format, args...)}
+	name, ok := codeNames[code]
+	if !ok {
+		name = fmt.Sprintf("Location%d", code)
+	}
+	return &Error{Code: code, CodeName: name, Msg: fmt.Sprintf(format, args...)}
 }

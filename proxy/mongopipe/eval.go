@@ -31,6 +31,10 @@ type Env struct {
 	MaxDocs int
 	// LookupBatch is how many input documents share one Lookup call.
 	LookupBatch int
+	// Caps are the backend's, for the stages of a $lookup sub-pipeline
+	// handed to Lookup: only leading $match stages it runs exactly are
+	// passed, the rest is evaluated here. The zero value passes none.
+	Caps Caps
 }
 
 func (e Env) maxDocs() int {
@@ -58,11 +62,17 @@ func Eval(ctx context.Context, local []bson.D, in Iter, env Env) (Iter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if in == nil {
+		return nil, errf(codeBadValue, "no input to evaluate the pipeline over")
+	}
 	stages, err := compilePipeline(local, env)
 	if err != nil {
 		return nil, err
 	}
-	out := in
+	if len(stages) == 0 {
+		return in, nil
+	}
+	var out Iter = &canonicalIter{in: in}
 	for _, s := range stages {
 		out = s(out)
 	}

@@ -2,6 +2,7 @@ package mongopipe
 
 import (
 	"math"
+	"math/big"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -266,6 +267,75 @@ func evalAbs(vals []any) (any, error) {
 	return nil, errf(28765, "$abs only supports numeric types, not %s", typeName(vals[0]))
 }
 
+// roundDouble rounds as the server does: the double's exact value taken
+// to 34 significant decimal digits (a Decimal128), quantized at place with
+// ties to even, and converted back. Multiplying in floating point instead
+// would round 19.05 (really 19.0500000000000007…) down to 19.0.
+func roundDouble(f float64, place int64) float64 {
+	if f == 0 {
+		return f
+	}
+	r := roundSignificant(new(big.Rat).SetFloat64(f), 34)
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(abs64(place)), nil))
+	if place < 0 {
+		scale.Inv(scale)
+	}
+	q := new(big.Rat).SetInt(roundHalfEven(new(big.Rat).Mul(r, scale)))
+	out, _ := q.Quo(q, scale).Float64()
+	if out == 0 && f < 0 {
+		return math.Copysign(0, -1)
+	}
+	return out
+}
+
+func abs64(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// roundSignificant rounds r to digits significant decimal digits, ties
+// to even.
+func roundSignificant(r *big.Rat, digits int) *big.Rat {
+	f, _ := r.Float64()
+	e := int(math.Floor(math.Log10(math.Abs(f))))
+	pow := func(n int) *big.Rat {
+		p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs64(int64(n)))), nil))
+		if n < 0 {
+			p.Inv(p)
+		}
+		return p
+	}
+	abs := new(big.Rat).Abs(r)
+	// Correct the estimate of floor(log10|r|) exactly.
+	for abs.Cmp(pow(e+1)) >= 0 {
+		e++
+	}
+	for abs.Cmp(pow(e)) < 0 {
+		e--
+	}
+	scale := pow(digits - 1 - e)
+	q := new(big.Rat).SetInt(roundHalfEven(new(big.Rat).Mul(r, scale)))
+	return q.Quo(q, scale)
+}
+
+// roundHalfEven rounds a rational to an integer, ties to even.
+func roundHalfEven(x *big.Rat) *big.Int {
+	q, m := new(big.Int).QuoRem(x.Num(), x.Denom(), new(big.Int))
+	twice := new(big.Int).Abs(m)
+	twice.Lsh(twice, 1)
+	c := twice.Cmp(x.Denom())
+	if c > 0 || (c == 0 && q.Bit(0) == 1) {
+		if x.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q
+}
+
 // evalRound rounds half to even, as $round does, keeping the input's type.
 func evalRound(vals []any) (any, error) {
 	if err := noDecimal("$round", vals); err != nil {
@@ -294,8 +364,7 @@ func evalRound(vals []any) (any, error) {
 		if math.IsNaN(n) || math.IsInf(n, 0) {
 			return n, nil
 		}
-		scale := math.Pow(10, float64(place))
-		return math.RoundToEven(n*scale) / scale, nil
+		return roundDouble(n, place), nil
 	case int32, int64:
 		if place >= 0 {
 			return n, nil

@@ -84,7 +84,9 @@ func coerceString(op string, v any) (string, error) {
 		return x, nil
 	case bson.Symbol:
 		return string(x), nil
-	case int32, int64, float64, bson.Decimal128, bson.DateTime, bson.Timestamp:
+	case float64:
+		return formatDouble(x, false), nil
+	case int32, int64, bson.Decimal128, bson.DateTime, bson.Timestamp:
 		s, err := toStringValue(x)
 		if err != nil {
 			return "", err
@@ -99,7 +101,7 @@ func cpArg(what string, v any) (int64, error) {
 		return 0, errf(34450, "$substrCP: %s must be a numeric type (is BSON type %s)", what, typeName(v))
 	}
 	f := numFloat(v)
-	if f != math.Trunc(f) {
+	if f != math.Trunc(f) || f > math.MaxInt32 || f < math.MinInt32 {
 		return 0, errf(34451, "$substrCP: %s cannot be represented as a 32-bit integral value", what)
 	}
 	if f < 0 {
@@ -108,21 +110,27 @@ func cpArg(what string, v any) (int64, error) {
 	return int64(f), nil
 }
 
-// formatDouble renders a double as $toString does: integral values of
-// ordinary size without a fraction or exponent, others in the shortest
-// form that round-trips.
-func formatDouble(f float64) string {
+// formatDouble renders a double as the server's string builder does:
+// printf's %g, six significant digits (3.14159265 → "3.14159", 1e6 →
+// "1e+06"). $toString names the special values; the string operators
+// ($toLower, $concat's callers) print them as %g does.
+func formatDouble(f float64, named bool) string {
 	switch {
-	case math.IsNaN(f):
+	case math.IsNaN(f) && named:
 		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
+	case math.IsInf(f, 0) && named:
+		if f > 0 {
+			return "Infinity"
+		}
 		return "-Infinity"
-	case f == math.Trunc(f) && math.Abs(f) < 1e15:
-		return strconv.FormatFloat(f, 'f', -1, 64)
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
 	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
+	return strconv.FormatFloat(f, 'g', 6, 64)
 }
 
 func toStringValue(v any) (any, error) {
@@ -138,7 +146,7 @@ func toStringValue(v any) (any, error) {
 	case int64:
 		return strconv.FormatInt(x, 10), nil
 	case float64:
-		return formatDouble(x), nil
+		return formatDouble(x, true), nil
 	case bson.Decimal128:
 		return x.String(), nil
 	case bool:

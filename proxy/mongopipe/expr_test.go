@@ -83,6 +83,12 @@ func TestExpressions(t *testing.T) {
 		{`{"$substrCP": ["$s", -1, 3]}`, "error 34452"},
 		{`{"$toString": "$d"}`, `"2.5"`},
 		{`{"$toString": 3.0}`, `"3"`},
+		{`{"$toString": 3.14159265}`, `"3.14159"`},
+		{`{"$toString": 1e6}`, `"1e+06"`},
+		{`{"$toString": 123456.0}`, `"123456"`},
+		{`{"$toString": -0.0}`, `"-0"`},
+		{`{"$toString": {"$divide": [1, 0.0000001]}}`, `"1e+07"`},
+		{`{"$toUpper": 0.000012345}`, `"1.2345E-05"`},
 		{`{"$toString": "$l"}`, `"9000000000"`},
 		{`{"$toString": "$t"}`, `"2024-03-09T17:04:05.123Z"`},
 		{`{"$toString": true}`, `"true"`},
@@ -141,5 +147,24 @@ func TestExpressions(t *testing.T) {
 				t.Fatalf("got %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestExpressionEdges(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{`{"$substrCP": ["$s", 1e300, 1e300]}`, "error 34451"},
+		{`{"$round": [1.5, 100]}`, "1.5"},
+		{`{"$round": [1e300, 100]}`, "1e+300"},
+		{`{"$round": [19.05, 1]}`, "19.1"}, // 19.0500000000000007105…
+		{`{"$round": [2.675, 2]}`, "2.67"}, // 2.6749999999999998223…
+		{`{"$round": [0.125, 2]}`, "0.12"}, // exact tie: to even
+		{`{"$round": [-2.5, 0]}`, "-2.0"},  // tie: to even
+		{`{"$round": [1234.5678, -2]}`, "1200.0"},
+		{`{"$round": [1234.5678, -4]}`, "0.0"},
+		{`{"$round": [5, -21]}`, "error 51083"},
+	} {
+		if got := evalExprJSON(t, tc.expr); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: got %s, want %s", tc.expr, got, tc.want)
+		}
 	}
 }

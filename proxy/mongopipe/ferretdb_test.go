@@ -130,21 +130,20 @@ func backendLookup(db *mongo.Database, calls *int) LookupFunc {
 	}
 }
 
-// runSplit runs a pipeline the way the proxy does: Split, the pushed part
-// on the backend, the rest through Eval over the backend's cursor.
+// runSplit runs a pipeline the way the proxy does (Run: Split, the pushed
+// part on the backend, the rest through Eval over the backend's cursor)
+// and reports how many stages the backend ran.
 func runSplit(ctx context.Context, db *mongo.Database, caps Caps, coll string, p []bson.D, env Env) ([]bson.D, int, error) {
-	push, local := Split(p, caps)
-	cur, err := db.Collection(coll).Aggregate(ctx, push)
+	pushed := -1
+	it, err := Run(ctx, p, caps, func(ctx context.Context, push []bson.D) (*mongo.Cursor, error) {
+		pushed = len(push)
+		return db.Collection(coll).Aggregate(ctx, push)
+	}, env)
 	if err != nil {
-		return nil, len(push), err
-	}
-	it, err := Eval(ctx, local, CursorIter(cur), env)
-	if err != nil {
-		_ = cur.Close(ctx)
-		return nil, len(push), err
+		return nil, pushed, err
 	}
 	out, err := Collect(ctx, it, 0)
-	return out, len(push), err
+	return out, pushed, err
 }
 
 const ferretCustomers = `[
@@ -220,6 +219,18 @@ func TestFerretDBPushedTypeRules(t *testing.T) {
 		`[{"$match": {"v": {"$not": {"$lt": 2}}}}]`,
 		`[{"$match": {"v": {"$regex": "^1"}}}]`,
 		`[{"$match": {"v": {"$numberLong": "9007199254740992"}}}]`,
+		`[{"$match": {"v": {"$in": [{"$regularExpression": {"pattern": "^1", "options": ""}}, 1]}}}]`,
+		`[{"$match": {"w.k": {"$regex": "1"}}}]`,
+		`[{"$match": {"arr": {"$exists": false}}}]`,
+		`[{"$match": {"arr": {"$eq": null}}}]`,
+		`[{"$match": {"arr": {"$nin": [null, 5]}}}]`,
+		`[{"$match": {"v": {"$gt": {"$date": "2019-01-01T00:00:00Z"}}}}]`,
+		`[{"$match": {"v": {"$lt": true}}}]`,
+		`[{"$match": {"v": {"$gte": {"$numberLong": "3"}, "$lt": 1e300}}}]`,
+		`[{"$match": {"$and": [{"v": {"$ne": 1}}, {"v": {"$ne": "10"}}], "w": {"$exists": true}}}]`,
+		`[{"$sort": {"w": 1, "v": -1}}]`,
+		`[{"$sort": {"v": 1, "_id": 1}}, {"$skip": 3}, {"$limit": 4}, {"$count": "n"}]`,
+		`[{"$project": {"_id": 0}}]`,
 		`[{"$project": {"w.k": 1}}]`,
 		`[{"$project": {"w.k": 0, "arr": 0}}]`,
 		`[{"$addFields": {"w.n": 5}}]`,
@@ -250,6 +261,27 @@ func TestFerretDBPushedTypeRules(t *testing.T) {
 		if len(push) < len(p) {
 			t.Logf("%s: kept local (FerretDB same: %v)", js, same)
 		}
+	}
+}
+
+// TestFerretDBRunRefusesBeforeAsking: a pipeline with a stage neither side
+// runs fails without a query to the backend.
+func TestFerretDBRunRefusesBeforeAsking(t *testing.T) {
+	db := startFerretDB(t)
+	ctx := context.Background()
+	caps, err := Detect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := false
+	_, err = Run(ctx, pipelineOf(t, `[{"$match": {"a": 1}}, {"$graphLookup": {"from": "x"}}]`), caps,
+		func(ctx context.Context, push []bson.D) (*mongo.Cursor, error) {
+			asked = true
+			return db.Collection("orders").Aggregate(ctx, push)
+		}, Env{Lookup: backendLookup(db, new(int))})
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Code != codeUnknownStage || !strings.Contains(pe.Msg, "$graphLookup") || asked {
+		t.Fatalf("got %v (backend asked: %v)", err, asked)
 	}
 }
 
@@ -409,6 +441,12 @@ func TestFerretDBLocalCompletion(t *testing.T) {
 		{"limit after a local stage stays local",
 			`[{"$addFields": {"score": {"$multiply": ["$qty", -1]}}}, {"$sort": {"score": 1, "_id": 1}}, {"$limit": 2}, {"$project": {"score": 1}}]`, 0,
 			"{_id: 5, score: -5}\n{_id: 3, score: -4L}"},
+		{"lookup sub-pipeline with a match the backend cannot run",
+			`[{"$match": {"_id": {"$lte": 3}}}, {"$sort": {"_id": 1}},
+			  {"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
+			    "pipeline": [{"$match": {"tier": "gold"}}, {"$match": {"$expr": {"$eq": [{"$toLower": "$name"}, "ann"]}}}]}},
+			  {"$project": {"n": {"$size": "$c"}}}]`, 2,
+			"{_id: 1, n: 1}\n{_id: 2, n: 0}\n{_id: 3, n: 1}"},
 		{"lookup with sub-pipeline and replaceRoot",
 			`[{"$match": {"cust": {"$in": [10, 11, 12]}}}, {"$sort": {"_id": 1}},
 			  {"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
@@ -422,7 +460,7 @@ func TestFerretDBLocalCompletion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := pipelineOf(t, tc.pipeline)
 			calls := 0
-			env := Env{Lookup: backendLookup(db, &calls), LookupBatch: 100}
+			env := Env{Lookup: backendLookup(db, &calls), LookupBatch: 100, Caps: caps}
 			got, pushed, err := runSplit(ctx, db, caps, "orders", p, env)
 			if err != nil {
 				t.Fatal(err)

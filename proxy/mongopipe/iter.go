@@ -36,7 +36,8 @@ func (it *cursorIter) Next(ctx context.Context) (bson.D, error) {
 
 func (it *cursorIter) Close(ctx context.Context) error { return it.c.Close(ctx) }
 
-// SliceIter yields the given documents in order.
+// SliceIter yields the given documents in order. Eval accepts documents
+// built in Go code as well as decoded ones.
 func SliceIter(docs []bson.D) Iter { return &sliceIter{docs: docs} }
 
 type sliceIter struct {
@@ -78,6 +79,21 @@ func Collect(ctx context.Context, it Iter, max int) ([]bson.D, error) {
 		out = append(out, d)
 	}
 }
+
+// canonicalIter brings documents built in Go code (int, bson.M, []any)
+// to the types the driver decodes into; decoded documents pass through
+// after a check.
+type canonicalIter struct{ in Iter }
+
+func (it *canonicalIter) Next(ctx context.Context) (bson.D, error) {
+	d, err := it.in.Next(ctx)
+	if err != nil || canonicalDoc(d) {
+		return d, err
+	}
+	return normalizeDoc(d)
+}
+
+func (it *canonicalIter) Close(ctx context.Context) error { return it.in.Close(ctx) }
 
 // funcIter adapts a next function and the upstream iterator it reads.
 type funcIter struct {

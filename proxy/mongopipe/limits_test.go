@@ -56,9 +56,15 @@ func TestMaxDocsBoundsBlockingStages(t *testing.T) {
 		{"few groups fit", `[{"$group": {"_id": "$g", "n": {"$sum": 1}}}]`, false},
 		{"sort then limit keeps only the limit", `[{"$sort": {"_id": -1}}, {"$limit": 10}]`, false},
 		{"streaming stages hold nothing", `[{"$match": {"g": 1}}, {"$project": {"g": 0}}]`, false},
+		{"lookup arrays of a batch", `[{"$lookup": {"from": "self", "localField": "g", "foreignField": "g", "as": "same"}}]`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := evalAll2(t, tc.pipeline, &countingIter{n: 5000}, Env{MaxDocs: 1000})
+			// The foreign side: 700 documents, 100 per value of g.
+			self := func(ctx context.Context, from, field string, values []any, p []bson.D) ([]bson.D, error) {
+				out, err := evalAll2(t, `[{"$match": {"_id": {"$lte": 700}}}]`, &countingIter{n: 5000}, Env{})
+				return out, err
+			}
+			out, err := evalAll2(t, tc.pipeline, &countingIter{n: 5000}, Env{MaxDocs: 1000, Lookup: self})
 			var pe *Error
 			if tc.fail {
 				if !errors.As(err, &pe) || pe.Code != codeExceededMemory {

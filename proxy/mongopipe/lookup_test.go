@@ -96,7 +96,7 @@ func TestLookupBatches(t *testing.T) {
 	m := &memLookup{colls: map[string][]bson.D{"customers": parseDocs(t, customersJSON)}}
 	got, err := runLocal(t, `[{"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
 		"pipeline": [{"$match": {"tier": "gold"}}, {"$project": {"name": 1}}]}}, {"$project": {"k": {"$size": "$c"}}}]`,
-		parseDocs(t, ordersJSON), Env{Lookup: m.lookup, LookupBatch: 3})
+		parseDocs(t, ordersJSON), Env{Lookup: m.lookup, LookupBatch: 3, Caps: FerretDB1Caps()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +112,18 @@ func TestLookupBatches(t *testing.T) {
 	if m.calls[0].from != "customers" || m.calls[0].field != "_id" || m.calls[0].stages != 1 {
 		t.Fatalf("call: %+v", m.calls[0])
 	}
+	// A $match the backend cannot run ($expr on FerretDB) is not handed to
+	// the reader: it runs here, with the same result.
+	m.calls = nil
+	got, err = runLocal(t, `[{"$lookup": {"from": "customers", "localField": "cust", "foreignField": "_id", "as": "c",
+		"pipeline": [{"$match": {"$expr": {"$eq": ["$tier", "gold"]}}}, {"$project": {"name": 1}}]}}, {"$project": {"k": {"$size": "$c"}}}]`,
+		parseDocs(t, ordersJSON), Env{Lookup: m.lookup, Caps: FerretDB1Caps()})
+	if err != nil || got != "{_id: 1, k: 1}\n{_id: 2, k: 0}\n{_id: 3, k: 1}\n{_id: 4, k: 0}\n{_id: 5, k: 1}" {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	if len(m.calls) != 1 || m.calls[0].stages != 0 {
+		t.Fatalf("calls: %+v", m.calls)
+	}
 }
 
 func TestLookupReaderErrorsAndAbsence(t *testing.T) {
@@ -125,5 +137,65 @@ func TestLookupReaderErrorsAndAbsence(t *testing.T) {
 		Env{Lookup: func(context.Context, string, string, []any, []bson.D) ([]bson.D, error) { return nil, denied }})
 	if !errors.Is(err, denied) {
 		t.Fatalf("reader error must pass through unchanged, got %v", err)
+	}
+}
+
+// TestLookupGoTypedReader: a reader that builds documents in Go code (int,
+// bson.M) still matches and compares as decoded documents would.
+func TestLookupGoTypedReader(t *testing.T) {
+	reader := func(context.Context, string, string, []any, []bson.D) ([]bson.D, error) {
+		return []bson.D{{{Key: "_id", Value: 10}, {Key: "info", Value: bson.M{"n": 1}}}}, nil
+	}
+	got, err := runLocal(t, `[{"$match": {"_id": 1}}, {"$lookup": {"from": "c", "localField": "cust", "foreignField": "_id", "as": "c"}}, {"$project": {"c": 1}}]`,
+		parseDocs(t, ordersJSON), Env{Lookup: reader})
+	if err != nil || got != "{_id: 1, c: [{_id: 10, info: {n: 1}}]}" {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	if _, err := Eval(context.Background(), nil, nil, Env{}); err == nil {
+		t.Fatal("Eval with no input must fail")
+	}
+}
+
+// TestLookupEqualityRules: the batch's local matching follows query
+// equality: numbers across types, array fields by element, null with
+// missing, documents by value, regex local values by pattern.
+func TestLookupEqualityRules(t *testing.T) {
+	foreign := `[
+	 {"_id": 1, "k": 10},
+	 {"_id": 2, "k": [10.0, 20]},
+	 {"_id": 3, "k": null},
+	 {"_id": 4},
+	 {"_id": 5, "k": {"a": 1}},
+	 {"_id": 6, "k": "abc"},
+	 {"_id": 7, "k": {"$numberLong": "20"}},
+	 {"_id": 8, "k": [{"a": 1}]}
+	]`
+	local := `[
+	 {"_id": "int", "v": 10},
+	 {"_id": "double", "v": 20.0},
+	 {"_id": "missing"},
+	 {"_id": "doc", "v": {"a": 1}},
+	 {"_id": "array", "v": [10, "abc"]},
+	 {"_id": "regex", "v": {"$regularExpression": {"pattern": "^ab", "options": ""}}},
+	 {"_id": "none", "v": 99}
+	]`
+	m := &memLookup{colls: map[string][]bson.D{"f": parseDocs(t, foreign)}}
+	got, err := runLocal(t, `[{"$lookup": {"from": "f", "localField": "v", "foreignField": "k", "as": "m"}}, {"$project": {"ids": "$m._id"}}]`,
+		parseDocs(t, local), Env{Lookup: m.lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{_id: "int", ids: [1, 2]}
+{_id: "double", ids: [2, 7]}
+{_id: "missing", ids: [3, 4]}
+{_id: "doc", ids: [5, 8]}
+{_id: "array", ids: [1, 2, 6]}
+{_id: "regex", ids: [6]}
+{_id: "none", ids: []}`
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if len(m.calls) != 1 {
+		t.Fatalf("one batch, %d reads", len(m.calls))
 	}
 }

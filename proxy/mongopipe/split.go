@@ -22,7 +22,10 @@ func Split(p []bson.D, c Caps) (push, local []bson.D) {
 var foreignStages = set("$lookup", "$graphLookup", "$unionWith")
 
 func pushable(st bson.D, c Caps) bool {
-	if len(st) != 1 {
+	// Judge the stage in the types the server will see (a pipeline built
+	// in Go may hold bson.M, int or []any); the stage is passed on as is.
+	st, err := normalizeDoc(st)
+	if err != nil || len(st) != 1 {
 		return false // malformed: let Eval report it
 	}
 	name, spec := st[0].Key, st[0].Value

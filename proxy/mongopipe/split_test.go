@@ -72,4 +72,11 @@ func TestSplitGoTypes(t *testing.T) {
 	if push, _ := Split(p, FerretDB1Caps()); len(push) != 3 {
 		t.Fatalf("pushed %d of 3", len(push))
 	}
+	m := []bson.D{
+		{{Key: "$match", Value: bson.M{"a": bson.M{"$in": []any{1, 2}}}}},
+		{{Key: "$match", Value: bson.M{"$expr": bson.M{"$gt": []any{"$a", 1}}}}},
+	}
+	if push, local := Split(m, FerretDB1Caps()); len(push) != 1 || len(local) != 1 {
+		t.Fatalf("bson.M stages: pushed %d, local %d", len(push), len(local))
+	}
 }

@@ -3,16 +3,17 @@ package mongopipe
 import (
 	"context"
 	"io"
+	"sort"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 type lookupSpec struct {
 	from, localField, foreignField, as string
-	// prefix holds the sub-pipeline's leading $match stages: they only
-	// filter foreign documents, so the caller may run them with the
-	// query. rest runs here, once per input document, as the server runs
-	// the sub-pipeline per document.
+	// prefix holds the sub-pipeline's leading $match stages the backend
+	// runs exactly (Env.Caps): they only filter foreign documents, so the
+	// caller runs them with its query. rest runs here, once per input
+	// document, as the server runs the sub-pipeline per document.
 	prefix, rest []bson.D
 	correlated   bool
 }
@@ -83,7 +84,8 @@ func compileLookup(spec any, env Env) (stage, error) {
 	for i < len(pipeline) && len(pipeline[i]) == 1 && pipeline[i][0].Key == "$match" {
 		i++
 	}
-	s.prefix, s.rest = pipeline[:i], pipeline[i:]
+	push, _ := Split(pipeline[:i], env.Caps)
+	s.prefix, s.rest = push, pipeline[len(push):]
 	if env.Lookup == nil {
 		return nil, errf(codeLookupUnsupported, "$lookup needs a foreign-collection reader, and none is configured")
 	}
@@ -111,7 +113,7 @@ func uncorrelatedLookup(s lookupSpec, env Env) stage {
 			if !loaded {
 				// Without a correlation the sub-pipeline's result is the
 				// same for every document: read it once.
-				docs, err := env.Lookup(ctx, s.from, "", nil, s.prefix)
+				docs, err := readForeign(ctx, env, s.from, "", nil, s.prefix)
 				if err != nil {
 					return nil, err
 				}
@@ -181,7 +183,7 @@ func correlatedLookup(s lookupSpec, env Env) stage {
 				var foreign []bson.D
 				if len(values) > 0 {
 					var err error
-					foreign, err = env.Lookup(ctx, s.from, s.foreignField, values, s.prefix)
+					foreign, err = readForeign(ctx, env, s.from, s.foreignField, values, s.prefix)
 					if err != nil {
 						return nil, err
 					}
@@ -189,29 +191,19 @@ func correlatedLookup(s lookupSpec, env Env) stage {
 				if len(foreign) > env.maxDocs() {
 					return nil, errf(codeExceededMemory, "$lookup from %s returned more than %d documents for one batch (the limit)", s.from, env.maxDocs())
 				}
+				idx := indexForeign(foreign, foreignParts)
 				pending = make([]bson.D, 0, len(batch))
+				held := 0
 				for i, doc := range batch {
-					leaves := make([]func(any) bool, len(perDoc[i]))
-					for j, v := range perDoc[i] {
-						leaves[j] = eqLeaf(v)
-					}
-					matches := func(v any) bool {
-						for _, l := range leaves {
-							if l(v) {
-								return true
-							}
-						}
-						return false
-					}
-					var mine []bson.D
-					for _, f := range foreign {
-						if queryPath(f, foreignParts, matches) {
-							mine = append(mine, f)
-						}
-					}
+					mine := idx.matches(foreign, foreignParts, perDoc[i])
 					res, err := runSub(ctx, s.rest, mine, env)
 					if err != nil {
 						return nil, err
+					}
+					// The batch's "as" arrays together stay within the
+					// bound too: many inputs may share many matches.
+					if held += len(res); held > env.maxDocs() {
+						return nil, errf(codeExceededMemory, "$lookup from %s joins more than %d documents for one batch (the limit)", s.from, env.maxDocs())
 					}
 					pending = append(pending, setPath(doc, asParts, res))
 				}
@@ -225,6 +217,119 @@ func correlatedLookup(s lookupSpec, env Env) stage {
 			return d, nil
 		}}
 	}
+}
+
+// readForeign calls Env.Lookup and brings what it returns to the types
+// the driver decodes into, in case the reader built documents in Go code
+// (bson.M, int, []any) rather than decoding them from the server.
+func readForeign(ctx context.Context, env Env, from, field string, values []any, prefix []bson.D) ([]bson.D, error) {
+	docs, err := env.Lookup(ctx, from, field, values, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range docs {
+		if !canonicalDoc(d) {
+			if docs[i], err = normalizeDoc(d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return docs, nil
+}
+
+// canonicalDoc reports whether a document holds only the types the
+// driver decodes BSON into.
+func canonicalDoc(d bson.D) bool {
+	for _, e := range d {
+		if !canonicalValue(e.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func canonicalValue(v any) bool {
+	switch x := v.(type) {
+	case bson.D:
+		return canonicalDoc(x)
+	case bson.A:
+		for _, el := range x {
+			if !canonicalValue(el) {
+				return false
+			}
+		}
+		return true
+	case nil, int32, int64, float64, string, bool, bson.DateTime, bson.ObjectID, bson.Decimal128,
+		bson.Binary, bson.Regex, bson.Timestamp, bson.MinKey, bson.MaxKey, bson.Null, bson.Undefined,
+		bson.Symbol, bson.JavaScript, bson.CodeWithScope, bson.DBPointer:
+		return true
+	}
+	return false
+}
+
+// foreignIndex maps the equality key of every value a foreign document's
+// foreignField reaches (each element of an array, the array itself, null
+// for a missing field) to the positions of the documents holding it, so
+// matching a batch costs a map lookup per local value instead of a scan
+// of all foreign documents.
+type foreignIndex map[string][]int
+
+func indexForeign(foreign []bson.D, parts []string) foreignIndex {
+	idx := foreignIndex{}
+	for i, f := range foreign {
+		seen := map[string]bool{}
+		queryPath(f, parts, func(v any) bool {
+			if isMissing(v) {
+				v = nil
+			}
+			if _, undef := v.(bson.Undefined); undef {
+				return false // undefined is not equal to null
+			}
+			if k := groupKey(v); !seen[k] {
+				seen[k] = true
+				idx[k] = append(idx[k], i)
+			}
+			return false // visit every value
+		})
+	}
+	return idx
+}
+
+// matches returns the foreign documents equal (query equality) to any of
+// the local values, in the reader's order. A regex value matches by
+// pattern, which no key can index: those scan.
+func (idx foreignIndex) matches(foreign []bson.D, parts []string, values []any) []bson.D {
+	hit := map[int]bool{}
+	for _, v := range values {
+		if _, isRe := v.(bson.Regex); isRe {
+			leaf := eqLeaf(v)
+			for i, f := range foreign {
+				if !hit[i] && queryPath(f, parts, leaf) {
+					hit[i] = true
+				}
+			}
+			continue
+		}
+		if isNullish(v) {
+			v = nil
+		}
+		for _, i := range idx[groupKey(v)] {
+			hit[i] = true
+		}
+	}
+	if len(hit) == 0 {
+		return nil
+	}
+	order := make([]int, 0, len(hit))
+	for i := range hit {
+		order = append(order, i)
+	}
+	sort.Ints(order)
+	out := make([]bson.D, len(order))
+	for j, i := range order {
+		out[j] = foreign[i]
+	}
+	return out
 }
 
 // runSub runs the rest of a $lookup sub-pipeline over one document's

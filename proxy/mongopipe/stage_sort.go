@@ -65,30 +65,57 @@ type sortRow struct {
 	seq  int
 }
 
-// keyValue is the value a document sorts by for one key: for an array the
-// smallest element ascending and the largest descending.
+// keyValue is the value a document sorts by for one key. As in the
+// server, every array on the path is expanded (like the keys of a
+// multikey index), a missing field counts as null, and of the values
+// found the smallest decides ascending, the largest descending.
 func keyValue(doc bson.D, k sortKey) any {
-	v := getPath(doc, k.path)
-	if isMissing(v) {
-		return nil
-	}
-	arr, ok := v.(bson.A)
-	if !ok {
-		return v
-	}
-	if len(arr) == 0 {
-		return emptyArrayT{}
-	}
-	best := arr[0]
-	for _, el := range arr[1:] {
-		if compareSortValues(el, best)*k.dir < 0 {
-			best = el
+	var vals []any
+	sortValues(doc, k.path, &vals)
+	best := vals[0]
+	for _, v := range vals[1:] {
+		if compareSortValues(v, best)*k.dir < 0 {
+			best = v
 		}
 	}
-	if isMissing(best) {
-		return nil
-	}
 	return best
+}
+
+func sortValues(v any, parts []string, out *[]any) {
+	if len(parts) == 0 {
+		arr, ok := v.(bson.A)
+		switch {
+		case !ok:
+			*out = append(*out, v)
+		case len(arr) == 0:
+			*out = append(*out, emptyArrayT{})
+		default:
+			*out = append(*out, arr...)
+		}
+		return
+	}
+	switch x := v.(type) {
+	case bson.D:
+		f, ok := lookupField(x, parts[0])
+		if !ok {
+			*out = append(*out, nil)
+			return
+		}
+		sortValues(f, parts[1:], out)
+		return
+	case bson.A:
+		found := false
+		for _, el := range x {
+			if d, ok := el.(bson.D); ok {
+				found = true
+				sortValues(d, parts, out)
+			}
+		}
+		if found {
+			return
+		}
+	}
+	*out = append(*out, nil)
 }
 
 func compareSortValues(a, b any) int {

@@ -2,6 +2,7 @@ package mongopipe
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -162,6 +163,16 @@ func compareNumbers(a, b any) int {
 		}
 	}
 	fa, fb := numFloat(a), numFloat(b)
+	// Below 2^53 every integer is exact as a double, so int/double pairs
+	// compare as doubles; beyond that the exact rationals decide.
+	_, da := a.(bson.Decimal128)
+	_, db := b.(bson.Decimal128)
+	if !da && !db && math.Abs(fa) < 1<<53 && math.Abs(fb) < 1<<53 {
+		if math.IsNaN(fa) || math.IsNaN(fb) {
+			return cmpOrdered(boolInt(!math.IsNaN(fa)), boolInt(!math.IsNaN(fb)))
+		}
+		return cmpOrdered(fa, fb)
+	}
 	// NaN sorts below every other number and equals itself.
 	if math.IsNaN(fa) || math.IsNaN(fb) {
 		switch {
@@ -188,6 +199,13 @@ func cmpOrdered[T int32 | int64 | float64 | string | uint32](a, b T) int {
 	case a < b:
 		return -1
 	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func boolInt(b bool) int64 {
+	if b {
 		return 1
 	}
 	return 0
@@ -304,9 +322,32 @@ func groupKey(v any) string {
 func writeKey(sb *strings.Builder, v any) {
 	sb.WriteByte(byte('a' + typeRank(v)))
 	switch x := v.(type) {
-	case int32, int64, float64, bson.Decimal128:
+	case int32:
+		sb.WriteString(strconv.FormatInt(int64(x), 10))
+	case int64:
+		sb.WriteString(strconv.FormatInt(x, 10))
+	case float64, bson.Decimal128:
+		// Integral values share the integers' key (1.0 groups with 1);
+		// others use the shortest exact form of the double, or for a
+		// decimal no double holds exactly, its rational.
+		f := numFloat(x)
+		if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+			if _, dec := x.(bson.Decimal128); !dec {
+				sb.WriteString(strconv.FormatInt(int64(f), 10))
+				break
+			}
+		}
 		if r := numRat(x); r != nil {
-			sb.WriteString(r.RatString())
+			switch {
+			case r.IsInt():
+				sb.WriteString(r.Num().String())
+			default:
+				if rf, exact := r.Float64(); exact {
+					sb.WriteString(strconv.FormatFloat(rf, 'g', -1, 64))
+				} else {
+					sb.WriteString(r.RatString())
+				}
+			}
 		} else {
 			f := numFloat(x)
 			switch {
@@ -322,6 +363,12 @@ func writeKey(sb *strings.Builder, v any) {
 		sb.WriteString(strconv.Quote(x))
 	case bson.Symbol:
 		sb.WriteString(strconv.Quote(string(x)))
+	case bool:
+		sb.WriteString(strconv.FormatBool(x))
+	case bson.DateTime:
+		sb.WriteString(strconv.FormatInt(int64(x), 10))
+	case bson.ObjectID:
+		sb.WriteString(x.Hex())
 	case bson.D:
 		sb.WriteByte('{')
 		for _, e := range x {
@@ -392,7 +439,7 @@ func typeName(v any) string {
 	case bson.Timestamp:
 		return "timestamp"
 	}
-	return "unsupported"
+	return fmt.Sprintf("unsupported Go type %T", v)
 }
 
 func dateTime(v any) (time.Time, bool) {
