@@ -103,17 +103,21 @@ func (s *Server) schemaFor(ctx context.Context, b *proxy.Binding) (*nlp.Schema, 
 }
 
 // introspectMongo infers a MongoDB tenant's schema from sampled documents.
-// A row tenant's collections hold other tenants' documents, which a sample
-// would read (their fields and values): until the sampling can be confined
-// to the tenant's documents, its schema is refused.
+// A row tenant's collections hold other tenants' documents: every read of
+// the sampling is confined to the tenant's own (its tenant_field value), so
+// no other tenant's fields, values or counts reach its schema.
 func (s *Server) introspectMongo(ctx context.Context, t *proxy.TenantState) (*nlp.Schema, error) {
+	opts := nlp.MongoIntrospectOptions{Collections: t.Mongo.Collections}
 	if t.Scope.Isolation == policy.IsolationRow {
-		return nil, sqlerr.New(sqlerr.Unsupported, "the schema of MongoDB tenant %q is not available: its collections are shared with other tenants, and inferring fields from sampled documents would read theirs", t.ID)
+		if t.Scope.TenantColumn == "" || t.Scope.TenantValue == "" {
+			return nil, sqlerr.New(sqlerr.Unsupported, "the schema of MongoDB tenant %q is not available: it shares its collections but has no tenant_field and value", t.ID)
+		}
+		opts.Scope = nlp.RowScope{Column: t.Scope.TenantColumn, Value: t.Scope.TenantValue}
 	}
 	var sc *nlp.Schema
 	err := s.p.WithMongo(ctx, t, func(ctx context.Context, db *mongo.Database) error {
 		var err error
-		sc, err = nlp.IntrospectMongo(ctx, db, nlp.MongoIntrospectOptions{Collections: t.Mongo.Collections})
+		sc, err = nlp.IntrospectMongo(ctx, db, opts)
 		return err
 	})
 	return sc, err

@@ -24,6 +24,11 @@ type MongoIntrospectOptions struct {
 	// Sample is how many documents of each collection are read to infer
 	// its fields; 0 means 200.
 	Sample int
+	// Scope confines every read to one row tenant's documents (those whose
+	// Scope.Column holds Scope.Value): the sample, the counts, the
+	// reference checks and the value index. The tenant field itself is
+	// left out of the schema, as the tenant column is for SQL tables.
+	Scope RowScope
 }
 
 // Index is one index of a collection.
@@ -47,6 +52,10 @@ func IntrospectMongo(ctx context.Context, db *mongo.Database, opts MongoIntrospe
 	if opts.Sample <= 0 {
 		opts.Sample = defaultMongoSample
 	}
+	if opts.Scope.Column != "" && opts.Scope.Value == "" {
+		return nil, fmt.Errorf("nlp: introspect mongo: row scope on field %q without a tenant value", opts.Scope.Column)
+	}
+	scope := scopeFilter(opts.Scope)
 	names, err := db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("nlp: introspect mongo: list collections: %w", err)
@@ -61,7 +70,7 @@ func IntrospectMongo(ctx context.Context, db *mongo.Database, opts MongoIntrospe
 		if strings.HasPrefix(name, "system.") || (len(allow) > 0 && !allow[name]) {
 			continue
 		}
-		t, fs, err := introspectCollection(ctx, db.Collection(name), opts.Sample)
+		t, fs, err := introspectCollection(ctx, db.Collection(name), opts.Sample, scope)
 		if err != nil {
 			return nil, fmt.Errorf("nlp: introspect mongo: collection %s: %w", name, err)
 		}
@@ -71,16 +80,49 @@ func IntrospectMongo(ctx context.Context, db *mongo.Database, opts MongoIntrospe
 	sort.Slice(s.Tables, func(i, j int) bool { return s.Tables[i].Name < s.Tables[j].Name })
 	s.index()
 	for _, t := range s.Tables {
-		if err := inferReferences(ctx, db, s, t, samples[t]); err != nil {
+		if err := inferReferences(ctx, db, s, t, samples[t], scope); err != nil {
 			return nil, fmt.Errorf("nlp: introspect mongo: references of %s: %w", t.Name, err)
 		}
 	}
 	for _, t := range s.Tables {
-		if err := indexMongoValues(ctx, db.Collection(t.Name), t); err != nil {
+		if err := indexMongoValues(ctx, db.Collection(t.Name), t, scope); err != nil {
 			return nil, fmt.Errorf("nlp: introspect mongo: value index of %s: %w", t.Name, err)
 		}
 	}
+	if opts.Scope.Column != "" {
+		for _, t := range s.Tables {
+			cols := t.Columns[:0]
+			for _, c := range t.Columns {
+				if c.Name == opts.Scope.Column || strings.HasPrefix(c.Name, opts.Scope.Column+".") {
+					continue
+				}
+				cols = append(cols, c)
+			}
+			t.Columns = cols
+		}
+		s.index()
+	}
 	return s, nil
+}
+
+// scopeFilter is the query filter of a row scope's documents; nil for a
+// database of the tenant's own.
+func scopeFilter(sc RowScope) bson.D {
+	if sc.Column == "" {
+		return nil
+	}
+	return bson.D{{Key: sc.Column, Value: sc.Value}}
+}
+
+// scoped is filter confined to the scope's documents.
+func scoped(filter, scope bson.D) bson.D {
+	switch {
+	case scope == nil:
+		return filter
+	case len(filter) == 0:
+		return scope
+	}
+	return bson.D{{Key: "$and", Value: bson.A{scope, filter}}}
 }
 
 // fieldStat accumulates what the sample shows of one field path.
@@ -101,16 +143,24 @@ type fieldSampler struct {
 
 const refSampleMax = 50
 
-func introspectCollection(ctx context.Context, c *mongo.Collection, sample int) (*Table, *fieldSampler, error) {
+func introspectCollection(ctx context.Context, c *mongo.Collection, sample int, scope bson.D) (*Table, *fieldSampler, error) {
 	t := &Table{Name: c.Name(), PrimaryKey: []string{"_id"}}
-	n, err := c.EstimatedDocumentCount(ctx)
+	var n int64
+	var err error
+	if scope == nil {
+		n, err = c.EstimatedDocumentCount(ctx)
+	} else {
+		// A shared collection's size counts every tenant's documents: the
+		// tenant's own count is the one it may see.
+		n, err = c.CountDocuments(ctx, scope)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("estimated document count: %w", err)
+		return nil, nil, fmt.Errorf("document count: %w", err)
 	}
 	t.RowEstimate = n
 	// The first documents in natural order: $sample would spread the
 	// sample better but not every server runs it, and a find is cheap.
-	cur, err := c.Find(ctx, bson.D{}, options.Find().SetLimit(int64(sample)))
+	cur, err := c.Find(ctx, scoped(bson.D{}, scope), options.Find().SetLimit(int64(sample)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("sample: %w", err)
 	}
@@ -326,7 +376,7 @@ func refTarget(s *Schema, self *Table, field string) *Table {
 // inferReferences adds a foreign key for every field of t whose name names
 // another collection and whose sampled values all exist there as _id, or
 // else as a same-named field; a reference the data contradicts is none.
-func inferReferences(ctx context.Context, db *mongo.Database, s *Schema, t *Table, fs *fieldSampler) error {
+func inferReferences(ctx context.Context, db *mongo.Database, s *Schema, t *Table, fs *fieldSampler, scope bson.D) error {
 	for _, col := range t.Columns {
 		ref := refTarget(s, t, col.Name)
 		if ref == nil || col.Object {
@@ -341,7 +391,7 @@ func inferReferences(ctx context.Context, db *mongo.Database, s *Schema, t *Tabl
 			if key != "_id" && ref.Column(key) == nil {
 				continue
 			}
-			n, err := db.Collection(ref.Name).CountDocuments(ctx, bson.D{{Key: key, Value: bson.D{{Key: "$in", Value: distinct}}}})
+			n, err := db.Collection(ref.Name).CountDocuments(ctx, scoped(bson.D{{Key: key, Value: bson.D{{Key: "$in", Value: distinct}}}}, scope))
 			if err != nil {
 				return err
 			}
@@ -374,7 +424,7 @@ func uniqueValues(vs []bson.RawValue) bson.A {
 // indexMongoValues fills the value index of t's short text fields, as
 // indexValues does for SQL tables: every distinct value, when there are
 // at most valueIndexMaxDistinct of them and all of them are strings.
-func indexMongoValues(ctx context.Context, c *mongo.Collection, t *Table) error {
+func indexMongoValues(ctx context.Context, c *mongo.Collection, t *Table, scope bson.D) error {
 	if t.RowEstimate > valueIndexMaxRows {
 		return nil
 	}
@@ -382,7 +432,7 @@ func indexMongoValues(ctx context.Context, c *mongo.Collection, t *Table) error 
 		if col.Kind != KindText || col.Name == "_id" {
 			continue
 		}
-		res := c.Distinct(ctx, col.Name, bson.D{})
+		res := c.Distinct(ctx, col.Name, scoped(bson.D{}, scope))
 		raw, err := res.Raw()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			continue

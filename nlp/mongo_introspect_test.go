@@ -133,3 +133,64 @@ func TestMongoIntrospect(t *testing.T) {
 		t.Errorf("sample 1: %+v", only.Tables[0].ForeignKeys)
 	}
 }
+
+// TestMongoIntrospectRowScope: a row tenant's schema is inferred from its
+// own documents only: another tenant's fields, values, counts and
+// references stay out, and the tenant field is hidden.
+func TestMongoIntrospectRowScope(t *testing.T) {
+	db := mongoDB(t)
+	ctx := context.Background()
+	insertDocs(t, db, "customers",
+		bson.D{{Key: "_id", Value: "a1"}, {Key: "tenant", Value: "a"}, {Key: "name", Value: "Ann"}, {Key: "city", Value: "Lima"}},
+		bson.D{{Key: "_id", Value: "b1"}, {Key: "tenant", Value: "b"}, {Key: "name", Value: "Bob"}, {Key: "city", Value: "Oslo"},
+			{Key: "vip_level", Value: 3}},
+	)
+	insertDocs(t, db, "orders",
+		bson.D{{Key: "_id", Value: 1}, {Key: "tenant", Value: "a"}, {Key: "customer_id", Value: "a1"}},
+		// b's order points at a's customer, which b's documents do not hold:
+		// within b's documents customer_id is no reference.
+		bson.D{{Key: "_id", Value: 2}, {Key: "tenant", Value: "b"}, {Key: "customer_id", Value: "a1"}},
+	)
+	colNames := func(tb *Table) []string {
+		var out []string
+		for _, c := range tb.Columns {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	// Control: unscoped, b's field and both tenants' values are seen.
+	all, err := IntrospectMongo(ctx, db, MongoIntrospectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := all.Table("customers"); c == nil || !slices.Contains(colNames(c), "vip_level") || c.RowEstimate != 2 {
+		t.Fatalf("unscoped customers: %+v", c)
+	}
+	a, err := IntrospectMongo(ctx, db, MongoIntrospectOptions{Scope: RowScope{Column: "tenant", Value: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.Table("customers")
+	if c == nil {
+		t.Fatal("no customers")
+	}
+	if got := colNames(c); !slices.Equal(got, []string{"_id", "name", "city"}) {
+		t.Fatalf("a's customers columns %v (the tenant field hidden, b's vip_level unseen)", got)
+	}
+	if c.RowEstimate != 1 {
+		t.Fatalf("a's customers count %d, want 1", c.RowEstimate)
+	}
+	if city := c.Column("city"); city == nil || slices.Contains(city.Values, "Oslo") || !slices.Contains(city.Values, "Lima") {
+		t.Fatalf("a's city values: %+v", city)
+	}
+	b, err := IntrospectMongo(ctx, db, MongoIntrospectOptions{Scope: RowScope{Column: "tenant", Value: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := b.Table("orders"); o == nil || len(o.ForeignKeys) != 0 {
+		t.Fatalf("b's orders reference a's customer: %+v", o)
+	}
+	if _, err := IntrospectMongo(ctx, db, MongoIntrospectOptions{Scope: RowScope{Column: "tenant"}}); err == nil {
+		t.Fatal("a scope without a value was accepted")
+	}
+}

@@ -327,9 +327,25 @@ users:
 		if n := m.count(t, shop, "orders", `{"tenant": "a"}`); n != 0 {
 			t.Fatalf("a's orders after delete: %d", n)
 		}
-		// The schema of a row tenant would sample the others' documents.
-		if r := api.call(t, "GET", "/api/v1/tenant/schema", veraA, nil); r.Status == 200 {
-			t.Fatalf("row tenant schema: %s", r.Body)
+		// A row tenant's schema is sampled from its own documents: a field
+		// only b's documents hold, b's values and the tenant field stay out.
+		m.insert(t, shop, "customers", `{"_id": "b9", "tenant": "b", "name": "Only B", "b_only_field": "zz-b-marker"}`)
+		sa := api.call(t, "GET", "/api/v1/tenant/schema", veraA, nil)
+		body := string(sa.Body)
+		if sa.Status != 200 {
+			t.Fatalf("row tenant schema: HTTP %d %s", sa.Status, body)
+		}
+		if !strings.Contains(body, `"customers"`) || !strings.Contains(body, `"name"`) {
+			t.Fatalf("a's schema lacks its own collection: %s", body)
+		}
+		for _, leak := range []string{"b_only_field", "zz-b-marker", "Only B", "Cust b", `"tenant"`} {
+			if strings.Contains(body, leak) {
+				t.Fatalf("a's schema shows %q: %s", leak, body)
+			}
+		}
+		// Control: b's own schema shows its field.
+		if sb := api.call(t, "GET", "/api/v1/tenant/schema", api.login(t, "bo", "bo-pw", "shop_b"), nil); sb.Status != 200 || !strings.Contains(string(sb.Body), "b_only_field") {
+			t.Fatalf("b's schema: HTTP %d %s", sb.Status, sb.Body)
 		}
 	})
 
