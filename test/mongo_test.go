@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -521,6 +523,77 @@ users:
 		var name string
 		if err := db.QueryRow("SELECT name FROM customers WHERE id = 2").Scan(&name); err != nil || name != "Bob lite_sql" {
 			t.Fatalf("control: %q %v", name, err)
+		}
+	})
+
+	t.Run("natural-language questions become pipelines under the policy", func(t *testing.T) {
+		ctx := context.Background()
+		// The known answers are read directly from the server.
+		var sum float64
+		cur, err := m.Client.Database(docs).Collection("orders").Find(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []bson.M
+		if err := cur.All(ctx, &all); err != nil || len(all) == 0 {
+			t.Fatalf("orders: %v (%d)", err, len(all))
+		}
+		for _, o := range all {
+			switch v := o["amount"].(type) {
+			case float64:
+				sum += v
+			case int32:
+				sum += float64(v)
+			case int64:
+				sum += float64(v)
+			}
+		}
+		answer := func(tok, q string) (int, map[string]any) {
+			r := api.ask(t, tok, q, "cache_enabled", false)
+			return r.Status, r.JSON(t)
+		}
+		num := func(v any) float64 {
+			f, err := strconv.ParseFloat(fmt.Sprint(v), 64)
+			if err != nil {
+				t.Fatalf("not a number: %v", v)
+			}
+			return f
+		}
+		st, r := answer(ann, "how many customers")
+		if want := m.count(t, docs, "customers", `{}`); st != 200 || fmt.Sprint(r["rows"]) != fmt.Sprintf("[[%d]]", want) {
+			t.Fatalf("how many customers (want %d): HTTP %d %v", want, st, r)
+		}
+		st, r = answer(ann, "average amount of orders")
+		rows, _ := r["rows"].([]any)
+		if st != 200 || len(rows) != 1 || math.Abs(num(rows[0].([]any)[0])-sum/float64(len(all))) > 1e-9 {
+			t.Fatalf("average amount (want %v): HTTP %d %v", sum/float64(len(all)), st, r)
+		}
+		statuses := map[any]bool{} // a missing status is a group of its own, as NULL is
+		for _, o := range all {
+			statuses[o["status"]] = true
+		}
+		st, r = answer(ann, "how many orders per status")
+		if st != 200 || len(r["rows"].([]any)) != len(statuses) {
+			t.Fatalf("orders per status: HTTP %d %v", st, r)
+		}
+		// The viewer's answer is capped and masked like its pipelines.
+		st, r = answer(vera, "list the names and emails of customers")
+		if st == 200 {
+			if strings.Contains(fmt.Sprint(r["rows"]), "@docs") || len(r["rows"].([]any)) > 3 {
+				t.Fatalf("viewer's question shows emails or too many rows: %v", r)
+			}
+		} else if st != 403 && st != 422 {
+			t.Fatalf("viewer's question: HTTP %d %v", st, r)
+		}
+		// A collection outside the tenant's allow-list is not in its schema.
+		if st, r = answer(ann, "how many secrets"); st == 200 {
+			t.Fatalf("a question reached a collection outside the allow-list: %v", r)
+		}
+		// A row tenant's question counts its own documents only.
+		bo := api.login(t, "bo", "bo-pw", "shop_b")
+		st, r = answer(bo, "how many customers")
+		if want := m.count(t, shop, "customers", `{"tenant": "b"}`); st != 200 || fmt.Sprint(r["rows"]) != fmt.Sprintf("[[%d]]", want) {
+			t.Fatalf("b's customers (want %d of %d): HTTP %d %v", want, m.count(t, shop, "customers", `{}`), st, r)
 		}
 	})
 
