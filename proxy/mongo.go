@@ -240,6 +240,13 @@ func (s *Server) mongoCaps(ctx context.Context, t *TenantState, db *mongo.Databa
 	return c, nil
 }
 
+// mongoLookupBatch is how many input documents share one foreign read of
+// a $lookup the proxy completes. A server that does not index an $in (as
+// FerretDB 1.x on SQLite) scans the foreign collection once per read, so
+// fewer, larger reads are much cheaper; 10,000 values stay far below a
+// command's 16 MB.
+const mongoLookupBatch = 10_000
+
 // mongoLookupDepth bounds $lookups inside looked-up pipelines.
 const mongoLookupDepth = 8
 
@@ -250,7 +257,7 @@ const mongoLookupDepth = 8
 func (s *Server) mongoPipeline(ctx context.Context, b *Binding, dec *policy.MongoDecision, db *mongo.Database, coll string, pipeline []bson.D, caps mongopipe.Caps, depth int) (mongopipe.Iter, error) {
 	env := mongopipe.Env{Lookup: func(ctx context.Context, from, foreignField string, values []any, sub []bson.D) ([]bson.D, error) {
 		return s.mongoLookup(ctx, b, dec, db, from, foreignField, values, sub, caps, depth+1)
-	}}
+	}, LookupBatch: mongoLookupBatch}
 	// The local stages are compiled before the server is asked, so a
 	// pipeline the proxy cannot complete costs no round trip.
 	return mongopipe.Run(ctx, pipeline, caps, func(ctx context.Context, push []bson.D) (*mongo.Cursor, error) {

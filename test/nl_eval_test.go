@@ -226,7 +226,8 @@ func ensureSpider(t testing.TB, shared string, items []evalset.Item) {
 // it by default. Chinook runs whenever ../shared is present; Spider dev
 // (19 databases, loaded with its load.sh when missing) only with
 // NL_SPIDER=1. Chinook is also asked of an SQLite tenant holding a copy of
-// chinook_pg, scored against the Postgres gold rows; NL_ENGINES=sqlite
+// chinook_pg and of a MongoDB tenant (FerretDB) holding another, both
+// scored against the Postgres gold rows; NL_ENGINES=sqlite,mongodb
 // limits the engines. Every answer went through policy as a single read.
 func TestNLEval(t *testing.T) {
 	shared := sharedDir()
@@ -241,11 +242,12 @@ func TestNLEval(t *testing.T) {
 	}
 	sets := []set{{name: "chinook", file: "chinook.jsonl", yaml: chinookYAML,
 		tenant: func(e string, _ evalset.Item) string {
-			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my", "sqlite": "chinook_lite"}[e]
+			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my", "sqlite": "chinook_lite", "mongodb": "chinook_mongo"}[e]
 		},
-		// The SQLite tenant is a copy of chinook_pg: its gold rows are Postgres's.
+		// The SQLite and MongoDB tenants are copies of chinook_pg: their
+		// gold rows are Postgres's.
 		db: func(e string, _ evalset.Item) string {
-			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my", "sqlite": "chinook_pg"}[e]
+			return map[string]string{"postgres": "chinook_pg", "mysql": "chinook_my", "sqlite": "chinook_pg", "mongodb": "chinook_pg"}[e]
 		}}}
 	if os.Getenv("NL_SPIDER") != "" {
 		sets = append(sets, set{name: "spider", file: filepath.Join("spider", "spider_dev.jsonl"),
@@ -264,6 +266,10 @@ func TestNLEval(t *testing.T) {
 			ensureChinook(t, shared)
 			st.yaml = withSQLiteChinook(st.yaml, chinookSQLiteFile(t))
 			engines = append(engines, "sqlite")
+			if e := os.Getenv("NL_ENGINES"); e == "" || strings.Contains(","+e+",", ",mongodb,") {
+				st.yaml = withMongoChinook(st.yaml, chinookMongo(t))
+				engines = append(engines, "mongodb")
+			}
 		} else {
 			ensureSpider(t, shared, items)
 			st.yaml = spiderYAML(items)
@@ -287,7 +293,7 @@ func TestNLEval(t *testing.T) {
 					gsql = it.GoldMySQL
 				}
 				goldEngine := engine
-				if engine == "sqlite" {
+				if engine == "sqlite" || engine == "mongodb" {
 					goldEngine = "postgres"
 				}
 				gold := goldRows(t, goldEngine, st.db(engine, it), gsql)
