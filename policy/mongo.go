@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -218,11 +219,14 @@ func (c *mongoCheck) collection(name, by string) error {
 	if strings.HasPrefix(name, "system.") || strings.ContainsAny(name, "$\x00") {
 		return sqlerr.New(sqlerr.Permission, "permission denied: collection %q is not available on tenant %q", name, c.tenant())
 	}
-	if len(c.allowed) > 0 && !containsFold(c.allowed, name) {
+	// Collection names are case-sensitive on the server: "Orders" is not
+	// "orders", so the allow-lists match exactly (the deny-list and masks
+	// match in any case, erring on the safe side).
+	if len(c.allowed) > 0 && !slices.Contains(c.allowed, name) {
 		return sqlerr.New(sqlerr.Permission, "permission denied: %s reads collection %q, which is not among tenant %q's collections (%s)", by, name, c.tenant(), strings.Join(c.allowed, ", "))
 	}
 	r := c.s.Role
-	if containsFold(r.DeniedTables, name) || (len(r.AllowedTables) > 0 && !containsFold(r.AllowedTables, name)) {
+	if containsFold(r.DeniedTables, name) || (len(r.AllowedTables) > 0 && !slices.Contains(r.AllowedTables, name)) {
 		return sqlerr.New(sqlerr.Permission, "permission denied: role %q may not read collection %q on tenant %q", r.Name, name, c.tenant())
 	}
 	for t := range r.RowFilters {
@@ -233,7 +237,7 @@ func (c *mongoCheck) collection(name, by string) error {
 			return sqlerr.New(sqlerr.Permission, "permission denied: role %q has a row filter on %q, which cannot be applied to a MongoDB collection; the collection is refused", r.Name, name)
 		}
 	}
-	if !containsFold(c.dec.Collections, name) {
+	if !slices.Contains(c.dec.Collections, name) {
 		c.dec.Collections = append(c.dec.Collections, name)
 	}
 	return nil
