@@ -258,9 +258,30 @@ func (c *mongoCheck) masksOf(coll string) []string {
 
 // pathsMeet reports whether paths a and b name the same value or one
 // contains the other (case-insensitively: a mask errs on the safe side).
+// Array indexes and positional operators are not fields: "items.0.secret"
+// and "items.$[].secret" reach items.secret.
 func pathsMeet(a, b string) bool {
-	a, b = strings.ToLower(a), strings.ToLower(b)
+	a, b = fieldPath(a), fieldPath(b)
 	return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(b, a+".")
+}
+
+// pathUnder reports whether path p lies strictly inside path m.
+func pathUnder(p, m string) bool {
+	return strings.HasPrefix(fieldPath(p), fieldPath(m)+".")
+}
+
+// fieldPath is p lowered, without the components that address array
+// elements (digits: a filter's "a.0.b") or positions ($, $[], $[x]).
+func fieldPath(p string) string {
+	parts := strings.Split(strings.ToLower(p), ".")
+	out := parts[:0]
+	for _, s := range parts {
+		if s != "" && (s[0] == '$' || strings.Trim(s, "0123456789") == "") {
+			continue
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ".")
 }
 
 func (c *mongoCheck) maskedInput(path string, masks []string, where string) error {
