@@ -887,6 +887,7 @@ func (c *mongoCheck) write(req *MongoRequest) error {
 		if len(req.Update) == 0 {
 			return sqlerr.New(sqlerr.InvalidValue, "updateMany needs an update document of operators ($set, $inc, ...)")
 		}
+		masks := c.masksOf(req.Collection)
 		for _, e := range req.Update {
 			if !strings.HasPrefix(e.Key, "$") {
 				return sqlerr.New(sqlerr.InvalidValue, "updateMany: the update is a document of update operators ($set, $unset, $inc, ...): replacing whole documents is not supported")
@@ -910,6 +911,9 @@ func (c *mongoCheck) write(req *MongoRequest) error {
 					}
 					if c.row() && pathsMeet(p, tf) {
 						return sqlerr.New(sqlerr.CrossTenant, "permission denied: an update may not change the tenant field %q on tenant %q", tf, c.tenant())
+					}
+					if err := c.maskedWrite(e.Key, p, masks); err != nil {
+						return err
 					}
 				}
 			}
@@ -936,6 +940,26 @@ func (c *mongoCheck) write(req *MongoRequest) error {
 			d.Filter = tm
 		}
 		d.Rewritten = true
+	}
+	return nil
+}
+
+// maskedWrite checks update operator op on path p against the masked
+// fields: a masked value may be overwritten ($set, $unset, $currentDate of
+// it or of a parent) but not read. $rename moves it where it is not
+// masked, $min/$max/$pull/$push/... act on what it holds (the documents
+// they change, or the order they leave, tell it), and a path inside it
+// fails with a server error that quotes it.
+func (c *mongoCheck) maskedWrite(op, p string, masks []string) error {
+	for _, m := range masks {
+		if !pathsMeet(p, m) {
+			continue
+		}
+		overwrite := op == "$set" || op == "$unset" || op == "$currentDate"
+		if overwrite && !pathUnder(p, m) {
+			continue
+		}
+		return sqlerr.New(sqlerr.Permission, "permission denied: field %q is masked for role %q: an update may overwrite it ($set, $unset) but not %s %q", m, c.s.Role.Name, op, p)
 	}
 	return nil
 }
