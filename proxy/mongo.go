@@ -152,7 +152,10 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 			if err != nil {
 				return check(err)
 			}
-			info.Rows = int(res.ModifiedCount)
+			// The documents the filter matched, not those the update
+			// changed: a count of changed ones would tell whether a
+			// masked field already held the value set.
+			info.Rows = int(res.MatchedCount)
 		case policy.MongoDeleteMany:
 			res, err := coll.DeleteMany(ctx, dec.Filter)
 			if err != nil {
