@@ -350,6 +350,9 @@ func mongoError(ctx context.Context, t *TenantState, err error) error {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return ctxError(ctx, t.ID)
 	}
+	if sqlerr.As(err) != nil {
+		return err // the proxy's own refusal (a $lookup the check did not cover), as it is
+	}
 	var pe *mongopipe.Error
 	if errors.As(err, &pe) {
 		return sqlerr.Wrap(sqlerr.Unsupported, err, "tenant %q: %s", t.ID, pe.Msg)
