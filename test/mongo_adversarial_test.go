@@ -441,4 +441,39 @@ users:
 		}
 	})
 
+	t.Run("errors, export and dry run", func(t *testing.T) {
+		// A duplicate key of another tenant's document is refused; the
+		// message names the key the request gave, none of b's fields.
+		st, r := api.mongoCall(t, ea, `{"collection": "customers", "insert_one": {"_id": "b1", "name": "mine"}}`)
+		if st != 400 || strings.Contains(errMessage(r), "Cust b") || strings.Contains(errMessage(r), "@b.example") {
+			t.Errorf("duplicate of b's _id: HTTP %d %v", st, r)
+		}
+		if n := m.count(t, shop, "customers", `{"_id": "b1", "tenant": "b", "name": "Cust b1"}`); n != 1 {
+			t.Fatalf("control: b1 changed: %d", n)
+		}
+		export := func(tok, req string) (int, string) {
+			resp := api.call(t, "POST", "/api/v1/tenant/query/export?format=json", tok, map[string]any{"mongo": json.RawMessage(req)})
+			return resp.Status, string(resp.Body)
+		}
+		if st, body := export(va, `{"collection": "customers", "find": {"filter": {"items.0.secret": "s1-a"}}}`); st != 403 || !strings.Contains(body, "is masked") {
+			t.Errorf("export by array index: HTTP %d %s", st, body)
+		}
+		st, body := export(va, `{"collection": "orders", "pipeline": [{"$limit": 1000}, {"$lookup": {"from": "customers", "localField": "customer_id", "foreignField": "_id", "as": "c"}}]}`)
+		var j map[string]any
+		if st != 200 || json.Unmarshal([]byte(body), &j) != nil || j["row_count"] != float64(3) || strings.Contains(body, "@a.example") || strings.Contains(body, "from b") {
+			t.Errorf("export: HTTP %d %s", st, body)
+		}
+		// Control: the analyst has no cap: every one of a's seven orders (one inserted above).
+		if st, body := export(aa, `{"collection": "orders", "pipeline": [{"$limit": 1000}]}`); st != 200 || !strings.Contains(body, `"row_count":7`) || strings.Contains(body, "from b") {
+			t.Errorf("control export: HTTP %d %s", st, body)
+		}
+		x := api.call(t, "POST", "/api/v1/tenant/policy/explain", va, map[string]any{"mongo": json.RawMessage(`{"collection": "customers", "find": {"sort": {"items.0.secret": 1}}}`)})
+		if e := x.JSON(t); x.Status != 200 || e["allowed"] != false || !strings.Contains(string(x.Body), "is masked") {
+			t.Errorf("explain: HTTP %d %s", x.Status, x.Body)
+		}
+		x = api.call(t, "POST", "/api/v1/tenant/policy/explain", aa, map[string]any{"mongo": json.RawMessage(`{"collection": "customers", "find": {"sort": {"items.0.secret": 1}}}`)})
+		if e := x.JSON(t); x.Status != 200 || e["allowed"] != true {
+			t.Errorf("control explain: HTTP %d %s", x.Status, x.Body)
+		}
+	})
 }
