@@ -717,7 +717,7 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 // answer translates (for a question) and runs the statement.
 func (s *Server) answer(ctx context.Context, b *proxy.Binding, req queryRequest, kind string) (*queryResponse, error) {
 	if isMongo(b) {
-		return nil, mongoNoQuestions(b)
+		return s.answerMongoQuestion(ctx, b, req)
 	}
 	resp := &queryResponse{QueryID: newID(), TenantID: b.Tenant.ID, Role: b.Role.Name, CreatedAt: time.Now().UTC(), Confidence: 1, Source: "sql"}
 	sql := req.SQL
@@ -816,7 +816,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, b *proxy.Binding
 	ctx := r.Context()
 	sql := req.SQL
 	if isMongo(b) {
-		writeErr(w, fromError(mongoNoQuestions(b)))
+		s.exportMongoQuestion(w, r, b, format, req)
 		return
 	}
 	if req.Query != "" {

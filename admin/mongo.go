@@ -21,6 +21,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tenantproxy/tenantproxy/nlp"
 	"github.com/tenantproxy/tenantproxy/policy"
 	"github.com/tenantproxy/tenantproxy/proxy"
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
@@ -293,6 +294,11 @@ func (s *Server) exportMongo(w http.ResponseWriter, r *http.Request, b *proxy.Bi
 		return
 	}
 	tb.finish()
+	s.writeExport(w, b, format, tb, info)
+}
+
+// writeExport writes a collected result as a CSV or JSON download.
+func (s *Server) writeExport(w http.ResponseWriter, b *proxy.Binding, format string, tb *table, info *proxy.ResultInfo) {
 	id := newID()
 	name := fmt.Sprintf("%s-%s.%s", b.Tenant.ID, time.Now().UTC().Format("20060102-150405"), format)
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
@@ -336,7 +342,110 @@ func mongoNotSQL(b *proxy.Binding) error {
 	return sqlerr.New(sqlerr.Unsupported, "tenant %q is a MongoDB tenant: send a MongoDB request (\"mongo\": {\"collection\": ..., \"pipeline\": [...]} or \"find\": {...}), not SQL", b.Tenant.ID)
 }
 
-// mongoNoQuestions refuses a question on a MongoDB tenant.
-func mongoNoQuestions(b *proxy.Binding) error {
-	return sqlerr.New(sqlerr.Unsupported, "questions on MongoDB tenant %q are not answered: send a MongoDB request (\"mongo\": {\"collection\": ..., \"pipeline\": [...]})", b.Tenant.ID)
+// translateMongo answers a question on a MongoDB tenant with a pipeline;
+// it runs as the caller's own request would (policy.CheckMongo).
+func (s *Server) translateMongo(ctx context.Context, b *proxy.Binding, question string) (*nlp.Translation, *policy.MongoRequest, error) {
+	tr, err := s.translate(ctx, b, question)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tr.Mongo == nil {
+		return nil, nil, &nlp.Unanswerable{Reason: "the question has no reading as a MongoDB pipeline", Confidence: tr.Confidence}
+	}
+	return tr, &policy.MongoRequest{Op: policy.MongoAggregate, Collection: tr.Mongo.Collection, Pipeline: tr.Mongo.Pipeline}, nil
+}
+
+// mongoRows runs a translated pipeline and turns its documents into the
+// translation's columns.
+func (s *Server) mongoRows(ctx context.Context, b *proxy.Binding, mq *nlp.MongoQuery, mr *policy.MongoRequest, limit int) (*proxy.ResultInfo, [][]any, error) {
+	var rows [][]any
+	info, err := s.p.Mongo(ctx, b, mr, proxy.QueryOptions{ReadOnly: true, Limit: limit}, func(doc bson.D) error {
+		raw, err := bson.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		row := mq.Row(raw)
+		for i, v := range row {
+			if t, ok := v.(time.Time); ok {
+				row[i] = t.UTC().Format(time.RFC3339Nano)
+			}
+		}
+		rows = append(rows, row)
+		return nil
+	})
+	if err != nil {
+		return info, nil, err
+	}
+	if len(rows) == 0 && mq.EmptyRow != nil {
+		rows = append(rows, append([]any(nil), mq.EmptyRow...))
+	}
+	return info, rows, nil
+}
+
+// answerMongoQuestion translates a question on a MongoDB tenant and runs
+// the pipeline under the caller's policy.
+func (s *Server) answerMongoQuestion(ctx context.Context, b *proxy.Binding, req queryRequest) (*queryResponse, error) {
+	resp := &queryResponse{QueryID: newID(), TenantID: b.Tenant.ID, Role: b.Role.Name, CreatedAt: time.Now().UTC(), Question: req.Query}
+	tr, mr, err := s.translateMongo(ctx, b, req.Query)
+	if err != nil {
+		return nil, err
+	}
+	if tr.Confidence < nlp.AnswerThreshold {
+		if !req.AllowLowConfidence {
+			return nil, &nlp.Unanswerable{Reason: fmt.Sprintf("the best reading has confidence %.2f, under %.2f (%s); send allow_low_confidence: true to get it as a guess",
+				tr.Confidence, nlp.AnswerThreshold, tr.Explanation), Confidence: tr.Confidence}
+		}
+		resp.LowConfidence = true
+	}
+	resp.Explanation, resp.Confidence, resp.Source = tr.Explanation, tr.Confidence, tr.Source
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
+	defer cancel()
+	info, rows, err := s.mongoRows(ctx, b, tr.Mongo, mr, req.MaxResults)
+	if err != nil {
+		return nil, counted(err)
+	}
+	resp.GeneratedSQL = info.SQL
+	resp.Columns = append([]string{}, tr.Mongo.Names...)
+	resp.ColumnTypes = make([]string, len(resp.Columns))
+	for i := range resp.ColumnTypes {
+		resp.ColumnTypes[i] = "mixed"
+	}
+	resp.Rows = rows
+	if resp.Rows == nil {
+		resp.Rows = [][]any{}
+	}
+	resp.RowCount = len(resp.Rows)
+	resp.Truncated = info.Truncated
+	resp.tables = info.Tables
+	resp.SecurityFiltered = info.Capped || len(info.Masked) > 0 || info.Rewritten
+	resp.Analysis = &analysis{Source: resp.Source, PolicySQL: info.SQL, Capped: info.Capped, MaxRows: info.MaxRows, Masked: info.Masked, Rewritten: info.Rewritten}
+	return resp, nil
+}
+
+// exportMongoQuestion exports the answer to a question on a MongoDB tenant.
+func (s *Server) exportMongoQuestion(w http.ResponseWriter, r *http.Request, b *proxy.Binding, format string, req queryRequest) {
+	if req.Query == "" {
+		writeErr(w, fromError(mongoNotSQL(b)))
+		return
+	}
+	if req.MaxResults <= 0 || req.MaxResults > s.cfg.MaxResults {
+		req.MaxResults = s.cfg.MaxResults
+	}
+	tr, mr, err := s.translateMongo(r.Context(), b, req.Query)
+	if err != nil {
+		writeErr(w, fromError(err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StatementTimeout)
+	defer cancel()
+	info, rows, err := s.mongoRows(ctx, b, tr.Mongo, mr, req.MaxResults)
+	if err != nil {
+		writeErr(w, fromError(counted(err)))
+		return
+	}
+	tb := &table{cols: append([]string{}, tr.Mongo.Names...), rows: rows}
+	for range tb.cols {
+		tb.types = append(tb.types, "mixed")
+	}
+	s.writeExport(w, b, format, tb, info)
 }

@@ -81,6 +81,15 @@ func (s *Server) Mongo(ctx context.Context, b *Binding, req *policy.MongoRequest
 	if opt.ReadOnly && !dec.Read {
 		return fail(sqlerr.New(sqlerr.Permission, "permission denied: only reads (find, aggregate) may run here, got %s", dec.Op))
 	}
+	// A MongoDB tenant has no wire clients: its limits apply here.
+	if err := s.Allow(b); err != nil {
+		return fail(err)
+	}
+	if d := b.StatementTimeout(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	info := &ResultInfo{SQL: text, Capped: dec.Capped, MaxRows: dec.MaxRows, Masked: dec.Masked, Rewritten: dec.Rewritten, Tables: dec.Collections}
 	start := time.Now()
 	capHit := false
@@ -242,26 +251,14 @@ const mongoLookupDepth = 8
 // (mongopipe). A $lookup completed here reads the foreign collection
 // through mongoLookup, which applies the tenant's filter again.
 func (s *Server) mongoPipeline(ctx context.Context, b *Binding, dec *policy.MongoDecision, db *mongo.Database, coll string, pipeline []bson.D, caps mongopipe.Caps, depth int) (mongopipe.Iter, error) {
-	push, local := mongopipe.Split(pipeline, caps)
-	cur, err := db.Collection(coll).Aggregate(ctx, push)
-	if err != nil {
-		return nil, err
-	}
-	in := mongopipe.CursorIter(cur)
-	if len(local) == 0 {
-		return in, nil
-	}
 	env := mongopipe.Env{Lookup: func(ctx context.Context, from, foreignField string, values []any, sub []bson.D) ([]bson.D, error) {
 		return s.mongoLookup(ctx, b, dec, db, from, foreignField, values, sub, caps, depth+1)
 	}}
-	out, err := mongopipe.Eval(ctx, local, in, env)
-	if err != nil {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = in.Close(cctx)
-		cancel()
-		return nil, err
-	}
-	return out, nil
+	// The local stages are compiled before the server is asked, so a
+	// pipeline the proxy cannot complete costs no round trip.
+	return mongopipe.Run(ctx, pipeline, caps, func(ctx context.Context, push []bson.D) (*mongo.Cursor, error) {
+		return db.Collection(coll).Aggregate(ctx, push)
+	}, env)
 }
 
 // mongoLookup reads the documents of from that a $lookup joins: only a

@@ -248,6 +248,10 @@ func (r *tenantRun) run() {
 		}
 		r.add(Check{Kind: CheckOverlap, Name: o.Object, Other: other, Reason: o.String()})
 	}
+	if t.Engine == EngineMongo {
+		r.runMongo()
+		return
+	}
 	cat, err := r.loadCatalog(t)
 	if err != nil {
 		r.add(Check{Kind: CheckBackend, Name: "the backend answers catalog queries", Reason: err.Error()})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+	"github.com/tenantproxy/tenantproxy/proxy"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -386,6 +387,18 @@ users:
 		if !strings.Contains(string(prom), `tenantproxy_statements_total{class="read",tenant="docs"}`) && !strings.Contains(string(prom), `tenantproxy_statements_total{tenant="docs"`) {
 			t.Errorf("no statements of docs in /metrics")
 		}
+		// A question becomes a pipeline that runs under the same policy.
+		qr := api.ask(t, ann, "how many customers")
+		if qm := qr.JSON(t); qr.Status != 200 || fmt.Sprint(qm["rows"]) != "[[5]]" || !strings.Contains(fmt.Sprint(qm["generated_sql"]), "db.customers.aggregate") {
+			t.Fatalf("question: HTTP %d %s", qr.Status, qr.Body)
+		}
+		if n := m.count(t, docs, "customers", `{}`); n != 5 {
+			t.Fatalf("control: %d customers", n)
+		}
+		qr = api.ask(t, vera, "how many orders")
+		if qm := qr.JSON(t); qr.Status != 200 || fmt.Sprint(qm["rows"]) != "[[4]]" {
+			t.Fatalf("viewer question: HTTP %d %s", qr.Status, qr.Body)
+		}
 		// The policy's dry run explains what it would run, or why not.
 		r = api.call(t, "POST", "/api/v1/tenant/policy/explain", vera, map[string]any{"mongo": json.RawMessage(`{"collection": "customers", "find": {}}`)})
 		if x := r.JSON(t); r.Status != 200 || x["allowed"] != true || x["capped"] != true || !strings.Contains(fmt.Sprint(x["masked_columns"]), "customers.email") || !strings.Contains(fmt.Sprint(x["sql"]), `{"$limit":4}`) {
@@ -405,6 +418,36 @@ users:
 		}
 		if r = api.call(t, "GET", "/api/v1/tenant/query/"+id, vera, nil); r.Status != 404 {
 			t.Fatalf("another user's stored result: HTTP %d", r.Status)
+		}
+	})
+
+	t.Run("isolation verification of MongoDB tenants", func(t *testing.T) {
+		for _, id := range []string{"docs", "shop_a", "shop_b"} {
+			rep, err := api.Proxy.Verify(context.Background(), proxy.VerifyOptions{Tenant: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := rep.Tenants[0]
+			kinds := map[string]int64{}
+			for _, c := range tr.Checks {
+				if !c.Passed {
+					t.Errorf("%s: check %s %q (%s) failed: %s", id, c.Kind, c.Name, c.Role, c.Reason)
+				}
+				kinds[c.Kind] += c.Records
+			}
+			if !rep.Passed || tr.ForeignRecords != 0 {
+				t.Errorf("%s: passed %v foreign %d", id, rep.Passed, tr.ForeignRecords)
+			}
+			switch id {
+			case "docs":
+				if kinds[proxy.CheckMask] == 0 || kinds[proxy.CheckCap] == 0 {
+					t.Errorf("docs: checks %v, want masks and caps probed", kinds)
+				}
+			default:
+				if kinds[proxy.CheckCrossReference] == 0 {
+					t.Errorf("%s: checks %v, want its documents counted", id, kinds)
+				}
+			}
 		}
 	})
 
@@ -436,6 +479,18 @@ users:
 		rb := call(boB, map[string]any{"mongo": json.RawMessage(`{"collection": "customers", "find": {"projection": {"name": 1}}}`)})
 		if rb["cached"] != false || strings.Contains(fmt.Sprint(rb["rows"]), "Cust a") || strings.Contains(fmt.Sprint(ra["rows"]), "Cust b") {
 			t.Fatalf("row tenants' cache: a %v b %v", ra, rb)
+		}
+		// A write through the API retires the cached reads of its collection.
+		cnt := json.RawMessage(`{"collection": "orders", "pipeline": [{"$count": "n"}]}`)
+		call(ed, map[string]any{"mongo": cnt})
+		if c := call(ed, map[string]any{"mongo": cnt}); c["cached"] != true || fmt.Sprint(c["rows"]) != "[[4]]" {
+			t.Fatalf("cached count: %v", c)
+		}
+		if st, r := api.mongoCall(t, ed, `{"collection": "orders", "insert_one": {"_id": 15, "amount": 1}}`); st != 200 {
+			t.Fatalf("insert: HTTP %d %v", st, r)
+		}
+		if c := call(ed, map[string]any{"mongo": cnt}); c["cached"] != false || fmt.Sprint(c["rows"]) != "[[5]]" {
+			t.Fatalf("count after the write: %v", c)
 		}
 		keys, err := rc.Keys(context.Background(), "tp:q:*").Result()
 		if err != nil || len(keys) < 4 {
@@ -482,9 +537,18 @@ func TestMongoOutage(t *testing.T) {
 tenants:
   - {id: docs, engine: mongodb, dsn: "mongodb://%s/%s", pool: {size: 2, timeout: 2s}, breaker: {threshold: 2, timeout: 30s}}
   - {id: lite, engine: sqlite, dsn: "file:%s"}
+  - {id: limited, engine: mongodb, dsn: "mongodb://%[1]s/%[2]s", limits: {qps: 0.1, burst: 1}}
 users:
-  - {name: ann, password: ann-pw, tenants: {docs: analyst, lite: analyst}}
+  - {name: ann, password: ann-pw, tenants: {docs: analyst, lite: analyst, limited: analyst}}
 `, m.Addr, db, lite))
+	// The tenant's rate limit holds for its API requests.
+	annLim := api.login(t, "ann", "ann-pw", "limited")
+	if st, r := api.mongoCall(t, annLim, `{"collection": "things", "find": {}}`); st != 200 {
+		t.Fatalf("first limited request: HTTP %d %v", st, r)
+	}
+	if st, r := api.mongoCall(t, annLim, `{"collection": "things", "find": {}}`); st != 429 || !strings.Contains(errMessage(r), "rate limit") {
+		t.Fatalf("second limited request: HTTP %d %v, want 429", st, r)
+	}
 	ann := api.login(t, "ann", "ann-pw", "docs")
 	annLite := api.login(t, "ann", "ann-pw", "lite")
 	if st, r := api.mongoCall(t, ann, `{"collection": "things", "find": {}}`); st != 200 || fmt.Sprint(r["rows"]) != "[[1 one]]" {
