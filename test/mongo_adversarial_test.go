@@ -477,3 +477,36 @@ users:
 		}
 	})
 }
+
+// TestMongoAdversarialQuestions asks questions whose words are values of a
+// masked field: the answer must not tell a value of the field from a word
+// the tenant's data does not hold.
+func TestMongoAdversarialQuestions(t *testing.T) {
+	m := startFerretDB(t)
+	docs := dbName("advnl")
+	seedMongo(t, m, docs)
+	api := startAPI(t, fmt.Sprintf(`
+tenants:
+  - id: docs
+    engine: mongodb
+    dsn: "mongodb://%[1]s/%[2]s"
+    roles: {viewer: {masked_columns: [customers.address, customers.email]}}
+users:
+  - {name: vera, password: vera-pw, tenants: {docs: viewer}}
+  - {name: ann, password: ann-pw, tenants: {docs: analyst}}
+`, m.Addr, docs))
+	vera := api.login(t, "vera", "vera-pw", "docs")
+	ann := api.login(t, "ann", "ann-pw", "docs")
+	for _, pair := range [][2]string{{"customers in Lima", "customers in Atlantis"}, {"how many customers in Quito", "how many customers in Paris"}} {
+		held, absent := api.ask(t, vera, pair[0], "cache_enabled", false), api.ask(t, vera, pair[1], "cache_enabled", false)
+		if held.Status != absent.Status || held.Status == 200 || strings.Contains(string(held.Body), "masked") {
+			t.Errorf("%q: HTTP %d %s; %q: HTTP %d %s: a value of the masked address is told from an absent word",
+				pair[0], held.Status, held.Body, pair[1], absent.Status, absent.Body)
+		}
+		// Control: the analyst's question is linked to address.city and
+		// answered, so the value is in the index the viewer's was not.
+		if r := api.ask(t, ann, pair[0], "cache_enabled", false); r.Status != 200 || !strings.Contains(string(r.Body), "address.city") {
+			t.Errorf("control %q: HTTP %d %s", pair[0], r.Status, r.Body)
+		}
+	}
+}
