@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMongoAdversarial attacks the isolation of MongoDB tenants through the
@@ -507,6 +508,47 @@ users:
 		// answered, so the value is in the index the viewer's was not.
 		if r := api.ask(t, ann, pair[0], "cache_enabled", false); r.Status != 200 || !strings.Contains(string(r.Body), "address.city") {
 			t.Errorf("control %q: HTTP %d %s", pair[0], r.Status, r.Body)
+		}
+	}
+}
+
+// TestMongoAdversarialAmplification builds values that double with every
+// stage the proxy completes itself ($concat of a field with itself, a
+// document copied into itself): refused at the server's BSON size limit,
+// quickly, instead of growing in the proxy's memory.
+func TestMongoAdversarialAmplification(t *testing.T) {
+	m := startFerretDB(t)
+	docs := dbName("advamp")
+	seedMongo(t, m, docs)
+	api := startAPI(t, fmt.Sprintf(`
+tenants:
+  - {id: docs, engine: mongodb, dsn: "mongodb://%[1]s/%[2]s"}
+users:
+  - {name: ann, password: ann-pw, tenants: {docs: analyst}}
+`, m.Addr, docs))
+	ann := api.login(t, "ann", "ann-pw", "docs")
+	pipeline := func(n int, first, step, last string) string {
+		st := []string{`{"$match": {"_id": 1}}`, first}
+		for i := 0; i < n; i++ {
+			st = append(st, step)
+		}
+		return `{"collection": "customers", "pipeline": [` + strings.Join(append(st, last), ",") + `]}`
+	}
+	for _, c := range []struct{ name, first, step, last, want string }{
+		{"string", `{"$project": {"s": "$name"}}`, `{"$set": {"s": {"$concat": ["$s", "$s"]}}}`, `{"$project": {"p": {"$substrCP": ["$s", 0, 5]}}}`, "[[1 AnnAn]]"},
+		{"document", `{"$project": {"name": 1}}`, `{"$set": {"x": "$$ROOT", "y": "$$ROOT"}}`, `{"$project": {"name": 1}}`, "[[1 Ann]]"},
+	} {
+		// Control: a few doublings are answered.
+		if st, r := api.mongoCall(t, ann, pipeline(8, c.first, c.step, c.last)); st != 200 || fmt.Sprint(r["rows"]) != c.want {
+			t.Errorf("%s, 8 doublings: HTTP %d %v", c.name, st, r)
+		}
+		start := time.Now()
+		st, r := api.mongoCall(t, ann, pipeline(40, c.first, c.step, c.last))
+		if st != 400 || !strings.Contains(errMessage(r), "maximum BSON size") {
+			t.Errorf("%s, 40 doublings: HTTP %d %v", c.name, st, r)
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%s, 40 doublings took %s", c.name, d)
 		}
 	}
 }
