@@ -149,6 +149,17 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 		return mongoError(ctx, t, err)
 	}
 	if !dec.Read {
+		check := func(err error) error {
+			e := check(err)
+			se := sqlerr.As(e)
+			if len(dec.Masked) == 0 || se == nil || broken != nil || ctx.Err() != nil || sqlerr.As(err) != nil {
+				return e
+			}
+			// The server's message quotes the document at the failing
+			// path ("Cannot create field 'x' in element {items: [...]}"),
+			// masked fields included: only its code is told.
+			return sqlerr.Wrap(se.Kind, err, "tenant %q: the MongoDB server refused the %s (%s); its message is withheld because it may quote fields masked for role %q", t.ID, dec.Op, mongoCode(err), b.Role.Name)
+		}
 		switch dec.Op {
 		case policy.MongoInsertOne:
 			_, err := coll.InsertOne(ctx, dec.Document)
@@ -331,6 +342,19 @@ func maskedValue(v any, style string) any {
 		return nil
 	}
 	return nil
+}
+
+// mongoCode names a server error's code, without its message.
+func mongoCode(err error) string {
+	var we mongo.WriteException
+	if errors.As(err, &we) && len(we.WriteErrors) > 0 {
+		return fmt.Sprintf("code %d", we.WriteErrors[0].Code)
+	}
+	var ce mongo.CommandError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("code %d %s", ce.Code, ce.Name)
+	}
+	return "no code"
 }
 
 // mongoBackendDown reports whether err means the server is gone (the
