@@ -406,6 +406,16 @@ users:
 		} {
 			refused(t, ea, c.req, c.status, c.msg)
 		}
+		// A server error quoting the document at the failing path: the
+		// masked writer is told its code only; the control (the admin, no
+		// masks) shows the server's message quotes the masked values.
+		echo := `{"collection": "customers", "update_many": {"filter": {"_id": "a1"}, "update": {"$set": {"items.zz": 1}}}}`
+		if st, r := api.mongoCall(t, ea, echo); st != 400 || strings.Contains(errMessage(r), "s1-a") || !strings.Contains(errMessage(r), "withheld") {
+			t.Errorf("masked writer's server error: HTTP %d %q", st, errMessage(r))
+		}
+		if st, r := api.mongoCall(t, xa, echo); st != 400 || !strings.Contains(errMessage(r), "s1-a") {
+			t.Errorf("control: the admin's server error: HTTP %d %q", st, errMessage(r))
+		}
 		// Control: an unmasked writer's $rename of the same field runs, and
 		// the renamed value is then readable in clear; the editor's masks
 		// are what refused it.
