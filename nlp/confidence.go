@@ -21,6 +21,7 @@ const (
 	penTableChoice  = 0.1  // a column name several tables have, one picked
 	penEmptyGroups  = 0.15 // counts per group include groups without rows
 	penManyJoins    = 0.05 // each join past the second
+	penNoReference  = 0.25 // an inferred schema's field named like a reference that leads nowhere
 )
 
 // doubt is one reason for a lower confidence.
@@ -86,6 +87,13 @@ func (p *parser) doubts(sql string) []doubt {
 			}
 			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) {
 				add(penTableChoice, span, "%q names a column of %d tables", span, len(tables))
+			}
+			if m.kind == mColumn && p.s.Dialect == Mongo && len(m.links) > 0 && m.links[0].col != nil &&
+				unfollowedReference(m.links[0].table, m.links[0].col) {
+				// A schema inferred from documents knows a reference only when
+				// the field is named after its collection: "support_rep_id"
+				// may well lead to another collection the answer does not read.
+				add(penNoReference, span, "%q looks like a reference to another collection, which the documents do not say", span)
 			}
 		}
 	}
@@ -156,4 +164,32 @@ func confidence(ds []doubt) (float64, []string) {
 		c = 0
 	}
 	return math.Round(c*100) / 100, why
+}
+
+// unfollowedReference reports that c is named like a reference (…_id,
+// …Id) but is neither t's key nor one of its known references.
+func unfollowedReference(t *Table, c *Column) bool {
+	n := c.Name
+	if refBase(n) == "" {
+		return false
+	}
+	for _, k := range t.PrimaryKey {
+		if k == n {
+			return false
+		}
+	}
+	for _, fk := range t.ForeignKeys {
+		for _, fc := range fk.Columns {
+			if fc == n {
+				return false
+			}
+		}
+	}
+	// The key column kept beside _id (album.album_id) names its own table.
+	for _, name := range refNames(refBase(n)) {
+		if strings.EqualFold(name, t.Name) {
+			return false
+		}
+	}
+	return true
 }

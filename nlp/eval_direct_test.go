@@ -74,21 +74,18 @@ func aggregateSplit(ctx context.Context, db *mongo.Database, coll string, pipeli
 		return nil, err
 	}
 	caps.Lookup = false // as the proxy runs it: foreign reads through Env.Lookup
-	push, local := mongopipe.Split(pipeline, caps)
-	cur, err := db.Collection(coll).Aggregate(ctx, push)
-	if err != nil {
-		return nil, err
-	}
-	it, err := mongopipe.Eval(ctx, local, mongopipe.CursorIter(cur), mongopipe.Env{
+	env := mongopipe.Env{Caps: caps,
 		Lookup: func(ctx context.Context, from, field string, values []any, p []bson.D) ([]bson.D, error) {
 			var pre []bson.D
 			if field != "" {
 				pre = append(pre, bson.D{{Key: "$match", Value: bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: values}}}}}})
 			}
 			return aggregateSplit(ctx, db, from, append(pre, p...))
-		}})
+		}}
+	it, err := mongopipe.Run(ctx, pipeline, caps, func(ctx context.Context, push []bson.D) (*mongo.Cursor, error) {
+		return db.Collection(coll).Aggregate(ctx, push)
+	}, env)
 	if err != nil {
-		_ = cur.Close(ctx)
 		return nil, err
 	}
 	return mongopipe.Collect(ctx, it, 0)

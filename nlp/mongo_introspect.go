@@ -285,27 +285,37 @@ func bsonKind(ty string) Kind {
 	return KindOther
 }
 
+// refBase is the collection name a reference field's name holds:
+// "album" for AlbumId, album_id and albumId; "" when the name is no
+// reference's.
+func refBase(field string) string {
+	if strings.Contains(field, ".") || field == "_id" {
+		return ""
+	}
+	low := strings.ToLower(field)
+	switch {
+	case strings.HasSuffix(low, "_id"):
+		return low[:len(low)-3]
+	case strings.HasSuffix(field, "Id") || strings.HasSuffix(field, "ID"):
+		return low[:len(low)-2]
+	}
+	return ""
+}
+
+// refNames are the collection names a reference's base may stand for.
+func refNames(base string) []string {
+	return []string{base, base + "s", base + "es", strings.TrimSuffix(base, "y") + "ies"}
+}
+
 // refTarget returns the collection a field's name refers to: AlbumId,
 // album_id and albumId name the collection Album (or albums); nil when
 // the name names none, or the field's own collection.
 func refTarget(s *Schema, self *Table, field string) *Table {
-	if strings.Contains(field, ".") || field == "_id" {
-		return nil
-	}
-	low := strings.ToLower(field)
-	var base string
-	switch {
-	case strings.HasSuffix(low, "_id"):
-		base = low[:len(low)-3]
-	case strings.HasSuffix(field, "Id") || strings.HasSuffix(field, "ID"):
-		base = low[:len(low)-2]
-	default:
-		return nil
-	}
+	base := refBase(field)
 	if base == "" {
 		return nil
 	}
-	for _, cand := range []string{base, base + "s", base + "es", strings.TrimSuffix(base, "y") + "ies"} {
+	for _, cand := range refNames(base) {
 		if t := s.Table(cand); t != nil && t != self {
 			return t
 		}

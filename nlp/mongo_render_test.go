@@ -90,3 +90,33 @@ func TestMongoTranslatorsDecline(t *testing.T) {
 		t.Fatalf("model without fallback: %v", err)
 	}
 }
+
+// TestMongoUnfollowedReference: a field named like a reference that the
+// inferred schema cannot follow lowers the confidence of an answer that
+// reads it; a known reference and a collection's own key column do not.
+func TestMongoUnfollowedReference(t *testing.T) {
+	s := renderSchema()
+	users := s.Table("users")
+	users.Columns = append(users.Columns, &Column{Name: "coach_id", Type: "int", Kind: KindInt, Presence: 1, Types: map[string]float64{"int": 1}},
+		&Column{Name: "users_id", Type: "int", Kind: KindInt, Presence: 1, Types: map[string]float64{"int": 1}})
+	for _, tc := range []struct {
+		col  string
+		want bool
+	}{{"coach_id", true}, {"team_id", false}, {"users_id", false}, {"name", false}, {"_id", false}} {
+		if got := unfollowedReference(users, users.Column(tc.col)); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.col, got, tc.want)
+		}
+	}
+	ctx := context.Background()
+	hi, err := NewDeterministic().Translate(ctx, Request{Question: "users sorted by name", Schema: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, err := NewDeterministic().Translate(ctx, Request{Question: "users sorted by coach id", Schema: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo.Confidence > hi.Confidence-penNoReference+0.001 || !strings.Contains(lo.Explanation, "reference") {
+		t.Errorf("coach id: %.2f (%s); name: %.2f", lo.Confidence, lo.Explanation, hi.Confidence)
+	}
+}

@@ -39,10 +39,11 @@ func (c caseExpr) render(r *renderer) string {
 	return "CASE WHEN " + c.cond.render(r) + " THEN " + c.a.render(r) + " ELSE " + c.b.render(r) + " END"
 }
 
-// rawExpr is SQL this package wrote itself (never question text).
-type rawExpr struct{ sql string }
+// nullifZeroExpr is NULLIF(e, 0): a divisor that is NULL, not an error,
+// when it is zero.
+type nullifZeroExpr struct{ e sqlExpr }
 
-func (x rawExpr) render(*renderer) string { return x.sql }
+func (x nullifZeroExpr) render(r *renderer) string { return "NULLIF(" + x.e.render(r) + ", 0)" }
 
 // andExpr is the conjunction of es.
 type andExpr struct{ es []sqlExpr }
@@ -70,7 +71,7 @@ func (p *parser) buildPercent(f *frame) (string, string, error) {
 		return "", "", err
 	}
 	share := binExpr{binExpr{litExpr{100.0}, "*", aggExpr{fn: "SUM", arg: caseExpr{andExpr{es}, litExpr{int64(1)}, litExpr{int64(0)}}}},
-		"/", rawExpr{"NULLIF(COUNT(*), 0)"}}
+		"/", nullifZeroExpr{aggExpr{fn: "COUNT"}}}
 	q := &selectQ{from: f.main.Name, joins: joins, items: []selItem{{e: share, alias: "percentage"}}}
 	q.pruneJoins(p.r)
 	p.uses = q.uses(p.r)

@@ -54,18 +54,15 @@ func (r *tenantRun) runMongo() {
 	}
 }
 
-// mongoRead runs req as b's request would run, handing each document to fn.
-func (r *tenantRun) mongoRead(b *Binding, req *policy.MongoRequest, fn DocFunc) (*policy.MongoDecision, error, error) {
+// mongoRead runs req as b's request would run, handing each document to
+// fn; refused is the policy's refusal, err the run's failure.
+func (r *tenantRun) mongoRead(b *Binding, req *policy.MongoRequest, fn DocFunc) (refused, err error) {
 	dec, err := policy.CheckMongo(b.Subject, r.t.Mongo.Collections, req)
 	if err != nil {
-		return nil, err, nil
+		return err, nil
 	}
-	info := &ResultInfo{}
 	var capHit bool
-	if err := r.s.runMongo(r.ctx, b, dec, QueryOptions{}, fn, info, &capHit); err != nil {
-		return dec, nil, err
-	}
-	return dec, nil, nil
+	return nil, r.s.runMongo(r.ctx, b, dec, QueryOptions{}, fn, &ResultInfo{}, &capHit)
 }
 
 // mongoRowCheck counts, through the policy, the documents of coll per
@@ -77,7 +74,7 @@ func (r *tenantRun) mongoRowCheck(b *Binding, coll string) {
 	c := Check{Kind: CheckCrossReference, Name: fmt.Sprintf("%s returns only documents with %s = %q", coll, tf, r.t.Scope.TenantValue), Role: b.Role.Name,
 		Statement: policy.MongoText(req.Pipeline)}
 	var own, foreign int64
-	_, refused, err := r.mongoRead(b, req, func(doc bson.D) error {
+	refused, err := r.mongoRead(b, req, func(doc bson.D) error {
 		var id any
 		var n int64
 		for _, e := range doc {
@@ -157,7 +154,7 @@ func (r *tenantRun) mongoMaskCheck(b *Binding, coll string) {
 	}
 	req := &policy.MongoRequest{Op: policy.MongoFind, Collection: coll, Limit: 200}
 	var seen, inClear int64
-	_, refused, err := r.mongoRead(b, req, func(doc bson.D) error {
+	refused, err := r.mongoRead(b, req, func(doc bson.D) error {
 		for _, m := range masks {
 			collectPath(doc, splitPath(m), func(v any) {
 				seen++
@@ -187,7 +184,7 @@ func (r *tenantRun) mongoMaskCheck(b *Binding, coll string) {
 func (r *tenantRun) mongoCapCheck(b *Binding, coll string) {
 	c := Check{Kind: CheckCap, Name: fmt.Sprintf("%s: at most %d documents", coll, b.Role.MaxRows), Role: b.Role.Name}
 	var n int64
-	_, refused, err := r.mongoRead(b, &policy.MongoRequest{Op: policy.MongoFind, Collection: coll}, func(bson.D) error { n++; return nil })
+	refused, err := r.mongoRead(b, &policy.MongoRequest{Op: policy.MongoFind, Collection: coll}, func(bson.D) error { n++; return nil })
 	switch {
 	case err != nil:
 		c.Reason = err.Error()
