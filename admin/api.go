@@ -681,7 +681,10 @@ func (s *Server) translate(ctx context.Context, b *proxy.Binding, question strin
 		// value index was read without the role's filters.
 		sc = sc.WithoutValues(func(table, column string) bool {
 			for _, mc := range b.Role.MaskedColumns {
-				if strings.EqualFold(mc, table+"."+column) {
+				// A MongoDB mask of a parent path (customers.address)
+				// hides its fields' values too (address.city).
+				tc := strings.ToLower(table + "." + column)
+				if mc = strings.ToLower(mc); tc == mc || strings.HasPrefix(tc, mc+".") {
 					return true
 				}
 			}

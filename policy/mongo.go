@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -218,11 +219,14 @@ func (c *mongoCheck) collection(name, by string) error {
 	if strings.HasPrefix(name, "system.") || strings.ContainsAny(name, "$\x00") {
 		return sqlerr.New(sqlerr.Permission, "permission denied: collection %q is not available on tenant %q", name, c.tenant())
 	}
-	if len(c.allowed) > 0 && !containsFold(c.allowed, name) {
+	// Collection names are case-sensitive on the server: "Orders" is not
+	// "orders", so the allow-lists match exactly (the deny-list and masks
+	// match in any case, erring on the safe side).
+	if len(c.allowed) > 0 && !slices.Contains(c.allowed, name) {
 		return sqlerr.New(sqlerr.Permission, "permission denied: %s reads collection %q, which is not among tenant %q's collections (%s)", by, name, c.tenant(), strings.Join(c.allowed, ", "))
 	}
 	r := c.s.Role
-	if containsFold(r.DeniedTables, name) || (len(r.AllowedTables) > 0 && !containsFold(r.AllowedTables, name)) {
+	if containsFold(r.DeniedTables, name) || (len(r.AllowedTables) > 0 && !slices.Contains(r.AllowedTables, name)) {
 		return sqlerr.New(sqlerr.Permission, "permission denied: role %q may not read collection %q on tenant %q", r.Name, name, c.tenant())
 	}
 	for t := range r.RowFilters {
@@ -233,7 +237,7 @@ func (c *mongoCheck) collection(name, by string) error {
 			return sqlerr.New(sqlerr.Permission, "permission denied: role %q has a row filter on %q, which cannot be applied to a MongoDB collection; the collection is refused", r.Name, name)
 		}
 	}
-	if !containsFold(c.dec.Collections, name) {
+	if !slices.Contains(c.dec.Collections, name) {
 		c.dec.Collections = append(c.dec.Collections, name)
 	}
 	return nil
@@ -254,9 +258,30 @@ func (c *mongoCheck) masksOf(coll string) []string {
 
 // pathsMeet reports whether paths a and b name the same value or one
 // contains the other (case-insensitively: a mask errs on the safe side).
+// Array indexes and positional operators are not fields: "items.0.secret"
+// and "items.$[].secret" reach items.secret.
 func pathsMeet(a, b string) bool {
-	a, b = strings.ToLower(a), strings.ToLower(b)
+	a, b = fieldPath(a), fieldPath(b)
 	return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(b, a+".")
+}
+
+// pathUnder reports whether path p lies strictly inside path m.
+func pathUnder(p, m string) bool {
+	return strings.HasPrefix(fieldPath(p), fieldPath(m)+".")
+}
+
+// fieldPath is p lowered, without the components that address array
+// elements (digits: a filter's "a.0.b") or positions ($, $[], $[x]).
+func fieldPath(p string) string {
+	parts := strings.Split(strings.ToLower(p), ".")
+	out := parts[:0]
+	for _, s := range parts {
+		if s != "" && (s[0] == '$' || strings.Trim(s, "0123456789") == "") {
+			continue
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ".")
 }
 
 func (c *mongoCheck) maskedInput(path string, masks []string, where string) error {
@@ -862,6 +887,7 @@ func (c *mongoCheck) write(req *MongoRequest) error {
 		if len(req.Update) == 0 {
 			return sqlerr.New(sqlerr.InvalidValue, "updateMany needs an update document of operators ($set, $inc, ...)")
 		}
+		masks := c.masksOf(req.Collection)
 		for _, e := range req.Update {
 			if !strings.HasPrefix(e.Key, "$") {
 				return sqlerr.New(sqlerr.InvalidValue, "updateMany: the update is a document of update operators ($set, $unset, $inc, ...): replacing whole documents is not supported")
@@ -885,6 +911,9 @@ func (c *mongoCheck) write(req *MongoRequest) error {
 					}
 					if c.row() && pathsMeet(p, tf) {
 						return sqlerr.New(sqlerr.CrossTenant, "permission denied: an update may not change the tenant field %q on tenant %q", tf, c.tenant())
+					}
+					if err := c.maskedWrite(e.Key, p, masks); err != nil {
+						return err
 					}
 				}
 			}
@@ -911,6 +940,26 @@ func (c *mongoCheck) write(req *MongoRequest) error {
 			d.Filter = tm
 		}
 		d.Rewritten = true
+	}
+	return nil
+}
+
+// maskedWrite checks update operator op on path p against the masked
+// fields: a masked value may be overwritten ($set, $unset, $currentDate of
+// it or of a parent) but not read. $rename moves it where it is not
+// masked, $min/$max/$pull/$push/... act on what it holds (the documents
+// they change, or the order they leave, tell it), and a path inside it
+// fails with a server error that quotes it.
+func (c *mongoCheck) maskedWrite(op, p string, masks []string) error {
+	for _, m := range masks {
+		if !pathsMeet(p, m) {
+			continue
+		}
+		overwrite := op == "$set" || op == "$unset" || op == "$currentDate"
+		if overwrite && !pathUnder(p, m) {
+			continue
+		}
+		return sqlerr.New(sqlerr.Permission, "permission denied: field %q is masked for role %q: an update may overwrite it ($set, $unset) but not %s %q", m, c.s.Role.Name, op, p)
 	}
 	return nil
 }

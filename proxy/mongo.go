@@ -149,6 +149,17 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 		return mongoError(ctx, t, err)
 	}
 	if !dec.Read {
+		check := func(err error) error {
+			e := check(err)
+			se := sqlerr.As(e)
+			if len(dec.Masked) == 0 || se == nil || broken != nil || ctx.Err() != nil || sqlerr.As(err) != nil {
+				return e
+			}
+			// The server's message quotes the document at the failing
+			// path ("Cannot create field 'x' in element {items: [...]}"),
+			// masked fields included: only its code is told.
+			return sqlerr.Wrap(se.Kind, err, "tenant %q: the MongoDB server refused the %s (%s); its message is withheld because it may quote fields masked for role %q", t.ID, dec.Op, mongoCode(err), b.Role.Name)
+		}
 		switch dec.Op {
 		case policy.MongoInsertOne:
 			_, err := coll.InsertOne(ctx, dec.Document)
@@ -161,7 +172,10 @@ func (s *Server) runMongo(ctx context.Context, b *Binding, dec *policy.MongoDeci
 			if err != nil {
 				return check(err)
 			}
-			info.Rows = int(res.ModifiedCount)
+			// The documents the filter matched, not those the update
+			// changed: a count of changed ones would tell whether a
+			// masked field already held the value set.
+			info.Rows = int(res.MatchedCount)
 		case policy.MongoDeleteMany:
 			res, err := coll.DeleteMany(ctx, dec.Filter)
 			if err != nil {
@@ -337,6 +351,19 @@ func maskedValue(v any, style string) any {
 	return nil
 }
 
+// mongoCode names a server error's code, without its message.
+func mongoCode(err error) string {
+	var we mongo.WriteException
+	if errors.As(err, &we) && len(we.WriteErrors) > 0 {
+		return fmt.Sprintf("code %d", we.WriteErrors[0].Code)
+	}
+	var ce mongo.CommandError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("code %d %s", ce.Code, ce.Name)
+	}
+	return "no code"
+}
+
 // mongoBackendDown reports whether err means the server is gone (the
 // connection is dropped and the breaker counts it), not that it refused
 // the request.
@@ -350,6 +377,9 @@ func mongoBackendDown(err error) bool {
 func mongoError(ctx context.Context, t *TenantState, err error) error {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return ctxError(ctx, t.ID)
+	}
+	if sqlerr.As(err) != nil {
+		return err // the proxy's own refusal (a $lookup the check did not cover), as it is
 	}
 	var pe *mongopipe.Error
 	if errors.As(err, &pe) {

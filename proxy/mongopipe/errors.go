@@ -21,6 +21,7 @@ const (
 	codeTypeMismatch       = 14
 	codeInvalidOperator    = 168
 	codeExceededMemory     = 146
+	codeBSONObjectTooLarge = 10334
 	codeUnknownStage       = 40324
 	codeDivideByZero       = 16608
 	codeModByZero          = 16610
@@ -32,6 +33,7 @@ const (
 
 var codeNames = map[int32]string{
 	codeBadValue:           "BadValue",
+	codeBSONObjectTooLarge: "BSONObjectTooLarge",
 	codeFailedToParse:      "FailedToParse",
 	codeTypeMismatch:       "TypeMismatch",
 	codeInvalidOperator:    "InvalidPipelineOperator",

@@ -139,6 +139,45 @@ func compilePipeline(p []bson.D, env Env) ([]stage, error) {
 	return out, nil
 }
 
+// MaxDocBytes bounds a document (and a string) a local stage builds, as
+// the server's BSON limit does: without it, stages that each copy a
+// document or a string into itself grow it exponentially in the proxy.
+const MaxDocBytes = 16 << 20
+
+// docBytes estimates the BSON size of v, stopping once it passes limit (a
+// document whose values share memory is counted as it would be sent).
+func docBytes(v any, limit int) int {
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		if n > limit {
+			return
+		}
+		switch x := v.(type) {
+		case bson.D:
+			n += 5
+			for _, e := range x {
+				n += len(e.Key) + 2
+				walk(e.Value)
+			}
+		case bson.A:
+			n += 5
+			for _, e := range x {
+				n += 3
+				walk(e)
+			}
+		case string:
+			n += len(x) + 5
+		case bson.Binary:
+			n += len(x.Data) + 5
+		default:
+			n += 8
+		}
+	}
+	walk(v)
+	return n
+}
+
 // mapStage builds a streaming stage from a per-document function that
 // returns the output document, or nil to drop the input.
 func mapStage(f func(doc bson.D) (bson.D, error)) stage {
@@ -154,6 +193,9 @@ func mapStage(f func(doc bson.D) (bson.D, error)) stage {
 					return nil, err
 				}
 				if out != nil {
+					if docBytes(out, MaxDocBytes) > MaxDocBytes {
+						return nil, errf(codeBSONObjectTooLarge, "a document built by the pipeline is larger than the maximum BSON size of %d bytes", MaxDocBytes)
+					}
 					return out, nil
 				}
 			}

@@ -12,6 +12,7 @@ import (
 var stringOps = map[string]func(any) (expr, error){
 	"$concat": opN("$concat", 0, -1, func(vals []any) (any, error) {
 		var sb strings.Builder
+		n := 0
 		for _, v := range vals {
 			if isNullish(v) {
 				return nil, nil
@@ -20,7 +21,15 @@ var stringOps = map[string]func(any) (expr, error){
 			if !ok {
 				return nil, errf(16702, "$concat only supports strings, not %s", typeName(v))
 			}
-			sb.WriteString(s)
+			n += len(s)
+		}
+		// Refused before it is built: stages of $concat of a field with
+		// itself double a string each (2^30 bytes in 30 stages).
+		if n > MaxDocBytes {
+			return nil, errf(codeBSONObjectTooLarge, "$concat would build a string of %d bytes, over the maximum BSON size of %d", n, MaxDocBytes)
+		}
+		for _, v := range vals {
+			sb.WriteString(v.(string))
 		}
 		return sb.String(), nil
 	}),
