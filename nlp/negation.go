@@ -223,7 +223,7 @@ func (p *parser) namedElsewhere(t *Table, m *mention) bool {
 // keyTo is child's single-column foreign key to parent, or nil.
 func keyTo(child, parent *Table) *ForeignKey {
 	for i, fk := range child.ForeignKeys {
-		if strings.EqualFold(fk.RefTable, parent.Name) && len(fk.Columns) == 1 {
+		if strings.EqualFold(fk.RefTable, parent.Name) && len(fk.Columns) == 1 && usableKey(child, &child.ForeignKeys[i]) {
 			return &child.ForeignKeys[i]
 		}
 	}
