@@ -190,6 +190,9 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 			if len(out) > 0 {
 				return 1, out
 			}
+			if out := p.compoundPart(words[0]); len(out) > 0 {
+				return 1, out
+			}
 		}
 	}
 	return 0, nil
