@@ -196,6 +196,8 @@ func (p *parser) aggregates(f *frame) error {
 					f.measures = append(f.measures, measure{fn: aggMin, table: m.table, col: m.col}, measure{fn: aggMax, table: m.table, col: m.col})
 				}
 			}
+		case (superMax[t.lem] || superMin[t.lem]) && !rankMode && t.lem != "most" && t.lem != "least" && p.impliedSuperlative(i):
+			rankMode = true
 		case (superMax[t.lem] || superMin[t.lem]) && !rankMode && t.lem != "most" && t.lem != "least":
 			fn := aggMax
 			if superMin[t.lem] {
@@ -209,6 +211,7 @@ func (p *parser) aggregates(f *frame) error {
 			f.measures = append(f.measures, ms)
 		}
 	}
+	shareListedColumn(f.measures)
 	// "smallest and largest invoice totals": both aggregates share the column.
 	for k := range f.measures {
 		if (f.measures[k].fn == aggMin || f.measures[k].fn == aggMax) && f.measures[k].col == nil {

@@ -215,8 +215,12 @@ func (p *parser) impliedColumn(word string, after int) (*Column, *Table) {
 
 // hasAge reports whether t has a numeric age column.
 func hasAge(t *Table) bool {
-	c := t.Column("age")
-	return c != nil && c.Kind != KindText
+	for _, c := range t.Columns {
+		if isAgeColumn(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // agesReverse reports whether word orders col the other way round: the
@@ -236,6 +240,8 @@ func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 	var tables []*Table
 	if m := p.nextMention(after, 3); m != nil && m.kind == mTable {
 		tables = append(tables, p.bestTable(m))
+	} else if m != nil && m.kind == mValue && len(m.vals) > 0 {
+		tables = append(tables, m.vals[0].table) // "the youngest dog": a pet type
 	}
 	tables = append(tables, p.namedTables()...)
 	for _, t := range tables {
@@ -262,7 +268,7 @@ func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 					return c, t
 				}
 			case "latest", "newest", "earliest", "oldest", "recent", "youngest":
-				if (word == "oldest" || word == "youngest") && strings.EqualFold(c.Name, "age") && c.Kind != KindText {
+				if (word == "oldest" || word == "youngest") && isAgeColumn(c) {
 					return c, t
 				}
 				if (c.Kind == KindDate || c.Kind == KindTime) && !hasAge(t) {

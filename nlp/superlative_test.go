@@ -1,0 +1,54 @@
+package nlp
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func kennelSchema(d Dialect) *Schema {
+	s := &Schema{Dialect: d, Tables: []*Table{
+		{Name: "pets", PrimaryKey: []string{"pet_id"}, Columns: []*Column{
+			{Name: "pet_id", Type: "integer", Kind: KindInt}, {Name: "pet_name", Type: "text", Kind: KindText},
+			{Name: "pet_type", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Dog", "Cat"}},
+			{Name: "pet_age", Type: "integer", Kind: KindInt}, {Name: "weight", Type: "real", Kind: KindNumber}}},
+	}}
+	s.index()
+	return s
+}
+
+// A superlative whose adjective implies the column picks rows ("the
+// youngest pet"), and an aggregate list names its column once, on a kennel
+// and a school.
+func TestImpliedSuperlativeAndListedAggregates(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL} {
+		q := func(n string) string {
+			if d == MySQL {
+				return "`" + n + "`"
+			}
+			return `"` + n + `"`
+		}
+		cases := []struct {
+			s        *Schema
+			question string
+			want     []string
+		}{
+			{kennelSchema(d), "What is the name of the youngest pet?", []string{"ORDER BY " + q("pets") + "." + q("pet_age") + " ASC", "LIMIT 1"}},
+			{kennelSchema(d), "What is the average, minimum, and maximum weight of all pets?", []string{"AVG(" + q("pets") + "." + q("weight") + ")", "MIN(" + q("pets") + "." + q("weight") + ")", "MAX(" + q("pets") + "." + q("weight") + ")"}},
+			{schoolSchema(d), "What is the name of the oldest teacher?", []string{"ORDER BY " + q("teacher") + "." + q("age") + " DESC", "LIMIT 1"}},
+			{schoolSchema(d), "What is the average, minimum, and maximum age of all teachers?", []string{"AVG(" + q("teacher") + "." + q("age") + ")", "MIN(" + q("teacher") + "." + q("age") + ")", "MAX(" + q("teacher") + "." + q("age") + ")"}},
+		}
+		for _, c := range cases {
+			res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+			if err != nil {
+				t.Errorf("%s %q: %v", d, c.question, err)
+				continue
+			}
+			for _, w := range c.want {
+				if !strings.Contains(res.SQL, w) {
+					t.Errorf("%s %q: SQL %s lacks %s", d, c.question, res.SQL, w)
+				}
+			}
+		}
+	}
+}
