@@ -172,7 +172,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 // or a group by a table for a column named after that table ("the stadium
 // name and the number of concerts in each stadium").
 func (p *parser) starShows(m *mention, sql, uses string) bool {
-	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) {
+	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) {
 		return false
 	}
 	for _, l := range m.links {

@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // Superlatives and aggregate lists that name their column once.
 
 // impliedSuperlative reports whether the superlative at token i picks rows
@@ -49,4 +51,41 @@ func isAgeColumn(c *Column) bool {
 	}
 	w := lemmas(splitName(c.Name))
 	return len(w) > 0 && w[len(w)-1] == "age"
+}
+
+// groupedWhole reports whether the query groups by every column of a table
+// that column mention m may stand for and shows that table's star: one row
+// per row of the table ("the first name of students who have more than one
+// pet", "the id of the document with the most paragraphs"), so every column
+// of it is shown.
+func (p *parser) groupedWhole(m *mention, sql, uses string) bool {
+	_, group, ok := strings.Cut(sql, " GROUP BY ")
+	if !ok || !strings.Contains(sql, " JOIN ") {
+		return false // a table grouped by itself counts nothing of another
+	}
+	// Groups without rows (a LEFT JOIN) are a reading of their own; a
+	// condition on the count, or the largest count first, leaves them out.
+	if strings.Contains(sql, " LEFT JOIN ") && !strings.Contains(sql, " HAVING ") && !strings.Contains(sql, " DESC LIMIT ") {
+		return false
+	}
+	for _, kw := range []string{" HAVING ", " ORDER BY ", " LIMIT "} {
+		group, _, _ = strings.Cut(group, kw)
+	}
+	in := map[string]bool{}
+	for _, g := range strings.Split(group, ", ") {
+		in[strings.TrimSpace(g)] = true
+	}
+	for _, l := range m.links {
+		if l.col == nil || (m.col != nil && l.col != m.col) || !strings.Contains(uses, p.r.q(l.table.Name)+".*") {
+			continue
+		}
+		all := true
+		for _, c := range l.table.Columns {
+			all = all && in[p.r.q(l.table.Name)+"."+p.r.q(c.Name)]
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

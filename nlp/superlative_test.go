@@ -52,3 +52,32 @@ func TestImpliedSuperlativeAndListedAggregates(t *testing.T) {
 		}
 	}
 }
+
+// Columns named for display are shown by the star of a table grouped by
+// all its columns, when the count reads another table: on a school and a
+// shop. A table grouped by itself stays declined.
+func TestGroupedWholeShowsColumns(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL} {
+		cases := []struct {
+			s        *Schema
+			question string
+			want     string
+		}{
+			{schoolSchema(d), "What is the name and age of the teacher with the most courses?", "LIMIT 1"},
+			{shopSchema(d), "What are the name and country of customers with more than 2 orders?", "HAVING"},
+		}
+		for _, c := range cases {
+			res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+			if err != nil {
+				t.Errorf("%s %q: %v", d, c.question, err)
+				continue
+			}
+			if !strings.Contains(res.SQL, c.want) || !strings.Contains(res.SQL, " JOIN ") {
+				t.Errorf("%s %q: SQL %s", d, c.question, res.SQL)
+			}
+		}
+		if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "Find the hometowns that have more than one teacher under age 50.", Schema: schoolSchema(d)}); err == nil {
+			t.Errorf("%s: a table grouped by itself answered: %s", d, res.SQL)
+		}
+	}
+}
