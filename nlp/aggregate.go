@@ -269,7 +269,7 @@ func isMoneyMention(p *parser, j int) bool {
 // measureWord reports whether token i names an amount of money: a measure
 // word that does not qualify the table named after it ("sales agent").
 func (p *parser) measureWord(i int) bool {
-	if i < 0 || i >= len(p.toks) || !measureWords[p.toks[i].lem] {
+	if i < 0 || i >= len(p.toks) || !measureWords[p.toks[i].lem] || p.namesNumericColumn(i) {
 		return false
 	}
 	if i+1 < len(p.toks) {
@@ -308,6 +308,10 @@ func (p *parser) numericAfter(f *frame, i int, fn aggKind) (measure, error) {
 		t := p.toks[k]
 		if t.punct {
 			break
+		}
+		if p.measureWord(k) && p.at(k+1, "of") && p.numericMentionAt(k+2) {
+			p.mark(k, 2) // "the largest amount of horsepower": the column
+			continue
 		}
 		if p.measureWord(k) {
 			p.mark(k, 1)

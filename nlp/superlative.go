@@ -89,3 +89,19 @@ func (p *parser) groupedWhole(m *mention, sql, uses string) bool {
 	}
 	return false
 }
+
+// namesNumericColumn reports whether token i is the exact name of a numeric
+// column ("earnings" of poker players, "sales" of songs): then it names
+// that column, not money in general.
+func (p *parser) namesNumericColumn(i int) bool {
+	m := p.byTok[i]
+	if m == nil || m.kind != mColumn {
+		return false
+	}
+	for _, l := range numericLinks(m.links) {
+		if l.score >= 1 {
+			return true
+		}
+	}
+	return false
+}

@@ -81,3 +81,31 @@ func TestGroupedWholeShowsColumns(t *testing.T) {
 		}
 	}
 }
+
+// A money word that is the exact name of a numeric column names that
+// column, and "amount of" before a numeric column is that column: on a
+// poker table and a kennel.
+func TestMoneyWordAsColumn(t *testing.T) {
+	poker := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "poker_player", PrimaryKey: []string{"poker_player_id"}, Columns: []*Column{
+		{Name: "poker_player_id", Type: "integer", Kind: KindInt}, {Name: "earnings", Type: "real", Kind: KindNumber},
+		{Name: "final_table_made", Type: "real", Kind: KindNumber}}}}}
+	poker.index()
+	cases := []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{poker, "What is the average earnings of poker players?", `AVG("poker_player"."earnings")`},
+		{kennelSchema(Postgres), "What is the largest amount of weight of all pets?", `MAX("pets"."weight")`},
+	}
+	for _, c := range cases {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
