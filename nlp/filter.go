@@ -85,6 +85,7 @@ func (p *parser) filters(f *frame) error {
 					joinRaw(p.toks[m.start:m.end]), ref.table.Name, ref.col.Name, f.main.Name), Understood: p.understood, Tables: tableNames(p.s)}
 			}
 			// "Rock or Jazz tracks": two values of one column are either.
+			p.markEither(m)
 			in := f.filters[k].e.(inExpr)
 			in.vals = append(in.vals, litExpr{ref.value})
 			f.filters[k].e = in
@@ -150,6 +151,7 @@ func (p *parser) filters(f *frame) error {
 			p.idEquality(f, i)
 		}
 	}
+	p.flags(f)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)
