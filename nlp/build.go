@@ -27,7 +27,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if grouped && f.groupTable != nil {
 		root = f.groupTable
 		for _, m := range f.measures {
-			if m.fn == aggCount {
+			if m.fn == aggCount && !p.statesRows(m.counts) {
 				left = true
 			}
 		}
