@@ -41,6 +41,12 @@ func (p *parser) build(f *frame) (string, string, error) {
 			root = f.measures[0].counts
 		}
 	}
+	if len(f.having) > 0 && !grouped && p.groupOwnRows(f) {
+		grouped = true
+	}
+	if f.groupCol != nil {
+		p.markShared(f.groupCol)
+	}
 	if len(f.having) > 0 && !grouped {
 		// "artists with more than 10 albums": group the main table.
 		f.groupTable = f.main

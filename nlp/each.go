@@ -105,3 +105,45 @@ func (p *parser) statesRows(t *Table) bool {
 	}
 	return false
 }
+
+// groupOwnRows reads a count of the main table's own rows ("the hometowns
+// shared by at least two teachers", "the cities that have more than one
+// employee under age 30") as a count per value of the column named before
+// it: rows of a table grouped by themselves would each count one. It
+// returns false when no such column is named.
+func (p *parser) groupOwnRows(f *frame) bool {
+	pk := pkExpr(f.main)
+	if pk == nil || len(f.having) != 1 {
+		return false
+	}
+	b, ok := f.having[0].(binExpr)
+	if !ok {
+		return false
+	}
+	if a, ok := b.l.(aggExpr); !ok || a.fn != "COUNT" || a.arg != pk {
+		return false
+	}
+	// The column is one the question lists, and the only one.
+	if len(f.extra) != 1 {
+		return false
+	}
+	m := f.extra[0]
+	if m.table != f.main || m.col == nil || m.col.Kind != KindText || isIDName(m.col.Name) {
+		return false
+	}
+	f.extra = nil
+	f.groupCol = m
+	p.markShared(m)
+	return true
+}
+
+// markShared consumes "shared by" or "that are shared by" right after the
+// group's column ("the record company shared by the most orchestras").
+func (p *parser) markShared(m *mention) {
+	for k := m.end; k < len(p.toks) && k <= m.end+3; k++ {
+		if p.at(k, "shared", "by") {
+			p.mark(k, 2)
+			return
+		}
+	}
+}

@@ -40,3 +40,34 @@ func TestAnaphoricEach(t *testing.T) {
 		}
 	}
 }
+
+// A count of the main table's own rows groups by the one column the
+// question lists: on a school and a shop.
+func TestGroupOwnRows(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL} {
+		q := func(n string) string {
+			if d == MySQL {
+				return "`" + n + "`"
+			}
+			return `"` + n + `"`
+		}
+		cases := []struct {
+			s        *Schema
+			question string
+			want     string
+		}{
+			{schoolSchema(d), "Show the hometowns shared by at least two teachers.", "GROUP BY " + q("teacher") + "." + q("hometown") + " HAVING"},
+			{shopSchema(d), "Find the countries that have more than 3 customers.", "GROUP BY " + q("customers") + "." + q("country") + " HAVING"},
+		}
+		for _, c := range cases {
+			res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+			if err != nil {
+				t.Errorf("%s %q: %v", d, c.question, err)
+				continue
+			}
+			if !strings.Contains(res.SQL, c.want) {
+				t.Errorf("%s %q: SQL %s lacks %s", d, c.question, res.SQL, c.want)
+			}
+		}
+	}
+}
