@@ -35,6 +35,11 @@ func (p *parser) ranking(f *frame) {
 				if c, tb := p.impliedColumn(p.toks[i+1].lem, i+2); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
 					f.orderDesc = desc
+				} else if c, tb := p.impliedColumn(p.tokLow(i+2), i+3); c != nil && (p.at(i+1, "most") || p.at(i+1, "least")) {
+					// "the 3 most populated countries"
+					f.orderBy = colExpr{tb.Name, c.Name}
+					f.orderDesc = desc != agesReverse(p.tokLow(i+2), c)
+					rmark(i+2, 1)
 				} else if c, tb := p.rankColumn(f, i+2); c != nil {
 					// "the top 3 largest population"
 					f.orderBy = colExpr{tb.Name, c.Name}
@@ -209,6 +214,9 @@ func (p *parser) groupByFirstOther(f *frame, counted *Table) {
 // impliedColumn is the column a comparative or superlative word implies:
 // longest -> a duration, most expensive -> a price, latest -> a date.
 func (p *parser) impliedColumn(word string, after int) (*Column, *Table) {
+	if word == "recently" {
+		word = "recent" // "the most recently aired cartoon"
+	}
 	c, t := p.impliedColumn1(word, after)
 	return c, t
 }
@@ -261,6 +269,10 @@ func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 				}
 			case "taller", "tallest":
 				if w := lemmas(splitName(c.Name)); w[len(w)-1] == "height" && c.Kind != KindText {
+					return c, t
+				}
+			case "populated", "populous", "populace":
+				if w := lemmas(splitName(c.Name)); w[len(w)-1] == "population" && c.Kind != KindText {
 					return c, t
 				}
 			case "expensive", "cheapest", "cheaper", "pricey":

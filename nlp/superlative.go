@@ -105,3 +105,11 @@ func (p *parser) namesNumericColumn(i int) bool {
 	}
 	return false
 }
+
+// tokLow is the lower-case word at i, or "".
+func (p *parser) tokLow(i int) string {
+	if i < 0 || i >= len(p.toks) {
+		return ""
+	}
+	return p.toks[i].low
+}

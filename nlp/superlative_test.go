@@ -109,3 +109,33 @@ func TestMoneyWordAsColumn(t *testing.T) {
 		}
 	}
 }
+
+// "the N most populated" and "the most populous" order by the population
+// column: on a country table and a city table.
+func TestPopulatedSuperlative(t *testing.T) {
+	mk := func(name string) *Schema {
+		s := &Schema{Dialect: Postgres, Tables: []*Table{{Name: name, PrimaryKey: []string{"id"}, Columns: []*Column{
+			{Name: "id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText},
+			{Name: "population", Type: "integer", Kind: KindInt}}}}}
+		s.index()
+		return s
+	}
+	cases := []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{mk("country"), "Return the names of the 3 most populated countries.", `ORDER BY "country"."population" DESC LIMIT 3`},
+		{mk("city"), "What is the name of the most populous city?", `ORDER BY "city"."population" DESC LIMIT 1`},
+	}
+	for _, c := range cases {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
