@@ -82,6 +82,10 @@ func (p *parser) aggregates(f *frame) error {
 				// "the average number of products" with no products table but
 				// a number_products column: not a count of rows.
 				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn && len(numericLinks(nm.links)) > 0 {
+					// The column is the number ("the number of products" of
+					// a shop is its number_products, "the number of
+					// cylinders" its cylinders): the words name it.
+					p.mark(i, k)
 					i += k - 1
 					continue
 				}

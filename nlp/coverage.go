@@ -84,7 +84,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			continue
 		}
 		// "the ids of the documents": a listing of every column shows them.
-		if (t.low == "id" || t.low == "ids") && !strings.Contains(sql, "GROUP BY") && strings.Contains(uses, ".*") {
+		if (t.low == "id" || t.low == "ids") && (!strings.Contains(sql, "GROUP BY") || p.starGroupedWhole(sql, uses)) && strings.Contains(uses, ".*") {
 			continue
 		}
 		if t.low == "only" && i+1 < len(p.toks) && displayVerbs[p.toks[i+1].low] {

@@ -75,19 +75,40 @@ func (p *parser) groupedWhole(m *mention, sql, uses string) bool {
 	for _, g := range strings.Split(group, ", ") {
 		in[strings.TrimSpace(g)] = true
 	}
+	whole := func(t *Table) bool {
+		if !strings.Contains(uses, p.r.q(t.Name)+".*") {
+			return false
+		}
+		for _, c := range t.Columns {
+			if !in[p.r.q(t.Name)+"."+p.r.q(c.Name)] {
+				return false
+			}
+		}
+		return true
+	}
+	if m == nil {
+		for _, t := range p.s.Tables {
+			if whole(t) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, l := range m.links {
-		if l.col == nil || (m.col != nil && l.col != m.col) || !strings.Contains(uses, p.r.q(l.table.Name)+".*") {
+		if l.col == nil || (m.col != nil && l.col != m.col) {
 			continue
 		}
-		all := true
-		for _, c := range l.table.Columns {
-			all = all && in[p.r.q(l.table.Name)+"."+p.r.q(c.Name)]
-		}
-		if all {
+		if whole(l.table) {
 			return true
 		}
 	}
 	return false
+}
+
+// starGroupedWhole reports whether the query shows the star of a table it
+// groups by all its columns (see groupedWhole): its ids are shown.
+func (p *parser) starGroupedWhole(sql, uses string) bool {
+	return p.groupedWhole(nil, sql, uses)
 }
 
 // namesNumericColumn reports whether token i is the exact name of a numeric

@@ -139,3 +139,32 @@ func TestPopulatedSuperlative(t *testing.T) {
 		}
 	}
 }
+
+// "the number of X" where X is a numeric column is that column, and the
+// ids of a table grouped whole are shown: on a shop and a school.
+func TestNumberOfColumnAndGroupedIDs(t *testing.T) {
+	shops := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "shop", PrimaryKey: []string{"shop_id"}, Columns: []*Column{
+		{Name: "shop_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText},
+		{Name: "number_products", Type: "integer", Kind: KindInt}}}}}
+	shops.index()
+	cases := []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{shops, "What is the maximum number of products of all shops?", `MAX("shop"."number_products")`},
+		{schoolSchema(Postgres), "What is the average number of credits of all courses?", `AVG("course"."credits")`},
+		{schoolSchema(Postgres), "What is the id and name of the teacher with the most courses?", `LIMIT 1`},
+		{shopSchema(Postgres), "What are the ids and names of customers with more than 2 orders?", `HAVING`},
+	}
+	for _, c := range cases {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
