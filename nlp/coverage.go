@@ -104,6 +104,9 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(uses, p.r.q(t.Name)+".") {
 			continue
 		}
+		if p.verbOfReadTable(i, uses) {
+			continue
+		}
 		// "the name of each battle": in a listing, each row is each one.
 		if (t.low == "each" || t.low == "every") && !strings.Contains(sql, "GROUP BY") && !strings.Contains(uses, "(") {
 			k := i + 1
