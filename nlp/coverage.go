@@ -108,7 +108,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			continue
 		}
 		// "the name of each battle": in a listing, each row is each one.
-		if (t.low == "each" || t.low == "every") && !strings.Contains(sql, "GROUP BY") && !strings.Contains(uses, "(") {
+		if (t.low == "each" || t.low == "every") && (!strings.Contains(sql, "GROUP BY") && !hasAggregate(uses) || p.starGroupedWhole(sql, uses)) {
 			k := i + 1
 			if k < len(p.toks) && measureWords[p.toks[k].lem] {
 				k++ // "each sales agent"

@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // Counts per entity named in a listing.
 
 // anaphoricEach reads a trailing "each" that points back at what the
@@ -146,4 +148,14 @@ func (p *parser) markShared(m *mention) {
 			return
 		}
 	}
+}
+
+// hasAggregate reports whether what a query shows holds an aggregate.
+func hasAggregate(uses string) bool {
+	for _, fn := range []string{"COUNT(", "SUM(", "AVG(", "MIN(", "MAX("} {
+		if strings.Contains(uses, fn) {
+			return true
+		}
+	}
+	return false
 }

@@ -71,3 +71,24 @@ func TestGroupOwnRows(t *testing.T) {
 		}
 	}
 }
+
+// "each"/"every" before the listed table is each row, also when a person's
+// full name is shown and when the table is grouped whole: on a clinic and
+// a school.
+func TestEachRowListing(t *testing.T) {
+	clinic := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "professionals", PrimaryKey: []string{"professional_id"}, Columns: []*Column{
+		{Name: "professional_id", Type: "integer", Kind: KindInt}, {Name: "first_name", Type: "text", Kind: KindText},
+		{Name: "last_name", Type: "text", Kind: KindText}, {Name: "email_address", Type: "text", Kind: KindText}}}}}
+	clinic.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{clinic, "What is the email address of each professional?"},
+		{schoolSchema(Postgres), "What are the names of every teacher with more than 1 course?"},
+	} {
+		if _, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s}); err != nil {
+			t.Errorf("%q: %v", c.question, err)
+		}
+	}
+}
