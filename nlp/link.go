@@ -168,6 +168,9 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 				}
 			}
 		}
+		if len(ls) == 0 && n >= 2 {
+			ls = p.nameTail(words)
+		}
 		if len(ls) > 0 {
 			if n == 1 && cueWords[words[0]] {
 				// A cue word links only to a column of exactly its name.
