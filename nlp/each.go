@@ -159,3 +159,40 @@ func hasAggregate(uses string) bool {
 	}
 	return false
 }
+
+// countedValues reads "how many <text column>" right after the cue ("how
+// many languages", "how many cities") as the number of different values of
+// that column, when the word names no table and the column is plural in
+// the question.
+func (p *parser) countedValues(i, k int, m *mention, f *frame) *measure {
+	if m == nil || m.kind != mColumn || m.used || !p.at(i, "how", "many") || m.start != i+k {
+		return nil
+	}
+	last := p.toks[m.end-1]
+	if last.lem == last.low { // not a plural
+		return nil
+	}
+	p.resolveCol(m, f.tables)
+	if m.col == nil || m.col.Kind != KindText || isIDName(m.col.Name) || namesTable(m.table, m.col) {
+		m.col, m.table = nil, nil
+		return nil
+	}
+	m.used = true
+	return &measure{fn: aggCount, pos: i, table: m.table, col: m.col, distinct: true}
+}
+
+// namesTable reports whether column c's words are words of its table's name
+// (state of area_code_state): its rows are the things the column names, so
+// counting them is counting rows, which the question does not decide.
+func namesTable(t *Table, c *Column) bool {
+	tw := map[string]bool{}
+	for _, w := range lemmas(splitName(t.Name)) {
+		tw[w] = true
+	}
+	for _, w := range lemmas(splitName(c.Name)) {
+		if !tw[w] {
+			return false
+		}
+	}
+	return true
+}

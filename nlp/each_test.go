@@ -92,3 +92,33 @@ func TestEachRowListing(t *testing.T) {
 		}
 	}
 }
+
+// "how many <text column>" counts its different values, unless the
+// column is what its table is named after: on a language table and a shop.
+func TestCountedValues(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL} {
+		for _, c := range []struct {
+			s        *Schema
+			question string
+			want     string
+		}{
+			{languageSchema(d), "How many languages are spoken in Aruba?", "COUNT(DISTINCT "},
+			{shopSchema(d), "How many countries do the customers come from?", "COUNT(DISTINCT "},
+		} {
+			res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+			if err != nil {
+				t.Errorf("%s %q: %v", d, c.question, err)
+				continue
+			}
+			if !strings.Contains(res.SQL, c.want) {
+				t.Errorf("%s %q: SQL %s lacks %s", d, c.question, res.SQL, c.want)
+			}
+		}
+	}
+	states := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "area_code_state", PrimaryKey: []string{"area_code"}, Columns: []*Column{
+		{Name: "area_code", Type: "integer", Kind: KindInt}, {Name: "state", Type: "text", Kind: KindText}}}}}
+	states.index()
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "How many states are there?", Schema: states}); err == nil && strings.Contains(res.SQL, "DISTINCT") {
+		t.Errorf("the rows of area_code_state counted as distinct states: %s", res.SQL)
+	}
+}
