@@ -47,6 +47,11 @@ func (p *parser) link() {
 			p.add(m)
 			i += sn
 		default:
+			if pv := p.pluralValue(i); len(pv) > 0 {
+				p.add(&mention{kind: mValue, start: i, end: i + 1, vals: pv})
+				i++
+				continue
+			}
 			if dn, dvals := p.matchDemonym(i); dn > 0 {
 				p.add(&mention{kind: mValue, start: i, end: i + dn, vals: dvals})
 				i += dn
