@@ -31,3 +31,25 @@ func TestPostfixComparison(t *testing.T) {
 		}
 	}
 }
+
+// "live in", "come from" say no more than "in", "from": on a school and a
+// shop.
+func TestLiveInComeFrom(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{schoolSchema(Postgres), "Which teachers live in York?", `'York'`},
+		{shopSchema(Postgres), "Which customers come from Kenya?", `'Kenya'`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
