@@ -155,6 +155,7 @@ func (p *parser) filters(f *frame) error {
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)
+	p.existence(f)
 	p.nulls(f)
 	// Column mention directly followed by a number: equality ("invoice id 37").
 	for _, m := range p.ms {
