@@ -154,7 +154,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 		return false
 	}
 	if m.col != nil {
-		if hasCol(m.table, m.col) || p.starShows(m, sql, uses) {
+		if hasCol(m.table, m.col) || p.starShows(m, sql, uses) || m.used && p.colCompared(sql, m.table, m.col) {
 			return true
 		}
 		if ref := p.fkTarget(m.table, m.col); ref != nil && m.used && strings.Contains(uses, q(ref.Name)+".") {
@@ -165,6 +165,13 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 	for _, l := range m.links {
 		if hasCol(l.table, l.col) {
 			return m.used || p.unique(m)
+		}
+	}
+	if m.used {
+		for _, l := range m.links {
+			if p.colCompared(sql, l.table, l.col) {
+				return true
+			}
 		}
 	}
 	return p.starShows(m, sql, uses)

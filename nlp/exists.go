@@ -1,6 +1,9 @@
 package nlp
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // existence turns "<main> who have (a|any|some) <table>" ("students who
 // have a pet", "high schoolers who have friends") into EXISTS over the rows
@@ -54,5 +57,37 @@ func (p *parser) existence(f *frame) {
 		m.used = true
 		p.mark(i, j-i)
 		p.mark(m.start, m.end-m.start)
+	}
+}
+
+// colCompared reports whether the statement compares column c of t with a
+// literal anywhere, an EXISTS subquery included ("students that have an
+// age greater than 20": student.age > 20 inside the EXISTS): a condition
+// the question's column word asked for. Join and correlation conditions
+// compare two columns and do not count.
+func (p *parser) colCompared(sql string, t *Table, c *Column) bool {
+	if t == nil || c == nil {
+		return false
+	}
+	name := p.r.q(t.Name) + "." + p.r.q(c.Name) + " "
+	for rest := sql; ; {
+		k := strings.Index(rest, name)
+		if k < 0 {
+			return false
+		}
+		rest = rest[k+len(name):]
+		op, after, ok := strings.Cut(rest, " ")
+		if !ok {
+			return false
+		}
+		switch op {
+		case "=", "<>", ">", "<", ">=", "<=", "IN", "LIKE", "IS", "BETWEEN":
+		default:
+			continue
+		}
+		after = strings.TrimPrefix(after, "(")
+		if after != "" && (after[0] == '\'' || after[0] == '-' || after[0] >= '0' && after[0] <= '9' || strings.HasPrefix(after, "NOT NULL") || strings.HasPrefix(after, "NULL")) {
+			return true
+		}
 	}
 }

@@ -28,3 +28,25 @@ func TestExistence(t *testing.T) {
 		}
 	}
 }
+
+// A column compared inside an EXISTS accounts for its word: on a shop and
+// a school.
+func TestColumnComparedInExists(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{shopSchema(Postgres), "Which customers have orders with a quantity more than 5?", `("orders"."quantity" > 5.0)`},
+		{schoolSchema(Postgres), "How many courses are taught by a teacher whose age is above 40?", `("teacher"."age" > 40.0)`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
