@@ -36,7 +36,7 @@ func (p *parser) dates(f *frame) {
 		if firstDate < 0 && !p.consumed[i] && (isYear(t) || p.at(i, "after") || p.at(i, "since") || p.at(i, "before")) {
 			if isYear(t) && i > 0 && (p.at(i-1, "in") || p.at(i-1, "on") || p.at(i-1, "during")) {
 				firstDate = i - 1
-			} else if !isYear(t) && i+1 < n && isYear(p.toks[i+1]) {
+			} else if !isYear(t) && i+1 < n && isYear(p.toks[i+1]) || isYear(t) {
 				firstDate = i
 			}
 		}

@@ -37,6 +37,9 @@ func isYearColumn(c *Column) bool {
 // ("opened after", "founded before", "produced in"), or -1.
 func (p *parser) eventVerb(i int) int {
 	k := i - 1
+	for k >= 0 && !p.consumed[k] && (p.at(k, "both") || p.at(k, "in") || p.at(k, "on") || p.at(k, "during") || p.at(k, "the") || p.at(k, "of") || p.at(k, "years")) {
+		k-- // "occurred in both 2014 and 2015", "happened in the years of"
+	}
 	if k >= 0 && p.byTok[k] == nil && !p.consumed[k] {
 		t := p.toks[k]
 		if !t.quoted && !t.isNum && isWord(t.low) && (strings.HasSuffix(t.low, "ed") || t.low == "made" || t.low == "built" || t.low == "held") {
@@ -125,6 +128,22 @@ func (p *parser) yearFilters(f *frame, spans []yearSpan, bounds []yearBound, at 
 			spans, bounds = nil, nil
 		}
 	}
+	if b := p.bothBeforeYear(at); b >= 0 && len(spans)+len(bounds) == 2 && tb != f.main && !p.noFanOut(tb, f.main) {
+		// "stadiums that had concerts in both 2014 and 2015": one
+		// condition per year, each over its own rows.
+		var es []sqlExpr
+		for _, sp := range spans {
+			es = append(es, binExpr{ce, "=", litExpr{int64(sp.from)}})
+		}
+		for _, bd := range bounds {
+			es = append(es, binExpr{ce, bd.op, litExpr{int64(bd.year)}})
+		}
+		for _, e := range es {
+			f.filters = append(f.filters, filter{e: e, desc: tb.Name + "." + col.Name + " " + e.render(p.r), tbl: tb, each: true})
+		}
+		p.mark(b, 1)
+		spans, bounds = nil, nil
+	}
 	if len(spans) > 0 {
 		var e sqlExpr
 		var descs []string
@@ -177,4 +196,21 @@ func (p *parser) orBetweenBounds() bool {
 		}
 	}
 	return false
+}
+
+// bothBeforeYear is the index of a "both" within three words before the
+// period at token at ("in both 2014 and 2015", "in the years of both"), or
+// -1.
+func (p *parser) bothBeforeYear(at int) int {
+	for k := at; k >= 0 && k >= at-3; k-- {
+		if p.at(k, "both") && !p.consumed[k] {
+			return k
+		}
+	}
+	for k := at; k < len(p.toks) && k <= at+2; k++ {
+		if p.at(k, "both") && !p.consumed[k] {
+			return k
+		}
+	}
+	return -1
 }

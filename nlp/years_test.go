@@ -47,3 +47,42 @@ func TestYearColumn(t *testing.T) {
 		t.Errorf("a negated period answered: %s", res.SQL)
 	}
 }
+
+// "in both 2014 and 2015" is one EXISTS per year: on a concert and a
+// school schema.
+func TestBothYears(t *testing.T) {
+	concerts := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "stadium", PrimaryKey: []string{"stadium_id"}, Columns: []*Column{
+			{Name: "stadium_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText}}},
+		{Name: "concert", PrimaryKey: []string{"concert_id"}, Columns: []*Column{
+			{Name: "concert_id", Type: "integer", Kind: KindInt}, {Name: "stadium_id", Type: "integer", Kind: KindInt},
+			{Name: "year", Type: "integer", Kind: KindInt}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"stadium_id"}, RefTable: "stadium", RefColumns: []string{"stadium_id"}}}},
+	}}
+	concerts.index()
+	classes := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "teacher", PrimaryKey: []string{"teacher_id"}, Columns: []*Column{
+			{Name: "teacher_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText}}},
+		{Name: "class", PrimaryKey: []string{"class_id"}, Columns: []*Column{
+			{Name: "class_id", Type: "integer", Kind: KindInt}, {Name: "teacher_id", Type: "integer", Kind: KindInt},
+			{Name: "class_year", Type: "integer", Kind: KindInt}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"teacher_id"}, RefTable: "teacher", RefColumns: []string{"teacher_id"}}}},
+	}}
+	classes.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{concerts, "What are the names of the stadiums that had concerts in both 2014 and 2015?"},
+		{classes, "Which teachers had classes in both 2019 and 2020?"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if strings.Count(res.SQL, "EXISTS (") != 2 {
+			t.Errorf("%q: SQL %s is not one EXISTS per year", c.question, res.SQL)
+		}
+	}
+}
