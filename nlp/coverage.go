@@ -104,7 +104,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(uses, p.r.q(t.Name)+".") {
 			continue
 		}
-		if p.verbOfReadTable(i, uses) {
+		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) {
 			continue
 		}
 		// "the name of each battle": in a listing, each row is each one.

@@ -70,3 +70,15 @@ func (p *parser) verbOfReadTable(i int, uses string) bool {
 	}
 	return named && read >= 2
 }
+
+// doVerbs say only that rows of two tables are related ("professionals who
+// have done two treatments", "the shop hiring the most employees"): where
+// the query joins or correlates tables, the join says it.
+var doVerbs = toSet(`do does did done doing perform performs performed performing operate operates operated operating
+give gives gave given giving have has had having hold holds held hire hires hired hiring host hosts hosted
+manage manages managed managing offer offers offered offering receive receives received get gets got`)
+
+func (p *parser) genericRelation(i int, sql string) bool {
+	t := p.toks[i]
+	return doVerbs[t.low] && p.byTok[i] == nil && (strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS ("))
+}

@@ -87,3 +87,24 @@ func TestVerbOfReadTable(t *testing.T) {
 		}
 	}
 }
+
+// A verb that only relates rows is accounted for by the join: on a shop
+// and a school.
+func TestGenericRelationVerb(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{shopSchema(Postgres), "Which customers have received more than 2 orders?"},
+		{schoolSchema(Postgres), "Which teachers have given more than 1 course?"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, "JOIN") {
+			t.Errorf("%q: SQL %s", c.question, res.SQL)
+		}
+	}
+}
