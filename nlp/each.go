@@ -196,3 +196,18 @@ func namesTable(t *Table, c *Column) bool {
 	}
 	return true
 }
+
+// labelKey is the primary key of t when c is the label that names t's rows
+// (a name or title, not the key itself): grouping by the label is grouping
+// by the rows it names.
+func labelKey(t *Table, c *Column) *Column {
+	if len(t.PrimaryKey) != 1 || strings.EqualFold(t.PrimaryKey[0], c.Name) {
+		return nil
+	}
+	for _, l := range labelCols(t) {
+		if l == c {
+			return t.Column(t.PrimaryKey[0])
+		}
+	}
+	return nil
+}
