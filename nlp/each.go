@@ -50,13 +50,6 @@ func (p *parser) anaphoricEach(f *frame) {
 				}
 				f.groupTable = t
 			} else {
-				if nm := p.nextMention(g.end, 2); nm != nil && nm.kind == mTable && p.at(g.end, "of") {
-					// "the names of the high schoolers and how many friends
-					// does each have": each high schooler, whose names may
-					// repeat; a group by the name would merge them.
-					g.used = false
-					continue
-				}
 				p.resolveCol(g, f.tables)
 				if g.col == nil {
 					g.used = false
