@@ -165,6 +165,15 @@ func (p *parser) orderByListed(f *frame) {
 		f.orderDesc = superMax[a] != agesReverse(a, col)
 		p.mark(i, 6)
 	}
+	defer func() {
+		// "sorted alphabetically": the order word before the word that
+		// set the order.
+		for i := range p.toks {
+			if (p.at(i, "sorted") || p.at(i, "ordered") || p.at(i, "order") || p.at(i, "sort")) && !p.consumed[i] && (f.orderBy != nil || f.rankAgg) {
+				p.mark(i, 1)
+			}
+		}
+	}()
 	if f.orderBy != nil || f.rankAgg || len(f.extra) != 1 || f.extra[0].col == nil {
 		return
 	}

@@ -182,6 +182,7 @@ func TestOrderByListed(t *testing.T) {
 	}{
 		{poker, "List the earnings of poker players in descending order.", `ORDER BY "poker_player"."earnings" DESC`},
 		{schoolSchema(Postgres), "List the ages of all teachers in ascending order.", `ORDER BY "teacher"."age" ASC`},
+		{schoolSchema(Postgres), "What are the titles of the courses sorted alphabetically?", `ORDER BY "course"."title"`},
 	} {
 		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
 		if err != nil {
