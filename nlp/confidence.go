@@ -52,6 +52,20 @@ func (p *parser) doubts(sql string) []doubt {
 	if sentences > 0 && p.questionWords() > 1 {
 		add(penTwoQuestions, "", "the question asks more than one thing")
 	}
+	named := map[*Table]bool{}
+	for _, m := range p.ms {
+		if m.kind != mTable {
+			continue
+		}
+		if m.table != nil {
+			named[m.table] = true
+		}
+		for _, l := range m.links {
+			if l.kind == linkTable && l.score >= 0.9 {
+				named[l.table] = true
+			}
+		}
+	}
 	for _, m := range p.ms {
 		if !p.realised(m, sql, p.uses) {
 			continue
@@ -60,12 +74,23 @@ func (p *parser) doubts(sql string) []doubt {
 		switch m.kind {
 		case mValue:
 			cols := map[*Column]bool{}
+			onNamed := map[*Column]bool{} // candidates in a table the question names
+			names := false                // a candidate elsewhere is the name of its table's rows
 			for _, v := range m.vals {
 				if !p.refersToOther(v, m.vals) {
 					cols[v.col] = true
+					if named[v.table] {
+						onNamed[v.col] = true
+					} else if isLabel(v.table, v.col) {
+						names = true
+					}
 				}
 			}
-			if len(cols) > 1 && p.prevColumnFor(m) == nil {
+			// A value of one column of a table the question names ("customers
+			// from Brazil") is decided by the question, whatever other tables
+			// hold it — unless elsewhere it names a row ("tracks by AC/DC": a
+			// composer of the tracks, or the artist of their albums).
+			if len(cols) > 1 && p.prevColumnFor(m) == nil && (len(onNamed) != 1 || names) {
 				add(penValueColumns, span, "%q is a value of %d columns", span, len(cols))
 			}
 		case mTable, mColumn:
@@ -96,6 +121,16 @@ func (p *parser) doubts(sql string) []doubt {
 		add(penManyJoins*float64(n-2), "", "%d tables are joined", n+1)
 	}
 	return out
+}
+
+// isLabel reports whether c is one of the columns that name t's rows.
+func isLabel(t *Table, c *Column) bool {
+	for _, l := range labelCols(t) {
+		if l == c {
+			return true
+		}
+	}
+	return false
 }
 
 // relativeWords anchor a date range at today.
