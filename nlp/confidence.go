@@ -109,7 +109,15 @@ func (p *parser) doubts(sql string) []doubt {
 			if best > 0 && best < 0.9 {
 				add(penWeakLink, span, "%q only resembles a name in the schema", span)
 			}
-			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) {
+			inNamed := 0 // the candidate tables the question names
+			for t := range tables {
+				if named[t] {
+					inNamed++
+				}
+			}
+			// "the price range of tracks": of the tables with a price, the
+			// question names one.
+			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) && inNamed != 1 {
 				add(penTableChoice, span, "%q names a column of %d tables", span, len(tables))
 			}
 		}
