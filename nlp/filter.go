@@ -267,6 +267,16 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 		}
 		return nil
 	}
+	// "who made at least one purchase": a count of the sales rows (sales.go).
+	if t := p.soldTarget(j+1, f.main); t != nil && !p.toks[j].money {
+		p.mark(j+1, 1)
+		f.having = append(f.having, binExpr{aggExpr{fn: "COUNT", arg: pkExpr(t)}, op, litExpr{num}})
+		f.havDesc = fmt.Sprintf("count of %s %s %s", t.Name, op, p.toks[j].raw)
+		if !containsTable(f.tables, t) {
+			f.tables = append(f.tables, t)
+		}
+		return nil
+	}
 	// A year compared with a date: "after 2002".
 	col, tb := p.compareColumn(f, i, j+1, word)
 	if col == nil {
