@@ -222,6 +222,9 @@ func (p *parser) aggregates(f *frame) error {
 			return &Unanswerable{Reason: "an aggregate names no numeric column", Unmapped: p.contentWords(), Tables: tableNames(p.s)}
 		}
 	}
+	if p.salesRank(f) { // "the best selling album": sales per row (sales.go)
+		rankMode = true
+	}
 	if rankMode {
 		p.ranking(f)
 	}

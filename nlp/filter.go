@@ -270,6 +270,9 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 	// "who made at least one purchase": a count of the sales rows (sales.go).
 	if t := p.soldTarget(j+1, f.main); t != nil && !p.toks[j].money {
 		p.mark(j+1, 1)
+		if p.atLeastOne(f, t, op, num) {
+			return nil
+		}
 		f.having = append(f.having, binExpr{aggExpr{fn: "COUNT", arg: pkExpr(t)}, op, litExpr{num}})
 		f.havDesc = fmt.Sprintf("count of %s %s %s", t.Name, op, p.toks[j].raw)
 		if !containsTable(f.tables, t) {

@@ -7,7 +7,6 @@ import "strings"
 // ranking sets ORDER BY measure DESC/ASC LIMIT n for "top N", "which X
 // has the most Y", "the N longest Z".
 func (p *parser) ranking(f *frame) {
-	p.salesRank(f) // "the most purchased media type": sales per row (sales.go)
 	var rankMarks []int
 	rmark := func(i, n int) {
 		p.mark(i, n)

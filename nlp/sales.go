@@ -90,9 +90,9 @@ func (p *parser) soldTarget(j int, main *Table) *Table {
 // artists" into a count of the sales rows of each row of the table named
 // after the verb, for ranking to order by. "best" before a sale verb is the
 // superlative of selling.
-func (p *parser) salesRank(f *frame) {
+func (p *parser) salesRank(f *frame) bool {
 	if len(f.measures) > 0 || f.groupTable != nil || f.groupCol != nil || f.groupTime != "" {
-		return
+		return false
 	}
 	n := len(p.toks)
 	for i := 1; i < n; i++ {
@@ -126,8 +126,9 @@ func (p *parser) salesRank(f *frame) {
 			}
 		}
 		p.understood = append(p.understood, "sales ("+sold.Name+" rows) per "+x.Name)
-		return
+		return true
 	}
+	return false
 }
 
 // plural reports whether the last word of mention m is a plural.
@@ -144,4 +145,19 @@ func (p *parser) hasTopN() bool {
 		}
 	}
 	return false
+}
+
+// atLeastOne turns "at least one purchase" (count >= 1, or > 0) into
+// EXISTS over the sales rows of each main row: no grouping, so no doubt
+// about groups without rows.
+func (p *parser) atLeastOne(f *frame, sold *Table, op string, num float64) bool {
+	if !(op == ">=" && num == 1) && !(op == ">" && num == 0) {
+		return false
+	}
+	sub, _ := p.antiJoin(f.main, sold)
+	if sub == nil {
+		return false
+	}
+	f.filters = append(f.filters, filter{e: existsExpr{q: sub}, desc: "some " + sold.Name + " row refers to it", tbl: f.main})
+	return true
 }

@@ -1,0 +1,81 @@
+package nlp
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// reachCase is one question of a construct on one schema: the fragments
+// its SQL must hold, or, with decline set, a refusal.
+type reachCase struct {
+	schema, q string
+	want      []string
+	decline   bool
+	minConf   float64
+}
+
+func runReach(t *testing.T, cases []reachCase) {
+	t.Helper()
+	schemas := map[string]func(Dialect) *Schema{"shop": shopSchema, "school": schoolSchema, "staff": staffSchema}
+	tr := NewDeterministic()
+	for _, c := range cases {
+		s := schemas[c.schema](Postgres)
+		res, err := tr.Translate(context.Background(), Request{Question: c.q, Schema: s, Now: time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)})
+		if c.decline {
+			var u *Unanswerable
+			if !errors.As(err, &u) {
+				t.Errorf("%s: %q: want a refusal, got %v %+v", c.schema, c.q, err, res)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %q: %v", c.schema, c.q, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(res.SQL, w) {
+				t.Errorf("%s: %q: SQL lacks %s:\n%s", c.schema, c.q, w, res.SQL)
+			}
+		}
+		if res.Confidence < c.minConf {
+			t.Errorf("%s: %q: confidence %.2f < %.2f (%s)", c.schema, c.q, res.Confidence, c.minConf, res.Explanation)
+		}
+	}
+}
+
+// staffSchema is a third domain with a hierarchy: employees report to
+// employees, and serve clients.
+func staffSchema(d Dialect) *Schema {
+	s := &Schema{Dialect: d, Tables: []*Table{
+		{Name: "staff", PrimaryKey: []string{"staff_id"}, Columns: []*Column{
+			{Name: "staff_id", Type: "integer", Kind: KindInt}, {Name: "first_name", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Ada", "Alan", "Grace"}},
+			{Name: "last_name", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Lovelace", "Turing", "Hopper"}},
+			{Name: "manager_id", Type: "integer", Kind: KindInt, Nullable: true}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"manager_id"}, RefTable: "staff", RefColumns: []string{"staff_id"}}}},
+		{Name: "client", PrimaryKey: []string{"client_id"}, Columns: []*Column{
+			{Name: "client_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText},
+			{Name: "staff_id", Type: "integer", Kind: KindInt}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"staff_id"}, RefTable: "staff", RefColumns: []string{"staff_id"}}}},
+	}}
+	s.index()
+	return s
+}
+
+// TestReachSales: verbs of buying and selling stand for the sales table
+// below the row they qualify; without one the question is declined.
+func TestReachSales(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "products that were never purchased", want: []string{`NOT EXISTS (SELECT 1 FROM "orders"`, `"orders"."product_id" = "products"."id"`}, minConf: 0.9},
+		{schema: "shop", q: "customers who made at least one purchase", want: []string{`WHERE EXISTS (SELECT 1 FROM "orders"`}, minConf: 0.9},
+		{schema: "shop", q: "the best selling product", want: []string{`COUNT(`, `GROUP BY "products"."id"`, `DESC LIMIT 1`}, minConf: 0.8},
+		{schema: "shop", q: "top 2 best selling products", want: []string{`GROUP BY "products"."id"`, `DESC LIMIT 2`}, minConf: 0.8},
+		{schema: "shop", q: "the most purchased product category", decline: true},
+		// No table of the school records a sale.
+		{schema: "school", q: "courses that were never purchased", decline: true},
+		{schema: "school", q: "the best selling course", decline: true},
+		{schema: "staff", q: "the best selling staff", decline: true},
+	})
+}
