@@ -187,6 +187,9 @@ func (p *parser) frame() (*frame, error) {
 		}
 		if ref := p.fkTarget(m.table, m.col); ref != nil {
 			if ref == m.table {
+				if p.selfRef(f, m) { // a safe reading of a hierarchy (hierarchy.go)
+					continue
+				}
 				return nil, &Unanswerable{Reason: fmt.Sprintf("%s.%s refers to its own table; questions about such hierarchies are not supported", m.table.Name, m.col.Name),
 					Tables: tableNames(p.s)}
 			}

@@ -237,6 +237,7 @@ var synonyms = map[string][]string{
 	"cost": {"price"}, "priced": {"price"}, "expensive": {"price"}, "cheap": {"price"}, "cheaper": {"price"},
 	"costly": {"price"}, "pricey": {"price"},
 	"manager": {"report", "manager"}, "boss": {"report", "manager"}, "supervisor": {"report", "manager"},
+	"report": {"manager", "supervisor"}, "manage": {"manager"}, "managed": {"manager"},
 	"kind": {"type"}, "format": {"type"},
 	"phone": {"phone"}, "mail": {"email"}, "zip": {"postal"}, "postcode": {"postal"},
 	"nation": {"country"}, "town": {"city"},

@@ -79,3 +79,19 @@ func TestReachSales(t *testing.T) {
 		{schema: "staff", q: "the best selling staff", decline: true},
 	})
 }
+
+// TestReachHierarchy: a key of a table to itself is read only as "no
+// parent" or "the parent named by its values"; anything else is declined.
+func TestReachHierarchy(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "staff", q: "staff who do not have a manager", want: []string{`"staff"."manager_id" IS NULL`}, minConf: 0.9},
+		{schema: "staff", q: "list the staff without a manager", want: []string{`"staff"."manager_id" IS NULL`}, minConf: 0.9},
+		{schema: "staff", q: "staff managed by Ada Lovelace", want: []string{`"staff"."manager_id" IN (SELECT "staff"."staff_id" FROM "staff" WHERE ("staff"."first_name" = 'Ada') AND ("staff"."last_name" = 'Lovelace'))`}, minConf: 0.8},
+		{schema: "staff", q: "staff who report to Grace Hopper", want: []string{`"staff"."manager_id" IN (SELECT "staff"."staff_id" FROM "staff" WHERE ("staff"."first_name" = 'Grace') AND ("staff"."last_name" = 'Hopper'))`}, minConf: 0.8},
+		// Two first names are no one row; a manager's own columns need a
+		// second copy of the table.
+		{schema: "staff", q: "staff who report to Grace Ada", decline: true},
+		{schema: "staff", q: "list each staff member with their manager", decline: true},
+		{schema: "staff", q: "the manager of Alan Turing", decline: true},
+	})
+}
