@@ -53,6 +53,7 @@ func (p *parser) doubts(sql string) []doubt {
 		add(penTwoQuestions, "", "the question asks more than one thing")
 	}
 	named := map[*Table]bool{}
+	strong := map[*Table]bool{} // tables named by their own name
 	for _, m := range p.ms {
 		if m.kind != mTable {
 			continue
@@ -63,6 +64,7 @@ func (p *parser) doubts(sql string) []doubt {
 		for _, l := range m.links {
 			if l.kind == linkTable && l.score >= 0.9 {
 				named[l.table] = true
+				strong[l.table] = true
 			}
 		}
 	}
@@ -106,7 +108,9 @@ func (p *parser) doubts(sql string) []doubt {
 				best = math.Max(best, l.score)
 				tables[l.table] = true
 			}
-			if best > 0 && best < 0.9 {
+			// "the InvoiceLine table … the line items": a word that resembles
+			// a table the question names by its own name is that table.
+			if best > 0 && best < 0.9 && !(m.kind == mTable && len(tables) == 1 && strong[p.bestTable(m)]) {
 				add(penWeakLink, span, "%q only resembles a name in the schema", span)
 			}
 			inNamed := 0 // the candidate tables the question names
