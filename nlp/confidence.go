@@ -92,6 +92,9 @@ func (p *parser) doubts(sql string) []doubt {
 			// from Brazil") is decided by the question, whatever other tables
 			// hold it — unless elsewhere it names a row ("tracks by AC/DC": a
 			// composer of the tracks, or the artist of their albums).
+			if len(onNamed) > 1 && !names && p.qualifiedValue(m, sql) {
+				onNamed = map[*Column]bool{nil: true} // "invoices of customers who are from Brazil"
+			}
 			if len(cols) > 1 && p.prevColumnFor(m) == nil && (len(onNamed) != 1 || names) {
 				add(penValueColumns, span, "%q is a value of %d columns", span, len(cols))
 			}
@@ -133,6 +136,37 @@ func (p *parser) doubts(sql string) []doubt {
 		add(penManyJoins*float64(n-2), "", "%d tables are joined", n+1)
 	}
 	return out
+}
+
+// qualifiedValue reports whether value mention m qualifies the table named
+// just before it, with only function words between ("customers who are
+// from Brazil"), that table has one column holding the value, and the
+// query compares that column.
+func (p *parser) qualifiedValue(m *mention, sql string) bool {
+	for k := m.start - 1; k >= 0 && k >= m.start-5; k-- {
+		pm := p.byTok[k]
+		if pm == nil {
+			if p.toks[k].punct || !p.isFunctionWord(p.toks[k]) {
+				return false
+			}
+			continue
+		}
+		if pm.kind != mTable {
+			return false
+		}
+		t := p.bestTable(pm)
+		var col *Column
+		for _, v := range m.vals {
+			if v.table == t {
+				if col != nil && col != v.col {
+					return false
+				}
+				col = v.col
+			}
+		}
+		return col != nil && strings.Contains(sql, p.r.q(t.Name)+"."+p.r.q(col.Name))
+	}
+	return false
 }
 
 // isLabel reports whether c is one of the columns that name t's rows.
