@@ -54,7 +54,7 @@ func (p *parser) aggregates(f *frame) error {
 	}
 	for i := 0; i < n; i++ {
 		switch {
-		case p.at(i, "average", "number", "of") || p.at(i, "avg", "number", "of") || p.at(i, "mean", "number", "of"):
+		case (p.at(i, "average", "number", "of") || p.at(i, "avg", "number", "of") || p.at(i, "mean", "number", "of")) && !p.comparedWith(i):
 			// "average number of tracks per album": AVG over per-group counts.
 			if m := p.nextMention(i+3, 2); m != nil && m.kind == mTable && f.groupTable != nil {
 				f.main = p.bestTable(m)

@@ -150,6 +150,7 @@ func (p *parser) filters(f *frame) error {
 			p.idEquality(f, i)
 		}
 	}
+	p.countVsAverage(f) // "more tracks than the average per album" (nested.go)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)

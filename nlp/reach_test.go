@@ -95,3 +95,17 @@ func TestReachHierarchy(t *testing.T) {
 		{schema: "staff", q: "the manager of Alan Turing", decline: true},
 	})
 }
+
+// TestReachCountVsAverage: a row's count of related rows compared with the
+// average count per row.
+func TestReachCountVsAverage(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "customers with more orders than the average", want: []string{
+			`HAVING (COUNT("orders"."id") > (SELECT AVG("per_customers"."cnt") FROM (SELECT COUNT(*) AS "cnt" FROM "orders" GROUP BY "orders"."customer_id") AS "per_customers"))`}, minConf: 0.8},
+		{schema: "school", q: "teachers who have more courses than the average number of courses per teacher", want: []string{
+			`HAVING (COUNT("course"."course_id") > (SELECT AVG("per_teacher"."cnt") FROM (SELECT COUNT(*) AS "cnt" FROM "course" GROUP BY "course"."teacher_id") AS "per_teacher"))`}, minConf: 0.8},
+		{schema: "school", q: "teachers with fewer courses than average", want: []string{`HAVING (COUNT("course"."course_id") < (SELECT AVG(`}, minConf: 0.8},
+		// An average per another table is not this construct.
+		{schema: "school", q: "teachers with more courses than the average per student", decline: true},
+	})
+}
