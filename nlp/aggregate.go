@@ -222,7 +222,7 @@ func (p *parser) aggregates(f *frame) error {
 			return &Unanswerable{Reason: "an aggregate names no numeric column", Unmapped: p.contentWords(), Tables: tableNames(p.s)}
 		}
 	}
-	if p.salesRank(f) { // "the best selling album": sales per row (sales.go)
+	if p.salesRank(f) || p.moneyRank(f) { // "the best selling album", "the most in sales" (sales.go)
 		rankMode = true
 	}
 	if rankMode {

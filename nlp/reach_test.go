@@ -109,3 +109,12 @@ func TestReachCountVsAverage(t *testing.T) {
 		{schema: "school", q: "teachers with more courses than the average per student", decline: true},
 	})
 }
+
+// TestReachMoneyRank: a superlative of a money word ranks the named rows by
+// the sum of the money their rows record.
+func TestReachMoneyRank(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "which customer made the most in sales in 2024", want: []string{`SUM(("products"."price" * "orders"."quantity"))`, `GROUP BY "customers"."id"`, `DESC LIMIT 1`, `"orders"."ordered_at" >= '2024-01-01'`}, minConf: 0.8},
+		{schema: "school", q: "which teacher made the most in sales", decline: true},
+	})
+}

@@ -161,3 +161,49 @@ func (p *parser) atLeastOne(f *frame, sold *Table, op string, num float64) bool 
 	f.filters = append(f.filters, filter{e: existsExpr{q: sub}, desc: "some " + sold.Name + " row refers to it", tbl: f.main})
 	return true
 }
+
+// moneyRank reads "which sales agent made the most in sales", "the
+// customer with the highest revenue": a superlative, then a money word,
+// ranks the rows of the table the question names by the sum of the money
+// column (moneyMeasure) of their rows.
+func (p *parser) moneyRank(f *frame) bool {
+	if len(f.measures) > 0 || f.groupTable != nil || f.groupCol != nil || f.groupTime != "" {
+		return false
+	}
+	n := len(p.toks)
+	for i := 0; i+1 < n; i++ {
+		if p.consumed[i] || p.byTok[i] != nil || !(p.at(i, "most") || p.at(i, "highest") || p.at(i, "largest") || p.at(i, "biggest")) {
+			continue
+		}
+		k := i + 1
+		if p.at(k, "in") || p.at(k, "of") || p.at(k, "total") {
+			k++
+		}
+		if !p.measureWord(k) || p.byTok[k] != nil {
+			continue
+		}
+		ms, err := p.moneyMeasure(f, aggSum)
+		if err != nil || ms.table == nil {
+			return false
+		}
+		var group *mention
+		for _, m := range p.ms {
+			if m.kind == mTable && !m.used && m.start < i {
+				if t := p.bestTable(m); t != ms.table && t != ms.also && p.parentOf(t, ms.table) {
+					group = m
+					break
+				}
+			}
+		}
+		if group == nil {
+			return false
+		}
+		f.groupTable = p.bestTable(group)
+		group.used = true
+		ms.pos = k
+		f.measures = append(f.measures, ms)
+		p.mark(i+1, k-i) // the money word (and "in"); ranking takes the superlative
+		return true
+	}
+	return false
+}
