@@ -186,6 +186,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 			l := labelCols(f.main)
 			q.items = append(q.items, selItem{e: concatExpr{[]sqlExpr{colExpr{f.main.Name, l[0].Name}, colExpr{f.main.Name, l[1].Name}}}, alias: q.alias(snake(f.main.Name) + "_full_name")})
 		}
+		p.showParent(q, f) // "each employee with their manager" (hierarchy.go)
 		shown := map[*Column]bool{}
 		for _, t := range need {
 			if t == f.main || !p.named(f, t) || !p.noFanOut(t, f.main) {
@@ -231,6 +232,10 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if len(q.joins) > 0 {
 		var js []string
 		for _, j := range q.joins {
+			if j.as != "" {
+				js = append(js, j.rel+" as "+j.as)
+				continue
+			}
 			js = append(js, j.rel)
 		}
 		expl = append(expl, "joined with "+strings.Join(js, ", ")+" along foreign keys")

@@ -67,6 +67,8 @@ type frame struct {
 	rankAgg    bool // order by the (first) measure
 	limit      int
 
+	selfParent *mention // main's key to itself, whose parent rows are shown (hierarchy.go)
+
 	nestedAvg *Table   // average number of main rows per nestedAvg
 	fkNamed   []*Table // tables named through a foreign-key column
 	perIsPer  bool

@@ -1,12 +1,16 @@
 package nlp
 
+import "strings"
+
 // Hierarchies: a foreign key of a table to itself ("reports_to",
 // "manager_id") relates two rows of one table, which a query over that
 // table's columns cannot tell apart. Two readings are safe without an
 // alias: the rows with no parent ("employees who do not have a manager":
 // the key IS NULL, left to the NULL tests of filter.go), and the rows
 // whose parent is named by its values ("employees who report to Andrew
-// Adams": the key IN the keys of the rows with those values). Any other
+// Adams": the key IN the keys of the rows with those values). A listing
+// may show each row's parent ("each employee with their manager": a LEFT
+// JOIN of a second copy of the table under the question's word). Any other
 // question about the hierarchy is declined.
 
 // selfRef decides a column mention m that is a foreign key of its table to
@@ -23,7 +27,66 @@ func (p *parser) selfRef(f *frame, m *mention) bool {
 			return m.col.Nullable
 		}
 	}
-	return p.parentNamed(f, m)
+	return p.parentNamed(f, m) || p.parentShown(f, m)
+}
+
+// parentShown reads "<rows> with|and their|the <key>" ("list each employee
+// with their manager") as a listing that shows the parent's name.
+func (p *parser) parentShown(f *frame, m *mention) bool {
+	t := m.table
+	k := m.start - 1
+	if p.at(k, "their") || p.at(k, "the") || p.at(k, "its") || p.at(k, "his") || p.at(k, "her") {
+		k--
+	}
+	if !(p.at(k, "with") || p.at(k, "and")) || len(t.PrimaryKey) != 1 || len(labelCols(t)) == 0 || f.selfParent != nil {
+		return false
+	}
+	if p.hasAggCue() {
+		return false // counts of the hierarchy need more than one copy
+	}
+	f.selfParent = m
+	m.used = true
+	p.mark(k, m.end-k)
+	for i := range p.toks {
+		if p.at(i, "hierarchy") { // "the employee hierarchy": what the parents show
+			p.mark(i, 1)
+		}
+	}
+	return true
+}
+
+// showParent adds to a listing of main the name of each row's parent,
+// through a LEFT JOIN of a second copy of main named after the question's
+// word (rows without a parent keep a NULL).
+func (p *parser) showParent(q *selectQ, f *frame) {
+	m := f.selfParent
+	if m == nil || m.table != f.main {
+		return
+	}
+	t := f.main
+	alias := snake(strings.Join(lemmas(wordsOf(p.toks[m.start:m.end])), " "))
+	if alias == "" || alias == snake(t.Name) || t.Column(alias) != nil {
+		alias = "parent"
+	}
+	q.joins = append(q.joins, joinClause{left: true, rel: t.Name, as: alias,
+		on: []sqlExpr{binExpr{colExpr{t.Name, m.col.Name}, "=", colExpr{alias, t.PrimaryKey[0]}}}})
+	l := labelCols(t)
+	var e sqlExpr = colExpr{alias, l[0].Name}
+	if len(l) == 2 {
+		e = concatExpr{[]sqlExpr{colExpr{alias, l[0].Name}, colExpr{alias, l[1].Name}}}
+	}
+	q.items = append(q.items, selItem{e: e, alias: q.alias(alias + "_name")})
+}
+
+// wordsOf are the lower-case words of tokens.
+func wordsOf(ts []token) []string {
+	var out []string
+	for _, t := range ts {
+		if !t.punct {
+			out = append(out, t.low)
+		}
+	}
+	return out
 }
 
 // parentNamed reads "<key> to|by <values of the table>" ("report to Andrew

@@ -84,6 +84,10 @@ func tokenize(q string) []token {
 		if w == "" {
 			continue
 		}
+		if strings.Trim(w, "-–—") == "" { // a dash between two phrases
+			out = append(out, token{raw: w, low: w, lem: w, punct: true})
+			continue
+		}
 		t := token{raw: w}
 		if strings.HasPrefix(w, "$") || strings.HasPrefix(w, "€") || strings.HasPrefix(w, "£") {
 			t.money = true
