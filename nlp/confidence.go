@@ -68,6 +68,7 @@ func (p *parser) doubts(sql string) []doubt {
 			}
 		}
 	}
+	weakSeen := map[string]bool{}
 	for _, m := range p.ms {
 		if !p.realised(m, sql, p.uses) {
 			continue
@@ -113,7 +114,14 @@ func (p *parser) doubts(sql string) []doubt {
 			}
 			// "the InvoiceLine table … the line items": a word that resembles
 			// a table the question names by its own name is that table.
-			if best > 0 && best < 0.9 && !(m.kind == mTable && len(tables) == 1 && strong[p.bestTable(m)]) {
+			weakKey := p.toks[m.end-1].lem + "\x00" + fmt.Sprint(len(tables))
+			for t := range tables {
+				weakKey += "\x00" + t.Name
+			}
+			if best > 0 && best < 0.9 && !(m.kind == mTable && len(tables) == 1 && strong[p.bestTable(m)]) && !weakSeen[weakKey] {
+				// One doubt per word and reading: "sales agent … the Sales
+				// Agent's full name" chose once.
+				weakSeen[weakKey] = true
 				add(penWeakLink, span, "%q only resembles a name in the schema", span)
 			}
 			inNamed := 0 // the candidate tables the question names
@@ -124,7 +132,7 @@ func (p *parser) doubts(sql string) []doubt {
 			}
 			// "the price range of tracks": of the tables with a price, the
 			// question names one.
-			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) && inNamed != 1 {
+			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) && !p.fullNameOf(m) && inNamed != 1 {
 				add(penTableChoice, span, "%q names a column of %d tables", span, len(tables))
 			}
 		}
@@ -167,6 +175,16 @@ func (p *parser) qualifiedValue(m *mention, sql string) bool {
 		return col != nil && strings.Contains(sql, p.r.q(t.Name)+"."+p.r.q(col.Name))
 	}
 	return false
+}
+
+// fullNameOf reports whether column mention m is "full name" right after a
+// table mention of a person table ("the Sales Agent's full name").
+func (p *parser) fullNameOf(m *mention) bool {
+	if m.start < 2 || !p.at(m.start-1, "full") || p.toks[m.end-1].lem != "name" {
+		return false
+	}
+	pm := p.byTok[m.start-2]
+	return pm != nil && pm.kind == mTable && isPerson(p.bestTable(pm))
 }
 
 // isLabel reports whether c is one of the columns that name t's rows.
