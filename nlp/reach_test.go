@@ -120,3 +120,70 @@ func TestReachMoneyRank(t *testing.T) {
 		{schema: "school", q: "which teacher made the most in sales", decline: true},
 	})
 }
+
+// billingSchema holds a value in two tables (a client's country and the
+// country a bill was sent to) and a person table.
+func billingSchema(d Dialect) *Schema {
+	s := &Schema{Dialect: d, Tables: []*Table{
+		{Name: "agent", PrimaryKey: []string{"agent_id"}, Columns: []*Column{
+			{Name: "agent_id", Type: "integer", Kind: KindInt}, {Name: "first_name", Type: "text", Kind: KindText},
+			{Name: "last_name", Type: "text", Kind: KindText}}},
+		{Name: "client", PrimaryKey: []string{"client_id"}, Columns: []*Column{
+			{Name: "client_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText},
+			{Name: "country", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Kenya", "Peru"}},
+			{Name: "agent_id", Type: "integer", Kind: KindInt}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"agent_id"}, RefTable: "agent", RefColumns: []string{"agent_id"}}}},
+		{Name: "bill", PrimaryKey: []string{"bill_id"}, Columns: []*Column{
+			{Name: "bill_id", Type: "integer", Kind: KindInt}, {Name: "client_id", Type: "integer", Kind: KindInt},
+			{Name: "bill_country", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Kenya", "Peru"}},
+			{Name: "total", Type: "numeric", Kind: KindNumber}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"client_id"}, RefTable: "client", RefColumns: []string{"client_id"}}}},
+		{Name: "band", PrimaryKey: []string{"band_id"}, Columns: []*Column{
+			{Name: "band_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Kenya"}}}},
+	}}
+	s.index()
+	return s
+}
+
+// TestReachValueDoubts: a value of several columns is decided by the table
+// the question names, or the table it qualifies, and stays a doubt when
+// elsewhere it names a row.
+func TestReachValueDoubts(t *testing.T) {
+	tr := NewDeterministic()
+	for _, c := range []struct {
+		q    string
+		want string
+		conf float64 // at least (or, with atMost, at most)
+		most bool
+	}{
+		{"clients from Peru", `"client"."country" = 'Peru'`, 0.9, false},
+		{"bills of clients who are from Peru", `"client"."country" = 'Peru'`, 0.9, false},
+		// "Kenya" is also a band's name: another reading.
+		{"clients from Kenya", `"client"."country" = 'Kenya'`, 0.8, true},
+		// Neither table is named: which country is a guess.
+		{"how many from Peru", `'Peru'`, 0.8, true},
+	} {
+		res, err := tr.Translate(context.Background(), Request{Question: c.q, Schema: billingSchema(Postgres)})
+		if err != nil {
+			if c.most {
+				continue // declined is below any threshold
+			}
+			t.Fatalf("%q: %v", c.q, err)
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL lacks %s: %s", c.q, c.want, res.SQL)
+		}
+		if c.most && res.Confidence >= c.conf || !c.most && res.Confidence < c.conf {
+			t.Errorf("%q: confidence %.2f (%s)", c.q, res.Confidence, res.Explanation)
+		}
+	}
+	// A person's full name after its table is that person's name, whatever
+	// other tables have a name column.
+	b := billingSchema(Postgres)
+	for _, q := range []string{"list the clients with the agent's full name", "clients of each agent with the agent's full name"} {
+		res, err := tr.Translate(context.Background(), Request{Question: q, Schema: b})
+		if err != nil || res.Confidence < 0.9 || !strings.Contains(res.SQL, `("agent"."first_name" || ' ' || "agent"."last_name")`) {
+			t.Errorf("%q: %v %+v", q, err, res)
+		}
+	}
+}
