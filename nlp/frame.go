@@ -241,6 +241,9 @@ func (p *parser) frame() (*frame, error) {
 
 	// Main table.
 	if f.main == nil {
+		f.main = p.eachRow(f) // "… with each invoice line item" (listing.go)
+	}
+	if f.main == nil {
 		for _, m := range p.ms {
 			if m.kind == mTable && !m.used {
 				f.main = p.bestTable(m)

@@ -187,3 +187,14 @@ func TestReachValueDoubts(t *testing.T) {
 		}
 	}
 }
+
+// TestReachEachRow: "with each <table>" ending a listing lists that
+// table's rows with the named columns of the rows they refer to.
+func TestReachEachRow(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "the product name and customer name with each order", want: []string{`FROM "orders" JOIN`, `"products"."name"`, `"customers"."name"`}, minConf: 0.9},
+		{schema: "school", q: "the course title and student name for each enrollment", want: []string{`FROM "enrollment" JOIN`, `"course"."title"`, `"student"."name"`}, minConf: 0.9},
+		// A teacher has many courses: their titles are no column of a teacher row.
+		{schema: "school", q: "the course title for each teacher", decline: true},
+	})
+}
