@@ -180,7 +180,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 			expl = append([]string{describe(m)}, expl...)
 		}
 	default:
-		q.items = append(q.items, selItem{e: starExpr{f.main.Name}})
+		q.items = append(q.items, listedColumns(f, f.main)...)
 		p.aliasColumns(q, f.main)
 		if isPerson(f.main) {
 			l := labelCols(f.main)

@@ -151,6 +151,7 @@ func (p *parser) filters(f *frame) error {
 		}
 	}
 	p.countVsAverage(f) // "more tracks than the average per album" (nested.go)
+	p.hideIDs(f)        // "but displays no IDs" (listing.go)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)

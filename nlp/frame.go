@@ -68,6 +68,7 @@ type frame struct {
 	limit      int
 
 	selfParent *mention // main's key to itself, whose parent rows are shown (hierarchy.go)
+	hideIDs    bool     // "no IDs": a listing leaves out the keys (listing.go)
 
 	nestedAvg *Table   // average number of main rows per nestedAvg
 	fkNamed   []*Table // tables named through a foreign-key column

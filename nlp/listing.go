@@ -39,3 +39,69 @@ func (p *parser) eachRow(f *frame) *Table {
 	}
 	return nil
 }
+
+// hideIDs reads "no IDs", "without (the) IDs", "but no ids" in a listing:
+// the listed table's keys (its primary key and the foreign keys, and any
+// column named as an id) are left out of its columns.
+func (p *parser) hideIDs(f *frame) {
+	if len(f.measures) > 0 || f.groupTable != nil || f.groupCol != nil || f.groupTime != "" {
+		return
+	}
+	for i := 0; i+1 < len(p.toks); i++ {
+		if !(p.at(i, "no") || p.at(i, "without")) || p.consumed[i] {
+			continue
+		}
+		k := i + 1
+		if p.at(k, "the") || p.at(k, "any") {
+			k++
+		}
+		if k >= len(p.toks) || (p.toks[k].low != "ids" && p.toks[k].low != "id") || p.byTok[k] != nil && p.byTok[k].kind != mColumn {
+			continue
+		}
+		f.hideIDs = true
+		if m := p.byTok[k]; m != nil {
+			m.used = true
+			p.mark(m.start, m.end-m.start)
+		}
+		p.mark(i, k-i+1)
+		return
+	}
+}
+
+// keyColumn reports whether c is one of t's keys or named as an id.
+func keyColumn(t *Table, c *Column) bool {
+	if isIDName(c.Name) {
+		return true
+	}
+	for _, k := range t.PrimaryKey {
+		if k == c.Name {
+			return true
+		}
+	}
+	for _, fk := range t.ForeignKeys {
+		for _, k := range fk.Columns {
+			if k == c.Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listedColumns are the items that list t's rows: every column, or, when
+// the question asked for no ids, every column but the keys.
+func listedColumns(f *frame, t *Table) []selItem {
+	if !f.hideIDs {
+		return []selItem{{e: starExpr{t.Name}}}
+	}
+	var out []selItem
+	for _, c := range t.Columns {
+		if !keyColumn(t, c) {
+			out = append(out, selItem{e: colExpr{t.Name, c.Name}})
+		}
+	}
+	if len(out) == 0 {
+		return []selItem{{e: starExpr{t.Name}}}
+	}
+	return out
+}

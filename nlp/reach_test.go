@@ -198,3 +198,13 @@ func TestReachEachRow(t *testing.T) {
 		{schema: "school", q: "the course title for each teacher", decline: true},
 	})
 }
+
+// TestReachNoIDs: "no IDs" in a listing leaves the keys out.
+func TestReachNoIDs(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "list all orders but show no ids", want: []string{`SELECT "orders"."quantity", "orders"."ordered_at" FROM "orders"`}, minConf: 0.9},
+		{schema: "school", q: "show the courses without the IDs", want: []string{`SELECT "course"."title", "course"."credits", "course"."subject" FROM "course"`}, minConf: 0.9},
+		// A count has no ids to leave out.
+		{schema: "school", q: "how many courses without ids", decline: true},
+	})
+}
