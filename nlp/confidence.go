@@ -118,7 +118,8 @@ func (p *parser) doubts(sql string) []doubt {
 			for t := range tables {
 				weakKey += "\x00" + t.Name
 			}
-			if best > 0 && best < 0.9 && !(m.kind == mTable && len(tables) == 1 && strong[p.bestTable(m)]) && !weakSeen[weakKey] {
+			_, fullName := personName(m) // "Customer name": the first and last name
+			if best > 0 && best < 0.9 && !(m.kind == mTable && len(tables) == 1 && strong[p.bestTable(m)]) && !weakSeen[weakKey] && !fullName {
 				// One doubt per word and reading: "sales agent … the Sales
 				// Agent's full name" chose once.
 				weakSeen[weakKey] = true

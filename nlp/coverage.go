@@ -115,12 +115,22 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			}
 		}
 		// "sales agent": a money word qualifying the table named after it.
-		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable {
+		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && (p.byTok[i+1].kind == mTable || p.agentsName(p.byTok[i+1])) {
 			continue
 		}
 		out = append(out, t.raw)
 	}
 	return out
+}
+
+// agentsName reports whether m is a person table's name column named
+// after its table by a synonym ("Sale Agent name": the employee's name).
+func (p *parser) agentsName(m *mention) bool {
+	if m.kind != mColumn || !p.unique(m) || len(m.links) == 0 || m.end-m.start != 2 {
+		return false
+	}
+	t := m.links[0].table
+	return isPerson(t) && isLabel(t, m.links[0].col)
 }
 
 // realised reports whether the schema element a mention links to is used

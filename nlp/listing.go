@@ -105,3 +105,18 @@ func listedColumns(f *frame, t *Table) []selItem {
 	}
 	return out
 }
+
+// personName is the full name a column mention stands for when it links to
+// exactly a person table's first and last name ("Customer name").
+func personName(m *mention) (sqlExpr, bool) {
+	if m.table == nil || !isPerson(m.table) || len(m.links) != 2 {
+		return nil, false
+	}
+	l := labelCols(m.table)
+	for _, x := range m.links {
+		if x.table != m.table || (x.col != l[0] && x.col != l[1]) {
+			return nil, false
+		}
+	}
+	return concatExpr{[]sqlExpr{colExpr{m.table.Name, l[0].Name}, colExpr{m.table.Name, l[1].Name}}}, true
+}

@@ -208,3 +208,19 @@ func TestReachNoIDs(t *testing.T) {
 		{schema: "school", q: "how many courses without ids", decline: true},
 	})
 }
+
+// TestReachPersonName: a person table's "name" is the first and last name
+// together.
+func TestReachPersonName(t *testing.T) {
+	b := billingSchema(Postgres)
+	tr := NewDeterministic()
+	for _, q := range []string{"the bill total and the agent name for all bills", "the bills with the agent name"} {
+		res, err := tr.Translate(context.Background(), Request{Question: q, Schema: b})
+		if err != nil || !strings.Contains(res.SQL, `("agent"."first_name" || ' ' || "agent"."last_name") AS "agent_name"`) || strings.Contains(res.SQL, `"agent"."last_name" AS`) {
+			t.Errorf("%q: %v %+v", q, err, res)
+		}
+	}
+	runReach(t, []reachCase{
+		{schema: "staff", q: "the client name and staff name for all clients", want: []string{`"client".*`, `("staff"."first_name" || ' ' || "staff"."last_name") AS "staff_name"`}, minConf: 0.8},
+	})
+}
