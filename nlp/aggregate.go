@@ -82,6 +82,10 @@ func (p *parser) aggregates(f *frame) error {
 				// "the average number of products" with no products table but
 				// a number_products column: not a count of rows.
 				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn && len(numericLinks(nm.links)) > 0 {
+					// The column is the number ("the number of products" of
+					// a shop is its number_products, "the number of
+					// cylinders" its cylinders): the words name it.
+					p.mark(i, k)
 					i += k - 1
 					continue
 				}
@@ -196,6 +200,8 @@ func (p *parser) aggregates(f *frame) error {
 					f.measures = append(f.measures, measure{fn: aggMin, table: m.table, col: m.col}, measure{fn: aggMax, table: m.table, col: m.col})
 				}
 			}
+		case (superMax[t.lem] || superMin[t.lem]) && !rankMode && t.lem != "most" && t.lem != "least" && p.impliedSuperlative(i):
+			rankMode = true
 		case (superMax[t.lem] || superMin[t.lem]) && !rankMode && t.lem != "most" && t.lem != "least":
 			fn := aggMax
 			if superMin[t.lem] {
@@ -209,6 +215,7 @@ func (p *parser) aggregates(f *frame) error {
 			f.measures = append(f.measures, ms)
 		}
 	}
+	shareListedColumn(f.measures)
 	// "smallest and largest invoice totals": both aggregates share the column.
 	for k := range f.measures {
 		if (f.measures[k].fn == aggMin || f.measures[k].fn == aggMax) && f.measures[k].col == nil {
@@ -269,7 +276,7 @@ func isMoneyMention(p *parser, j int) bool {
 // measureWord reports whether token i names an amount of money: a measure
 // word that does not qualify the table named after it ("sales agent").
 func (p *parser) measureWord(i int) bool {
-	if i < 0 || i >= len(p.toks) || !measureWords[p.toks[i].lem] {
+	if i < 0 || i >= len(p.toks) || !measureWords[p.toks[i].lem] || p.namesNumericColumn(i) {
 		return false
 	}
 	if i+1 < len(p.toks) {
@@ -308,6 +315,10 @@ func (p *parser) numericAfter(f *frame, i int, fn aggKind) (measure, error) {
 		t := p.toks[k]
 		if t.punct {
 			break
+		}
+		if p.measureWord(k) && p.at(k+1, "of") && p.numericMentionAt(k+2) {
+			p.mark(k, 2) // "the largest amount of horsepower": the column
+			continue
 		}
 		if p.measureWord(k) {
 			p.mark(k, 1)

@@ -27,7 +27,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if grouped && f.groupTable != nil {
 		root = f.groupTable
 		for _, m := range f.measures {
-			if m.fn == aggCount {
+			if m.fn == aggCount && !p.statesRows(m.counts) {
 				left = true
 			}
 		}
@@ -40,6 +40,12 @@ func (p *parser) build(f *frame) (string, string, error) {
 		if f.measures[0].fn == aggCount && f.measures[0].counts != nil {
 			root = f.measures[0].counts
 		}
+	}
+	if len(f.having) > 0 && !grouped && p.groupOwnRows(f) {
+		grouped = true
+	}
+	if f.groupCol != nil {
+		p.markShared(f.groupCol)
 	}
 	if len(f.having) > 0 && !grouped {
 		// "artists with more than 10 albums": group the main table.

@@ -84,7 +84,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			continue
 		}
 		// "the ids of the documents": a listing of every column shows them.
-		if (t.low == "id" || t.low == "ids") && !strings.Contains(sql, "GROUP BY") && strings.Contains(uses, ".*") {
+		if (t.low == "id" || t.low == "ids") && (!strings.Contains(sql, "GROUP BY") || p.starGroupedWhole(sql, uses)) && strings.Contains(uses, ".*") {
 			continue
 		}
 		if t.low == "only" && i+1 < len(p.toks) && displayVerbs[p.toks[i+1].low] {
@@ -182,7 +182,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 // or a group by a table for a column named after that table ("the stadium
 // name and the number of concerts in each stadium").
 func (p *parser) starShows(m *mention, sql, uses string) bool {
-	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) {
+	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) {
 		return false
 	}
 	for _, l := range m.links {

@@ -85,6 +85,7 @@ func (p *parser) filters(f *frame) error {
 					joinRaw(p.toks[m.start:m.end]), ref.table.Name, ref.col.Name, f.main.Name), Understood: p.understood, Tables: tableNames(p.s)}
 			}
 			// "Rock or Jazz tracks": two values of one column are either.
+			p.markEither(m)
 			in := f.filters[k].e.(inExpr)
 			in.vals = append(in.vals, litExpr{ref.value})
 			f.filters[k].e = in
@@ -152,6 +153,7 @@ func (p *parser) filters(f *frame) error {
 	}
 	p.countVsAverage(f) // "more tracks than the average per album" (nested.go)
 	p.hideIDs(f)        // "but displays no IDs" (listing.go)
+	p.flags(f)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)

@@ -170,6 +170,7 @@ func (p *parser) frame() (*frame, error) {
 	if err := p.aggregates(f); err != nil {
 		return nil, err
 	}
+	p.anaphoricEach(f)
 	// Tables the question names, in order; a foreign-key column names the
 	// table it references ("support representative" -> employee).
 	for _, m := range p.ms {

@@ -48,13 +48,7 @@ type edge struct {
 
 // keysBetween counts child's foreign keys to parent.
 func keysBetween(child, parent *Table) int {
-	n := 0
-	for _, fk := range child.ForeignKeys {
-		if strings.EqualFold(fk.RefTable, parent.Name) {
-			n++
-		}
-	}
-	return n
+	return len(usableKeys(child, parent))
 }
 
 func (p *parser) edges(t *Table) []edge {
@@ -62,7 +56,7 @@ func (p *parser) edges(t *Table) []edge {
 	for i := range t.ForeignKeys {
 		fk := &t.ForeignKeys[i]
 		ref := p.s.Table(fk.RefTable)
-		if ref == nil || ref == t {
+		if ref == nil || ref == t || !usableKey(t, fk) {
 			continue
 		}
 		out = append(out, edge{from: t, to: ref, child: t, parent: ref, fk: fk})
@@ -73,7 +67,7 @@ func (p *parser) edges(t *Table) []edge {
 		}
 		for i := range o.ForeignKeys {
 			fk := &o.ForeignKeys[i]
-			if strings.EqualFold(fk.RefTable, t.Name) {
+			if strings.EqualFold(fk.RefTable, t.Name) && usableKey(o, fk) {
 				out = append(out, edge{from: t, to: o, child: o, parent: t, fk: fk})
 			}
 		}

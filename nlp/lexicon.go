@@ -33,10 +33,31 @@ func tokenize(q string) []token {
 		case unicode.IsSpace(r):
 			i++
 			continue
-		case r == '"' || r == '“' || r == '”' || (r == '\'' && (i == 0 || !isWordRune(rs[i-1]))):
+		case r == '`' && i+1 < len(rs) && rs[i+1] == '`':
+			// ``Little Lever Urban District'': a typeset quotation.
+			rest := rs[i+2:]
+			end := -1
+			for k := 0; k+1 < len(rest); k++ {
+				if rest[k] == '\'' && rest[k+1] == '\'' {
+					end = k
+					break
+				}
+			}
+			if s := strings.TrimSpace(string(rest[:max(end, 0)])); s != "" {
+				out = append(out, token{raw: s, low: strings.ToLower(s), lem: strings.ToLower(s), quoted: true})
+				i += 2 + end + 2
+				first = false
+				continue
+			}
+			i += 2
+			continue
+		case r == '"' || r == '“' || r == '”' || r == '‘' || (r == '\'' && (i == 0 || !isWordRune(rs[i-1]))):
 			closeR := r
 			if r == '“' {
 				closeR = '”'
+			}
+			if r == '‘' {
+				closeR = '’'
 			}
 			j := i + 1
 			for j < len(rs) && rs[j] != closeR && !(closeR == '"' && rs[j] == '”') {

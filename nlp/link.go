@@ -47,6 +47,11 @@ func (p *parser) link() {
 			p.add(m)
 			i += sn
 		default:
+			if dn, dvals := p.matchDemonym(i); dn > 0 {
+				p.add(&mention{kind: mValue, start: i, end: i + dn, vals: dvals})
+				i += dn
+				continue
+			}
 			i++
 		}
 	}
@@ -188,6 +193,9 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 				}
 			}
 			if len(out) > 0 {
+				return 1, out
+			}
+			if out := p.compoundPart(words[0]); len(out) > 0 {
 				return 1, out
 			}
 		}

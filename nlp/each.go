@@ -1,0 +1,149 @@
+package nlp
+
+// Counts per entity named in a listing.
+
+// anaphoricEach reads a trailing "each" that points back at what the
+// question lists: "the template type codes and the number of templates for
+// each", "the high schoolers and how many friends does each have", "the
+// number of paragraphs corresponding to each". With a group already set the
+// word is that group; with one count and no group, the first column or
+// table named before the count is the group.
+func (p *parser) anaphoricEach(f *frame) {
+	for i := range p.toks {
+		if !p.at(i, "each") || p.consumed[i] || !p.eachEndsClause(i) {
+			continue
+		}
+		from := i
+		switch {
+		case p.at(i-2, "corresponding", "to") || p.at(i-2, "correspond", "to"):
+			from = i - 2
+		case p.at(i-1, "for") || p.at(i-1, "in") || p.at(i-1, "does") || p.at(i-1, "do") || p.at(i-1, "did"):
+			from = i - 1
+		default:
+			continue
+		}
+		if f.groupTable == nil && f.groupCol == nil && f.groupTime == "" {
+			if len(f.measures) != 1 || f.measures[0].fn != aggCount {
+				continue
+			}
+			var g *mention
+			for _, m := range p.ms {
+				if m.start >= f.measures[0].pos {
+					break
+				}
+				if !m.used && (m.kind == mColumn || m.kind == mTable) {
+					g = m
+					break
+				}
+			}
+			if g == nil {
+				continue
+			}
+			g.used = true
+			if g.kind == mTable {
+				t := p.bestTable(g)
+				if t == f.measures[0].counts {
+					g.used = false
+					continue // "the templates and the number of templates for each"
+				}
+				f.groupTable = t
+			} else {
+				if nm := p.nextMention(g.end, 2); nm != nil && nm.kind == mTable && p.at(g.end, "of") {
+					// "the names of the high schoolers and how many friends
+					// does each have": each high schooler, whose names may
+					// repeat; a group by the name would merge them.
+					g.used = false
+					continue
+				}
+				p.resolveCol(g, f.tables)
+				if g.col == nil {
+					g.used = false
+					continue
+				}
+				f.groupCol = g
+			}
+		}
+		p.mark(from, i-from+1)
+		if p.at(i+1, "have") || p.at(i+1, "has") {
+			p.mark(i+1, 1)
+		}
+	}
+}
+
+// eachEndsClause reports whether the "each" at i closes its clause: the
+// end of the question, punctuation, "have", or "of them".
+func (p *parser) eachEndsClause(i int) bool {
+	k := i + 1
+	if p.at(k, "have") || p.at(k, "has") {
+		k++
+	}
+	if p.at(k, "of", "them") {
+		k += 2
+	}
+	return k >= len(p.toks) || p.toks[k].punct
+}
+
+// statesRows reports whether the question says the answer's rows have rows
+// of t ("high schoolers who have likes", "students who have any pet"): a
+// count of t per entity then leaves out the entities without any, so the
+// join need not keep them.
+func (p *parser) statesRows(t *Table) bool {
+	if t == nil {
+		return false
+	}
+	for _, m := range p.ms {
+		if m.kind != mTable || p.bestTable(m) != t {
+			continue
+		}
+		k := m.start - 1
+		for k >= 0 && (p.at(k, "any") || p.at(k, "some") || p.at(k, "a")) {
+			k--
+		}
+		if k >= 1 && (p.at(k, "have") || p.at(k, "has")) && (p.at(k-1, "who") || p.at(k-1, "that") || p.at(k-1, "which")) {
+			return true
+		}
+	}
+	return false
+}
+
+// groupOwnRows reads a count of the main table's own rows ("the hometowns
+// shared by at least two teachers", "the cities that have more than one
+// employee under age 30") as a count per value of the column named before
+// it: rows of a table grouped by themselves would each count one. It
+// returns false when no such column is named.
+func (p *parser) groupOwnRows(f *frame) bool {
+	pk := pkExpr(f.main)
+	if pk == nil || len(f.having) != 1 {
+		return false
+	}
+	b, ok := f.having[0].(binExpr)
+	if !ok {
+		return false
+	}
+	if a, ok := b.l.(aggExpr); !ok || a.fn != "COUNT" || a.arg != pk {
+		return false
+	}
+	// The column is one the question lists, and the only one.
+	if len(f.extra) != 1 {
+		return false
+	}
+	m := f.extra[0]
+	if m.table != f.main || m.col == nil || m.col.Kind != KindText || isIDName(m.col.Name) {
+		return false
+	}
+	f.extra = nil
+	f.groupCol = m
+	p.markShared(m)
+	return true
+}
+
+// markShared consumes "shared by" or "that are shared by" right after the
+// group's column ("the record company shared by the most orchestras").
+func (p *parser) markShared(m *mention) {
+	for k := m.end; k < len(p.toks) && k <= m.end+3; k++ {
+		if p.at(k, "shared", "by") {
+			p.mark(k, 2)
+			return
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package nlp
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Flag columns: a yes/no column named after an adjective (IsOfficial,
+// is_male, abandoned_yn). The adjective in the question ("official
+// languages", "dogs that were abandoned") is the condition column = its
+// yes value. The yes value must be one the column holds (T, Y, Yes, true,
+// 1) and the other values must be the matching no; otherwise the word is
+// left to the other constructs.
+
+// flagColumn is a flag column and its yes value.
+type flagColumn struct {
+	table *Table
+	col   *Column
+	adj   string // the adjective, a lemma
+	yes   sqlExpr
+}
+
+// flagAdjective returns the adjective a flag column is named after.
+func flagAdjective(c *Column) string {
+	w := splitName(c.Name)
+	switch {
+	case len(w) == 2 && w[0] == "is":
+		return w[1]
+	case len(w) == 2 && (w[1] == "yn" || w[1] == "flag"):
+		return w[0]
+	case len(w) == 1 && strings.HasPrefix(w[0], "is") && len(w[0]) >= 6:
+		return w[0][2:] // a folded isofficial
+	}
+	return ""
+}
+
+// flagYes is the yes value of a flag column: one of its stored values, the
+// others all no values; an integer flag is 1.
+func flagYes(c *Column) (sqlExpr, bool) {
+	if c.Kind == KindInt {
+		return litExpr{int64(1)}, true
+	}
+	if c.Kind != KindText || !c.Indexed || len(c.Values) == 0 || len(c.Values) > 2 {
+		return nil, false
+	}
+	var yes sqlExpr
+	for _, v := range c.Values {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "t", "y", "yes", "true", "1":
+			yes = litExpr{v}
+		case "f", "n", "no", "false", "0":
+		default:
+			return nil, false
+		}
+	}
+	return yes, yes != nil
+}
+
+func (p *parser) flagColumns() []flagColumn {
+	var out []flagColumn
+	for _, t := range p.s.Tables {
+		for _, c := range t.Columns {
+			adj := flagAdjective(c)
+			if adj == "" {
+				continue
+			}
+			if yes, ok := flagYes(c); ok {
+				out = append(out, flagColumn{table: t, col: c, adj: lemma(adj), yes: yes})
+			}
+		}
+	}
+	return out
+}
+
+// flags adds column = yes for each flag adjective of the question that
+// qualifies a mention of the flag's table right after it ("official
+// languages": countrylanguage.language) or follows "were"/"been"/"is"
+// after a mention of it ("dogs that were abandoned").
+func (p *parser) flags(f *frame) {
+	fcs := p.flagColumns()
+	if len(fcs) == 0 {
+		return
+	}
+	for i, t := range p.toks {
+		if p.consumed[i] || t.quoted || t.isNum {
+			continue
+		}
+		for _, fc := range fcs {
+			if t.lem != fc.adj && t.low != fc.adj {
+				continue
+			}
+			if m := p.byTok[i]; m != nil && m.end > i+1 {
+				continue // part of a longer name
+			}
+			ok := false
+			if nm := p.mentionAt(i + 1); nm != nil && p.mentionOf(nm, fc.table) {
+				ok = true // "official languages"
+			}
+			if i >= 2 && (p.at(i-1, "were") || p.at(i-1, "been") || p.at(i-1, "was") || p.at(i-1, "are") || p.at(i-1, "is")) {
+				if pm := p.prevMention(i-2, 3); pm != nil && p.mentionOf(pm, fc.table) {
+					ok = true // "dogs that were abandoned"
+				}
+			}
+			if !ok {
+				continue
+			}
+			if m := p.byTok[i]; m != nil {
+				p.kill(i, 1)
+			}
+			p.mark(i, 1)
+			if nm := p.mentionAt(i + 1); nm != nil && nm.kind == mColumn && p.unique(nm) && (f.main == fc.table || p.valueNamed(nm)) {
+				// "how many official languages": rows of the flag's table,
+				// each one language; "English is the official language":
+				// the column of a value the question names.
+				nm.used = true
+				p.mark(nm.start, nm.end-nm.start)
+			}
+			cond := binExpr{colExpr{fc.table.Name, fc.col.Name}, "=", fc.yes}
+			desc := fmt.Sprintf("%s.%s is %s", fc.table.Name, fc.col.Name, fc.adj)
+			// "English and French are official languages": the flag holds
+			// on the very rows the other conditions on its table pick, so
+			// it joins each of them (one EXISTS each, never one apart).
+			joined := false
+			for k := range f.filters {
+				if f.filters[k].tbl == fc.table {
+					f.filters[k].e = binExpr{f.filters[k].e, "AND", cond}
+					f.filters[k].desc += " and " + desc
+					joined = true
+				}
+			}
+			if !joined {
+				f.filters = append(f.filters, filter{e: cond, desc: desc, tbl: fc.table})
+			}
+			if !containsTable(f.tables, fc.table) {
+				f.tables = append(f.tables, fc.table)
+			}
+			p.understood = append(p.understood, fc.table.Name+" "+fc.adj)
+			break
+		}
+	}
+}
+
+// mentionOf reports whether mention m names table t or one of its columns.
+func (p *parser) mentionOf(m *mention, t *Table) bool {
+	for _, l := range m.links {
+		if l.table == t {
+			return true
+		}
+	}
+	return false
+}
+
+// valueNamed reports whether the question names a value of the column that
+// column mention m stands for ("English … official language").
+func (p *parser) valueNamed(m *mention) bool {
+	for _, x := range p.ms {
+		if x.kind != mValue {
+			continue
+		}
+		for _, v := range x.vals {
+			for _, l := range m.links {
+				if l.col != nil && v.col == l.col {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// markEither consumes the "either" before the first of two values joined
+// by "or" ("either English or Dutch"), m being the second.
+func (p *parser) markEither(m *mention) {
+	if !p.at(m.start-1, "or") {
+		return
+	}
+	if pm := p.prevMention(m.start-2, 1); pm != nil && pm.kind == mValue && p.at(pm.start-1, "either") {
+		p.mark(pm.start-1, 1)
+	}
+}
