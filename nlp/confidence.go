@@ -131,6 +131,11 @@ func (p *parser) doubts(sql string) []doubt {
 					inNamed++
 				}
 			}
+			for _, l := range m.links {
+				if l.col != nil && keyColumn(l.table, l.col) {
+					inNamed = 0 // a key ("students": student_id) is a relation, which one is open
+				}
+			}
 			// "the price range of tracks": of the tables with a price, the
 			// question names one.
 			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) && !p.fullNameOf(m) && inNamed != 1 {

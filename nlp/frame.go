@@ -655,8 +655,12 @@ func labelRank(t *Table, c *Column) int {
 	return 3
 }
 
-// isPerson reports whether the table's label is a first and last name.
-func isPerson(t *Table) bool { return len(labelCols(t)) == 2 }
+// isPerson reports whether the table's label is a first and last name (not
+// a primary key of two columns, which labels a row that names none).
+func isPerson(t *Table) bool {
+	l := labelCols(t)
+	return len(l) == 2 && l[0].Kind == KindText && l[1].Kind == KindText && !keyColumn(t, l[0]) && !keyColumn(t, l[1])
+}
 
 // --- aggregates ---
 
