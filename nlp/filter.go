@@ -153,6 +153,7 @@ func (p *parser) filters(f *frame) error {
 	}
 	p.countVsAverage(f) // "more tracks than the average per album" (nested.go)
 	p.hideIDs(f)        // "but displays no IDs" (listing.go)
+	p.bothColumns()     // "show both the name and the id" (listing.go)
 	p.flags(f)
 	p.dates(f)
 	p.negatedValues(f)

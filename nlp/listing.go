@@ -120,3 +120,28 @@ func personName(m *mention) (sqlExpr, bool) {
 	}
 	return concatExpr{[]sqlExpr{colExpr{m.table.Name, l[0].Name}, colExpr{m.table.Name, l[1].Name}}}, true
 }
+
+// bothColumns reads "both the name and the id" as a plain projection: the
+// "both" of two columns asks to show the two, it restricts nothing.
+func (p *parser) bothColumns() {
+	for i := 0; i+3 < len(p.toks); i++ {
+		if !p.at(i, "both") || p.consumed[i] {
+			continue
+		}
+		k := i + 1
+		if p.at(k, "the") || p.at(k, "its") || p.at(k, "their") {
+			k++
+		}
+		a := p.byTok[k]
+		if a == nil || a.kind != mColumn || a.start != k || !p.at(a.end, "and") {
+			continue
+		}
+		k = a.end + 1
+		if p.at(k, "the") || p.at(k, "its") || p.at(k, "their") {
+			k++
+		}
+		if b := p.byTok[k]; b != nil && b.kind == mColumn && b.start == k {
+			p.mark(i, 1)
+		}
+	}
+}

@@ -224,3 +224,13 @@ func TestReachPersonName(t *testing.T) {
 		{schema: "staff", q: "the client name and staff name for all clients", want: []string{`"client".*`, `("staff"."first_name" || ' ' || "staff"."last_name") AS "staff_name"`}, minConf: 0.8},
 	})
 }
+
+// TestReachBothColumns: "both the X and the Y" of two columns shows them.
+func TestReachBothColumns(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "show both the name and the price of the products", want: []string{`FROM "products"`}, minConf: 0.9},
+		{schema: "school", q: "list both the title and the credits of each course", want: []string{`FROM "course"`}, minConf: 0.9},
+		// Two values, not two columns: both rows must exist (declined here).
+		{schema: "shop", q: "customers who bought both books and games", decline: true},
+	})
+}
