@@ -133,7 +133,11 @@ func (p *parser) aggregates(f *frame) error {
 		case (p.at(i, "most", "common") || p.at(i, "least", "common")) && f.groupCol == nil && f.groupTable == nil:
 			// "the most common citizenship of singers": the value with the
 			// most rows.
-			if cm := p.nextMention(i+2, 2); cm != nil && cm.kind == mColumn && !cm.used {
+			cm := p.nextMention(i+2, 2)
+			if cm == nil || cm.kind != mColumn {
+				cm = p.modeColumnBefore(i) // "the nationality that is most common" (listing.go)
+			}
+			if cm != nil && cm.kind == mColumn && !cm.used {
 				p.resolveCol(cm, f.tables)
 				if cm.col != nil && cm.col.Kind == KindText {
 					cm.used = true

@@ -145,3 +145,20 @@ func (p *parser) bothColumns() {
 		}
 	}
 }
+
+// modeColumnBefore is the column mention a trailing "most common" qualifies
+// ("the nationality that is most common", "the hometown which is the least
+// common"), or nil.
+func (p *parser) modeColumnBefore(i int) *mention {
+	k := i - 1
+	for n := 0; n < 3 && k >= 0 && (p.at(k, "is") || p.at(k, "are") || p.at(k, "that") || p.at(k, "which") || p.at(k, "the")); n++ {
+		k--
+	}
+	if k < 0 || k == i-1 {
+		return nil
+	}
+	if m := p.byTok[k]; m != nil && m.kind == mColumn && m.end == k+1 {
+		return m
+	}
+	return nil
+}

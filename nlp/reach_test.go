@@ -234,3 +234,11 @@ func TestReachBothColumns(t *testing.T) {
 		{schema: "shop", q: "customers who bought both books and games", decline: true},
 	})
 }
+
+// TestReachModeAfter: "the X that is most common" is the mode of X.
+func TestReachModeAfter(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "the country that is most common across all customers", want: []string{`GROUP BY "customers"."country" ORDER BY "count" DESC LIMIT 1`}, minConf: 0.9},
+		{schema: "school", q: "which hometown is the least common across teachers", want: []string{`GROUP BY "teacher"."hometown" ORDER BY "count" ASC LIMIT 1`}, minConf: 0.9},
+	})
+}
