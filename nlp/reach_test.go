@@ -242,3 +242,11 @@ func TestReachModeAfter(t *testing.T) {
 		{schema: "school", q: "which hometown is the least common across teachers", want: []string{`GROUP BY "teacher"."hometown" ORDER BY "count" ASC LIMIT 1`}, minConf: 0.9},
 	})
 }
+
+// TestReachListed: "listed" is a display verb.
+func TestReachListed(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "how many products are listed", want: []string{`SELECT COUNT("products"."id") AS "products_count" FROM "products"`}, minConf: 0.9},
+		{schema: "school", q: "how many courses are listed", want: []string{`FROM "course"`}, minConf: 0.9},
+	})
+}
