@@ -250,3 +250,18 @@ func TestReachListed(t *testing.T) {
 		{schema: "school", q: "how many courses are listed", want: []string{`FROM "course"`}, minConf: 0.9},
 	})
 }
+
+// TestReachWeakLinkNamed: a word that resembles a table is no doubt when
+// the question also names that table by its own name.
+func TestReachWeakLinkNamed(t *testing.T) {
+	tr := NewDeterministic()
+	for _, c := range []struct {
+		q    string
+		conf float64
+	}{{"in the products table, how many items are there", 1}, {"how many items are there", 0.9}} {
+		res, err := tr.Translate(context.Background(), Request{Question: c.q, Schema: shopSchema(Postgres)})
+		if err != nil || res.Confidence != c.conf || !strings.Contains(res.SQL, `FROM "products"`) {
+			t.Errorf("%q: %v %+v", c.q, err, res)
+		}
+	}
+}
