@@ -265,3 +265,16 @@ func TestReachWeakLinkNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestReachSharedBy: the values of a column that rows of each of two
+// conditions have.
+func TestReachSharedBy(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "school", q: "the hometowns shared by teachers with an age under 30 and over 50", want: []string{
+			`SELECT DISTINCT "teacher"."hometown" FROM "teacher" WHERE ("teacher"."hometown" IN (SELECT "teacher"."hometown" FROM "teacher" WHERE ("teacher"."age" < 30.0))) AND ("teacher"."hometown" IN (SELECT "teacher"."hometown" FROM "teacher" WHERE ("teacher"."age" > 50.0)))`}, minConf: 0.9},
+		{schema: "shop", q: "the countries shared by customers created before 2020 and after 2024", want: []string{
+			`"customers"."country" IN (SELECT "customers"."country" FROM "customers" WHERE ("customers"."created_at" < '2020-01-01'))`, `SELECT DISTINCT "customers"."country"`}, minConf: 0.8},
+		// One condition shares nothing with another.
+		{schema: "school", q: "the hometowns shared by teachers with an age under 30", decline: true},
+	})
+}
