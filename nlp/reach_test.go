@@ -278,3 +278,15 @@ func TestReachSharedBy(t *testing.T) {
 		{schema: "school", q: "the hometowns shared by teachers with an age under 30", decline: true},
 	})
 }
+
+// TestReachHaveRows: "who have <table>" is EXISTS over the rows that refer
+// to each main row; what follows the table is not guessed at.
+func TestReachHaveRows(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "customers who have orders", want: []string{`SELECT "customers".* FROM "customers" WHERE EXISTS (SELECT 1 FROM "orders" WHERE ("orders"."customer_id" = "customers"."id"))`}, minConf: 0.9},
+		{schema: "school", q: "teachers with any courses", want: []string{`WHERE EXISTS (SELECT 1 FROM "course" WHERE ("course"."teacher_id" = "teacher"."teacher_id"))`}, minConf: 0.9},
+		{schema: "school", q: "students that have some enrollment", want: []string{`WHERE EXISTS (SELECT 1 FROM "enrollment" WHERE ("enrollment"."student_id" = "student"."student_id"))`}, minConf: 0.9},
+		// "in 2024" could date the orders or the customers.
+		{schema: "shop", q: "customers who have orders in 2024", decline: true},
+	})
+}

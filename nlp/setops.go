@@ -56,3 +56,67 @@ func (p *parser) sharedBy(f *frame) {
 		return
 	}
 }
+
+// haveRows reads "customers who have orders", "teachers that have some
+// courses", "students with any enrollment" as EXISTS over the rows of the
+// named table that refer to the main row (directly or along a foreign-key
+// path). Only a table nothing else of the query reads, named right after
+// the verb (or an explicit "some"/"any"), is read so: "customers with
+// their orders" and "customers with more than 3 orders" are other
+// constructs.
+func (p *parser) haveRows(f *frame) {
+	if len(f.measures) > 0 || f.groupTable != nil || f.groupCol != nil || f.groupTime != "" {
+		return
+	}
+	for i := 0; i+1 < len(p.toks); i++ {
+		if p.consumed[i] {
+			continue
+		}
+		k := i + 1
+		switch {
+		case p.at(i, "have") || p.at(i, "has") || p.at(i, "had"):
+			if i == 0 || !(p.at(i-1, "who") || p.at(i-1, "that") || p.at(i-1, "which")) {
+				continue
+			}
+			if p.at(k, "some") || p.at(k, "any") || p.at(k, "a") || p.at(k, "an") {
+				k++
+			}
+		case p.at(i, "with") && (p.at(k, "some") || p.at(k, "any")):
+			k++
+		default:
+			continue
+		}
+		m := p.tableAt(k)
+		if m == nil || m.used {
+			continue
+		}
+		t := p.bestTable(m)
+		if t == f.main || p.noFanOut(t, f.main) {
+			continue // a row each main row has one of is a join, not a condition
+		}
+		// The clause ends with the table: what follows ("orders in 2024")
+		// could qualify those rows or the main ones, which is not read here.
+		if e := m.end; e < len(p.toks) && !p.toks[e].punct && !p.at(e, "and") && !p.at(e, "or") && !p.at(e, "but") {
+			continue
+		}
+		sub, path := p.antiJoin(f.main, t)
+		if sub == nil {
+			continue
+		}
+		// Conditions on the tables between belong inside, as for a negation.
+		kept := f.filters[:0]
+		for _, fl := range f.filters {
+			if path[fl.tbl] {
+				sub.where = append(sub.where, fl.e)
+				continue
+			}
+			kept = append(kept, fl)
+		}
+		f.filters = append(kept, filter{e: existsExpr{q: sub}, desc: "some " + t.Name + " row refers to it", tbl: f.main})
+		m.used = true
+		p.mark(i, m.end-i)
+		p.dropTables(f, path, m)
+		p.understood = append(p.understood, f.main.Name+" with "+t.Name)
+		return
+	}
+}
