@@ -94,7 +94,9 @@ func (p *parser) frame() (*frame, error) {
 			if p.at(i, "order", "of") {
 				k = 1
 			}
-			if m := p.nextMention(i+k+1, 3); m != nil && (m.kind == mColumn || m.kind == mTable) {
+			if m := p.nextMention(i+k+1, 3); m != nil && p.orderedByRows(i, m) {
+				p.mark(i, k+1) // who ordered: the table's mention must still be used (sales.go)
+			} else if m != nil && (m.kind == mColumn || m.kind == mTable) {
 				p.mark(i, k+1)
 				f.orderBy = p.colOrLabel(m)
 				m.used = true

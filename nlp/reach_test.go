@@ -290,3 +290,15 @@ func TestReachHaveRows(t *testing.T) {
 		{schema: "shop", q: "customers who have orders in 2024", decline: true},
 	})
 }
+
+// TestReachOrderedByRows: "ordered by <table>" with an orders table says
+// who ordered; "ordered by <column>" still sorts.
+func TestReachOrderedByRows(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "products that were ordered by customers from Brazil", want: []string{
+			`SELECT "products".* FROM "products" WHERE EXISTS (SELECT 1 FROM "orders" JOIN "customers"`, `("customers"."country" = 'Brazil')`}, minConf: 0.9},
+		{schema: "shop", q: "products ordered by price", want: []string{`ORDER BY "products"."price"`}, minConf: 0.9},
+		// No orders table and no sale: the school's "ordered by" sorts.
+		{schema: "school", q: "courses ordered by credits", want: []string{`ORDER BY "course"."credits"`}, minConf: 0.9},
+	})
+}

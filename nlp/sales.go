@@ -207,3 +207,17 @@ func (p *parser) moneyRank(f *frame) bool {
 	}
 	return false
 }
+
+// orderedByRows reports whether "ordered by <m>" at i says who ordered
+// ("products ordered by customers from Brazil") rather than how to sort:
+// the verb names a table of the schema (orders) or a sale, and m names a
+// table, not a column.
+func (p *parser) orderedByRows(i int, m *mention) bool {
+	if !p.at(i, "ordered") || m.kind != mTable {
+		return false
+	}
+	if t, _ := p.negatedTable(i); t != nil {
+		return true
+	}
+	return p.saleWord(i)
+}
