@@ -302,3 +302,12 @@ func TestReachOrderedByRows(t *testing.T) {
 		{schema: "school", q: "courses ordered by credits", want: []string{`ORDER BY "course"."credits"`}, minConf: 0.9},
 	})
 }
+
+// TestReachMostPerValue: the value of a column with the most rows.
+func TestReachMostPerValue(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "which category has the most products", want: []string{`GROUP BY "products"."category" ORDER BY "products_count" DESC LIMIT 1`}, minConf: 0.9},
+		{schema: "shop", q: "the country with the most customers", want: []string{`GROUP BY "customers"."country" ORDER BY "customers_count" DESC LIMIT 1`}, minConf: 0.9},
+		{schema: "school", q: "the subject with the most courses", want: []string{`GROUP BY "course"."subject" ORDER BY "course_count" DESC LIMIT 1`}, minConf: 0.9},
+	})
+}
