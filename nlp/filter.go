@@ -539,11 +539,16 @@ func (p *parser) bothBefore(i int) int {
 func (p *parser) between(f *frame, i int) {
 	col, tb := p.compareColumn(f, i, i+4, "")
 	if col == nil {
-		return // the words stay unaccounted: declined
+		p.betweenYears(f, i) // "orders between 2023 and 2024" (ranges.go)
+		return               // else the words stay unaccounted: declined
 	}
 	lo, hi := p.toks[i+1].num, p.toks[i+3].num
-	f.filters = append(f.filters, filter{e: betweenExpr{colExpr{tb.Name, col.Name}, litExpr{lo}, litExpr{hi}},
-		desc: fmt.Sprintf("%s.%s between %s and %s", tb.Name, col.Name, p.toks[i+1].raw, p.toks[i+3].raw), tbl: tb})
+	var e sqlExpr = betweenExpr{colExpr{tb.Name, col.Name}, litExpr{lo}, litExpr{hi}}
+	desc := fmt.Sprintf("%s.%s between %s and %s", tb.Name, col.Name, p.toks[i+1].raw, p.toks[i+3].raw)
+	if p.notBefore(i) { // "whose price is not between 10 and 20" (ranges.go)
+		e, desc = notExpr{e}, "not "+desc
+	}
+	f.filters = append(f.filters, filter{e: e, desc: desc, tbl: tb})
 	if !containsTable(f.tables, tb) {
 		f.tables = append(f.tables, tb)
 	}

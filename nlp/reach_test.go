@@ -311,3 +311,15 @@ func TestReachMostPerValue(t *testing.T) {
 		{schema: "school", q: "the subject with the most courses", want: []string{`GROUP BY "course"."subject" ORDER BY "course_count" DESC LIMIT 1`}, minConf: 0.9},
 	})
 }
+
+// TestReachRanges: NOT BETWEEN, and BETWEEN two years on a date column.
+func TestReachRanges(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "products whose price is not between 10 and 20", want: []string{`WHERE (NOT ("products"."price" BETWEEN 10.0 AND 20.0))`}, minConf: 0.9},
+		{schema: "school", q: "courses whose credits are not between 2 and 4", want: []string{`WHERE (NOT ("course"."credits" BETWEEN 2.0 AND 4.0))`}, minConf: 0.9},
+		{schema: "shop", q: "orders between 2023 and 2024", want: []string{`WHERE (("orders"."ordered_at" >= '2023-01-01') AND ("orders"."ordered_at" < '2025-01-01'))`}, minConf: 0.9},
+		{schema: "school", q: "students enrolled between 2020 and 2022", want: []string{`(("student"."enrolled_on" >= '2020-01-01') AND ("student"."enrolled_on" < '2023-01-01'))`}, minConf: 0.8},
+		// Two numbers that are no years compare with no date.
+		{schema: "shop", q: "orders between 5 and 9000", decline: true},
+	})
+}
