@@ -67,7 +67,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 	ok := make([]bool, len(p.toks))
 	copy(ok, p.consumed)
 	for _, m := range p.ms {
-		if p.realised(m, sql, uses) {
+		if p.realised(m, sql, uses) || p.valuesColumn(m, sql, uses) {
 			for k := m.start; k < m.end; k++ {
 				ok[k] = true
 			}
@@ -101,7 +101,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		}
 		// "the quantity ordered", "pets owned": a verb whose stem names a
 		// table the query reads.
-		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(uses, p.r.q(t.Name)+".") {
+		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(sql, p.r.q(t.Name)+".") {
 			continue
 		}
 		// "the name of each battle": in a listing, each row is each one.

@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // Listings per row: "the purchased track name and artist name with each
 // invoice line item" lists the rows of the table after "with each" (or
 // "for each", "of each"), with the columns named before it taken from the
@@ -161,4 +163,31 @@ func (p *parser) modeColumnBefore(i int) *mention {
 		return m
 	}
 	return nil
+}
+
+// valuesColumn reports whether column mention m names the column of the
+// value mention right before or after it, and the query uses that value
+// ("customers who ordered products in the books category": the category
+// is compared inside the EXISTS).
+func (p *parser) valuesColumn(m *mention, sql, uses string) bool {
+	if m.kind != mColumn {
+		return false
+	}
+	for _, k := range []int{m.start - 1, m.end} {
+		if k < 0 || k >= len(p.toks) {
+			continue
+		}
+		v := p.byTok[k]
+		if v == nil || v.kind != mValue || !p.realised(v, sql, uses) {
+			continue
+		}
+		for _, x := range v.vals {
+			for _, l := range m.links {
+				if l.col != nil && l.col == x.col && strings.Contains(sql, p.r.q(x.table.Name)+"."+p.r.q(x.col.Name)+" = "+p.r.str(x.value)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

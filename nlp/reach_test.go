@@ -323,3 +323,15 @@ func TestReachRanges(t *testing.T) {
 		{schema: "shop", q: "orders between 5 and 9000", decline: true},
 	})
 }
+
+// TestReachValueInside: a value's column named beside it is accounted for
+// when the value is compared inside a subquery, and so is a verb whose
+// stem names a table only the subquery reads.
+func TestReachValueInside(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "customers who ordered products in the books category", want: []string{
+			`WHERE EXISTS (SELECT 1 FROM "orders" JOIN "products" ON ("orders"."product_id" = "products"."id") WHERE ("orders"."customer_id" = "customers"."id") AND ("products"."category" = 'books'))`}, minConf: 0.9},
+		{schema: "school", q: "students who take courses in the Math subject", want: []string{
+			`WHERE EXISTS (SELECT 1 FROM "enrollment" JOIN "course"`, `("course"."subject" = 'Math')`}, minConf: 0.8},
+	})
+}
