@@ -286,6 +286,9 @@ func TestReachHaveRows(t *testing.T) {
 		{schema: "shop", q: "customers who have orders", want: []string{`SELECT "customers".* FROM "customers" WHERE EXISTS (SELECT 1 FROM "orders" WHERE ("orders"."customer_id" = "customers"."id"))`}, minConf: 0.9},
 		{schema: "school", q: "teachers with any courses", want: []string{`WHERE EXISTS (SELECT 1 FROM "course" WHERE ("course"."teacher_id" = "teacher"."teacher_id"))`}, minConf: 0.9},
 		{schema: "school", q: "students that have some enrollment", want: []string{`WHERE EXISTS (SELECT 1 FROM "enrollment" WHERE ("enrollment"."student_id" = "student"."student_id"))`}, minConf: 0.9},
+		{schema: "shop", q: "customers who placed orders", want: []string{`WHERE EXISTS (SELECT 1 FROM "orders" WHERE ("orders"."customer_id" = "customers"."id"))`}, minConf: 0.9},
+		{schema: "school", q: "teachers who teach courses", want: []string{`WHERE EXISTS (SELECT 1 FROM "course" WHERE ("course"."teacher_id" = "teacher"."teacher_id"))`}, minConf: 0.9},
+		{schema: "shop", q: "orders placed by customers from Brazil", want: []string{`("customers"."country" = 'Brazil')`}, minConf: 0.9},
 		// "in 2024" could date the orders or the customers.
 		{schema: "shop", q: "customers who have orders in 2024", decline: true},
 	})
