@@ -54,7 +54,7 @@ func (p *parser) aggregates(f *frame) error {
 	}
 	for i := 0; i < n; i++ {
 		switch {
-		case p.at(i, "average", "number", "of") || p.at(i, "avg", "number", "of") || p.at(i, "mean", "number", "of"):
+		case (p.at(i, "average", "number", "of") || p.at(i, "avg", "number", "of") || p.at(i, "mean", "number", "of")) && !p.comparedWith(i):
 			// "average number of tracks per album": AVG over per-group counts.
 			if m := p.nextMention(i+3, 2); m != nil && m.kind == mTable && f.groupTable != nil {
 				f.main = p.bestTable(m)
@@ -140,7 +140,11 @@ func (p *parser) aggregates(f *frame) error {
 		case (p.at(i, "most", "common") || p.at(i, "least", "common")) && f.groupCol == nil && f.groupTable == nil:
 			// "the most common citizenship of singers": the value with the
 			// most rows.
-			if cm := p.nextMention(i+2, 2); cm != nil && cm.kind == mColumn && !cm.used {
+			cm := p.nextMention(i+2, 2)
+			if cm == nil || cm.kind != mColumn {
+				cm = p.modeColumnBefore(i) // "the nationality that is most common" (listing.go)
+			}
+			if cm != nil && cm.kind == mColumn && !cm.used {
 				p.resolveCol(cm, f.tables)
 				if cm.col != nil && cm.col.Kind == KindText {
 					cm.used = true
@@ -235,6 +239,9 @@ func (p *parser) aggregates(f *frame) error {
 		if f.measures[k].fn != aggCount && f.measures[k].col == nil && f.measures[k].expr == nil {
 			return &Unanswerable{Reason: "an aggregate names no numeric column", Unmapped: p.contentWords(), Tables: tableNames(p.s)}
 		}
+	}
+	if p.salesRank(f) || p.moneyRank(f) { // "the best selling album", "the most in sales" (sales.go)
+		rankMode = true
 	}
 	if rankMode {
 		p.ranking(f)

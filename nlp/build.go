@@ -193,19 +193,22 @@ func (p *parser) build(f *frame) (string, string, error) {
 			expl = append([]string{describe(m)}, expl...)
 		}
 	default:
-		q.items = append(q.items, selItem{e: starExpr{f.main.Name}})
+		q.items = append(q.items, listedColumns(f, f.main)...)
 		p.aliasColumns(q, f.main)
 		if isPerson(f.main) {
 			l := labelCols(f.main)
 			q.items = append(q.items, selItem{e: concatExpr{[]sqlExpr{colExpr{f.main.Name, l[0].Name}, colExpr{f.main.Name, l[1].Name}}}, alias: q.alias(snake(f.main.Name) + "_full_name")})
 		}
+		p.showParent(q, f) // "each employee with their manager" (hierarchy.go)
 		shown := map[*Column]bool{}
+		fullShown := map[*Table]bool{} // person tables whose full name is shown
 		for _, t := range need {
 			if t == f.main || !p.named(f, t) || !p.noFanOut(t, f.main) {
 				continue
 			}
 			ls := labelCols(t)
 			if len(ls) == 2 {
+				fullShown[t] = true
 				q.items = append(q.items, selItem{e: concatExpr{[]sqlExpr{colExpr{t.Name, ls[0].Name}, colExpr{t.Name, ls[1].Name}}}, alias: q.alias(snake(t.Name) + "_name")})
 			} else {
 				for _, c := range ls {
@@ -226,6 +229,13 @@ func (p *parser) build(f *frame) (string, string, error) {
 				continue
 			}
 			shown[m.col] = true
+			if e, ok := personName(m); ok { // "Customer name": first and last (listing.go)
+				if !fullShown[m.table] {
+					fullShown[m.table] = true
+					q.items = append(q.items, selItem{e: e, alias: q.alias(snake(m.table.Name) + "_name")})
+				}
+				continue
+			}
 			q.items = append(q.items, selItem{e: colExpr{m.table.Name, m.col.Name}, alias: q.alias(snake(m.table.Name) + "_" + snake(m.col.Name))})
 		}
 		expl = append([]string{"Listed rows of " + f.main.Name}, expl...)
@@ -244,6 +254,10 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if len(q.joins) > 0 {
 		var js []string
 		for _, j := range q.joins {
+			if j.as != "" {
+				js = append(js, j.rel+" as "+j.as)
+				continue
+			}
 			js = append(js, j.rel)
 		}
 		expl = append(expl, "joined with "+strings.Join(js, ", ")+" along foreign keys")

@@ -110,6 +110,9 @@ func TestNLEvalDirect(t *testing.T) {
 				got, qerr := collect(ctx, d.runner, res.SQL)
 				ok := qerr == nil && evalset.Match(gold, got, evalset.AsksOrder(it.Question, gsql))
 				st.Add(it, true, ok, res.Confidence)
+				if ok && verbose && res.Confidence < AnswerThreshold {
+					t.Logf("%s %s LOW (%.2f) right under the threshold %q\n   sql:  %s\n   why: %v", dialect, it.ID, res.Confidence, it.Question, res.SQL, res.Explanation)
+				}
 				if !ok && verbose {
 					t.Logf("%s %s WRONG (%.2f) %q\n   sql:  %s\n   gold: %s\n   err: %v rows %d vs gold %d", dialect, it.ID, res.Confidence, it.Question, res.SQL, gsql, qerr, len(got), len(gold))
 				}

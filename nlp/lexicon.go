@@ -105,6 +105,10 @@ func tokenize(q string) []token {
 		if w == "" {
 			continue
 		}
+		if strings.Trim(w, "-–—") == "" { // a dash between two phrases
+			out = append(out, token{raw: w, low: w, lem: w, punct: true})
+			continue
+		}
 		t := token{raw: w}
 		if strings.HasPrefix(w, "$") || strings.HasPrefix(w, "€") || strings.HasPrefix(w, "£") {
 			t.money = true
@@ -258,6 +262,7 @@ var synonyms = map[string][]string{
 	"cost": {"price"}, "priced": {"price"}, "expensive": {"price"}, "cheap": {"price"}, "cheaper": {"price"},
 	"costly": {"price"}, "pricey": {"price"},
 	"manager": {"report", "manager"}, "boss": {"report", "manager"}, "supervisor": {"report", "manager"},
+	"report": {"manager", "supervisor"}, "manage": {"manager"}, "managed": {"manager"},
 	"kind": {"type"}, "format": {"type"},
 	"phone": {"phone"}, "mail": {"email"}, "zip": {"postal"}, "postcode": {"postal"},
 	"nation": {"country"}, "town": {"city"},

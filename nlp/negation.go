@@ -45,6 +45,9 @@ func (p *parser) negations(f *frame) {
 			continue
 		}
 		target, m := p.negatedTable(j)
+		if target == nil {
+			target = p.soldTarget(j, f.main) // "never been purchased" (sales.go)
+		}
 		if target == nil || target == f.main || p.noFanOut(target, f.main) {
 			continue // not rows that refer to the main table
 		}
