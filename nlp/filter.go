@@ -49,6 +49,9 @@ func (p *parser) filters(f *frame) error {
 					continue
 				}
 			}
+			if p.substring(f, m) {
+				continue
+			}
 			return &Unanswerable{Reason: fmt.Sprintf("the value %q was found in no column", p.toks[m.start].raw), Tables: tableNames(p.s)}
 		}
 		ref := p.pickValue(m, f)
