@@ -114,6 +114,13 @@ func (p *parser) aggregates(f *frame) error {
 			if m != nil && m.kind == mTable && !m.used {
 				ms.counts = p.bestTable(m)
 				m.used = true
+			} else if dm := p.countedValues(i, k, m, f); dm != nil {
+				// "how many languages are spoken in Aruba": the different
+				// values of a text column.
+				f.measures = append(f.measures, *dm)
+				p.understood = append(p.understood, "count of distinct "+dm.table.Name+"."+dm.col.Name)
+				i += k - 1
+				continue
 			} else if m != nil && m.kind == mColumn && !m.used && p.at(i, "count") {
 				p.resolveCol(m, nil)
 				ms.counts = m.table

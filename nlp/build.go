@@ -128,6 +128,13 @@ func (p *parser) build(f *frame) (string, string, error) {
 			ce := colExpr{f.groupCol.table.Name, f.groupCol.col.Name}
 			q.items = append(q.items, selItem{e: ce})
 			q.group = append(q.group, ce)
+			if k := labelKey(f.groupCol.table, f.groupCol.col); k != nil {
+				// Per name is per row named: two documents of one name
+				// stay two groups.
+				kc := colExpr{f.groupCol.table.Name, k.Name}
+				q.items = append(q.items, selItem{e: kc})
+				q.group = append(q.group, kc)
+			}
 			groupDesc = "grouped by " + f.groupCol.table.Name + "." + f.groupCol.col.Name
 		default:
 			dc, dt := dateColumn(root)

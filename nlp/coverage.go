@@ -104,8 +104,11 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(sql, p.r.q(t.Name)+".") {
 			continue
 		}
+		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) {
+			continue
+		}
 		// "the name of each battle": in a listing, each row is each one.
-		if (t.low == "each" || t.low == "every") && !strings.Contains(sql, "GROUP BY") && !aggregates(uses) {
+		if (t.low == "each" || t.low == "every") && (!strings.Contains(sql, "GROUP BY") && !hasAggregate(uses) || p.starGroupedWhole(sql, uses)) {
 			k := i + 1
 			if k < len(p.toks) && measureWords[p.toks[k].lem] {
 				k++ // "each sales agent"
@@ -161,7 +164,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 		return false
 	}
 	if m.col != nil {
-		if hasCol(m.table, m.col) || p.starShows(m, sql, uses) {
+		if hasCol(m.table, m.col) || p.starShows(m, sql, uses) || m.used && p.colCompared(sql, m.table, m.col) {
 			return true
 		}
 		if ref := p.fkTarget(m.table, m.col); ref != nil && m.used && strings.Contains(uses, q(ref.Name)+".") {
@@ -172,6 +175,13 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 	for _, l := range m.links {
 		if hasCol(l.table, l.col) {
 			return m.used || p.unique(m)
+		}
+	}
+	if m.used {
+		for _, l := range m.links {
+			if p.colCompared(sql, l.table, l.col) {
+				return true
+			}
 		}
 	}
 	return p.starShows(m, sql, uses)
@@ -187,17 +197,6 @@ func (p *parser) starShows(m *mention, sql, uses string) bool {
 	}
 	for _, l := range m.links {
 		if l.col != nil && (m.col == nil || l.col == m.col) && strings.Contains(uses, p.r.q(l.table.Name)+".*") {
-			return true
-		}
-	}
-	return false
-}
-
-// aggregates reports whether the query's items, conditions or ordering
-// hold an aggregate or a subquery (a full name's concatenation is neither).
-func aggregates(uses string) bool {
-	for _, w := range []string{"COUNT(", "SUM(", "AVG(", "MIN(", "MAX(", "SELECT "} {
-		if strings.Contains(uses, w) {
 			return true
 		}
 	}

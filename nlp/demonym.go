@@ -45,3 +45,31 @@ func (p *parser) matchDemonym(i int) (int, []valueRef) {
 	}
 	return 0, nil
 }
+
+// pluralValue links a capitalised or table-adjacent plural to the stored
+// value of its singular ("countries that are Republics", "cats and dogs"
+// where pet types are cat and dog), with the same care as a value word.
+func (p *parser) pluralValue(i int) []valueRef {
+	t := p.toks[i]
+	if t.quoted || t.isNum || t.lem == t.low || len(t.lem) < 3 || stopWords[t.low] || cueWords[t.lem] {
+		return nil
+	}
+	refs := p.lx.values[normValue(t.lem)]
+	if len(refs) == 0 {
+		return nil
+	}
+	if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterCopula(i) {
+		return nil
+	}
+	return refs
+}
+
+// afterCopula reports whether token i follows "are"/"is" (or "are not"):
+// "countries which are republics".
+func (p *parser) afterCopula(i int) bool {
+	k := i - 1
+	if p.at(k, "not") {
+		k--
+	}
+	return p.at(k, "are") || p.at(k, "is")
+}

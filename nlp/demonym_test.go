@@ -38,3 +38,30 @@ func TestDemonymValue(t *testing.T) {
 		t.Errorf("Swedish answered without Sweden stored")
 	}
 }
+
+// A plural links to the stored value of its singular after a copula or
+// beside a table: on a country table and a kennel.
+func TestPluralValue(t *testing.T) {
+	world := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "country", PrimaryKey: []string{"code"}, Columns: []*Column{
+		{Name: "code", Type: "text", Kind: KindText}, {Name: "name", Type: "text", Kind: KindText},
+		{Name: "governmentform", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Republic", "Monarchy"}}}}}}
+	world.index()
+	cases := []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{world, "How many countries are Republics?", `'Republic'`},
+		{kennelSchema(Postgres), "How many pets are Dogs?", `'Dog'`},
+	}
+	for _, c := range cases {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}

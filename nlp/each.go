@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // Counts per entity named in a listing.
 
 // anaphoricEach reads a trailing "each" that points back at what the
@@ -48,13 +50,6 @@ func (p *parser) anaphoricEach(f *frame) {
 				}
 				f.groupTable = t
 			} else {
-				if nm := p.nextMention(g.end, 2); nm != nil && nm.kind == mTable && p.at(g.end, "of") {
-					// "the names of the high schoolers and how many friends
-					// does each have": each high schooler, whose names may
-					// repeat; a group by the name would merge them.
-					g.used = false
-					continue
-				}
 				p.resolveCol(g, f.tables)
 				if g.col == nil {
 					g.used = false
@@ -146,4 +141,66 @@ func (p *parser) markShared(m *mention) {
 			return
 		}
 	}
+}
+
+// hasAggregate reports whether what a query shows holds an aggregate.
+func hasAggregate(uses string) bool {
+	for _, fn := range []string{"COUNT(", "SUM(", "AVG(", "MIN(", "MAX("} {
+		if strings.Contains(uses, fn) {
+			return true
+		}
+	}
+	return false
+}
+
+// countedValues reads "how many <text column>" right after the cue ("how
+// many languages", "how many cities") as the number of different values of
+// that column, when the word names no table and the column is plural in
+// the question.
+func (p *parser) countedValues(i, k int, m *mention, f *frame) *measure {
+	if m == nil || m.kind != mColumn || m.used || !p.at(i, "how", "many") || m.start != i+k {
+		return nil
+	}
+	last := p.toks[m.end-1]
+	if last.lem == last.low { // not a plural
+		return nil
+	}
+	p.resolveCol(m, f.tables)
+	if m.col == nil || m.col.Kind != KindText || isIDName(m.col.Name) || namesTable(m.table, m.col) {
+		m.col, m.table = nil, nil
+		return nil
+	}
+	m.used = true
+	return &measure{fn: aggCount, pos: i, table: m.table, col: m.col, distinct: true}
+}
+
+// namesTable reports whether column c's words are words of its table's name
+// (state of area_code_state): its rows are the things the column names, so
+// counting them is counting rows, which the question does not decide.
+func namesTable(t *Table, c *Column) bool {
+	tw := map[string]bool{}
+	for _, w := range lemmas(splitName(t.Name)) {
+		tw[w] = true
+	}
+	for _, w := range lemmas(splitName(c.Name)) {
+		if !tw[w] {
+			return false
+		}
+	}
+	return true
+}
+
+// labelKey is the primary key of t when c is the label that names t's rows
+// (a name or title, not the key itself): grouping by the label is grouping
+// by the rows it names.
+func labelKey(t *Table, c *Column) *Column {
+	if len(t.PrimaryKey) != 1 || strings.EqualFold(t.PrimaryKey[0], c.Name) {
+		return nil
+	}
+	for _, l := range labelCols(t) {
+		if l == c {
+			return t.Column(t.PrimaryKey[0])
+		}
+	}
+	return nil
 }

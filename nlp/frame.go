@@ -346,6 +346,7 @@ func (p *parser) frame() (*frame, error) {
 		}
 		_ = t
 	}
+	p.orderByListed(f)
 	return f, nil
 }
 

@@ -47,6 +47,11 @@ func (p *parser) link() {
 			p.add(m)
 			i += sn
 		default:
+			if pv := p.pluralValue(i); len(pv) > 0 {
+				p.add(&mention{kind: mValue, start: i, end: i + 1, vals: pv})
+				i++
+				continue
+			}
 			if dn, dvals := p.matchDemonym(i); dn > 0 {
 				p.add(&mention{kind: mValue, start: i, end: i + dn, vals: dvals})
 				i += dn
@@ -167,6 +172,9 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 					ls = append(ls, l)
 				}
 			}
+		}
+		if len(ls) == 0 && n >= 2 {
+			ls = p.nameTail(words)
 		}
 		if len(ls) > 0 {
 			if n == 1 && cueWords[words[0]] {

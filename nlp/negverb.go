@@ -1,6 +1,9 @@
 package nlp
 
-import "unicode"
+import (
+	"strings"
+	"unicode"
+)
 
 // negatedVerb reports whether token j is the one verb a negation may pass
 // over on its way to what it negates ("do not speak English", "did not
@@ -30,4 +33,52 @@ func isWord(w string) bool {
 		}
 	}
 	return w != ""
+}
+
+// verbOfReadTable reports whether token i is a verb whose stem begins the
+// name of a table the query reads and that the query relates to another
+// ("conductors that have conducted more than one orchestra" reads
+// conductor, "performed in" reads performance): the verb says the rows
+// are related, which the join says.
+func (p *parser) verbOfReadTable(i int, uses string) bool {
+	t := p.toks[i]
+	if p.byTok[i] != nil || t.quoted || t.isNum || !isWord(t.low) {
+		return false
+	}
+	stem := ""
+	for _, suf := range []string{"ed", "d", "ing", "s"} {
+		if s := strings.TrimSuffix(t.low, suf); s != t.low && len(s) >= 5 {
+			stem = s
+			break
+		}
+	}
+	if stem == "" {
+		return false
+	}
+	read := 0
+	named := false
+	for _, tb := range p.s.Tables {
+		if !strings.Contains(uses, p.r.q(tb.Name)+".") {
+			continue
+		}
+		read++
+		for _, w := range splitName(tb.Name) {
+			if strings.HasPrefix(w, stem) {
+				named = true
+			}
+		}
+	}
+	return named && read >= 2
+}
+
+// doVerbs say only that rows of two tables are related ("professionals who
+// have done two treatments", "the shop hiring the most employees"): where
+// the query joins or correlates tables, the join says it.
+var doVerbs = toSet(`do does did done doing perform performs performed performing operate operates operated operating
+give gives gave given giving have has had having hold holds held hire hires hired hiring host hosts hosted
+manage manages managed managing offer offers offered offering receive receives received get gets got`)
+
+func (p *parser) genericRelation(i int, sql string) bool {
+	t := p.toks[i]
+	return doVerbs[t.low] && p.byTok[i] == nil && (strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS ("))
 }

@@ -49,3 +49,62 @@ func TestTypesetQuotation(t *testing.T) {
 		t.Errorf("no quoted token in %+v", toks)
 	}
 }
+
+// A verb whose stem begins the name of a table the query joins is
+// accounted for: on an orchestra and a theatre schema.
+func TestVerbOfReadTable(t *testing.T) {
+	orch := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "conductor", PrimaryKey: []string{"conductor_id"}, Columns: []*Column{
+			{Name: "conductor_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText}}},
+		{Name: "orchestra", PrimaryKey: []string{"orchestra_id"}, Columns: []*Column{
+			{Name: "orchestra_id", Type: "integer", Kind: KindInt}, {Name: "orchestra", Type: "text", Kind: KindText},
+			{Name: "conductor_id", Type: "integer", Kind: KindInt}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"conductor_id"}, RefTable: "conductor", RefColumns: []string{"conductor_id"}}}},
+	}}
+	orch.index()
+	theatre := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "actor", PrimaryKey: []string{"actor_id"}, Columns: []*Column{
+			{Name: "actor_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText}}},
+		{Name: "performance", PrimaryKey: []string{"performance_id"}, Columns: []*Column{
+			{Name: "performance_id", Type: "integer", Kind: KindInt}, {Name: "actor_id", Type: "integer", Kind: KindInt}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"actor_id"}, RefTable: "actor", RefColumns: []string{"actor_id"}}}},
+	}}
+	theatre.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{orch, "Show the names of conductors that have conducted more than one orchestra."},
+		{theatre, "Which actors have performed at least 2 performances?"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, "JOIN") || !strings.Contains(res.SQL, "HAVING") {
+			t.Errorf("%q: SQL %s", c.question, res.SQL)
+		}
+	}
+}
+
+// A verb that only relates rows is accounted for by the join: on a shop
+// and a school.
+func TestGenericRelationVerb(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{shopSchema(Postgres), "Which customers have received more than 2 orders?"},
+		{schoolSchema(Postgres), "Which teachers have given more than 1 course?"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, "JOIN") {
+			t.Errorf("%q: SQL %s", c.question, res.SQL)
+		}
+	}
+}

@@ -30,3 +30,32 @@ func (p *parser) compoundPart(w string) []link {
 	}
 	return out
 }
+
+// nameTail links two or more words to the columns whose name ends with
+// them ("record format" is major_record_format, "air date"
+// original_air_date): the head of a longer name, as strong as a column
+// named after its table answers to the rest of its name.
+func (p *parser) nameTail(words []string) []link {
+	for _, w := range words {
+		if stopWords[w] && !(nounStops[w] && p.lx.words[w]) {
+			return nil
+		}
+	}
+	if words[len(words)-1] == "id" {
+		return nil // "program id": a key is named by its table
+	}
+	var out []link
+	for _, t := range p.s.Tables {
+		for _, c := range t.Columns {
+			cw := lemmas(splitName(c.Name))
+			if len(cw) <= len(words) {
+				continue
+			}
+			tail := cw[len(cw)-len(words):]
+			if equalWords(tail, words) {
+				out = append(out, link{kind: linkColumn, table: t, col: c, score: 0.9})
+			}
+		}
+	}
+	return out
+}

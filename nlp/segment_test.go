@@ -44,3 +44,37 @@ func TestCompoundPart(t *testing.T) {
 		t.Errorf("weight is no part of a name of cars, yet the question was answered")
 	}
 }
+
+// The last words of a longer column name link to it: on an orchestra and
+// a song table.
+func TestNameTail(t *testing.T) {
+	mk := func(tb *Table) *Schema {
+		s := &Schema{Dialect: Postgres, Tables: []*Table{tb}}
+		s.index()
+		return s
+	}
+	orch := mk(&Table{Name: "orchestra", PrimaryKey: []string{"orchestra_id"}, Columns: []*Column{
+		{Name: "orchestra_id", Type: "integer", Kind: KindInt}, {Name: "record_company", Type: "text", Kind: KindText},
+		{Name: "major_record_format", Type: "text", Kind: KindText, Indexed: true, Values: []string{"CD", "DVD"}}}})
+	songs := mk(&Table{Name: "song", PrimaryKey: []string{"song_id"}, Columns: []*Column{
+		{Name: "song_id", Type: "integer", Kind: KindInt}, {Name: "title", Type: "text", Kind: KindText},
+		{Name: "song_release_year", Type: "integer", Kind: KindInt}}})
+	cases := []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{orch, `Find the number of orchestras whose record format is "CD" or "DVD".`, `"orchestra"."major_record_format" IN ('CD', 'DVD')`},
+		{songs, "What are the titles and release years of all songs?", `"song".*`},
+	}
+	for _, c := range cases {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}

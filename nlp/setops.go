@@ -57,9 +57,9 @@ func (p *parser) sharedBy(f *frame) {
 	}
 }
 
-// haveRows reads "customers who have orders", "teachers that have some
-// courses", "students with any enrollment", "customers who placed orders"
-// (a verb that relates rows) as EXISTS over the rows of the
+// haveRows reads what existence (exists.go) leaves: "customers who placed
+// orders", "teachers who teach courses" (a verb that relates rows), "who
+// had orders", "students with any enrollment", as EXISTS over the rows of the
 // named table that refer to the main row (directly or along a foreign-key
 // path). Only a table nothing else of the query reads, named right after
 // the verb (or an explicit "some"/"any"), is read so: "customers with
@@ -75,7 +75,7 @@ func (p *parser) haveRows(f *frame) {
 		}
 		k := i + 1
 		switch {
-		case p.at(i, "have") || p.at(i, "has") || p.at(i, "had") || relationVerbs[p.toks[i].low] || p.at(i, "made"):
+		case p.at(i, "had") || relationVerbs[p.toks[i].low] || p.at(i, "made"):
 			if i == 0 || !(p.at(i-1, "who") || p.at(i-1, "that") || p.at(i-1, "which")) {
 				continue
 			}

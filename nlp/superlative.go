@@ -134,3 +134,55 @@ func (p *parser) tokLow(i int) string {
 	}
 	return p.toks[i].low
 }
+
+// orderByListed completes an order the question gives without its column:
+// "the earnings of poker players in descending order" orders by the one
+// column listed; "from the oldest to the youngest" orders by the column the
+// first adjective implies, that one first.
+func (p *parser) orderByListed(f *frame) {
+	for i := range p.toks {
+		if !p.at(i, "from", "the") || !p.at(i+3, "to", "the") || i+5 >= len(p.toks) {
+			continue
+		}
+		a, b := p.toks[i+2].lem, p.toks[i+5].lem
+		if !(superMax[a] && superMin[b] || superMin[a] && superMax[b]) {
+			continue
+		}
+		col, tb := p.impliedColumn(a, i+6)
+		if col == nil {
+			if oc, ok := f.orderBy.(colExpr); ok {
+				tb, col = p.s.Table(oc.rel), p.s.Table(oc.rel).Column(oc.col)
+			}
+		}
+		if col == nil {
+			continue
+		}
+		if f.orderBy == nil {
+			f.orderBy = colExpr{tb.Name, col.Name}
+		} else if oc, ok := f.orderBy.(colExpr); !ok || oc.rel != tb.Name || oc.col != col.Name {
+			continue // ordered by another column: the adjectives do not fit it
+		}
+		f.orderDesc = superMax[a] != agesReverse(a, col)
+		p.mark(i, 6)
+	}
+	defer func() {
+		// "sorted alphabetically": the order word before the word that
+		// set the order.
+		for i := range p.toks {
+			if (p.at(i, "sorted") || p.at(i, "ordered") || p.at(i, "order") || p.at(i, "sort")) && !p.consumed[i] && (f.orderBy != nil || f.rankAgg) {
+				p.mark(i, 1)
+			}
+		}
+	}()
+	if f.orderBy != nil || f.rankAgg || len(f.extra) != 1 || f.extra[0].col == nil {
+		return
+	}
+	for i := range p.toks {
+		if (p.at(i, "order") || p.at(i, "sorted") || p.at(i, "ordered")) && !p.consumed[i] &&
+			(p.at(i-1, "descending") || p.at(i-1, "ascending") || p.at(i+1, "descending") || p.at(i+1, "ascending")) {
+			m := f.extra[0]
+			f.orderBy = colExpr{m.table.Name, m.col.Name}
+			p.mark(i, 1)
+		}
+	}
+}

@@ -168,3 +168,29 @@ func TestNumberOfColumnAndGroupedIDs(t *testing.T) {
 		}
 	}
 }
+
+// "in descending order" without a column orders by the one column listed:
+// on a poker table and a school.
+func TestOrderByListed(t *testing.T) {
+	poker := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "poker_player", PrimaryKey: []string{"poker_player_id"}, Columns: []*Column{
+		{Name: "poker_player_id", Type: "integer", Kind: KindInt}, {Name: "earnings", Type: "real", Kind: KindNumber}}}}}
+	poker.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{poker, "List the earnings of poker players in descending order.", `ORDER BY "poker_player"."earnings" DESC`},
+		{schoolSchema(Postgres), "List the ages of all teachers in ascending order.", `ORDER BY "teacher"."age" ASC`},
+		{schoolSchema(Postgres), "What are the titles of the courses sorted alphabetically?", `ORDER BY "course"."title"`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
