@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // Values shared by two sets of rows: "the citizenships shared by singers
 // with a birth year before 1945 and after 1955" are the values of the
 // column that rows of each condition have — an INTERSECT, written as two
@@ -26,6 +28,15 @@ func (p *parser) sharedBy(f *frame) {
 					cm = m
 				}
 				break
+			}
+		}
+		// Two conditions, or one that is two bounds of a year column
+		// ("before 1945 and after 1955": years.go joins them with AND).
+		if len(f.filters) == 1 {
+			if b, ok := f.filters[0].e.(binExpr); ok && b.op == "AND" {
+				fl := f.filters[0]
+				plain := func(e sqlExpr) string { return strings.ReplaceAll(e.render(p.r), p.r.q(""), "") }
+				f.filters = []filter{{e: b.l, desc: plain(b.l), tbl: fl.tbl}, {e: b.r, desc: plain(b.r), tbl: fl.tbl}}
 			}
 		}
 		if cm == nil || len(f.filters) != 2 || len(f.measures) > 0 || f.groupCol != nil || f.groupTable != nil {
