@@ -275,6 +275,10 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 		}
 		return nil
 	}
+	// "products ordered more than 10 times": a count of the rows the verb names (sales.go).
+	if p.timesCount(f, i, j, op, num) {
+		return nil
+	}
 	// "who made at least one purchase": a count of the sales rows (sales.go).
 	if t := p.soldTarget(j+1, f.main); t != nil && !p.toks[j].money {
 		p.mark(j+1, 1)

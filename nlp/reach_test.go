@@ -352,3 +352,13 @@ func TestReachSharedByYears(t *testing.T) {
 		t.Fatalf("%v %+v", err, res)
 	}
 }
+
+// TestReachTimes: "<verb> more than N times" counts the rows the verb names.
+func TestReachTimes(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "products ordered more than 10 times", want: []string{`HAVING (COUNT("orders"."id") > 10.0)`, `GROUP BY "products"."id"`}, minConf: 0.8},
+		{schema: "shop", q: "products purchased at least 2 times", want: []string{`HAVING (COUNT("orders"."id") >= 2.0)`}, minConf: 0.8},
+		// The school has no table a verb "enrolled" names, and no sales.
+		{schema: "school", q: "courses bought more than 3 times", decline: true},
+	})
+}
