@@ -108,7 +108,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			continue
 		}
 		// "the name of each battle": in a listing, each row is each one.
-		if (t.low == "each" || t.low == "every") && (!strings.Contains(sql, "GROUP BY") && !aggregates(uses) || p.starGroupedWhole(sql, uses)) {
+		if (t.low == "each" || t.low == "every") && (!strings.Contains(sql, "GROUP BY") && !hasAggregate(uses) || p.starGroupedWhole(sql, uses)) {
 			k := i + 1
 			if k < len(p.toks) && measureWords[p.toks[k].lem] {
 				k++ // "each sales agent"
@@ -197,17 +197,6 @@ func (p *parser) starShows(m *mention, sql, uses string) bool {
 	}
 	for _, l := range m.links {
 		if l.col != nil && (m.col == nil || l.col == m.col) && strings.Contains(uses, p.r.q(l.table.Name)+".*") {
-			return true
-		}
-	}
-	return false
-}
-
-// aggregates reports whether the query's items, conditions or ordering
-// hold an aggregate or a subquery (a full name's concatenation is neither).
-func aggregates(uses string) bool {
-	for _, w := range []string{"COUNT(", "SUM(", "AVG(", "MIN(", "MAX(", "SELECT "} {
-		if strings.Contains(uses, w) {
 			return true
 		}
 	}

@@ -194,3 +194,13 @@ func labelKey(t *Table, c *Column) *Column {
 	}
 	return nil
 }
+
+// hasAggregate reports whether what a query shows holds an aggregate.
+func hasAggregate(uses string) bool {
+	for _, fn := range []string{"COUNT(", "SUM(", "AVG(", "MIN(", "MAX("} {
+		if strings.Contains(uses, fn) {
+			return true
+		}
+	}
+	return false
+}

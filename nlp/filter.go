@@ -164,7 +164,7 @@ func (p *parser) filters(f *frame) error {
 	p.existence(f)
 	p.nulls(f)
 	p.sharedBy(f) // "the citizenships shared by singers born before 1945 and after 1955" (setops.go)
-	p.haveRows(f) // "customers who have orders" (setops.go)
+	p.haveRows(f) // "customers who placed orders" (setops.go)
 	// Column mention directly followed by a number: equality ("invoice id 37").
 	for _, m := range p.ms {
 		if m.kind == mColumn && !m.used && m.end < n && p.toks[m.end].isNum && !p.toks[m.end].hash {
@@ -276,6 +276,10 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 		if !containsTable(f.tables, t) {
 			f.tables = append(f.tables, t)
 		}
+		return nil
+	}
+	// "products ordered more than 10 times": a count of the rows the verb names (sales.go).
+	if p.timesCount(f, i, j, op, num) {
 		return nil
 	}
 	// "who made at least one purchase": a count of the sales rows (sales.go).

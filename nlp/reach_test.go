@@ -338,3 +338,27 @@ func TestReachValueInside(t *testing.T) {
 			`WHERE EXISTS (SELECT 1 FROM "enrollment" JOIN "course"`, `("course"."subject" = 'Math')`}, minConf: 0.8},
 	})
 }
+
+// TestReachSharedByYears: two bounds of a year column, one filter of the
+// year stage, are the two conditions of "shared by".
+func TestReachSharedByYears(t *testing.T) {
+	s := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "painter", PrimaryKey: []string{"painter_id"}, Columns: []*Column{
+		{Name: "painter_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText},
+		{Name: "nationality", Type: "text", Kind: KindText}, {Name: "birth_year", Type: "integer", Kind: KindInt}}}}}
+	s.index()
+	res, err := NewDeterministic().Translate(context.Background(), Request{Question: "the nationalities shared by painters with a birth year before 1900 and after 1950", Schema: s})
+	want := `SELECT DISTINCT "painter"."nationality" FROM "painter" WHERE ("painter"."nationality" IN (SELECT "painter"."nationality" FROM "painter" WHERE ("painter"."birth_year" < 1900))) AND ("painter"."nationality" IN (SELECT "painter"."nationality" FROM "painter" WHERE ("painter"."birth_year" >= 1951)))`
+	if err != nil || res.SQL != want {
+		t.Fatalf("%v %+v", err, res)
+	}
+}
+
+// TestReachTimes: "<verb> more than N times" counts the rows the verb names.
+func TestReachTimes(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "products ordered more than 10 times", want: []string{`HAVING (COUNT("orders"."id") > 10.0)`, `GROUP BY "products"."id"`}, minConf: 0.8},
+		{schema: "shop", q: "products purchased at least 2 times", want: []string{`HAVING (COUNT("orders"."id") >= 2.0)`}, minConf: 0.8},
+		// The school has no table a verb "enrolled" names, and no sales.
+		{schema: "school", q: "courses bought more than 3 times", decline: true},
+	})
+}

@@ -1,6 +1,9 @@
 package nlp
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Sales: the verbs of buying and selling ("tracks never purchased", "the
 // best selling artists", "customers who made at least one purchase") name
@@ -220,4 +223,29 @@ func (p *parser) orderedByRows(i int, m *mention) bool {
 		return true
 	}
 	return p.saleWord(i)
+}
+
+// timesCount reads "<verb> more than N times" ("products ordered more than
+// 10 times", "tracks purchased at least 2 times") as a count of the rows
+// the verb names — a table its stem names, else the sales table below the
+// main one — compared with N.
+func (p *parser) timesCount(f *frame, i, j int, op string, num float64) bool {
+	if !p.at(j+1, "times") || i == 0 || p.byTok[i-1] != nil {
+		return false
+	}
+	t, _ := p.negatedTable(i - 1)
+	if t == nil {
+		t = p.soldTarget(i-1, f.main)
+	}
+	if t == nil || t == f.main || !p.parentOf(f.main, t) {
+		return false
+	}
+	f.having = append(f.having, binExpr{aggExpr{fn: "COUNT", arg: pkExpr(t)}, op, litExpr{num}})
+	f.havDesc = fmt.Sprintf("count of %s %s %s", t.Name, op, p.toks[j].raw)
+	if !containsTable(f.tables, t) {
+		f.tables = append(f.tables, t)
+	}
+	p.mark(i-1, 1)
+	p.mark(j+1, 1)
+	return true
 }

@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // Values shared by two sets of rows: "the citizenships shared by singers
 // with a birth year before 1945 and after 1955" are the values of the
 // column that rows of each condition have — an INTERSECT, written as two
@@ -26,6 +28,15 @@ func (p *parser) sharedBy(f *frame) {
 					cm = m
 				}
 				break
+			}
+		}
+		// Two conditions, or one that is two bounds of a year column
+		// ("before 1945 and after 1955": years.go joins them with AND).
+		if len(f.filters) == 1 {
+			if b, ok := f.filters[0].e.(binExpr); ok && b.op == "AND" {
+				fl := f.filters[0]
+				plain := func(e sqlExpr) string { return strings.ReplaceAll(e.render(p.r), p.r.q(""), "") }
+				f.filters = []filter{{e: b.l, desc: plain(b.l), tbl: fl.tbl}, {e: b.r, desc: plain(b.r), tbl: fl.tbl}}
 			}
 		}
 		if cm == nil || len(f.filters) != 2 || len(f.measures) > 0 || f.groupCol != nil || f.groupTable != nil {
@@ -57,9 +68,9 @@ func (p *parser) sharedBy(f *frame) {
 	}
 }
 
-// haveRows reads "customers who have orders", "teachers that have some
-// courses", "students with any enrollment", "customers who placed orders"
-// (a verb that relates rows) as EXISTS over the rows of the
+// haveRows reads what existence (exists.go) leaves: "customers who placed
+// orders", "teachers who teach courses" (a verb that relates rows), "who
+// had orders", "students with any enrollment", as EXISTS over the rows of the
 // named table that refer to the main row (directly or along a foreign-key
 // path). Only a table nothing else of the query reads, named right after
 // the verb (or an explicit "some"/"any"), is read so: "customers with
@@ -75,7 +86,7 @@ func (p *parser) haveRows(f *frame) {
 		}
 		k := i + 1
 		switch {
-		case p.at(i, "have") || p.at(i, "has") || p.at(i, "had") || relationVerbs[p.toks[i].low] || p.at(i, "made"):
+		case p.at(i, "had") || relationVerbs[p.toks[i].low] || p.at(i, "made"):
 			if i == 0 || !(p.at(i-1, "who") || p.at(i-1, "that") || p.at(i-1, "which")) {
 				continue
 			}
