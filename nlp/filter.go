@@ -158,6 +158,7 @@ func (p *parser) filters(f *frame) error {
 	p.hideIDs(f)        // "but displays no IDs" (listing.go)
 	p.bothColumns()     // "show both the name and the id" (listing.go)
 	p.flags(f)
+	p.negatedFlag(f)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)
