@@ -362,3 +362,19 @@ func TestReachTimes(t *testing.T) {
 		{schema: "school", q: "courses bought more than 3 times", decline: true},
 	})
 }
+
+// TestReachListAndTop: a measure per group, then which group has the most,
+// is every group ranked; one question alone keeps its first row.
+func TestReachListAndTop(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "show the number of customers per country. Which country has the most customers?", want: []string{`GROUP BY "customers"."country"`, `DESC`}, minConf: 0.5},
+		{schema: "school", q: "show the number of teachers per hometown. Which hometown has the most teachers?", want: []string{`GROUP BY "teacher"."hometown"`, `DESC`}, minConf: 0.5},
+		{schema: "school", q: "which hometown has the most teachers", want: []string{`DESC LIMIT 1`}, minConf: 0.9},
+	})
+	for _, q := range []string{"show the number of customers per country. Which country has the most customers?"} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: q, Schema: shopSchema(Postgres)})
+		if err != nil || strings.Contains(res.SQL, "LIMIT") {
+			t.Errorf("%q: %v %+v", q, err, res)
+		}
+	}
+}
