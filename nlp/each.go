@@ -143,16 +143,6 @@ func (p *parser) markShared(m *mention) {
 	}
 }
 
-// hasAggregate reports whether what a query shows holds an aggregate.
-func hasAggregate(uses string) bool {
-	for _, fn := range []string{"COUNT(", "SUM(", "AVG(", "MIN(", "MAX("} {
-		if strings.Contains(uses, fn) {
-			return true
-		}
-	}
-	return false
-}
-
 // countedValues reads "how many <text column>" right after the cue ("how
 // many languages", "how many cities") as the number of different values of
 // that column, when the word names no table and the column is plural in
@@ -203,4 +193,14 @@ func labelKey(t *Table, c *Column) *Column {
 		}
 	}
 	return nil
+}
+
+// hasAggregate reports whether what a query shows holds an aggregate.
+func hasAggregate(uses string) bool {
+	for _, fn := range []string{"COUNT(", "SUM(", "AVG(", "MIN(", "MAX("} {
+		if strings.Contains(uses, fn) {
+			return true
+		}
+	}
+	return false
 }

@@ -49,6 +49,9 @@ func (p *parser) filters(f *frame) error {
 					continue
 				}
 			}
+			if p.substring(f, m) {
+				continue
+			}
 			return &Unanswerable{Reason: fmt.Sprintf("the value %q was found in no column", p.toks[m.start].raw), Tables: tableNames(p.s)}
 		}
 		ref := p.pickValue(m, f)
@@ -155,6 +158,7 @@ func (p *parser) filters(f *frame) error {
 	p.hideIDs(f)        // "but displays no IDs" (listing.go)
 	p.bothColumns()     // "show both the name and the id" (listing.go)
 	p.flags(f)
+	p.negatedFlag(f)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)

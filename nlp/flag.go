@@ -178,3 +178,47 @@ func (p *parser) markEither(m *mention) {
 		p.mark(pm.start-1, 1)
 	}
 }
+
+// negatedFlag reads "<value> is not the <flag> <column>" ("countries where
+// English is not the official language") as no row of the flag's table
+// with both: NOT EXISTS over the rows that refer to the answer's row, when
+// that table has many rows per answer row. Otherwise the negation is left
+// to the other constructs (or declined).
+func (p *parser) negatedFlag(f *frame) {
+	for i := range p.toks {
+		if !p.at(i, "not") || p.consumed[i] || i < 2 || !(p.at(i-1, "is") || p.at(i-1, "are")) {
+			continue
+		}
+		vm := p.byTok[i-2]
+		if vm == nil || vm.kind != mValue {
+			continue
+		}
+		j := i + 1
+		for p.at(j, "the") || p.at(j, "an") || p.at(j, "a") {
+			j++
+		}
+		if j >= len(p.toks) || !p.consumed[j] || p.byTok[j] != nil {
+			continue // the flag adjective, consumed by flags
+		}
+		for k, fl := range f.filters {
+			b, ok := fl.e.(binExpr)
+			if !ok || b.op != "AND" {
+				continue
+			}
+			in, ok := b.l.(inExpr)
+			ce, _ := in.e.(colExpr)
+			if !ok || in.not || !p.valueOf(vm, ce) || fl.tbl == f.main || p.noFanOut(fl.tbl, f.main) {
+				continue
+			}
+			sub, path := p.antiJoin(f.main, fl.tbl)
+			if sub == nil {
+				continue
+			}
+			sub.where = append(sub.where, fl.e)
+			f.filters[k] = filter{e: existsExpr{not: true, q: sub}, desc: "no " + fl.tbl.Name + " row with " + fl.desc, tbl: f.main}
+			p.dropTables(f, path, nil)
+			p.mark(i, 1)
+			break
+		}
+	}
+}

@@ -70,3 +70,35 @@ func TestFlagAdjective(t *testing.T) {
 		}
 	}
 }
+
+// "<value> is not the <flag> <column>" is NOT EXISTS over the rows with
+// both: on a language table and a club schema.
+func TestNegatedFlag(t *testing.T) {
+	club := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "member", PrimaryKey: []string{"member_id"}, Columns: []*Column{
+			{Name: "member_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText}}},
+		{Name: "membership", PrimaryKey: []string{"membership_id"}, Columns: []*Column{
+			{Name: "membership_id", Type: "integer", Kind: KindInt}, {Name: "member_id", Type: "integer", Kind: KindInt},
+			{Name: "sport", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Tennis", "Golf"}},
+			{Name: "is_active", Type: "char(1)", Kind: KindText, Indexed: true, Values: []string{"Y", "N"}}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"member_id"}, RefTable: "member", RefColumns: []string{"member_id"}}}},
+	}}
+	club.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{languageSchema(Postgres), "What are the names of countries where English is not the official language?", `NOT EXISTS (`},
+		{club, "Which members are there for whom Tennis is not the active sport?", `NOT EXISTS (`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) || !strings.Contains(res.SQL, " AND (") {
+			t.Errorf("%q: SQL %s", c.question, res.SQL)
+		}
+	}
+}

@@ -25,7 +25,7 @@ func (p *parser) joinTree(root *Table, need []*Table, left bool) ([]joinClause, 
 			if in[e.to] {
 				continue
 			}
-			if n := keysBetween(e.child, e.parent); n > 1 {
+			if n := p.keysBetween(e.child, e.parent); n > 1 {
 				return nil, &Unanswerable{Reason: fmt.Sprintf("%s refers to %s through %d different keys; the question does not say which one", e.child.Name, e.parent.Name, n),
 					Tables: tableNames(p.s)}
 			}
@@ -46,9 +46,9 @@ type edge struct {
 	fk            *ForeignKey
 }
 
-// keysBetween counts child's foreign keys to parent.
-func keysBetween(child, parent *Table) int {
-	return len(usableKeys(child, parent))
+// keysBetween counts child's foreign keys to parent that a join may take.
+func (p *parser) keysBetween(child, parent *Table) int {
+	return len(p.keysFor(child, parent))
 }
 
 func (p *parser) edges(t *Table) []edge {
@@ -56,7 +56,7 @@ func (p *parser) edges(t *Table) []edge {
 	for i := range t.ForeignKeys {
 		fk := &t.ForeignKeys[i]
 		ref := p.s.Table(fk.RefTable)
-		if ref == nil || ref == t || !usableKey(t, fk) {
+		if ref == nil || ref == t || !p.usableKey(t, fk) {
 			continue
 		}
 		out = append(out, edge{from: t, to: ref, child: t, parent: ref, fk: fk})
@@ -67,7 +67,7 @@ func (p *parser) edges(t *Table) []edge {
 		}
 		for i := range o.ForeignKeys {
 			fk := &o.ForeignKeys[i]
-			if strings.EqualFold(fk.RefTable, t.Name) && usableKey(o, fk) {
+			if strings.EqualFold(fk.RefTable, t.Name) && p.usableKey(o, fk) {
 				out = append(out, edge{from: t, to: o, child: o, parent: t, fk: fk})
 			}
 		}

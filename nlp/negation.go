@@ -151,7 +151,7 @@ func (p *parser) negatedValues(f *frame) {
 // main to target.
 func (p *parser) antiJoin(main, target *Table) (*selectQ, map[*Table]bool) {
 	path := p.shortestPath(map[*Table]bool{main: true}, target)
-	if len(path) == 0 || path[0].parent != main || len(path[0].fk.Columns) != 1 || keysBetween(path[0].child, main) != 1 {
+	if len(path) == 0 || path[0].parent != main || len(path[0].fk.Columns) != 1 || p.keysBetween(path[0].child, main) != 1 {
 		return nil, nil
 	}
 	child := path[0].child
@@ -160,7 +160,7 @@ func (p *parser) antiJoin(main, target *Table) (*selectQ, map[*Table]bool) {
 		where: []sqlExpr{binExpr{colExpr{child.Name, fk.Columns[0]}, "=", colExpr{main.Name, fk.RefColumns[0]}}}}
 	in := map[*Table]bool{child: true}
 	for _, e := range path[1:] {
-		if keysBetween(e.child, e.parent) != 1 {
+		if p.keysBetween(e.child, e.parent) != 1 {
 			return nil, nil
 		}
 		var on []sqlExpr

@@ -80,5 +80,14 @@ manage manages managed managing offer offers offered offering receive receives r
 
 func (p *parser) genericRelation(i int, sql string) bool {
 	t := p.toks[i]
-	return doVerbs[t.low] && p.byTok[i] == nil && (strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS ("))
+	if p.byTok[i] != nil {
+		return false
+	}
+	if doVerbs[t.low] && (strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS (")) {
+		return true
+	}
+	// "each language and the number of TV channels using it", "how many
+	// concerts play there": the counted rows relate to the group.
+	return (doVerbs[t.low] || relationVerbs[t.low] || strings.HasSuffix(t.low, "ing")) && strings.Contains(sql, " GROUP BY ") &&
+		(p.at(i+1, "it") || p.at(i+1, "them") || p.at(i+1, "there"))
 }

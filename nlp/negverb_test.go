@@ -108,3 +108,24 @@ func TestGenericRelationVerb(t *testing.T) {
 		}
 	}
 }
+
+// "the number of X using it" after "each Y": the verb relates the counted
+// rows to the group: on a shop and a school.
+func TestVerbOfGroup(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{shopSchema(Postgres), "List each country and the number of customers living there."},
+		{schoolSchema(Postgres), "For each subject, list the number of courses that use it."},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, "GROUP BY") {
+			t.Errorf("%q: SQL %s", c.question, res.SQL)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func (p *parser) countVsAverage(f *frame) {
 		}
 		child := p.bestTable(m)
 		fk := keyTo(child, f.main)
-		if child == f.main || fk == nil || keysBetween(child, f.main) != 1 {
+		if child == f.main || fk == nil || p.keysBetween(child, f.main) != 1 {
 			continue
 		}
 		j := m.end

@@ -34,6 +34,9 @@ func rewriteComparisons(toks []token) []token {
 			out = append(out, word("least"))
 			continue
 		}
+		if at(i, "his") || at(i, "her") || at(i, "hers") {
+			continue // "list his or her role": a pronoun for the rows listed
+		}
 		if (at(i, "live") || at(i, "lives") || at(i, "living") || at(i, "located") || at(i, "based")) && (at(i+1, "in") || at(i+1, "at")) {
 			continue // "professionals who live in the state of Hawaii": in says it
 		}

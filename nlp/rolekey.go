@@ -62,7 +62,8 @@ func roleKey(t *Table, col string) bool {
 	return false
 }
 
-// usableKey reports whether fk is one of the keys a join may take.
+// usableKey reports whether fk is one of the keys a join may take, the
+// question left aside (see keysFor).
 func usableKey(child *Table, fk *ForeignKey) bool {
 	for _, k := range usableKeys(child, &Table{Name: fk.RefTable}) {
 		if k == fk {
@@ -70,4 +71,59 @@ func usableKey(child *Table, fk *ForeignKey) bool {
 		}
 	}
 	return false
+}
+
+// usableKey reports whether fk is one of the keys a join may take for this
+// question.
+func (p *parser) usableKey(child *Table, fk *ForeignKey) bool {
+	for _, k := range p.keysFor(child, &Table{Name: fk.RefTable}) {
+		if k == fk {
+			return true
+		}
+	}
+	return false
+}
+
+// keysFor narrows two keys of child to parent by the question: the one
+// whose own word the question uses ("students who currently live in" takes
+// current_address_id over permanent_address_id; "permanently" the other).
+// A word of both, or of neither, leaves the choice open.
+func (p *parser) keysFor(child, parent *Table) []*ForeignKey {
+	ks := usableKeys(child, parent)
+	if len(ks) < 2 {
+		return ks
+	}
+	pw := map[string]bool{"id": true}
+	for _, w := range lemmas(splitName(parent.Name)) {
+		pw[w] = true
+	}
+	var hit []*ForeignKey
+	var words []int
+	for _, fk := range ks {
+		if len(fk.Columns) != 1 {
+			return ks
+		}
+		named := false
+		for _, w := range lemmas(splitName(fk.Columns[0])) {
+			if pw[w] || len(w) < 4 {
+				continue
+			}
+			for i, t := range p.toks {
+				if !t.quoted && strings.HasPrefix(t.low, w) {
+					named = true
+					words = append(words, i)
+				}
+			}
+		}
+		if named {
+			hit = append(hit, fk)
+		}
+	}
+	if len(hit) == 1 {
+		for _, i := range words {
+			p.mark(i, 1) // the word chose the key
+		}
+		return hit
+	}
+	return ks
 }

@@ -80,3 +80,44 @@ func TestRoleKeyJoins(t *testing.T) {
 		}
 	}
 }
+
+// Of two keys to one table, the question's own word picks one (currently:
+// current_address_id); neither word leaves the choice open: on a housing
+// and a shipping schema.
+func TestKeyNamedByQuestion(t *testing.T) {
+	id := func(n string) *Column { return &Column{Name: n, Type: "integer", Kind: KindInt} }
+	city := &Column{Name: "city", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Leeds", "York"}}
+	housing := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "address", PrimaryKey: []string{"address_id"}, Columns: []*Column{id("address_id"), city}},
+		{Name: "tenant", PrimaryKey: []string{"tenant_id"}, Columns: []*Column{id("tenant_id"), {Name: "name", Type: "text", Kind: KindText}, id("current_address_id"), id("permanent_address_id")},
+			ForeignKeys: []ForeignKey{{Columns: []string{"current_address_id"}, RefTable: "address", RefColumns: []string{"address_id"}},
+				{Columns: []string{"permanent_address_id"}, RefTable: "address", RefColumns: []string{"address_id"}}}}}}
+	housing.index()
+	port := &Column{Name: "name", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Hull", "Dover"}}
+	shipping := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "port", PrimaryKey: []string{"port_id"}, Columns: []*Column{id("port_id"), port}},
+		{Name: "voyage", PrimaryKey: []string{"voyage_id"}, Columns: []*Column{id("voyage_id"), id("origin_port_id"), id("destination_port_id")},
+			ForeignKeys: []ForeignKey{{Columns: []string{"origin_port_id"}, RefTable: "port", RefColumns: []string{"port_id"}},
+				{Columns: []string{"destination_port_id"}, RefTable: "port", RefColumns: []string{"port_id"}}}}}}
+	shipping.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{housing, "How many tenants currently live in York?", `"current_address_id"`},
+		{shipping, "How many voyages have the destination Dover?", `"destination_port_id"`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if _, err := NewDeterministic().Translate(context.Background(), Request{Question: "How many tenants live in York?", Schema: housing}); err == nil {
+		t.Errorf("two keys and no word for either: answered")
+	}
+}
