@@ -251,6 +251,7 @@ func (p *parser) aggregates(f *frame) error {
 	}
 	if rankMode {
 		p.ranking(f)
+		p.listAndTop(f) // "the total sales per country. Which country spent the most?" (rankcol.go)
 	}
 	return nil
 }

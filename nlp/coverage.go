@@ -107,6 +107,9 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) {
 			continue
 		}
+		if p.wordOfMainTable(t, uses) { // "cars" of cars_data (listing.go)
+			continue
+		}
 		// "the name of each battle": in a listing, each row is each one.
 		if (t.low == "each" || t.low == "every") && (!strings.Contains(sql, "GROUP BY") && !hasAggregate(uses) || p.starGroupedWhole(sql, uses)) {
 			k := i + 1

@@ -191,3 +191,23 @@ func (p *parser) valuesColumn(m *mention, sql, uses string) bool {
 	}
 	return false
 }
+
+// wordOfMainTable reports whether token t, unlinked, is the head word of
+// the one table the query lists or counts (FROM, outside joins): "cars"
+// of cars_data in "how many cars have more than 4 cylinders". Only the
+// table name's first word as written there, and only when no other table
+// of the schema begins with that word (car_names, car_makers: "car" is no
+// one table).
+func (p *parser) wordOfMainTable(t token, uses string) bool {
+	var hit *Table
+	for _, tb := range p.s.Tables {
+		w := splitName(tb.Name)
+		if len(w) > 1 && strings.ToLower(w[0]) == t.low {
+			if hit != nil {
+				return false
+			}
+			hit = tb
+		}
+	}
+	return hit != nil && strings.Contains(uses, p.r.q(hit.Name)+".FROM ")
+}

@@ -43,3 +43,31 @@ func (p *parser) groupByColumnBefore(f *frame, counted *Table, i int) bool {
 	f.measures = append(f.measures, measure{fn: aggCount, counts: counted})
 	return true
 }
+
+// listAndTop answers "<measure> per <group>. Which <group> … the most?"
+// with every group ranked, not only the first: the first question asks for
+// each group, the second for the order, and the ranked list answers both.
+func (p *parser) listAndTop(f *frame) {
+	if !f.rankAgg || f.limit != 1 || (f.groupTable == nil && f.groupCol == nil) {
+		return
+	}
+	split := -1 // the first token of the second sentence
+	for i, t := range p.toks {
+		if (t.low == "?" || t.low == ".") && i+1 < len(p.toks) && !p.toks[i+1].punct {
+			split = i + 1
+			break
+		}
+	}
+	if split < 0 {
+		return
+	}
+	per := false // the first sentence groups
+	for i := 0; i < split; i++ {
+		if p.at(i, "per") || p.at(i, "each") || p.at(i, "by") {
+			per = per || p.consumed[i]
+		}
+	}
+	if per && (p.at(split, "which") || p.at(split, "what") || p.at(split, "who")) {
+		f.limit = 0
+	}
+}

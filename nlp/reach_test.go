@@ -362,3 +362,54 @@ func TestReachTimes(t *testing.T) {
 		{schema: "school", q: "courses bought more than 3 times", decline: true},
 	})
 }
+
+// TestReachListAndTop: a measure per group, then which group has the most,
+// is every group ranked; one question alone keeps its first row.
+func TestReachListAndTop(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "show the number of customers per country. Which country has the most customers?", want: []string{`GROUP BY "customers"."country"`, `DESC`}, minConf: 0.5},
+		{schema: "school", q: "show the number of teachers per hometown. Which hometown has the most teachers?", want: []string{`GROUP BY "teacher"."hometown"`, `DESC`}, minConf: 0.5},
+		{schema: "school", q: "which hometown has the most teachers", want: []string{`DESC LIMIT 1`}, minConf: 0.9},
+	})
+	for _, q := range []string{"show the number of customers per country. Which country has the most customers?"} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: q, Schema: shopSchema(Postgres)})
+		if err != nil || strings.Contains(res.SQL, "LIMIT") {
+			t.Errorf("%q: %v %+v", q, err, res)
+		}
+	}
+}
+
+// TestReachHeadWordOfTable: the first word of the listed table's name, as
+// the name writes it, stands for its rows when no other table begins with
+// it.
+func TestReachHeadWordOfTable(t *testing.T) {
+	mk := func(a, b, col string) *Schema {
+		s := &Schema{Dialect: Postgres, Tables: []*Table{
+			{Name: a, PrimaryKey: []string{"id"}, Columns: []*Column{{Name: "id", Type: "integer", Kind: KindInt}, {Name: col, Type: "integer", Kind: KindInt}}},
+			{Name: b, PrimaryKey: []string{"id"}, Columns: []*Column{{Name: "id", Type: "integer", Kind: KindInt}, {Name: "label", Type: "text", Kind: KindText}}},
+		}}
+		s.index()
+		return s
+	}
+	tr := NewDeterministic()
+	for _, c := range []struct {
+		s       *Schema
+		q, want string
+	}{
+		{mk("cars_data", "car_names", "cylinders"), "how many cars have more than 4 cylinders", `FROM "cars_data" WHERE ("cars_data"."cylinders" > 4.0)`},
+		{mk("ships_log", "ship_owner", "tonnage"), "how many ships have a tonnage above 100", `FROM "ships_log" WHERE ("ships_log"."tonnage" > 100.0)`},
+		// "car" begins car_names and the singular of cars_data: which is open.
+		{mk("cars_data", "car_names", "cylinders"), "how many car have more than 4 cylinders", ""},
+	} {
+		res, err := tr.Translate(context.Background(), Request{Question: c.q, Schema: c.s})
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("%q: answered %s", c.q, res.SQL)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: %v %+v", c.q, err, res)
+		}
+	}
+}
