@@ -95,6 +95,12 @@ func (p *parser) aggregates(f *frame) error {
 				p.mark(i+1, 1)
 				k = 2
 			}
+			if pm, ok := p.peopleCount(i, k); ok {
+				// "how many people live in Asia": their population.
+				f.measures = append(f.measures, pm)
+				i += k
+				continue
+			}
 			m := p.nextMention(i+k, 3)
 			ms := measure{fn: aggCount, pos: i}
 			if d := i + k; d < n && (p.at(d, "different") || p.at(d, "distinct") || p.at(d, "unique")) {

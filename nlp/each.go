@@ -204,3 +204,39 @@ func hasAggregate(uses string) bool {
 	}
 	return false
 }
+
+// peopleCount reads "how many people" as the sum of the population column
+// of the one table the question names that has one ("how many people live
+// in countries that do not speak English"), when no table or column is
+// named people: the people are counted by the population, not by rows.
+func (p *parser) peopleCount(i, k int) (measure, bool) {
+	j := i + k
+	if !p.at(i, "how", "many") || j >= len(p.toks) || p.byTok[j] != nil {
+		return measure{}, false
+	}
+	if w := p.toks[j].low; w != "people" && w != "inhabitants" && w != "residents" {
+		return measure{}, false
+	}
+	var col *Column
+	var tb *Table
+	for _, m := range p.ms {
+		if m.kind != mTable {
+			continue
+		}
+		t := p.bestTable(m)
+		for _, c := range t.Columns {
+			if w := lemmas(splitName(c.Name)); w[len(w)-1] == "population" && c.Kind != KindText {
+				if tb != nil && tb != t {
+					return measure{}, false // two tables with a population
+				}
+				col, tb = c, t
+			}
+		}
+	}
+	if col == nil {
+		return measure{}, false
+	}
+	p.mark(i, k+1)
+	p.understood = append(p.understood, "sum of "+tb.Name+"."+col.Name)
+	return measure{fn: aggSum, pos: i, table: tb, col: col}, true
+}

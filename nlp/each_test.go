@@ -122,3 +122,33 @@ func TestCountedValues(t *testing.T) {
 		t.Errorf("the rows of area_code_state counted as distinct states: %s", res.SQL)
 	}
 }
+
+// "how many people" is the sum of the population of the table named: on a
+// country and a city table.
+func TestPeopleCount(t *testing.T) {
+	mk := func(name string) *Schema {
+		s := &Schema{Dialect: Postgres, Tables: []*Table{{Name: name, PrimaryKey: []string{"id"}, Columns: []*Column{
+			{Name: "id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText},
+			{Name: "district", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Gelderland", "Kabol"}},
+			{Name: "population", Type: "integer", Kind: KindInt}}}}}
+		s.index()
+		return s
+	}
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{mk("country"), "How many people live in countries of the district Gelderland?", `SUM("country"."population")`},
+		{mk("city"), "How many people live in all cities?", `SUM("city"."population")`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}

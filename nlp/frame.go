@@ -347,6 +347,7 @@ func (p *parser) frame() (*frame, error) {
 		_ = t
 	}
 	p.orderByListed(f)
+	p.headColumnDistinct(f)
 	return f, nil
 }
 

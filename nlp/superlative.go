@@ -186,3 +186,32 @@ func (p *parser) orderByListed(f *frame) {
 		}
 	}
 }
+
+// headColumnDistinct reads a question whose head is a column of a table it
+// never names ("What are the regions that use English?": regions of
+// countries) as the different values of that column: the question asks for
+// regions, not for the rows that hold them.
+func (p *parser) headColumnDistinct(f *frame) {
+	if len(f.measures) > 0 || f.groupCol != nil || f.groupTable != nil || f.groupTime != "" || f.orderBy != nil || f.limit > 0 || len(f.distinct) > 0 || len(f.extra) != 1 {
+		return
+	}
+	m := f.extra[0]
+	if m.col == nil || m.table != f.main || m.col.Kind != KindText || len(p.ms) == 0 || p.ms[0] != m {
+		return
+	}
+	for k := 0; k < m.start; k++ {
+		if !p.isFunctionWord(p.toks[k]) {
+			return
+		}
+	}
+	for _, x := range p.ms {
+		if x.kind == mTable && p.bestTable(x) == m.table {
+			return // the table is named: its rows are asked for
+		}
+	}
+	if labelKey(m.table, m.col) != nil {
+		return // a name names rows: "the names of …" lists them
+	}
+	f.extra = nil
+	f.distinct = append(f.distinct, m)
+}

@@ -194,3 +194,41 @@ func TestOrderByListed(t *testing.T) {
 		}
 	}
 }
+
+// A question headed by a column of a table it never names asks for the
+// different values of the column: on a country and a staff schema. Naming
+// the table lists its rows.
+func TestHeadColumnDistinct(t *testing.T) {
+	world := &Schema{Dialect: Postgres, Tables: []*Table{
+		{Name: "country", PrimaryKey: []string{"code"}, Columns: []*Column{
+			{Name: "code", Type: "text", Kind: KindText}, {Name: "name", Type: "text", Kind: KindText},
+			{Name: "region", Type: "text", Kind: KindText}}},
+		{Name: "countrylanguage", PrimaryKey: []string{"countrycode", "language"}, Columns: []*Column{
+			{Name: "countrycode", Type: "text", Kind: KindText},
+			{Name: "language", Type: "text", Kind: KindText, Indexed: true, Values: []string{"English", "Dutch"}}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"countrycode"}, RefTable: "country", RefColumns: []string{"code"}}}},
+	}}
+	world.index()
+	staff := &Schema{Dialect: Postgres, Tables: []*Table{{Name: "employee", PrimaryKey: []string{"employee_id"}, Columns: []*Column{
+		{Name: "employee_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "text", Kind: KindText},
+		{Name: "city", Type: "text", Kind: KindText}, {Name: "age", Type: "integer", Kind: KindInt}}}}}
+	staff.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{world, "What are the regions that use English or Dutch?", `SELECT DISTINCT "country"."region"`},
+		{staff, "What are the cities with an age above 30?", `SELECT DISTINCT "employee"."city"`},
+		{staff, "What are the cities of employees with an age above 30?", `SELECT "employee".*`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
