@@ -93,6 +93,9 @@ func (p *parser) doubts(sql string) []doubt {
 			// from Brazil") is decided by the question, whatever other tables
 			// hold it — unless elsewhere it names a row ("tracks by AC/DC": a
 			// composer of the tracks, or the artist of their albums).
+			if len(cols) > 1 && p.labelOfOneTable(m, sql) {
+				cols = map[*Column]bool{nil: true} // "Anguilla": the country's name, not its local name
+			}
 			if len(onNamed) > 1 && !names && p.qualifiedValue(m, sql) {
 				onNamed = map[*Column]bool{nil: true} // "invoices of customers who are from Brazil"
 			}
@@ -191,6 +194,24 @@ func (p *parser) fullNameOf(m *mention) bool {
 	}
 	pm := p.byTok[m.start-2]
 	return pm != nil && pm.kind == mTable && isPerson(p.bestTable(pm))
+}
+
+// labelOfOneTable reports whether every candidate column of value mention
+// m is of one table, one of them is the column that names its rows, and
+// the query compares that one: the row's name is the reading.
+func (p *parser) labelOfOneTable(m *mention, sql string) bool {
+	var t *Table
+	var label *Column
+	for _, v := range m.vals {
+		if t != nil && v.table != t {
+			return false
+		}
+		t = v.table
+		if isLabel(v.table, v.col) {
+			label = v.col
+		}
+	}
+	return label != nil && strings.Contains(sql, p.r.q(t.Name)+"."+p.r.q(label.Name)+" = ")
 }
 
 // isLabel reports whether c is one of the columns that name t's rows.

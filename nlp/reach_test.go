@@ -413,3 +413,33 @@ func TestReachHeadWordOfTable(t *testing.T) {
 		}
 	}
 }
+
+// TestReachValueLabelOfOneTable: a value of a table's name and of another
+// of its columns is the row's name; across two tables it stays a doubt.
+func TestReachValueLabelOfOneTable(t *testing.T) {
+	mk := func(table string, other *Table) *Schema {
+		s := &Schema{Dialect: Postgres, Tables: []*Table{{Name: table, PrimaryKey: []string{"id"}, Columns: []*Column{
+			{Name: "id", Type: "integer", Kind: KindInt},
+			{Name: "name", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Lima", "Oslo"}},
+			{Name: "local_name", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Lima", "Kristiania"}},
+			{Name: "size", Type: "integer", Kind: KindInt}}}}}
+		if other != nil {
+			s.Tables = append(s.Tables, other)
+		}
+		s.index()
+		return s
+	}
+	tr := NewDeterministic()
+	for _, table := range []string{"city", "port"} {
+		res, err := tr.Translate(context.Background(), Request{Question: "the size of Lima", Schema: mk(table, nil)})
+		if err != nil || res.Confidence < 0.9 || !strings.Contains(res.SQL, `"`+table+`"."name" = 'Lima'`) {
+			t.Errorf("%s: %v %+v", table, err, res)
+		}
+	}
+	band := &Table{Name: "band", PrimaryKey: []string{"band_id"}, Columns: []*Column{{Name: "band_id", Type: "integer", Kind: KindInt},
+		{Name: "title", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Lima"}}}}
+	res, err := tr.Translate(context.Background(), Request{Question: "the size of Lima", Schema: mk("city", band)})
+	if err == nil && res.Confidence >= 0.9 {
+		t.Errorf("a value of two tables is no doubt: %+v", res)
+	}
+}
