@@ -171,11 +171,27 @@ func (p *parser) valueNamed(m *mention) bool {
 // markEither consumes the "either" before the first of two values joined
 // by "or" ("either English or Dutch"), m being the second.
 func (p *parser) markEither(m *mention) {
-	if !p.at(m.start-1, "or") {
+	or := m.start - 1
+	for or >= 0 && or >= m.start-4 && !p.at(or, "or") && (p.isFunctionWord(p.toks[or]) || p.byTok[or] != nil && p.byTok[or].kind == mColumn) {
+		or-- // "… or the state of Wisconsin"
+	}
+	if !p.at(or, "or") {
 		return
 	}
-	if pm := p.prevMention(m.start-2, 1); pm != nil && pm.kind == mValue && p.at(pm.start-1, "either") {
-		p.mark(pm.start-1, 1)
+	pm := p.prevMention(or-1, 1)
+	if pm == nil || pm.kind != mValue {
+		return
+	}
+	// "either English or Dutch", "either the state of Hawaii or …": the
+	// words between "either" and the value name its column.
+	for k := pm.start - 1; k >= 0 && k >= pm.start-4; k-- {
+		if p.at(k, "either") {
+			p.mark(k, 1)
+			return
+		}
+		if x := p.byTok[k]; !(p.isFunctionWord(p.toks[k]) || x != nil && x.kind == mColumn) {
+			return
+		}
 	}
 }
 

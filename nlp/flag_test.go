@@ -102,3 +102,25 @@ func TestNegatedFlag(t *testing.T) {
 		}
 	}
 }
+
+// "either the <column> of X or the <column> of Y": the words between
+// "either" and each value name its column: on a shop and a school.
+func TestEitherWithColumn(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{shopSchema(Postgres), "Which customers are from either the country Brazil or the country Kenya?", `IN ('Brazil', 'Kenya')`},
+		{schoolSchema(Postgres), "Which teachers have either the hometown Leeds or the hometown York?", `IN ('Leeds', 'York')`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
