@@ -67,7 +67,7 @@ func (p *parser) ranking(f *frame) {
 				} else if c, tb := p.rankColumn(f, i+1); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
 					f.orderDesc = desc
-				} else if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && t.lem == "most" {
+				} else if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && (t.lem == "most" || t.lem == "fewest" || t.lem == "least" && !p.at(i-1, "at")) {
 					// "which genre has the most tracks": count per named entity.
 					p.groupByFirstOther(f, p.bestTable(m))
 					if f.groupTable != nil {

@@ -443,3 +443,13 @@ func TestReachValueLabelOfOneTable(t *testing.T) {
 		t.Errorf("a value of two tables is no doubt: %+v", res)
 	}
 }
+
+// TestReachFewest: "the fewest" ranks counts as "the most" does, lowest first.
+func TestReachFewest(t *testing.T) {
+	runReach(t, []reachCase{
+		{schema: "shop", q: "the category with the fewest products", want: []string{`GROUP BY "products"."category" ORDER BY "products_count" ASC LIMIT 1`}, minConf: 0.9},
+		{schema: "school", q: "which teacher has the fewest courses", want: []string{`GROUP BY "teacher"."teacher_id"`, `ASC LIMIT 1`}, minConf: 0.8},
+		// "at least" is a comparison, not a superlative.
+		{schema: "shop", q: "customers with at least 2 orders", want: []string{`HAVING (COUNT("orders"."id") >= 2.0)`}, minConf: 0.8},
+	})
+}
