@@ -54,7 +54,7 @@ func (p *parser) aggregates(f *frame) error {
 	}
 	for i := 0; i < n; i++ {
 		switch {
-		case p.at(i, "average", "number", "of") || p.at(i, "avg", "number", "of") || p.at(i, "mean", "number", "of"):
+		case (p.at(i, "average", "number", "of") || p.at(i, "avg", "number", "of") || p.at(i, "mean", "number", "of")) && !p.comparedWith(i):
 			// "average number of tracks per album": AVG over per-group counts.
 			if m := p.nextMention(i+3, 2); m != nil && m.kind == mTable && f.groupTable != nil {
 				f.main = p.bestTable(m)
@@ -82,6 +82,10 @@ func (p *parser) aggregates(f *frame) error {
 				// "the average number of products" with no products table but
 				// a number_products column: not a count of rows.
 				if nm := p.nextMention(i+k, 1); nm != nil && nm.kind == mColumn && len(numericLinks(nm.links)) > 0 {
+					// The column is the number ("the number of products" of
+					// a shop is its number_products, "the number of
+					// cylinders" its cylinders): the words name it.
+					p.mark(i, k)
 					i += k - 1
 					continue
 				}
@@ -91,11 +95,21 @@ func (p *parser) aggregates(f *frame) error {
 				p.mark(i+1, 1)
 				k = 2
 			}
+			if pm, ok := p.peopleCount(i, k); ok {
+				// "how many people live in Asia": their population.
+				f.measures = append(f.measures, pm)
+				i += k
+				continue
+			}
 			m := p.nextMention(i+k, 3)
 			ms := measure{fn: aggCount, pos: i}
 			if d := i + k; d < n && (p.at(d, "different") || p.at(d, "distinct") || p.at(d, "unique")) {
 				// "how many different results": COUNT(DISTINCT result).
-				if cm := p.nextMention(d+1, 2); cm != nil && cm.kind == mColumn && !cm.used {
+				cm := p.nextMention(d+1, 2)
+				if cm != nil && p.isFlagWord(cm) {
+					cm = p.nextMention(cm.end, 1) // "unique official languages": the languages
+				}
+				if cm != nil && cm.kind == mColumn && !cm.used {
 					p.resolveCol(cm, f.tables)
 					if cm.col != nil {
 						cm.used = true
@@ -110,6 +124,13 @@ func (p *parser) aggregates(f *frame) error {
 			if m != nil && m.kind == mTable && !m.used {
 				ms.counts = p.bestTable(m)
 				m.used = true
+			} else if dm := p.countedValues(i, k, m, f); dm != nil {
+				// "how many languages are spoken in Aruba": the different
+				// values of a text column.
+				f.measures = append(f.measures, *dm)
+				p.understood = append(p.understood, "count of distinct "+dm.table.Name+"."+dm.col.Name)
+				i += k - 1
+				continue
 			} else if m != nil && m.kind == mColumn && !m.used && p.at(i, "count") {
 				p.resolveCol(m, nil)
 				ms.counts = m.table
@@ -129,7 +150,11 @@ func (p *parser) aggregates(f *frame) error {
 		case (p.at(i, "most", "common") || p.at(i, "least", "common")) && f.groupCol == nil && f.groupTable == nil:
 			// "the most common citizenship of singers": the value with the
 			// most rows.
-			if cm := p.nextMention(i+2, 2); cm != nil && cm.kind == mColumn && !cm.used {
+			cm := p.nextMention(i+2, 2)
+			if cm == nil || cm.kind != mColumn {
+				cm = p.modeColumnBefore(i) // "the nationality that is most common" (listing.go)
+			}
+			if cm != nil && cm.kind == mColumn && !cm.used {
 				p.resolveCol(cm, f.tables)
 				if cm.col != nil && cm.col.Kind == KindText {
 					cm.used = true
@@ -196,6 +221,8 @@ func (p *parser) aggregates(f *frame) error {
 					f.measures = append(f.measures, measure{fn: aggMin, table: m.table, col: m.col}, measure{fn: aggMax, table: m.table, col: m.col})
 				}
 			}
+		case (superMax[t.lem] || superMin[t.lem]) && !rankMode && t.lem != "most" && t.lem != "least" && p.impliedSuperlative(i):
+			rankMode = true
 		case (superMax[t.lem] || superMin[t.lem]) && !rankMode && t.lem != "most" && t.lem != "least":
 			fn := aggMax
 			if superMin[t.lem] {
@@ -209,6 +236,7 @@ func (p *parser) aggregates(f *frame) error {
 			f.measures = append(f.measures, ms)
 		}
 	}
+	shareListedColumn(f.measures)
 	// "smallest and largest invoice totals": both aggregates share the column.
 	for k := range f.measures {
 		if (f.measures[k].fn == aggMin || f.measures[k].fn == aggMax) && f.measures[k].col == nil {
@@ -222,8 +250,12 @@ func (p *parser) aggregates(f *frame) error {
 			return &Unanswerable{Reason: "an aggregate names no numeric column", Unmapped: p.contentWords(), Tables: tableNames(p.s)}
 		}
 	}
+	if p.salesRank(f) || p.moneyRank(f) { // "the best selling album", "the most in sales" (sales.go)
+		rankMode = true
+	}
 	if rankMode {
 		p.ranking(f)
+		p.listAndTop(f) // "the total sales per country. Which country spent the most?" (rankcol.go)
 	}
 	return nil
 }
@@ -266,7 +298,7 @@ func isMoneyMention(p *parser, j int) bool {
 // measureWord reports whether token i names an amount of money: a measure
 // word that does not qualify the table named after it ("sales agent").
 func (p *parser) measureWord(i int) bool {
-	if i < 0 || i >= len(p.toks) || !measureWords[p.toks[i].lem] {
+	if i < 0 || i >= len(p.toks) || !measureWords[p.toks[i].lem] || p.namesNumericColumn(i) {
 		return false
 	}
 	if i+1 < len(p.toks) {
@@ -305,6 +337,10 @@ func (p *parser) numericAfter(f *frame, i int, fn aggKind) (measure, error) {
 		t := p.toks[k]
 		if t.punct {
 			break
+		}
+		if p.measureWord(k) && p.at(k+1, "of") && p.numericMentionAt(k+2) {
+			p.mark(k, 2) // "the largest amount of horsepower": the column
+			continue
 		}
 		if p.measureWord(k) {
 			p.mark(k, 1)

@@ -27,7 +27,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if grouped && f.groupTable != nil {
 		root = f.groupTable
 		for _, m := range f.measures {
-			if m.fn == aggCount {
+			if m.fn == aggCount && !p.statesRows(m.counts) {
 				left = true
 			}
 		}
@@ -40,6 +40,12 @@ func (p *parser) build(f *frame) (string, string, error) {
 		if f.measures[0].fn == aggCount && f.measures[0].counts != nil {
 			root = f.measures[0].counts
 		}
+	}
+	if len(f.having) > 0 && !grouped && p.groupOwnRows(f) {
+		grouped = true
+	}
+	if f.groupCol != nil {
+		p.markShared(f.groupCol)
 	}
 	if len(f.having) > 0 && !grouped {
 		// "artists with more than 10 albums": group the main table.
@@ -122,6 +128,13 @@ func (p *parser) build(f *frame) (string, string, error) {
 			ce := colExpr{f.groupCol.table.Name, f.groupCol.col.Name}
 			q.items = append(q.items, selItem{e: ce})
 			q.group = append(q.group, ce)
+			if k := labelKey(f.groupCol.table, f.groupCol.col); k != nil {
+				// Per name is per row named: two documents of one name
+				// stay two groups.
+				kc := colExpr{f.groupCol.table.Name, k.Name}
+				q.items = append(q.items, selItem{e: kc})
+				q.group = append(q.group, kc)
+			}
 			groupDesc = "grouped by " + f.groupCol.table.Name + "." + f.groupCol.col.Name
 		default:
 			dc, dt := dateColumn(root)
@@ -180,19 +193,22 @@ func (p *parser) build(f *frame) (string, string, error) {
 			expl = append([]string{describe(m)}, expl...)
 		}
 	default:
-		q.items = append(q.items, selItem{e: starExpr{f.main.Name}})
+		q.items = append(q.items, listedColumns(f, f.main)...)
 		p.aliasColumns(q, f.main)
 		if isPerson(f.main) {
 			l := labelCols(f.main)
 			q.items = append(q.items, selItem{e: concatExpr{[]sqlExpr{colExpr{f.main.Name, l[0].Name}, colExpr{f.main.Name, l[1].Name}}}, alias: q.alias(snake(f.main.Name) + "_full_name")})
 		}
+		p.showParent(q, f) // "each employee with their manager" (hierarchy.go)
 		shown := map[*Column]bool{}
+		fullShown := map[*Table]bool{} // person tables whose full name is shown
 		for _, t := range need {
 			if t == f.main || !p.named(f, t) || !p.noFanOut(t, f.main) {
 				continue
 			}
 			ls := labelCols(t)
 			if len(ls) == 2 {
+				fullShown[t] = true
 				q.items = append(q.items, selItem{e: concatExpr{[]sqlExpr{colExpr{t.Name, ls[0].Name}, colExpr{t.Name, ls[1].Name}}}, alias: q.alias(snake(t.Name) + "_name")})
 			} else {
 				for _, c := range ls {
@@ -213,6 +229,13 @@ func (p *parser) build(f *frame) (string, string, error) {
 				continue
 			}
 			shown[m.col] = true
+			if e, ok := personName(m); ok { // "Customer name": first and last (listing.go)
+				if !fullShown[m.table] {
+					fullShown[m.table] = true
+					q.items = append(q.items, selItem{e: e, alias: q.alias(snake(m.table.Name) + "_name")})
+				}
+				continue
+			}
 			q.items = append(q.items, selItem{e: colExpr{m.table.Name, m.col.Name}, alias: q.alias(snake(m.table.Name) + "_" + snake(m.col.Name))})
 		}
 		expl = append([]string{"Listed rows of " + f.main.Name}, expl...)
@@ -231,6 +254,10 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if len(q.joins) > 0 {
 		var js []string
 		for _, j := range q.joins {
+			if j.as != "" {
+				js = append(js, j.rel+" as "+j.as)
+				continue
+			}
 			js = append(js, j.rel)
 		}
 		expl = append(expl, "joined with "+strings.Join(js, ", ")+" along foreign keys")

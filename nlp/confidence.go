@@ -53,6 +53,23 @@ func (p *parser) doubts(sql string) []doubt {
 	if sentences > 0 && p.questionWords() > 1 {
 		add(penTwoQuestions, "", "the question asks more than one thing")
 	}
+	named := map[*Table]bool{}
+	strong := map[*Table]bool{} // tables named by their own name
+	for _, m := range p.ms {
+		if m.kind != mTable {
+			continue
+		}
+		if m.table != nil {
+			named[m.table] = true
+		}
+		for _, l := range m.links {
+			if l.kind == linkTable && l.score >= 0.9 {
+				named[l.table] = true
+				strong[l.table] = true
+			}
+		}
+	}
+	weakSeen := map[string]bool{}
 	for _, m := range p.ms {
 		if !p.realised(m, sql, p.uses) {
 			continue
@@ -61,12 +78,29 @@ func (p *parser) doubts(sql string) []doubt {
 		switch m.kind {
 		case mValue:
 			cols := map[*Column]bool{}
+			onNamed := map[*Column]bool{} // candidates in a table the question names
+			names := false                // a candidate elsewhere is the name of its table's rows
 			for _, v := range m.vals {
 				if !p.refersToOther(v, m.vals) {
 					cols[v.col] = true
+					if named[v.table] {
+						onNamed[v.col] = true
+					} else if isLabel(v.table, v.col) {
+						names = true
+					}
 				}
 			}
-			if len(cols) > 1 && p.prevColumnFor(m) == nil {
+			// A value of one column of a table the question names ("customers
+			// from Brazil") is decided by the question, whatever other tables
+			// hold it — unless elsewhere it names a row ("tracks by AC/DC": a
+			// composer of the tracks, or the artist of their albums).
+			if len(cols) > 1 && p.labelOfOneTable(m, sql) {
+				cols = map[*Column]bool{nil: true} // "Anguilla": the country's name, not its local name
+			}
+			if len(onNamed) > 1 && !names && p.qualifiedValue(m, sql) {
+				onNamed = map[*Column]bool{nil: true} // "invoices of customers who are from Brazil"
+			}
+			if len(cols) > 1 && p.prevColumnFor(m) == nil && (len(onNamed) != 1 || names) {
 				add(penValueColumns, span, "%q is a value of %d columns", span, len(cols))
 			}
 		case mTable, mColumn:
@@ -82,10 +116,33 @@ func (p *parser) doubts(sql string) []doubt {
 				best = math.Max(best, l.score)
 				tables[l.table] = true
 			}
-			if best > 0 && best < 0.9 {
+			// "the InvoiceLine table … the line items": a word that resembles
+			// a table the question names by its own name is that table.
+			weakKey := p.toks[m.end-1].lem + "\x00" + fmt.Sprint(len(tables))
+			for t := range tables {
+				weakKey += "\x00" + t.Name
+			}
+			_, fullName := personName(m) // "Customer name": the first and last name
+			if best > 0 && best < 0.9 && !(m.kind == mTable && len(tables) == 1 && strong[p.bestTable(m)]) && !weakSeen[weakKey] && !fullName {
+				// One doubt per word and reading: "sales agent … the Sales
+				// Agent's full name" chose once.
+				weakSeen[weakKey] = true
 				add(penWeakLink, span, "%q only resembles a name in the schema", span)
 			}
-			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) {
+			inNamed := 0 // the candidate tables the question names
+			for t := range tables {
+				if named[t] {
+					inNamed++
+				}
+			}
+			for _, l := range m.links {
+				if l.col != nil && keyColumn(l.table, l.col) {
+					inNamed = 0 // a key ("students": student_id) is a relation, which one is open
+				}
+			}
+			// "the price range of tracks": of the tables with a price, the
+			// question names one.
+			if m.kind == mColumn && len(tables) > 1 && m.head == nil && !p.afterTable(m) && !p.fullNameOf(m) && inNamed != 1 {
 				add(penTableChoice, span, "%q names a column of %d tables", span, len(tables))
 			}
 			if m.kind == mColumn && p.s.Dialect == Mongo && len(m.links) > 0 && m.links[0].col != nil &&
@@ -104,6 +161,75 @@ func (p *parser) doubts(sql string) []doubt {
 		add(penManyJoins*float64(n-2), "", "%d tables are joined", n+1)
 	}
 	return out
+}
+
+// qualifiedValue reports whether value mention m qualifies the table named
+// just before it, with only function words between ("customers who are
+// from Brazil"), that table has one column holding the value, and the
+// query compares that column.
+func (p *parser) qualifiedValue(m *mention, sql string) bool {
+	for k := m.start - 1; k >= 0 && k >= m.start-5; k-- {
+		pm := p.byTok[k]
+		if pm == nil {
+			if p.toks[k].punct || !p.isFunctionWord(p.toks[k]) {
+				return false
+			}
+			continue
+		}
+		if pm.kind != mTable {
+			return false
+		}
+		t := p.bestTable(pm)
+		var col *Column
+		for _, v := range m.vals {
+			if v.table == t {
+				if col != nil && col != v.col {
+					return false
+				}
+				col = v.col
+			}
+		}
+		return col != nil && strings.Contains(sql, p.r.q(t.Name)+"."+p.r.q(col.Name))
+	}
+	return false
+}
+
+// fullNameOf reports whether column mention m is "full name" right after a
+// table mention of a person table ("the Sales Agent's full name").
+func (p *parser) fullNameOf(m *mention) bool {
+	if m.start < 2 || !p.at(m.start-1, "full") || p.toks[m.end-1].lem != "name" {
+		return false
+	}
+	pm := p.byTok[m.start-2]
+	return pm != nil && pm.kind == mTable && isPerson(p.bestTable(pm))
+}
+
+// labelOfOneTable reports whether every candidate column of value mention
+// m is of one table, one of them is the column that names its rows, and
+// the query compares that one: the row's name is the reading.
+func (p *parser) labelOfOneTable(m *mention, sql string) bool {
+	var t *Table
+	var label *Column
+	for _, v := range m.vals {
+		if t != nil && v.table != t {
+			return false
+		}
+		t = v.table
+		if isLabel(v.table, v.col) {
+			label = v.col
+		}
+	}
+	return label != nil && strings.Contains(sql, p.r.q(t.Name)+"."+p.r.q(label.Name)+" = ")
+}
+
+// isLabel reports whether c is one of the columns that name t's rows.
+func isLabel(t *Table, c *Column) bool {
+	for _, l := range labelCols(t) {
+		if l == c {
+			return true
+		}
+	}
+	return false
 }
 
 // relativeWords anchor a date range at today.

@@ -21,7 +21,7 @@ tables database db store data record records entry entries info information deta
 some such s whole set complete full everything anything thing things make made then than
 music catalog catalogue system company business shop app application overall respective
 associated associate related relate corresponding column columns field fields row rows value values name names title titles
-showing shows displays displaying listing looking look calculate compute item items contain contains containing appear appears but across`)
+showing shows displays displaying listing listed looking look calculate compute item items contain contains containing appear appears but across`)
 
 // nounStops are function words that are also nouns a schema may name
 // ("result", "record"): where the schema has such a name, they link to it
@@ -54,7 +54,7 @@ func (p *parser) nextRealised(i int, ok []bool) bool {
 // relationVerbs say that rows of one table belong to rows of another.
 var relationVerbs = toSet(`own owns owned owning use uses used using belong belongs belonging buy buys bought purchase purchases purchased
 take takes taking took taken attend attends attended teach teaches taught teaching speak speaks spoke spoken speaking
-visit visits visited work works worked working enroll enrolls enrolled register registers registered`)
+visit visits visited work works worked working enroll enrolls enrolled register registers registered place places placed placing`)
 
 // displayVerbs are the verbs an "only" may qualify without restricting
 // anything ("only showing the customers from Brazil").
@@ -67,7 +67,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 	ok := make([]bool, len(p.toks))
 	copy(ok, p.consumed)
 	for _, m := range p.ms {
-		if p.realised(m, sql, uses) {
+		if p.realised(m, sql, uses) || p.valuesColumn(m, sql, uses) {
 			for k := m.start; k < m.end; k++ {
 				ok[k] = true
 			}
@@ -84,7 +84,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			continue
 		}
 		// "the ids of the documents": a listing of every column shows them.
-		if (t.low == "id" || t.low == "ids") && !strings.Contains(sql, "GROUP BY") && strings.Contains(uses, ".*") {
+		if (t.low == "id" || t.low == "ids") && (!strings.Contains(sql, "GROUP BY") || p.starGroupedWhole(sql, uses)) && strings.Contains(uses, ".*") {
 			continue
 		}
 		if t.low == "only" && i+1 < len(p.toks) && displayVerbs[p.toks[i+1].low] {
@@ -101,11 +101,17 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		}
 		// "the quantity ordered", "pets owned": a verb whose stem names a
 		// table the query reads.
-		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(uses, p.r.q(t.Name)+".") {
+		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(sql, p.r.q(t.Name)+".") {
+			continue
+		}
+		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) {
+			continue
+		}
+		if p.wordOfMainTable(t, uses) { // "cars" of cars_data (listing.go)
 			continue
 		}
 		// "the name of each battle": in a listing, each row is each one.
-		if (t.low == "each" || t.low == "every") && !strings.Contains(sql, "GROUP BY") && !strings.Contains(uses, "(") {
+		if (t.low == "each" || t.low == "every") && (!strings.Contains(sql, "GROUP BY") && !hasAggregate(uses) || p.starGroupedWhole(sql, uses)) {
 			k := i + 1
 			if k < len(p.toks) && measureWords[p.toks[k].lem] {
 				k++ // "each sales agent"
@@ -115,12 +121,22 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			}
 		}
 		// "sales agent": a money word qualifying the table named after it.
-		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mTable {
+		if measureWords[t.lem] && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && (p.byTok[i+1].kind == mTable || p.agentsName(p.byTok[i+1])) {
 			continue
 		}
 		out = append(out, t.raw)
 	}
 	return out
+}
+
+// agentsName reports whether m is a person table's name column named
+// after its table by a synonym ("Sale Agent name": the employee's name).
+func (p *parser) agentsName(m *mention) bool {
+	if m.kind != mColumn || !p.unique(m) || len(m.links) == 0 || m.end-m.start != 2 {
+		return false
+	}
+	t := m.links[0].table
+	return isPerson(t) && isLabel(t, m.links[0].col)
 }
 
 // realised reports whether the schema element a mention links to is used
@@ -151,7 +167,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 		return false
 	}
 	if m.col != nil {
-		if hasCol(m.table, m.col) || p.starShows(m, sql, uses) {
+		if hasCol(m.table, m.col) || p.starShows(m, sql, uses) || m.used && p.colCompared(sql, m.table, m.col) {
 			return true
 		}
 		if ref := p.fkTarget(m.table, m.col); ref != nil && m.used && strings.Contains(uses, q(ref.Name)+".") {
@@ -164,6 +180,13 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 			return m.used || p.unique(m)
 		}
 	}
+	if m.used {
+		for _, l := range m.links {
+			if p.colCompared(sql, l.table, l.col) {
+				return true
+			}
+		}
+	}
 	return p.starShows(m, sql, uses)
 }
 
@@ -172,7 +195,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 // or a group by a table for a column named after that table ("the stadium
 // name and the number of concerts in each stadium").
 func (p *parser) starShows(m *mention, sql, uses string) bool {
-	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) {
+	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) {
 		return false
 	}
 	for _, l := range m.links {

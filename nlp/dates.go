@@ -30,8 +30,16 @@ func (p *parser) dates(f *frame) {
 	var dateMention *mention
 	day := func(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
 	today := day(p.now.Year(), int(p.now.Month()), p.now.Day())
+	firstDate := -1 // the first token of a period, for a year column's event verb
 	for i := 0; i < n; i++ {
 		t := p.toks[i]
+		if firstDate < 0 && !p.consumed[i] && (isYear(t) || p.at(i, "after") || p.at(i, "since") || p.at(i, "before")) {
+			if isYear(t) && i > 0 && (p.at(i-1, "in") || p.at(i-1, "on") || p.at(i-1, "during")) {
+				firstDate = i - 1
+			} else if !isYear(t) && i+1 < n && isYear(p.toks[i+1]) || isYear(t) {
+				firstDate = i
+			}
+		}
 		switch {
 		case (p.at(i, "after") || p.at(i, "since") || p.at(i, "before")) && i+1 < n && isYear(p.toks[i+1]):
 			y := int(p.toks[i+1].num)
@@ -169,7 +177,21 @@ func (p *parser) dates(f *frame) {
 		}
 	}
 	if col == nil {
-		p.penalty += 0.6
+		// No date column: a year column, when every period is whole years.
+		var spans []yearSpan
+		var bounds []yearBound
+		whole := f.groupTime == ""
+		for _, r := range ranges {
+			whole = whole && r.from.YearDay() == 1 && r.to.YearDay() == 1
+			spans = append(spans, yearSpan{r.from.Year(), r.to.Year()})
+		}
+		for _, b := range bound {
+			y, _ := strconv.Atoi(b.e.(litExpr).v.(string)[:4])
+			bounds = append(bounds, yearBound{b.desc, y})
+		}
+		if !whole || !p.yearFilters(f, spans, bounds, firstDate) {
+			p.penalty += 0.6
+		}
 		return
 	}
 	if dateMention != nil {

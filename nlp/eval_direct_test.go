@@ -212,6 +212,9 @@ func TestNLEvalDirect(t *testing.T) {
 				}
 				ok := qerr == nil && evalset.Match(gold, got, evalset.AsksOrder(it.Question, gsql))
 				st.Add(it, true, ok, res.Confidence)
+				if ok && verbose && res.Confidence < AnswerThreshold {
+					t.Logf("%s %s LOW (%.2f) right under the threshold %q\n   sql:  %s\n   why: %v", dialect, it.ID, res.Confidence, it.Question, res.SQL, res.Explanation)
+				}
 				if !ok && verbose {
 					shown := res.SQL
 					if res.Mongo != nil {

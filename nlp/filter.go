@@ -49,6 +49,9 @@ func (p *parser) filters(f *frame) error {
 					continue
 				}
 			}
+			if p.substring(f, m) {
+				continue
+			}
 			return &Unanswerable{Reason: fmt.Sprintf("the value %q was found in no column", p.toks[m.start].raw), Tables: tableNames(p.s)}
 		}
 		ref := p.pickValue(m, f)
@@ -85,6 +88,7 @@ func (p *parser) filters(f *frame) error {
 					joinRaw(p.toks[m.start:m.end]), ref.table.Name, ref.col.Name, f.main.Name), Understood: p.understood, Tables: tableNames(p.s)}
 			}
 			// "Rock or Jazz tracks": two values of one column are either.
+			p.markEither(m)
 			in := f.filters[k].e.(inExpr)
 			in.vals = append(in.vals, litExpr{ref.value})
 			f.filters[k].e = in
@@ -150,10 +154,18 @@ func (p *parser) filters(f *frame) error {
 			p.idEquality(f, i)
 		}
 	}
+	p.countVsAverage(f) // "more tracks than the average per album" (nested.go)
+	p.hideIDs(f)        // "but displays no IDs" (listing.go)
+	p.bothColumns()     // "show both the name and the id" (listing.go)
+	p.flags(f)
+	p.negatedFlag(f)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)
+	p.existence(f)
 	p.nulls(f)
+	p.sharedBy(f) // "the citizenships shared by singers born before 1945 and after 1955" (setops.go)
+	p.haveRows(f) // "customers who placed orders" (setops.go)
 	// Column mention directly followed by a number: equality ("invoice id 37").
 	for _, m := range p.ms {
 		if m.kind == mColumn && !m.used && m.end < n && p.toks[m.end].isNum && !p.toks[m.end].hash {
@@ -260,6 +272,23 @@ func (p *parser) comparison(f *frame, i, j int, op, word string) error {
 	if m := p.nextMention(j+1, 1); m != nil && m.kind == mTable && !p.toks[j].money {
 		t := p.bestTable(m)
 		m.used = true
+		f.having = append(f.having, binExpr{aggExpr{fn: "COUNT", arg: pkExpr(t)}, op, litExpr{num}})
+		f.havDesc = fmt.Sprintf("count of %s %s %s", t.Name, op, p.toks[j].raw)
+		if !containsTable(f.tables, t) {
+			f.tables = append(f.tables, t)
+		}
+		return nil
+	}
+	// "products ordered more than 10 times": a count of the rows the verb names (sales.go).
+	if p.timesCount(f, i, j, op, num) {
+		return nil
+	}
+	// "who made at least one purchase": a count of the sales rows (sales.go).
+	if t := p.soldTarget(j+1, f.main); t != nil && !p.toks[j].money {
+		p.mark(j+1, 1)
+		if p.atLeastOne(f, t, op, num) {
+			return nil
+		}
 		f.having = append(f.having, binExpr{aggExpr{fn: "COUNT", arg: pkExpr(t)}, op, litExpr{num}})
 		f.havDesc = fmt.Sprintf("count of %s %s %s", t.Name, op, p.toks[j].raw)
 		if !containsTable(f.tables, t) {
@@ -519,11 +548,16 @@ func (p *parser) bothBefore(i int) int {
 func (p *parser) between(f *frame, i int) {
 	col, tb := p.compareColumn(f, i, i+4, "")
 	if col == nil {
-		return // the words stay unaccounted: declined
+		p.betweenYears(f, i) // "orders between 2023 and 2024" (ranges.go)
+		return               // else the words stay unaccounted: declined
 	}
 	lo, hi := p.toks[i+1].num, p.toks[i+3].num
-	f.filters = append(f.filters, filter{e: betweenExpr{colExpr{tb.Name, col.Name}, litExpr{lo}, litExpr{hi}},
-		desc: fmt.Sprintf("%s.%s between %s and %s", tb.Name, col.Name, p.toks[i+1].raw, p.toks[i+3].raw), tbl: tb})
+	var e sqlExpr = betweenExpr{colExpr{tb.Name, col.Name}, litExpr{lo}, litExpr{hi}}
+	desc := fmt.Sprintf("%s.%s between %s and %s", tb.Name, col.Name, p.toks[i+1].raw, p.toks[i+3].raw)
+	if p.notBefore(i) { // "whose price is not between 10 and 20" (ranges.go)
+		e, desc = notExpr{e}, "not "+desc
+	}
+	f.filters = append(f.filters, filter{e: e, desc: desc, tbl: tb})
 	if !containsTable(f.tables, tb) {
 		f.tables = append(f.tables, tb)
 	}

@@ -67,6 +67,9 @@ type frame struct {
 	rankAgg    bool // order by the (first) measure
 	limit      int
 
+	selfParent *mention // main's key to itself, whose parent rows are shown (hierarchy.go)
+	hideIDs    bool     // "no IDs": a listing leaves out the keys (listing.go)
+
 	nestedAvg *Table   // average number of main rows per nestedAvg
 	fkNamed   []*Table // tables named through a foreign-key column
 	perIsPer  bool
@@ -91,7 +94,9 @@ func (p *parser) frame() (*frame, error) {
 			if p.at(i, "order", "of") {
 				k = 1
 			}
-			if m := p.nextMention(i+k+1, 3); m != nil && (m.kind == mColumn || m.kind == mTable) {
+			if m := p.nextMention(i+k+1, 3); m != nil && p.orderedByRows(i, m) {
+				p.mark(i, k+1) // who ordered: the table's mention must still be used (sales.go)
+			} else if m != nil && (m.kind == mColumn || m.kind == mTable) {
 				p.mark(i, k+1)
 				f.orderBy = p.colOrLabel(m)
 				m.used = true
@@ -167,6 +172,7 @@ func (p *parser) frame() (*frame, error) {
 	if err := p.aggregates(f); err != nil {
 		return nil, err
 	}
+	p.anaphoricEach(f)
 	// Tables the question names, in order; a foreign-key column names the
 	// table it references ("support representative" -> employee).
 	for _, m := range p.ms {
@@ -187,6 +193,9 @@ func (p *parser) frame() (*frame, error) {
 		}
 		if ref := p.fkTarget(m.table, m.col); ref != nil {
 			if ref == m.table {
+				if p.selfRef(f, m) { // a safe reading of a hierarchy (hierarchy.go)
+					continue
+				}
 				return nil, &Unanswerable{Reason: fmt.Sprintf("%s.%s refers to its own table; questions about such hierarchies are not supported", m.table.Name, m.col.Name),
 					Tables: tableNames(p.s)}
 			}
@@ -235,6 +244,9 @@ func (p *parser) frame() (*frame, error) {
 	}
 
 	// Main table.
+	if f.main == nil {
+		f.main = p.eachRow(f) // "… with each invoice line item" (listing.go)
+	}
 	if f.main == nil {
 		for _, m := range p.ms {
 			if m.kind == mTable && !m.used {
@@ -334,6 +346,8 @@ func (p *parser) frame() (*frame, error) {
 		}
 		_ = t
 	}
+	p.orderByListed(f)
+	p.headColumnDistinct(f)
 	return f, nil
 }
 
@@ -645,8 +659,12 @@ func labelRank(t *Table, c *Column) int {
 	return 3
 }
 
-// isPerson reports whether the table's label is a first and last name.
-func isPerson(t *Table) bool { return len(labelCols(t)) == 2 }
+// isPerson reports whether the table's label is a first and last name (not
+// a primary key of two columns, which labels a row that names none).
+func isPerson(t *Table) bool {
+	l := labelCols(t)
+	return len(l) == 2 && l[0].Kind == KindText && l[1].Kind == KindText && !keyColumn(t, l[0]) && !keyColumn(t, l[1])
+}
 
 // --- aggregates ---
 

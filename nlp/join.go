@@ -25,7 +25,7 @@ func (p *parser) joinTree(root *Table, need []*Table, left bool) ([]joinClause, 
 			if in[e.to] {
 				continue
 			}
-			if n := keysBetween(e.child, e.parent); n > 1 {
+			if n := p.keysBetween(e.child, e.parent); n > 1 {
 				return nil, &Unanswerable{Reason: fmt.Sprintf("%s refers to %s through %d different keys; the question does not say which one", e.child.Name, e.parent.Name, n),
 					Tables: tableNames(p.s)}
 			}
@@ -46,15 +46,9 @@ type edge struct {
 	fk            *ForeignKey
 }
 
-// keysBetween counts child's foreign keys to parent.
-func keysBetween(child, parent *Table) int {
-	n := 0
-	for _, fk := range child.ForeignKeys {
-		if strings.EqualFold(fk.RefTable, parent.Name) {
-			n++
-		}
-	}
-	return n
+// keysBetween counts child's foreign keys to parent that a join may take.
+func (p *parser) keysBetween(child, parent *Table) int {
+	return len(p.keysFor(child, parent))
 }
 
 func (p *parser) edges(t *Table) []edge {
@@ -62,7 +56,7 @@ func (p *parser) edges(t *Table) []edge {
 	for i := range t.ForeignKeys {
 		fk := &t.ForeignKeys[i]
 		ref := p.s.Table(fk.RefTable)
-		if ref == nil || ref == t {
+		if ref == nil || ref == t || !p.usableKey(t, fk) {
 			continue
 		}
 		out = append(out, edge{from: t, to: ref, child: t, parent: ref, fk: fk})
@@ -73,7 +67,7 @@ func (p *parser) edges(t *Table) []edge {
 		}
 		for i := range o.ForeignKeys {
 			fk := &o.ForeignKeys[i]
-			if strings.EqualFold(fk.RefTable, t.Name) {
+			if strings.EqualFold(fk.RefTable, t.Name) && p.usableKey(o, fk) {
 				out = append(out, edge{from: t, to: o, child: o, parent: t, fk: fk})
 			}
 		}

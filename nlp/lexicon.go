@@ -33,10 +33,31 @@ func tokenize(q string) []token {
 		case unicode.IsSpace(r):
 			i++
 			continue
-		case r == '"' || r == '“' || r == '”' || (r == '\'' && (i == 0 || !isWordRune(rs[i-1]))):
+		case r == '`' && i+1 < len(rs) && rs[i+1] == '`':
+			// ``Little Lever Urban District'': a typeset quotation.
+			rest := rs[i+2:]
+			end := -1
+			for k := 0; k+1 < len(rest); k++ {
+				if rest[k] == '\'' && rest[k+1] == '\'' {
+					end = k
+					break
+				}
+			}
+			if s := strings.TrimSpace(string(rest[:max(end, 0)])); s != "" {
+				out = append(out, token{raw: s, low: strings.ToLower(s), lem: strings.ToLower(s), quoted: true})
+				i += 2 + end + 2
+				first = false
+				continue
+			}
+			i += 2
+			continue
+		case r == '"' || r == '“' || r == '”' || r == '‘' || (r == '\'' && (i == 0 || !isWordRune(rs[i-1]))):
 			closeR := r
 			if r == '“' {
 				closeR = '”'
+			}
+			if r == '‘' {
+				closeR = '’'
 			}
 			j := i + 1
 			for j < len(rs) && rs[j] != closeR && !(closeR == '"' && rs[j] == '”') {
@@ -82,6 +103,10 @@ func tokenize(q string) []token {
 			w = strings.TrimSuffix(strings.TrimSuffix(w, "'s"), "’s")
 		}
 		if w == "" {
+			continue
+		}
+		if strings.Trim(w, "-–—") == "" { // a dash between two phrases
+			out = append(out, token{raw: w, low: w, lem: w, punct: true})
 			continue
 		}
 		t := token{raw: w}
@@ -237,6 +262,7 @@ var synonyms = map[string][]string{
 	"cost": {"price"}, "priced": {"price"}, "expensive": {"price"}, "cheap": {"price"}, "cheaper": {"price"},
 	"costly": {"price"}, "pricey": {"price"},
 	"manager": {"report", "manager"}, "boss": {"report", "manager"}, "supervisor": {"report", "manager"},
+	"report": {"manager", "supervisor"}, "manage": {"manager"}, "managed": {"manager"},
 	"kind": {"type"}, "format": {"type"},
 	"phone": {"phone"}, "mail": {"email"}, "zip": {"postal"}, "postcode": {"postal"},
 	"nation": {"country"}, "town": {"city"},
@@ -419,7 +445,10 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 					add([]string{tw[0], "id"}, link{kind: linkColumn, table: t, col: c, score: 0.9})
 				}
 			}
-			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok {
+			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok || len(cw) == 2 && len(cw[0]) == 1 && nameAbbrev[strings.Join(cw, "")] != "" {
+				if !ok {
+					long = nameAbbrev[strings.Join(cw, "")] // "LName" splits to l, name
+				}
 				// "Fname" is the first name.
 				add(strings.Fields(long), link{kind: linkColumn, table: t, col: c, score: 1})
 			}

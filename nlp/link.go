@@ -47,6 +47,16 @@ func (p *parser) link() {
 			p.add(m)
 			i += sn
 		default:
+			if pv := p.pluralValue(i); len(pv) > 0 {
+				p.add(&mention{kind: mValue, start: i, end: i + 1, vals: pv})
+				i++
+				continue
+			}
+			if dn, dvals := p.matchDemonym(i); dn > 0 {
+				p.add(&mention{kind: mValue, start: i, end: i + dn, vals: dvals})
+				i += dn
+				continue
+			}
 			i++
 		}
 	}
@@ -163,6 +173,9 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 				}
 			}
 		}
+		if len(ls) == 0 && n >= 2 {
+			ls = p.nameTail(words)
+		}
 		if len(ls) > 0 {
 			if n == 1 && cueWords[words[0]] {
 				// A cue word links only to a column of exactly its name.
@@ -188,6 +201,9 @@ func (p *parser) matchPhrase(i int) (int, []link) {
 				}
 			}
 			if len(out) > 0 {
+				return 1, out
+			}
+			if out := p.compoundPart(words[0]); len(out) > 0 {
 				return 1, out
 			}
 		}

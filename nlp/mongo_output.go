@@ -189,7 +189,7 @@ func (r *mongoRender) include(paths []string) error {
 func (r *mongoRender) grouped(q *selectQ, out *MongoQuery) error {
 	groupExprs := q.group
 	if q.distinct {
-		if len(q.group) > 0 || hasAggregate(q) {
+		if len(q.group) > 0 || queryHasAggregate(q) {
 			return unsupported("DISTINCT with GROUP BY or aggregates")
 		}
 		for _, it := range q.items {

@@ -161,7 +161,7 @@ func (r *mongoRender) query(q *selectQ) (*MongoQuery, error) {
 		return nil, err
 	}
 	var err error
-	if len(q.group) > 0 || q.distinct || hasAggregate(q) {
+	if len(q.group) > 0 || q.distinct || queryHasAggregate(q) {
 		err = r.grouped(q, out)
 	} else {
 		err = r.plain(q, out)
@@ -208,7 +208,7 @@ func checkName(n string) error {
 	return nil
 }
 
-func hasAggregate(q *selectQ) bool {
+func queryHasAggregate(q *selectQ) bool {
 	for _, it := range q.items {
 		if containsAgg(it.e) {
 			return true

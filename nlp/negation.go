@@ -33,7 +33,8 @@ func (p *parser) negations(f *frame) {
 			}
 			// "not playing any cartoons": one verb the schema does not name.
 			if t := p.toks[j]; verbs == 0 && p.byTok[j] == nil && !t.isNum && !t.punct && !p.lx.words[t.lem] && !cueWords[t.lem] &&
-				(strings.HasSuffix(t.low, "ing") || strings.HasSuffix(t.low, "ed")) && j+1 < len(p.toks) && (p.byTok[j+1] != nil || negationSkip[p.toks[j+1].low]) {
+				(strings.HasSuffix(t.low, "ing") || strings.HasSuffix(t.low, "ed")) && j+1 < len(p.toks) && (p.byTok[j+1] != nil || negationSkip[p.toks[j+1].low]) ||
+				verbs == 0 && p.negatedVerb(j) {
 				verbs++
 				j++
 				continue
@@ -44,6 +45,9 @@ func (p *parser) negations(f *frame) {
 			continue
 		}
 		target, m := p.negatedTable(j)
+		if target == nil {
+			target = p.soldTarget(j, f.main) // "never been purchased" (sales.go)
+		}
 		if target == nil || target == f.main || p.noFanOut(target, f.main) {
 			continue // not rows that refer to the main table
 		}
@@ -83,10 +87,15 @@ func (p *parser) negatedValues(f *frame) {
 			continue
 		}
 		var skipped []*mention
+		verb := -1
 		for j := i + 1; j < len(p.toks) && j <= i+5; j++ {
 			m := p.byTok[j]
 			if m == nil {
 				if negationSkip[p.toks[j].low] || functionWords[p.toks[j].low] {
+					continue
+				}
+				if verb < 0 && p.negatedVerb(j) {
+					verb = j // "do not speak English"
 					continue
 				}
 				break
@@ -105,6 +114,9 @@ func (p *parser) negatedValues(f *frame) {
 				if !ok || in.not || !p.valueOf(m, ce) {
 					continue
 				}
+				if (fl.tbl == f.main || p.noFanOut(fl.tbl, f.main)) && verb >= 0 {
+					return // "countries not playing cartoons by X": the verb relates rows of another table
+				}
 				if fl.tbl == f.main || p.noFanOut(fl.tbl, f.main) {
 					in.not = true
 					f.filters[k].e = in
@@ -119,6 +131,9 @@ func (p *parser) negatedValues(f *frame) {
 					p.dropTables(f, path, nil)
 				}
 				p.mark(i, 1)
+				if verb >= 0 {
+					p.mark(verb, 1)
+				}
 				for _, c := range skipped {
 					c.used = true
 					p.mark(c.start, c.end-c.start)
@@ -136,7 +151,7 @@ func (p *parser) negatedValues(f *frame) {
 // main to target.
 func (p *parser) antiJoin(main, target *Table) (*selectQ, map[*Table]bool) {
 	path := p.shortestPath(map[*Table]bool{main: true}, target)
-	if len(path) == 0 || path[0].parent != main || len(path[0].fk.Columns) != 1 || keysBetween(path[0].child, main) != 1 {
+	if len(path) == 0 || path[0].parent != main || len(path[0].fk.Columns) != 1 || p.keysBetween(path[0].child, main) != 1 {
 		return nil, nil
 	}
 	child := path[0].child
@@ -145,7 +160,7 @@ func (p *parser) antiJoin(main, target *Table) (*selectQ, map[*Table]bool) {
 		where: []sqlExpr{binExpr{colExpr{child.Name, fk.Columns[0]}, "=", colExpr{main.Name, fk.RefColumns[0]}}}}
 	in := map[*Table]bool{child: true}
 	for _, e := range path[1:] {
-		if keysBetween(e.child, e.parent) != 1 {
+		if p.keysBetween(e.child, e.parent) != 1 {
 			return nil, nil
 		}
 		var on []sqlExpr
@@ -223,7 +238,7 @@ func (p *parser) namedElsewhere(t *Table, m *mention) bool {
 // keyTo is child's single-column foreign key to parent, or nil.
 func keyTo(child, parent *Table) *ForeignKey {
 	for i, fk := range child.ForeignKeys {
-		if strings.EqualFold(fk.RefTable, parent.Name) && len(fk.Columns) == 1 {
+		if strings.EqualFold(fk.RefTable, parent.Name) && len(fk.Columns) == 1 && usableKey(child, &child.ForeignKeys[i]) {
 			return &child.ForeignKeys[i]
 		}
 	}

@@ -35,6 +35,11 @@ func (p *parser) ranking(f *frame) {
 				if c, tb := p.impliedColumn(p.toks[i+1].lem, i+2); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
 					f.orderDesc = desc
+				} else if c, tb := p.impliedColumn(p.tokLow(i+2), i+3); c != nil && (p.at(i+1, "most") || p.at(i+1, "least")) {
+					// "the 3 most populated countries"
+					f.orderBy = colExpr{tb.Name, c.Name}
+					f.orderDesc = desc != agesReverse(p.tokLow(i+2), c)
+					rmark(i+2, 1)
 				} else if c, tb := p.rankColumn(f, i+2); c != nil {
 					// "the top 3 largest population"
 					f.orderBy = colExpr{tb.Name, c.Name}
@@ -62,11 +67,13 @@ func (p *parser) ranking(f *frame) {
 				} else if c, tb := p.rankColumn(f, i+1); c != nil {
 					f.orderBy = colExpr{tb.Name, c.Name}
 					f.orderDesc = desc
-				} else if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && t.lem == "most" {
+				} else if m := p.nextMention(i+1, 2); m != nil && m.kind == mTable && (t.lem == "most" || t.lem == "fewest" || t.lem == "least" && !p.at(i-1, "at")) {
 					// "which genre has the most tracks": count per named entity.
 					p.groupByFirstOther(f, p.bestTable(m))
 					if f.groupTable != nil {
 						f.measures = append(f.measures, measure{fn: aggCount, counts: p.bestTable(m)})
+						m.used = true
+					} else if p.groupByColumnBefore(f, p.bestTable(m), i) { // "which category has the most products" (rankcol.go)
 						m.used = true
 					} else {
 						// "the most purchased media type": nothing to count per.
@@ -209,14 +216,21 @@ func (p *parser) groupByFirstOther(f *frame, counted *Table) {
 // impliedColumn is the column a comparative or superlative word implies:
 // longest -> a duration, most expensive -> a price, latest -> a date.
 func (p *parser) impliedColumn(word string, after int) (*Column, *Table) {
+	if word == "recently" {
+		word = "recent" // "the most recently aired cartoon"
+	}
 	c, t := p.impliedColumn1(word, after)
 	return c, t
 }
 
 // hasAge reports whether t has a numeric age column.
 func hasAge(t *Table) bool {
-	c := t.Column("age")
-	return c != nil && c.Kind != KindText
+	for _, c := range t.Columns {
+		if isAgeColumn(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // agesReverse reports whether word orders col the other way round: the
@@ -236,6 +250,8 @@ func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 	var tables []*Table
 	if m := p.nextMention(after, 3); m != nil && m.kind == mTable {
 		tables = append(tables, p.bestTable(m))
+	} else if m != nil && m.kind == mValue && len(m.vals) > 0 {
+		tables = append(tables, m.vals[0].table) // "the youngest dog": a pet type
 	}
 	tables = append(tables, p.namedTables()...)
 	for _, t := range tables {
@@ -257,12 +273,16 @@ func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 				if w := lemmas(splitName(c.Name)); w[len(w)-1] == "height" && c.Kind != KindText {
 					return c, t
 				}
+			case "populated", "populous", "populace":
+				if w := lemmas(splitName(c.Name)); w[len(w)-1] == "population" && c.Kind != KindText {
+					return c, t
+				}
 			case "expensive", "cheapest", "cheaper", "pricey":
 				if w := lemmas(splitName(c.Name)); (w[len(w)-1] == "price" || w[len(w)-1] == "cost") && c.Kind != KindText {
 					return c, t
 				}
 			case "latest", "newest", "earliest", "oldest", "recent", "youngest":
-				if (word == "oldest" || word == "youngest") && strings.EqualFold(c.Name, "age") && c.Kind != KindText {
+				if (word == "oldest" || word == "youngest") && isAgeColumn(c) {
 					return c, t
 				}
 				if (c.Kind == KindDate || c.Kind == KindTime) && !hasAge(t) {

@@ -199,6 +199,15 @@ type joinClause struct {
 	left bool
 	rel  string
 	on   []sqlExpr
+	as   string // an alias: a second copy of a table (hierarchy.go)
+}
+
+// name is how the query refers to the joined table.
+func (j joinClause) name() string {
+	if j.as != "" {
+		return j.as
+	}
+	return j.rel
 }
 
 type orderItem struct {
@@ -263,6 +272,9 @@ func (q *selectQ) render(r *renderer) string {
 			b.WriteString(" JOIN ")
 		}
 		b.WriteString(r.q(j.rel))
+		if j.as != "" {
+			b.WriteString(" AS " + r.q(j.as))
+		}
 		b.WriteString(" ON ")
 		b.WriteString(andAll(r, j.on))
 	}
@@ -379,7 +391,7 @@ func (q *selectQ) pruneJoins(r *renderer) {
 		changed = false
 		uses := q.uses(r)
 		for i := len(q.joins) - 1; i >= 0; i-- {
-			ref := r.q(q.joins[i].rel) + "."
+			ref := r.q(q.joins[i].name()) + "."
 			if strings.Contains(uses, ref) {
 				continue
 			}

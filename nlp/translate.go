@@ -128,7 +128,7 @@ func (d *Deterministic) Translate(ctx context.Context, req Request) (tr *Transla
 		r:   newRenderer(req.Schema.Dialect),
 		now: now,
 	}
-	p.toks = tokenize(req.Question)
+	p.toks = rewriteComparisons(tokenize(req.Question))
 	if len(p.toks) == 0 {
 		return nil, &Unanswerable{Reason: "the question is empty", Tables: tableNames(req.Schema)}
 	}

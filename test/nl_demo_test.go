@@ -57,6 +57,12 @@ var demoQuestions = []struct{ q, gold string }{
 	{"cheapest product", "SELECT * FROM products ORDER BY price ASC LIMIT 1"},
 	{"how many orders have a quantity of more than 3", "SELECT count(*) FROM orders WHERE quantity > 3"},
 	{"what percentage of customers are from Brazil", "SELECT 100.0 * sum(CASE WHEN country = 'Brazil' THEN 1 ELSE 0 END) / count(*) FROM customers"},
+	{"products that were never purchased", "SELECT * FROM products p WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.product_id = p.id)"},
+	{"customers who made at least one purchase", "SELECT * FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)"},
+	{"customers with more orders than the average", `SELECT c.id, count(o.id) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id
+	   HAVING count(o.id) > (SELECT avg(n) FROM (SELECT count(*) AS n FROM orders GROUP BY customer_id) per_customer)`},
+	{"which customer made the most in sales", `SELECT c.id, sum(p.price * o.quantity) AS s FROM customers c JOIN orders o ON o.customer_id = c.id
+	   JOIN products p ON p.id = o.product_id GROUP BY c.id ORDER BY s DESC LIMIT 1`},
 }
 
 // TestNLDemoQuestions asks the demo's everyday questions through the admin
