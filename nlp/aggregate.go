@@ -105,7 +105,11 @@ func (p *parser) aggregates(f *frame) error {
 			ms := measure{fn: aggCount, pos: i}
 			if d := i + k; d < n && (p.at(d, "different") || p.at(d, "distinct") || p.at(d, "unique")) {
 				// "how many different results": COUNT(DISTINCT result).
-				if cm := p.nextMention(d+1, 2); cm != nil && cm.kind == mColumn && !cm.used {
+				cm := p.nextMention(d+1, 2)
+				if cm != nil && p.isFlagWord(cm) {
+					cm = p.nextMention(cm.end, 1) // "unique official languages": the languages
+				}
+				if cm != nil && cm.kind == mColumn && !cm.used {
 					p.resolveCol(cm, f.tables)
 					if cm.col != nil {
 						cm.used = true

@@ -238,3 +238,18 @@ func (p *parser) negatedFlag(f *frame) {
 		}
 	}
 }
+
+// isFlagWord reports whether mention m is a flag column's adjective
+// qualifying the mention after it ("official" of IsOfficial before
+// "languages"): a condition, not the column counted or shown.
+func (p *parser) isFlagWord(m *mention) bool {
+	if m.kind != mColumn || m.end-m.start != 1 || p.mentionAt(m.end) == nil {
+		return false
+	}
+	for _, fc := range p.flagColumns() {
+		if t := p.toks[m.start]; (t.lem == fc.adj || t.low == fc.adj) && p.mentionOf(p.mentionAt(m.end), fc.table) {
+			return true
+		}
+	}
+	return false
+}

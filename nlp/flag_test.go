@@ -124,3 +124,32 @@ func TestEitherWithColumn(t *testing.T) {
 		}
 	}
 }
+
+// On MariaDB a split flag name (Is Official) still reads as a condition in
+// a count of different values, and a split abbreviation (L Name) as the
+// last name: on a language table and a student table.
+func TestSplitNamesOnMariaDB(t *testing.T) {
+	students := &Schema{Dialect: MySQL, Tables: []*Table{{Name: "Student", PrimaryKey: []string{"StuID"}, Columns: []*Column{
+		{Name: "StuID", Type: "int", Kind: KindInt}, {Name: "LName", Type: "varchar(12)", Kind: KindText, Indexed: true, Values: []string{"Smith", "Kim"}},
+		{Name: "Fname", Type: "varchar(12)", Kind: KindText}, {Name: "Age", Type: "int", Kind: KindInt}}}}}
+	students.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     []string
+	}{
+		{languageSchema(MySQL), "How many unique official languages are there?", []string{"COUNT(DISTINCT `countrylanguage`.`language`)", "`IsOfficial` = 'T'"}},
+		{students, "What is the age of the student whose last name is 'Smith'?", []string{"`Student`.`LName` = 'Smith'"}},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(res.SQL, w) {
+				t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, w)
+			}
+		}
+	}
+}

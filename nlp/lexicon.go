@@ -445,7 +445,10 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 					add([]string{tw[0], "id"}, link{kind: linkColumn, table: t, col: c, score: 0.9})
 				}
 			}
-			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok {
+			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok || len(cw) == 2 && len(cw[0]) == 1 && nameAbbrev[strings.Join(cw, "")] != "" {
+				if !ok {
+					long = nameAbbrev[strings.Join(cw, "")] // "LName" splits to l, name
+				}
 				// "Fname" is the first name.
 				add(strings.Fields(long), link{kind: linkColumn, table: t, col: c, score: 1})
 			}
