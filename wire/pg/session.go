@@ -129,7 +129,8 @@ type session struct {
 	unreg    func()
 	br       *reader // frames from the backend
 
-	aud proxy.Statement // the statement or batch being run, for Record (audit, metrics)
+	aud    proxy.Statement // the statement or batch being run, for Record (audit, metrics)
+	remote string          // the client's address, formatted once for the audit
 }
 
 func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
@@ -143,6 +144,7 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 		portalCaps: make(map[string]*rowCap),
 		startup:    make(map[string]string),
 		settings:   make(map[string]string),
+		remote:     c.nc.RemoteAddr().String(),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
@@ -482,7 +484,7 @@ func (s *session) simpleQuery(body []byte) error {
 		s.srv.p.Record(&s.aud)
 		s.inBatch = false
 	}
-	s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
@@ -732,7 +734,7 @@ func (s *session) beginBatch() {
 		s.inBatch = true
 		s.batchStmts = s.batchStmts[:0]
 		s.batchAllRead = true
-		s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
+		s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
 	}
 }
 
@@ -1199,8 +1201,9 @@ func (s *session) acquire() error {
 	if s.be != nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+	// The session's own context: closing the session stops an acquire or
+	// a replay under way, and a statement needs no context of its own.
+	ctx := s.ctx
 	p := s.b.Tenant.PGPool
 	var it *pool.Item[*pool.PGConn]
 	if s.route {
@@ -1229,7 +1232,13 @@ func (s *session) acquire() error {
 		_ = it.Conn.Conn.SetDeadline(time.Now())
 	}
 	s.mu.Unlock()
-	s.br = newReader(it.Conn.R, 1<<30)
+	// One frame reader per session, pointed at whichever backend
+	// connection it holds: no buffer is allocated per statement.
+	if s.br == nil {
+		s.br = newReader(it.Conn.R, 1<<30)
+	} else {
+		s.br.r = it.Conn.R
+	}
 	return nil
 }
 
