@@ -1233,13 +1233,31 @@ func (s *session) acquire() error {
 	}
 	s.mu.Unlock()
 	// One frame reader per session, pointed at whichever backend
-	// connection it holds: no buffer is allocated per statement.
+	// connection it holds. Its buffer comes from a pool while the session
+	// holds a backend: no allocation per statement, and an idle client
+	// holds none.
 	if s.br == nil {
-		s.br = newReader(it.Conn.R, 1<<30)
-	} else {
-		s.br.r = it.Conn.R
+		s.br = &reader{max: 1 << 30}
+	}
+	s.br.r = it.Conn.R
+	if s.br.buf == nil {
+		s.br.buf = getFrameBuf()
 	}
 	return nil
+}
+
+// frameBufs holds the frame buffers of the sessions not holding a backend.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getFrameBuf() []byte { return (*frameBufs.Get().(*[]byte))[:0] }
+
+// putFrameBuf gives a buffer back; one grown past a large row is left to
+// the collector.
+func putFrameBuf(b []byte) {
+	if cap(b) <= 64*1024 {
+		b = b[:0]
+		frameBufs.Put(&b)
+	}
 }
 
 // replayTimeout bounds the replay of session settings on a backend
@@ -1312,6 +1330,12 @@ func (s *session) releaseBackend() {
 	it := s.be
 	s.be = nil
 	s.mu.Unlock()
+	if s.br != nil && s.br.buf != nil {
+		// Nothing read from the backend is referenced any more: the
+		// relay's frames were copied to the client's buffer.
+		putFrameBuf(s.br.buf)
+		s.br.buf = nil
+	}
 	if it.Conn.R.Buffered() > 0 {
 		s.bePool.Discard(it)
 		return
