@@ -128,6 +128,7 @@ type session struct {
 	admitted func()      // uncounts the client from its tenant's connections
 	unreg    func()
 	br       *reader // frames from the backend
+	brBuf    *[]byte // br's buffer from frameBufs while a backend is held
 
 	aud    proxy.Statement // the statement or batch being run, for Record (audit, metrics)
 	remote string          // the client's address, formatted once for the audit
@@ -1240,8 +1241,9 @@ func (s *session) acquire() error {
 		s.br = &reader{max: 1 << 30}
 	}
 	s.br.r = it.Conn.R
-	if s.br.buf == nil {
-		s.br.buf = getFrameBuf()
+	if s.brBuf == nil {
+		s.brBuf = frameBufs.Get().(*[]byte)
+		s.br.buf = (*s.brBuf)[:0]
 	}
 	return nil
 }
@@ -1249,14 +1251,13 @@ func (s *session) acquire() error {
 // frameBufs holds the frame buffers of the sessions not holding a backend.
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func getFrameBuf() []byte { return (*frameBufs.Get().(*[]byte))[:0] }
-
-// putFrameBuf gives a buffer back; one grown past a large row is left to
+// putFrameBuf gives back the pooled buffer p, now b (the reader may have
+// replaced it with a larger one); one grown past a large row is left to
 // the collector.
-func putFrameBuf(b []byte) {
+func putFrameBuf(p *[]byte, b []byte) {
 	if cap(b) <= 64*1024 {
-		b = b[:0]
-		frameBufs.Put(&b)
+		*p = b[:0]
+		frameBufs.Put(p)
 	}
 }
 
@@ -1330,11 +1331,11 @@ func (s *session) releaseBackend() {
 	it := s.be
 	s.be = nil
 	s.mu.Unlock()
-	if s.br != nil && s.br.buf != nil {
+	if s.brBuf != nil {
 		// Nothing read from the backend is referenced any more: the
 		// relay's frames were copied to the client's buffer.
-		putFrameBuf(s.br.buf)
-		s.br.buf = nil
+		putFrameBuf(s.brBuf, s.br.buf)
+		s.brBuf, s.br.buf = nil, nil
 	}
 	if it.Conn.R.Buffered() > 0 {
 		s.bePool.Discard(it)
@@ -1389,9 +1390,14 @@ func (s *session) end() {
 // until every expected response has arrived. It reports whether the backend
 // returned an error.
 func (s *session) relay() (failed bool, err error) {
+	// The queue is consumed from its front, which leaves s.exp at the end
+	// of its array: the next batch starts again at the array's start, so
+	// queuing a response allocates nothing once the array has grown.
+	queue := s.exp[:0]
 	defer func() {
 		s.out = s.out[:0]
-		s.exp = s.exp[:0]
+		clear(queue[:cap(queue)]) // drop the statements and masks it held
+		s.exp = queue
 	}()
 	if len(s.out) > 0 {
 		s.beBusy = true
@@ -1709,11 +1715,18 @@ func errorCode(body []byte) string {
 	return "XX000"
 }
 
-func writeFrame(w io.Writer, typ byte, body []byte) error {
-	var hdr [5]byte
+// writeFrame builds the header in the writer's own buffer: a header array
+// passed to Write would escape, an allocation per relayed frame.
+func writeFrame(w *bufio.Writer, typ byte, body []byte) error {
+	if w.Available() < 5 {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	hdr := w.AvailableBuffer()[:5]
 	hdr[0] = typ
 	binary.BigEndian.PutUint32(hdr[1:], uint32(len(body)+4))
-	if _, err := w.Write(hdr[:]); err != nil {
+	if _, err := w.Write(hdr); err != nil {
 		return err
 	}
 	_, err := w.Write(body)
