@@ -42,6 +42,7 @@ BIG_ROWS=${BIG_ROWS:-2000000}
 MODES=${MODES:-simple prepared}
 ROLES=${ROLES:-analyst viewer reader}
 INSTANCES=${INSTANCES:-tp tp1}
+BASE_ROLES=${BASE_ROLES:-analyst}
 DB=tp_bench
 PGHOST=127.0.0.1
 PGPORT=5432
@@ -55,10 +56,9 @@ HZ=$(getconf CLK_TCK)
 
 work=$(mktemp -d)
 chmod 755 "$work"; chown postgres "$work" 2>/dev/null || true
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for f in "$work"/bouncer-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  for p in "${pidof[@]}"; do kill "$p" 2>/dev/null || true; done
+  for f in "$work"/bouncer-*.pid; do [ -f "$f" ] && kill "$(cat "$f" 2>/dev/null)" 2>/dev/null || true; done
   sleep 0.5
   rm -rf "$work"
 }
@@ -95,23 +95,32 @@ users:
   - {name: reader, password: bench, tenants: {bench: reader}}
 YAML
 }
-declare -A pidof portof
-start_tp() { # name binary port [GOMAXPROCS]
+declare -A pidof portof binof procsof
+# Each front end runs only while it is measured: Postgres allows 100
+# connections, and every pool of 20 kept open would count against it.
+define_tp() { # name binary port [GOMAXPROCS]
   tp_config "$3" > "$work/$1.yaml"
-  if [ -n "${4:-}" ]; then
-    GOMAXPROCS=$4 "$2" --config "$work/$1.yaml" 2>"$work/$1.log" &
-  else
-    "$2" --config "$work/$1.yaml" 2>"$work/$1.log" &
-  fi
-  pids+=($!); pidof[$1]=$!; portof[$1]=$3
+  binof[$1]=$2; portof[$1]=$3; procsof[$1]=${4:-}
 }
+start_tp() { # name
+  local n=$1
+  if [ -n "${procsof[$n]}" ]; then
+    GOMAXPROCS=${procsof[$n]} "${binof[$n]}" --config "$work/$n.yaml" 2>>"$work/$n.log" &
+  else
+    "${binof[$n]}" --config "$work/$n.yaml" 2>>"$work/$n.log" &
+  fi
+  pidof[$n]=$!
+  wait_port "${portof[$n]}"
+}
+stop_pid() { kill "$1" 2>/dev/null || true; while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; }
+wait_port() { for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on port $1" >&2; return 1; }
 for inst in $INSTANCES; do
   case $inst in
-    tp)  start_tp tp "$work/tenantproxy" "$TP_PORT" ;;
-    tp1) start_tp tp1 "$work/tenantproxy" "$TP1_PORT" 1 ;;
+    tp)  define_tp tp "$work/tenantproxy" "$TP_PORT" ;;
+    tp1) define_tp tp1 "$work/tenantproxy" "$TP1_PORT" 1 ;;
   esac
 done
-if [ -n "${BASE:-}" ]; then start_tp base "$BASE" "$TP_BASE_PORT" 1; INSTANCES+=" base"; fi
+if [ -n "${BASE:-}" ]; then define_tp base "$BASE" "$TP_BASE_PORT" 1; fi
 
 echo '"postgres" ""' > "$work/users.txt"
 for mode in transaction session; do
@@ -132,11 +141,24 @@ logfile = $work/bouncer-$mode.log
 pidfile = $work/bouncer-$mode.pid
 INI
   chmod 644 "$work"/*.ini "$work"/users.txt
-  su postgres -s /bin/sh -c "ulimit -n 20000 2>/dev/null; $BOUNCER -d -q $work/bouncer-$mode.ini"
 done
-sleep 1
-pidof[bouncer-transaction]=$(cat "$work/bouncer-transaction.pid")
-pidof[bouncer-session]=$(cat "$work/bouncer-session.pid")
+start_bouncer() { # mode
+  su postgres -s /bin/sh -c "ulimit -n 20000 2>/dev/null; $BOUNCER -d -q $work/bouncer-$1.ini"
+  local port=$BOUNCER_TX_PORT; [ "$1" = session ] && port=$BOUNCER_SESSION_PORT
+  wait_port "$port"
+  pidof[bouncer-$1]=$(cat "$work/bouncer-$1.pid")
+}
+# up TARGET MODE / down: the front end TARGET needs, started and stopped.
+running=""
+up() {
+  case $1 in
+    direct) running="" ;;
+    bouncer) local m=transaction; [ "$2" = prepared ] && m=session
+             start_bouncer $m; running=${pidof[bouncer-$m]} ;;
+    *-*) start_tp "${1%%-*}"; running=${pidof[${1%%-*}]} ;;
+  esac
+}
+down() { [ -n "$running" ] && stop_pid "$running"; running=""; }
 
 cpu_of() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # backends_cpu: "pid ticks" of every backend of the bench database.
@@ -166,7 +188,10 @@ proc_of() {
 # measure TARGET MODE: prints "tps proxy_us_per_txn backend_us_per_txn"
 measure() {
   local target=$1 mode=$2 proc out p0=0 p1=0
+  up "$target" "$mode"
   proc=$(proc_of "$target" "$mode")
+  # shellcheck disable=SC2046
+  PGPASSWORD=bench pgbench -n -S -c "$CLIENTS" -j "$THREADS" -T 1 -M "$mode" $(conn "$target" "$mode") >/dev/null 2>&1 || true
   declare -A first last
   while read -r p v; do [ -n "$p" ] && first[$p]=$v; done < <(backends_cpu)
   [ -n "$proc" ] && p0=$(cpu_of "$proc")
@@ -180,6 +205,7 @@ measure() {
   wait $bench || true
   [ -n "$proc" ] && p1=$(cpu_of "$proc")
   while read -r p v; do [ -n "$p" ] && last[$p]=$v; done < <(backends_cpu)
+  down
   out=$(cat "$work/out")
   local failed tx tps bt=0
   failed=$(grep -oE 'number of failed transactions: [0-9]+' <<<"$out" | grep -oE '[0-9]+$' || echo "?")
@@ -194,6 +220,7 @@ measure() {
 declare -A tps_r cpu_r be_r
 targets=(direct bouncer)
 for inst in $INSTANCES; do for role in $ROLES; do targets+=("$inst-$role"); done; done
+if [ -n "${BASE:-}" ]; then for role in $BASE_ROLES; do targets+=("base-$role"); done; fi
 for run in $(seq 1 "$RUNS"); do
   for mode in $MODES; do
     for target in "${targets[@]}"; do
@@ -231,8 +258,10 @@ declare -A p50 p99
 lat_targets=("${targets[@]}")
 for target in "${lat_targets[@]}"; do
   rm -f "$work"/lat.*
+  up "$target" simple
   # shellcheck disable=SC2046
   PGPASSWORD=bench pgbench -n -S -c 1 -j 1 -T "$LAT_DURATION" -M simple -l --log-prefix="$work/lat" $(conn "$target" simple) >"$work/lat.out" 2>&1 || { echo "$target: pgbench failed" >&2; cat "$work/lat.out" >&2; }
+  down
   cat "$work"/lat.[0-9]* | awk '{print $3}' > "$work/lat.all"
   p50[$target]=$(pct "$work/lat.all" 0.50); p99[$target]=$(pct "$work/lat.all" 0.99)
 done
@@ -248,12 +277,15 @@ done
 echo
 echo "memory"
 # A fresh tenantproxy (Go's default GOMAXPROCS), nothing run on it before.
-start_tp mem "$work/tenantproxy" "$TP_MEM_PORT"
+define_tp mem "$work/tenantproxy" "$TP_MEM_PORT"
+start_tp mem
 sleep 1
 printf 'tenantproxy at start: %s\n' "$(grep VmRSS "/proc/${pidof[mem]}/status" | tr -s ' \t' ' ')"
 printf 'tenantproxy, %d-row result (analyst): ' "$BIG_ROWS"
 "$work/pgclients" -dsn "postgres://analyst:bench@127.0.0.1:$TP_MEM_PORT/bench?sslmode=disable" -pid "${pidof[mem]}" -n "$BIG_ROWS" rows
 printf 'tenantproxy, %d idle client connections: ' "$IDLE_CONNS"
 "$work/pgclients" -dsn "postgres://analyst:bench@127.0.0.1:$TP_MEM_PORT/bench?sslmode=disable" -pid "${pidof[mem]}" -n "$IDLE_CONNS" idle
+stop_pid "${pidof[mem]}"
+start_bouncer transaction
 printf 'PgBouncer (transaction mode), %d idle client connections: ' "$IDLE_CONNS"
 "$work/pgclients" -dsn "postgres://postgres@127.0.0.1:$BOUNCER_TX_PORT/$DB?sslmode=disable" -pid "${pidof[bouncer-transaction]}" -n "$IDLE_CONNS" idle
