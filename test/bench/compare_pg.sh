@@ -146,6 +146,8 @@ start_bouncer() { # mode
   su postgres -s /bin/sh -c "ulimit -n 20000 2>/dev/null; $BOUNCER -d -q $work/bouncer-$1.ini"
   local port=$BOUNCER_TX_PORT; [ "$1" = session ] && port=$BOUNCER_SESSION_PORT
   wait_port "$port"
+  # The daemon may write its pid file just after it listens.
+  for _ in $(seq 50); do [ -s "$work/bouncer-$1.pid" ] && break; sleep 0.1; done
   pidof[bouncer-$1]=$(cat "$work/bouncer-$1.pid")
 }
 # up TARGET MODE / down: the front end TARGET needs, started and stopped.
