@@ -332,9 +332,12 @@ func WriteMySQLPacket(w *bufio.Writer, seq byte, payload []byte) error {
 		if n > MaxMySQLPacketChunk {
 			n = MaxMySQLPacketChunk
 		}
-		hdr := [4]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}
-		if _, err := w.Write(hdr[:]); err != nil {
-			return err
+		// The header goes byte by byte: a [4]byte passed to Write would
+		// escape to the heap, one allocation per packet.
+		for _, c := range [4]byte{byte(n), byte(n >> 8), byte(n >> 16), seq} {
+			if err := w.WriteByte(c); err != nil {
+				return err
+			}
 		}
 		if _, err := w.Write(payload[:n]); err != nil {
 			return err
