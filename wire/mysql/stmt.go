@@ -25,6 +25,9 @@ type stmt struct {
 	params  uint16
 	columns uint16
 	meta    bool // results may show database names (see isMeta)
+	// showWarnings: the statement is SHOW WARNINGS (see isShowWarnings),
+	// decided once with dec rather than matched at every execute.
+	showWarnings bool
 	// types are the parameter types of the last execute that sent them;
 	// every execute is forwarded with them, since the backend connection
 	// may not have seen them.
@@ -69,7 +72,7 @@ func (s *session) checkPrepared(sql string) (*policy.Decision, error) {
 func (s *session) prepare(sql string) error {
 	// Only a refused or failed prepare is audited (and not counted as a
 	// statement): the statement is recorded when executed.
-	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.Begin(proxy.ProtocolMySQL, s.client, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
 	dec, err := s.checkPrepared(sql)
@@ -83,7 +86,7 @@ func (s *session) prepare(sql string) error {
 	if err := s.send(append([]byte{comStmtPrepare}, dec.SQL...)); err != nil {
 		return err
 	}
-	rw := &rewriter{own: s.b.Tenant.Scope.Database, tenant: s.b.Tenant.ID, others: s.others}
+	rw := s.rewriter()
 	_, p, err := be.R.Next()
 	if err != nil {
 		return s.backendLost(err)
@@ -129,7 +132,8 @@ func (s *session) prepare(sql string) error {
 	}
 	s.done()
 	s.keepBackendStmt(dec.SQL, bst)
-	s.stmts[id] = &stmt{sql: sql, dec: dec, bnd: s.b, params: bst.Params, columns: bst.Columns, meta: isMeta(dec)}
+	s.stmts[id] = &stmt{sql: sql, dec: dec, bnd: s.b, params: bst.Params, columns: bst.Columns, meta: isMeta(dec),
+		showWarnings: isShowWarnings(dec)}
 	s.maybeRelease()
 	return s.c.flush()
 }
@@ -176,7 +180,7 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		st.dec, st.bnd, st.meta = dec, s.b, isMeta(dec)
+		st.dec, st.bnd, st.meta, st.showWarnings = dec, s.b, isMeta(dec), isShowWarnings(dec)
 	}
 	s.route = s.routable(st.dec)
 	err := s.acquire()
@@ -234,7 +238,7 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 // execute forwards COM_STMT_EXECUTE under the backend's statement id, with
 // the parameter types always included.
 func (s *session) execute(p []byte) error {
-	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.Begin(proxy.ProtocolMySQL, s.client, s.b)
 	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.fail(err)
@@ -264,14 +268,13 @@ func (s *session) execute(p []byte) error {
 			if st.types == nil {
 				return s.fail(sqlerr.New(sqlerr.Protocol, "COM_STMT_EXECUTE without parameter types for statement %d", id))
 			}
-			pkt = make([]byte, 0, len(p)+2*n)
-			pkt = append(pkt, p[:flagPos]...)
+			pkt = append(s.sendBuf[:0], p[:flagPos]...)
 			pkt = append(pkt, 1)
 			pkt = append(pkt, st.types...)
 			pkt = append(pkt, p[flagPos+1:]...)
 		}
 	}
-	if !isShowWarnings(st) {
+	if !st.showWarnings {
 		s.proxyWarning = ""
 	}
 	st, bst, err := s.backendStmt(id)
@@ -287,19 +290,22 @@ func (s *session) execute(p []byte) error {
 		return err
 	}
 	if &pkt[0] == &p[0] {
-		pkt = append([]byte(nil), p...)
+		// p is the client reader's buffer: the backend's statement id is
+		// set on a copy.
+		pkt = append(s.sendBuf[:0], p...)
 	}
 	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
 	if err := s.send(pkt); err != nil {
 		return err
 	}
+	s.keepSendBuf(pkt)
 	txBefore := s.inTx()
 	stop := s.statementTimer()
 	// A new execute closes the statement's previous cursor on the backend.
 	st.cursorOpen, st.cursorCols, st.cursorCaps = false, nil, nil
 	s.syncCursor()
 	caps := newResultCaps(st.dec)
-	res, err := s.relay(relayOpts{binary: true, meta: st.meta, caps: caps, showWarnings: isShowWarnings(st),
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, caps: caps, showWarnings: st.showWarnings,
 		masked: st.dec.Masked, stmts: st.dec.Stmts, st: st})
 	stop()
 	if err != nil {
@@ -320,8 +326,8 @@ func (s *session) execute(p []byte) error {
 	return s.c.flush()
 }
 
-func isShowWarnings(st *stmt) bool {
-	return len(st.dec.Stmts) == 1 && showWarningsRe.MatchString(st.dec.SQL)
+func isShowWarnings(dec *policy.Decision) bool {
+	return len(dec.Stmts) == 1 && showWarningsRe.MatchString(dec.SQL)
 }
 
 // sendLongData forwards COM_STMT_SEND_LONG_DATA (no response); the backend
