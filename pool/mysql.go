@@ -261,7 +261,9 @@ type PacketReader struct {
 
 // NewPacketReader returns a reader of packets from r of at most max bytes.
 func NewPacketReader(r *bufio.Reader, max int) *PacketReader {
-	return &PacketReader{r: r, max: max, buf: make([]byte, 0, 16*1024)}
+	// The buffer grows to the packets read: a small one to begin with, as
+	// most readers are idle client connections reading small commands.
+	return &PacketReader{r: r, max: max, buf: make([]byte, 0, 512)}
 }
 
 // ErrPacketTooLarge is returned for a packet over the reader's maximum.
