@@ -40,6 +40,9 @@ type MySQLStmt struct {
 	ID      uint32
 	Params  uint16
 	Columns uint16
+	// Types are the parameter types the statement was last executed with
+	// (empty: not known), which a COM_STMT_EXECUTE need not send again.
+	Types []byte
 }
 
 // MySQLConn is a MySQL backend connection used at the protocol level:

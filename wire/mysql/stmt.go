@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 
@@ -236,7 +237,8 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 }
 
 // execute forwards COM_STMT_EXECUTE under the backend's statement id, with
-// the parameter types always included.
+// the parameter types included unless the backend statement was last bound
+// to the same ones (it may have run for another client since, with others).
 func (s *session) execute(p []byte) error {
 	s.aud.Begin(proxy.ProtocolMySQL, s.client, s.b)
 	defer s.srv.p.Record(&s.aud)
@@ -252,26 +254,20 @@ func (s *session) execute(p []byte) error {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id))
 	}
 	s.aud.Add(st.dec, st.sql)
-	pkt := p
-	if n := int(st.params); n > 0 {
-		nb := (n + 7) / 8
-		flagPos := 10 + nb
+	n := int(st.params)
+	flagPos := 10 + (n+7)/8 // new-params-bound flag, after the NULL bitmap
+	sentTypes := false      // the client's packet carries the types
+	if n > 0 {
 		if len(p) <= flagPos {
 			return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
 		}
-		if p[flagPos] == 1 {
+		if sentTypes = p[flagPos] == 1; sentTypes {
 			if len(p) < flagPos+1+2*n {
 				return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
 			}
 			st.types = append(st.types[:0], p[flagPos+1:flagPos+1+2*n]...)
-		} else {
-			if st.types == nil {
-				return s.fail(sqlerr.New(sqlerr.Protocol, "COM_STMT_EXECUTE without parameter types for statement %d", id))
-			}
-			pkt = append(s.sendBuf[:0], p[:flagPos]...)
-			pkt = append(pkt, 1)
-			pkt = append(pkt, st.types...)
-			pkt = append(pkt, p[flagPos+1:]...)
+		} else if st.types == nil {
+			return s.fail(sqlerr.New(sqlerr.Protocol, "COM_STMT_EXECUTE without parameter types for statement %d", id))
 		}
 	}
 	if !st.showWarnings {
@@ -289,12 +285,20 @@ func (s *session) execute(p []byte) error {
 		}
 		return err
 	}
-	if &pkt[0] == &p[0] {
-		// p is the client reader's buffer: the backend's statement id is
-		// set on a copy.
+	// The packet goes out under the backend's statement id, on a copy (p
+	// is the client reader's buffer).
+	var pkt []byte
+	if n > 0 && !sentTypes && !bytes.Equal(bst.Types, st.types) {
+		pkt = append(s.sendBuf[:0], p[:flagPos]...)
+		pkt = append(pkt, 1)
+		pkt = append(pkt, st.types...)
+		pkt = append(pkt, p[flagPos+1:]...)
+	} else {
 		pkt = append(s.sendBuf[:0], p...)
 	}
 	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+	// Until the backend answers, which types it holds is not known.
+	bst.Types = bst.Types[:0]
 	if err := s.send(pkt); err != nil {
 		return err
 	}
@@ -310,6 +314,11 @@ func (s *session) execute(p []byte) error {
 	stop()
 	if err != nil {
 		return err
+	}
+	if n > 0 && !res.failed {
+		// The backend statement ran with these types: the next execute
+		// that has the same needs not send them again.
+		bst.Types = append(bst.Types[:0], st.types...)
 	}
 	if st.cursorOpen {
 		// The rows come with COM_STMT_FETCH, counted against the same cap.
