@@ -462,7 +462,7 @@ func (s *session) fill(dec *policy.Decision) string {
 // isMeta reports whether a statement's results may show database names:
 // those are rewritten and filtered row by row.
 func isMeta(dec *policy.Decision) bool {
-	if metaRe.MatchString(dec.SQL) {
+	if metaText(dec.SQL) {
 		return true
 	}
 	for _, st := range dec.Stmts {
@@ -471,6 +471,60 @@ func isMeta(dec *policy.Decision) bool {
 		}
 	}
 	return false
+}
+
+// metaText reports whether metaRe matches sql. ASCII text is scanned
+// without the regexp, which cost more than the cached policy check of a
+// statement; text with other bytes (whose case folding the regexp knows)
+// goes to the regexp.
+func metaText(sql string) bool {
+	for i := 0; i < len(sql); i++ {
+		if sql[i] >= 0x80 {
+			return metaRe.MatchString(sql)
+		}
+	}
+	if indexFoldASCII(sql, "information_schema", 0) >= 0 || indexFoldASCII(sql, "performance_schema", 0) >= 0 {
+		return true
+	}
+	for _, word := range []string{"database", "schema"} {
+		for i := indexFoldASCII(sql, word, 0); i >= 0; i = indexFoldASCII(sql, word, i+1) {
+			j := i + len(word)
+			for j < len(sql) && isRegexpSpace(sql[j]) {
+				j++
+			}
+			if j < len(sql) && sql[j] == '(' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isRegexpSpace is the regexp's \s: [\t\n\f\r ].
+func isRegexpSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// indexFoldASCII returns the first index from "from" on where the
+// lower-case ASCII word occurs in s, ignoring ASCII case, or -1.
+func indexFoldASCII(s, word string, from int) int {
+	for i := from; i+len(word) <= len(s); i++ {
+		j := 0
+		for j < len(word) && lowerASCII(s[i+j]) == word[j] {
+			j++
+		}
+		if j == len(word) {
+			return i
+		}
+	}
+	return -1
 }
 
 func capMessage(dec *policy.Decision, b *proxy.Binding) string {
