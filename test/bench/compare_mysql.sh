@@ -21,7 +21,9 @@
 # POOL_SIZE (20), PROXY_PORT (16033), HAPROXY_PORT (16034), IDLE (2000),
 # ROWS (2000000), LAT_N (20000 round trips), TP_BIN (a tenantproxy binary
 # to measure instead of building this tree), TP_ENV (environment for it,
-# e.g. "GOMAXPROCS=2").
+# e.g. "GOMAXPROCS=2"), TP2_ENV (when set, a second tenantproxy with this
+# environment, e.g. "GOMAXPROCS=1", on PROXY_PORT+2, measured as one more
+# leg, tp2-analyst, interleaved with the others).
 set -euo pipefail
 
 MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
@@ -39,14 +41,16 @@ IDLE=${IDLE:-2000}
 ROWS=${ROWS:-2000000}
 LAT_N=${LAT_N:-20000}
 TP_ENV=${TP_ENV:-}
+TP2_ENV=${TP2_ENV:-}
+PROXY2_PORT=$((PROXY_PORT + 2))
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 db="tp_cmp_$$"
-tp_pid="" ha_pid="" idle_pid=""
+tp_pid="" tp2_pid="" ha_pid="" idle_pid=""
 mysql_() { mariadb -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" "$@"; }
 cleanup() {
-  for p in $idle_pid $tp_pid $ha_pid; do kill "$p" 2>/dev/null || true; done
+  for p in $idle_pid $tp_pid $tp2_pid $ha_pid; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   mysql_ -e "DROP DATABASE IF EXISTS $db" || true
   rm -rf "$work"
@@ -99,6 +103,12 @@ start_tp() {
   wait_port "$PROXY_PORT"
 }
 stop_tp() { kill "$tp_pid" 2>/dev/null || true; wait "$tp_pid" 2>/dev/null || true; tp_pid=""; }
+if [ -n "$TP2_ENV" ]; then
+  sed "s/127.0.0.1:$PROXY_PORT/127.0.0.1:$PROXY2_PORT/" "$work/config.yaml" >"$work/config2.yaml"
+  env $TP2_ENV "$work/tenantproxy" --config "$work/config2.yaml" 2>>"$work/proxy2.log" &
+  tp2_pid=$!
+  wait_port "$PROXY2_PORT"
+fi
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 ha_pid=$!
 wait_port "$HAPROXY_PORT"
@@ -112,6 +122,10 @@ declare -A leg_args=(
   [tp-viewer]="--mysql-host=127.0.0.1 --mysql-port=$PROXY_PORT --mysql-user=viewer --mysql-password=bench-pw --mysql-db=bench"
 )
 legs=(direct haproxy tp-analyst tp-viewer)
+if [ -n "$TP2_ENV" ]; then
+  leg_args[tp2-analyst]="--mysql-host=127.0.0.1 --mysql-port=$PROXY2_PORT --mysql-user=analyst --mysql-password=bench-pw --mysql-db=bench"
+  legs+=(tp2-analyst)
+fi
 
 echo "preparing $TABLES tables of $TABLE_SIZE rows..." >&2
 # shellcheck disable=SC2086
@@ -124,11 +138,12 @@ declare -A qps cpu_tp cpu_ha cpu_md
 
 # run TEST LEG: one sysbench run; records queries/s and CPU µs per query.
 run() {
-  local test=$1 leg=$2 out t0 h0 m0 t1 h1 m1 q
-  t0=$(ticks "$tp_pid") h0=$(ticks "$ha_pid") m0=$(ticks "$md_pid")
+  local test=$1 leg=$2 out t0 h0 m0 t1 h1 m1 q tp=$tp_pid
+  [ "$leg" = tp2-analyst ] && tp=$tp2_pid
+  t0=$(ticks "$tp") h0=$(ticks "$ha_pid") m0=$(ticks "$md_pid")
   # shellcheck disable=SC2086
   out=$(sysbench "$test" ${leg_args[$leg]} "${common[@]}" --threads="$THREADS" --time="$TIME" run)
-  t1=$(ticks "$tp_pid") h1=$(ticks "$ha_pid") m1=$(ticks "$md_pid")
+  t1=$(ticks "$tp") h1=$(ticks "$ha_pid") m1=$(ticks "$md_pid")
   if ! grep -Eq 'ignored errors:[[:space:]]+0[[:space:]]' <<<"$out"; then
     echo "sysbench reported errors on $leg:" >&2
     echo "$out" >&2
@@ -145,9 +160,9 @@ run() {
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 
 echo
-printf "sysbench, %s threads, %s x %s rows, %s runs x %ss interleaved, pool %s, tenantproxy env: %s\n" \
-  "$THREADS" "$TABLES" "$TABLE_SIZE" "$RUNS" "$TIME" "$POOL_SIZE" "${TP_ENV:-(none)}"
-printf "CPU: microseconds of process time per query over the run (utime+stime)\n"
+printf "sysbench, %s threads, %s x %s rows, %s runs x %ss interleaved, pool %s, tenantproxy env: %s%s\n" \
+  "$THREADS" "$TABLES" "$TABLE_SIZE" "$RUNS" "$TIME" "$POOL_SIZE" "${TP_ENV:-(none)}" "${TP2_ENV:+, tp2 env: $TP2_ENV}"
+printf "CPU: microseconds of process time per query over the run (utime+stime); tp us/q is the tenantproxy of the leg\n"
 for test in oltp_point_select oltp_read_only; do
   for leg in "${legs[@]}"; do # warm up every path and the buffer pool
     # shellcheck disable=SC2086
