@@ -50,8 +50,10 @@ func newCache(entries int) *cache {
 		return c
 	}
 	c.per = (entries + cacheShards - 1) / cacheShards
+	// The maps grow with use: presized, they would hold megabytes a
+	// proxy with a few distinct statements never fills.
 	for i := range c.shards {
-		c.shards[i].m = make(map[cacheKey]*entry, c.per)
+		c.shards[i].m = make(map[cacheKey]*entry)
 	}
 	return c
 }

@@ -40,6 +40,9 @@ type MySQLStmt struct {
 	ID      uint32
 	Params  uint16
 	Columns uint16
+	// Types are the parameter types the statement was last executed with
+	// (empty: not known), which a COM_STMT_EXECUTE need not send again.
+	Types []byte
 }
 
 // MySQLConn is a MySQL backend connection used at the protocol level:
@@ -261,7 +264,9 @@ type PacketReader struct {
 
 // NewPacketReader returns a reader of packets from r of at most max bytes.
 func NewPacketReader(r *bufio.Reader, max int) *PacketReader {
-	return &PacketReader{r: r, max: max, buf: make([]byte, 0, 16*1024)}
+	// The buffer grows to the packets read: a small one to begin with, as
+	// most readers are idle client connections reading small commands.
+	return &PacketReader{r: r, max: max, buf: make([]byte, 0, 512)}
 }
 
 // ErrPacketTooLarge is returned for a packet over the reader's maximum.
@@ -332,9 +337,12 @@ func WriteMySQLPacket(w *bufio.Writer, seq byte, payload []byte) error {
 		if n > MaxMySQLPacketChunk {
 			n = MaxMySQLPacketChunk
 		}
-		hdr := [4]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}
-		if _, err := w.Write(hdr[:]); err != nil {
-			return err
+		// The header goes byte by byte: a [4]byte passed to Write would
+		// escape to the heap, one allocation per packet.
+		for _, c := range [4]byte{byte(n), byte(n >> 8), byte(n >> 16), seq} {
+			if err := w.WriteByte(c); err != nil {
+				return err
+			}
 		}
 		if _, err := w.Write(payload[:n]); err != nil {
 			return err

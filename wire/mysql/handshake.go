@@ -217,9 +217,11 @@ func (s *Server) handshake(c *conn, id uint32) (*handshakeResult, error) {
 			return nil, fmt.Errorf("%w: tls handshake: %v", errQuiet, err)
 		}
 		c.nc = tc
-		c.br = bufio.NewReaderSize(tc, 16*1024)
+		c.br = bufio.NewReaderSize(tc, clientReadBuffer)
 		c.r = pool.NewPacketReader(c.br, maxHandshakePacket)
-		c.w = bufio.NewWriterSize(tc, 32*1024)
+		if err := c.flush(); err != nil { // nothing is pending: the greeting went out
+			return nil, err
+		}
 		isTLS = true
 		if p, err = c.read(); err != nil {
 			return nil, err

@@ -64,8 +64,7 @@ var schemaColumns = map[string]bool{
 func (s *session) relay(o relayOpts) (relayResult, error) {
 	var res relayResult
 	be := s.be.Conn
-	own, tenant := s.b.Tenant.Scope.Database, s.b.Tenant.ID
-	rw := &rewriter{own: own, tenant: tenant, others: s.others}
+	rw := s.rewriter()
 	if len(o.masked) > 0 {
 		rw.masks = make(map[string]bool, len(o.masked))
 		for _, m := range o.masked {
@@ -157,8 +156,11 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 		// small packets) until the masks are decided: a result whose
 		// columns disagree with the analysis is refused before any of it
 		// reaches the client.
-		head := [][]byte{append([]byte(nil), p...)}
-		cols = cols[:0]
+		// They are copied one after the other into one buffer the session
+		// keeps, headEnds marking where each ends.
+		s.head = append(s.head[:0], p...)
+		s.headEnds = append(s.headEnds[:0], len(s.head))
+		cols = s.cols[:0]
 		for i := uint64(0); i < n; i++ {
 			p, err := next()
 			if err != nil {
@@ -170,8 +172,10 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 			var c column
 			p, c = rw.columnDef(p, o.meta)
 			cols = append(cols, c)
-			head = append(head, append([]byte(nil), p...))
+			s.head = append(s.head, p...)
+			s.headEnds = append(s.headEnds, len(s.head))
 		}
+		s.cols = cols
 		p, err = next()
 		if err != nil {
 			return res, err
@@ -183,10 +187,15 @@ func (s *session) relay(o relayOpts) (relayResult, error) {
 		if err := s.decideMasks(cols, o, res.ok); err != nil {
 			return s.refuseResult(res, err, st, st&gmysql.SERVER_STATUS_CURSOR_EXISTS == 0, next)
 		}
-		for _, h := range head {
-			if err := s.c.write(h); err != nil {
+		start := 0
+		for _, end := range s.headEnds {
+			if err := s.c.write(s.head[start:end]); err != nil {
 				return res, err
 			}
+			start = end
+		}
+		if cap(s.head) > 64<<10 {
+			s.head = nil // a result of very many or very wide columns
 		}
 		if st&gmysql.SERVER_STATUS_CURSOR_EXISTS != 0 && o.st != nil {
 			// COM_STMT_EXECUTE with a cursor: rows come with COM_STMT_FETCH,
@@ -315,6 +324,20 @@ type rewriter struct {
 	tenant string          // the tenant id shown instead
 	others []string        // other tenants' backend databases
 	masks  map[string]bool // "table.column" of masked columns, lower-case
+	// buf holds the last column definition columnDef rewrote: valid until
+	// its next call.
+	buf []byte
+}
+
+// rewriter returns the session's rewriter set up for its current binding,
+// keeping its scratch buffer from one statement to the next.
+func (s *session) rewriter() *rewriter {
+	buf := s.rw.buf
+	if cap(buf) > 64<<10 {
+		buf = nil
+	}
+	s.rw = rewriter{own: s.b.Tenant.Scope.Database, tenant: s.b.Tenant.ID, others: s.others, buf: buf[:0]}
+	return &s.rw
 }
 
 // text replaces the own database name where it appears as an identifier.
@@ -326,7 +349,9 @@ func (rw *rewriter) text(s string) string {
 }
 
 // columnDef rewrites a column definition's schema (and SHOW TABLES' column
-// name) and reports the column's type and whether it names a database.
+// name) and reports the column's type and whether it names a database. A
+// rewritten definition is returned in rw.buf; the column's names (which
+// only masks need) are kept when masks are set.
 func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 	var c column
 	var fields [6][]byte
@@ -344,10 +369,11 @@ func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 		c.typ = p[pos+7]
 	}
 	schema, name, orgName := fields[1], fields[4], fields[5]
-	c.orgName, c.name = strings.ToLower(string(orgName)), strings.ToLower(string(name))
-	if rw.masks != nil && len(fields[3]) > 0 &&
-		rw.masks[strings.ToLower(string(fields[3]))+"."+strings.ToLower(string(orgName))] {
-		c.masked = true
+	if rw.masks != nil {
+		c.orgName, c.name = strings.ToLower(string(orgName)), strings.ToLower(string(name))
+		if len(fields[3]) > 0 && rw.masks[strings.ToLower(string(fields[3]))+"."+c.orgName] {
+			c.masked = true
+		}
 	}
 	if meta && strings.EqualFold(string(schema), "information_schema") && schemaColumns[strings.ToUpper(string(orgName))] {
 		c.schemaCol = true
@@ -362,7 +388,8 @@ func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 	}
 	for _, i := range []int{4, 5} {
 		v := fields[i]
-		if bytes.HasPrefix(v, []byte("Tables_in_"+rw.own)) {
+		if len(v) >= len("Tables_in_")+len(rw.own) && string(v[:len("Tables_in_")]) == "Tables_in_" &&
+			string(v[len("Tables_in_"):len("Tables_in_")+len(rw.own)]) == rw.own {
 			fields[i] = append([]byte("Tables_in_"+rw.tenant), v[len("Tables_in_")+len(rw.own):]...)
 			changed = true
 		} else if meta && bytes.Contains(v, []byte(rw.own)) {
@@ -373,12 +400,18 @@ func (rw *rewriter) columnDef(p []byte, meta bool) ([]byte, column) {
 	if !changed {
 		return p, c
 	}
-	out := make([]byte, 0, len(p)+len(rw.tenant))
+	out := rw.buf[:0]
 	for _, f := range fields {
-		out = append(out, gmysql.PutLengthEncodedString(f)...)
+		out = appendLenencString(out, f)
 	}
 	out = append(out, p[pos:]...)
+	rw.buf = out
 	return out, c
+}
+
+// appendLenencString appends v as a length-encoded string.
+func appendLenencString(b, v []byte) []byte {
+	return append(gmysql.AppendLengthEncodedInteger(b, uint64(len(v))), v...)
 }
 
 // row rewrites one row of a metadata query; keep is false for a row that

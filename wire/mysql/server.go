@@ -182,14 +182,23 @@ type conn struct {
 	nc  net.Conn
 	r   *pool.PacketReader
 	br  *bufio.Reader
-	w   *bufio.Writer
+	w   *bufio.Writer // nil between responses (see write)
 	seq byte
 	log *slog.Logger
 }
 
+// clientReadBuffer is the read buffer of a client connection: commands are
+// small, and a large one is read past the buffer, straight into the packet.
+const clientReadBuffer = 4 * 1024
+
+// writers are the write buffers of client connections. A connection holds
+// one only while it answers a command, so that idle connections (most of
+// them, under transaction pooling) cost no write buffer.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32*1024) }}
+
 func newConn(nc net.Conn, max int) *conn {
-	br := bufio.NewReaderSize(nc, 16*1024)
-	return &conn{nc: nc, br: br, r: pool.NewPacketReader(br, max), w: bufio.NewWriterSize(nc, 32*1024)}
+	br := bufio.NewReaderSize(nc, clientReadBuffer)
+	return &conn{nc: nc, br: br, r: pool.NewPacketReader(br, max)}
 }
 
 // read reads the next client packet and checks its sequence id.
@@ -208,8 +217,13 @@ func (c *conn) read() ([]byte, error) {
 	return p, nil
 }
 
-// write buffers one packet.
+// write buffers one packet, taking a write buffer if the connection holds
+// none.
 func (c *conn) write(payload []byte) error {
+	if c.w == nil {
+		c.w = writers.Get().(*bufio.Writer)
+		c.w.Reset(c.nc)
+	}
 	if err := pool.WriteMySQLPacket(c.w, c.seq, payload); err != nil {
 		return err
 	}
@@ -217,7 +231,20 @@ func (c *conn) write(payload []byte) error {
 	return nil
 }
 
-func (c *conn) flush() error { return c.w.Flush() }
+// flush sends what was written and gives the write buffer back. A buffer
+// whose flush failed is dropped with the connection.
+func (c *conn) flush() error {
+	if c.w == nil {
+		return nil
+	}
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	c.w.Reset(nil)
+	writers.Put(c.w)
+	c.w = nil
+	return nil
+}
 
 // writeErr sends err as an ERR packet and flushes.
 func (c *conn) writeErr(err error) error {

@@ -93,6 +93,21 @@ type session struct {
 	waiting atomic.Int32                 // waitBusy, waitIdle or waitInTx
 
 	aud proxy.Statement // the statement being run, for Record (audit, metrics)
+
+	// client is the client's address, formatted once: every statement's
+	// audit record carries it.
+	client string
+	// Buffers reused from one command to the next, so that relaying a
+	// statement allocates nothing when no rewrite or mask needs to: rw's
+	// scratch holds a rewritten column definition, head the column
+	// definitions held until the masks are decided (headEnds: where each
+	// ends), cols what the relay keeps of them, sendBuf the command sent
+	// to the backend.
+	rw       rewriter
+	head     []byte
+	headEnds []int
+	cols     []column
+	sendBuf  []byte
 }
 
 func newSession(srv *Server, c *conn, id uint32, hs *handshakeResult) *session {
@@ -105,6 +120,7 @@ func newSession(srv *Server, c *conn, id uint32, hs *handshakeResult) *session {
 		b:         hs.binding,
 		status:    gmysql.SERVER_STATUS_AUTOCOMMIT,
 		stmts:     make(map[uint32]*stmt),
+		client:    c.nc.RemoteAddr().String(),
 	}
 	s.log = c.log.With("tenant", s.b.Tenant.ID, "user", s.b.User.Name)
 	if sql := namesFor(hs.collation); sql != "" {
@@ -346,7 +362,7 @@ var (
 
 // query runs a COM_QUERY text.
 func (s *session) query(sql string) error {
-	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.Begin(proxy.ProtocolMySQL, s.client, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
@@ -386,16 +402,13 @@ func (s *session) query(sql string) error {
 	if !dec.ReadOnly() {
 		s.wrote()
 	}
-	text := s.fill(dec)
-	q := make([]byte, 0, len(text)+1)
-	q = append(q, comQuery)
-	q = append(q, text...)
+	q := append(append(s.sendBuf[:0], comQuery), s.fill(dec)...)
 	if err := s.send(q); err != nil {
 		return err
 	}
+	s.keepSendBuf(q)
 	txBefore := s.inTx()
-	stop := s.statementTimer()
-	defer stop()
+	defer s.statementTimer()()
 	caps := newResultCaps(dec)
 	res, err := s.relay(relayOpts{
 		meta:         isMeta(dec),
@@ -439,7 +452,7 @@ func (s *session) fill(dec *policy.Decision) string {
 	if len(dec.Subst) == 0 {
 		return dec.SQL
 	}
-	host, _, err := net.SplitHostPort(s.c.nc.RemoteAddr().String())
+	host, _, err := net.SplitHostPort(s.client)
 	if err != nil {
 		host = "localhost"
 	}
@@ -449,7 +462,7 @@ func (s *session) fill(dec *policy.Decision) string {
 // isMeta reports whether a statement's results may show database names:
 // those are rewritten and filtered row by row.
 func isMeta(dec *policy.Decision) bool {
-	if metaRe.MatchString(dec.SQL) {
+	if metaText(dec.SQL) {
 		return true
 	}
 	for _, st := range dec.Stmts {
@@ -458,6 +471,60 @@ func isMeta(dec *policy.Decision) bool {
 		}
 	}
 	return false
+}
+
+// metaText reports whether metaRe matches sql. ASCII text is scanned
+// without the regexp, which cost more than the cached policy check of a
+// statement; text with other bytes (whose case folding the regexp knows)
+// goes to the regexp.
+func metaText(sql string) bool {
+	for i := 0; i < len(sql); i++ {
+		if sql[i] >= 0x80 {
+			return metaRe.MatchString(sql)
+		}
+	}
+	if indexFoldASCII(sql, "information_schema", 0) >= 0 || indexFoldASCII(sql, "performance_schema", 0) >= 0 {
+		return true
+	}
+	for _, word := range []string{"database", "schema"} {
+		for i := indexFoldASCII(sql, word, 0); i >= 0; i = indexFoldASCII(sql, word, i+1) {
+			j := i + len(word)
+			for j < len(sql) && isRegexpSpace(sql[j]) {
+				j++
+			}
+			if j < len(sql) && sql[j] == '(' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isRegexpSpace is the regexp's \s: [\t\n\f\r ].
+func isRegexpSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// indexFoldASCII returns the first index from "from" on where the
+// lower-case ASCII word occurs in s, ignoring ASCII case, or -1.
+func indexFoldASCII(s, word string, from int) int {
+	for i := from; i+len(word) <= len(s); i++ {
+		j := 0
+		for j < len(word) && lowerASCII(s[i+j]) == word[j] {
+			j++
+		}
+		if j == len(word) {
+			return i
+		}
+	}
+	return -1
 }
 
 func capMessage(dec *policy.Decision, b *proxy.Binding) string {
@@ -588,9 +655,13 @@ func (s *session) kill(id uint64, queryOnly bool) error {
 }
 
 // statementTimer starts the tenant's statement timeout for the command just
-// sent; the returned function stops it.
+// sent; the returned function stops it. Without a timeout it starts no
+// timer and allocates nothing.
 func (s *session) statementTimer() func() {
 	s.timedOut.Store(false)
+	if s.b.StatementTimeout() <= 0 {
+		return noTimer
+	}
 	stop := s.b.StatementTimer(func() {
 		s.timedOut.Store(true)
 		s.killQuery()
@@ -605,6 +676,8 @@ func (s *session) statementTimer() func() {
 	})
 	return func() { stop() }
 }
+
+func noTimer() {}
 
 // killQuery stops the statement the session is running on its backend.
 func (s *session) killQuery() {
@@ -858,6 +931,16 @@ func (s *session) send(p []byte) error {
 		return s.backendLost(err)
 	}
 	return nil
+}
+
+// keepSendBuf keeps the buffer of a command sent for the next one, unless
+// it grew large (a big statement or long parameters).
+func (s *session) keepSendBuf(b []byte) {
+	if cap(b) > 64<<10 {
+		s.sendBuf = nil
+		return
+	}
+	s.sendBuf = b[:0]
 }
 
 // done marks the end of a command on the backend.

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 
@@ -25,6 +26,9 @@ type stmt struct {
 	params  uint16
 	columns uint16
 	meta    bool // results may show database names (see isMeta)
+	// showWarnings: the statement is SHOW WARNINGS (see isShowWarnings),
+	// decided once with dec rather than matched at every execute.
+	showWarnings bool
 	// types are the parameter types of the last execute that sent them;
 	// every execute is forwarded with them, since the backend connection
 	// may not have seen them.
@@ -69,7 +73,7 @@ func (s *session) checkPrepared(sql string) (*policy.Decision, error) {
 func (s *session) prepare(sql string) error {
 	// Only a refused or failed prepare is audited (and not counted as a
 	// statement): the statement is recorded when executed.
-	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.Begin(proxy.ProtocolMySQL, s.client, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
 	dec, err := s.checkPrepared(sql)
@@ -83,7 +87,7 @@ func (s *session) prepare(sql string) error {
 	if err := s.send(append([]byte{comStmtPrepare}, dec.SQL...)); err != nil {
 		return err
 	}
-	rw := &rewriter{own: s.b.Tenant.Scope.Database, tenant: s.b.Tenant.ID, others: s.others}
+	rw := s.rewriter()
 	_, p, err := be.R.Next()
 	if err != nil {
 		return s.backendLost(err)
@@ -129,7 +133,8 @@ func (s *session) prepare(sql string) error {
 	}
 	s.done()
 	s.keepBackendStmt(dec.SQL, bst)
-	s.stmts[id] = &stmt{sql: sql, dec: dec, bnd: s.b, params: bst.Params, columns: bst.Columns, meta: isMeta(dec)}
+	s.stmts[id] = &stmt{sql: sql, dec: dec, bnd: s.b, params: bst.Params, columns: bst.Columns, meta: isMeta(dec),
+		showWarnings: isShowWarnings(dec)}
 	s.maybeRelease()
 	return s.c.flush()
 }
@@ -176,7 +181,7 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		st.dec, st.bnd, st.meta = dec, s.b, isMeta(dec)
+		st.dec, st.bnd, st.meta, st.showWarnings = dec, s.b, isMeta(dec), isShowWarnings(dec)
 	}
 	s.route = s.routable(st.dec)
 	err := s.acquire()
@@ -232,9 +237,10 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 }
 
 // execute forwards COM_STMT_EXECUTE under the backend's statement id, with
-// the parameter types always included.
+// the parameter types included unless the backend statement was last bound
+// to the same ones (it may have run for another client since, with others).
 func (s *session) execute(p []byte) error {
-	s.aud.Begin(proxy.ProtocolMySQL, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.Begin(proxy.ProtocolMySQL, s.client, s.b)
 	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
 		return s.fail(err)
@@ -248,30 +254,23 @@ func (s *session) execute(p []byte) error {
 		return s.fail(sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id))
 	}
 	s.aud.Add(st.dec, st.sql)
-	pkt := p
-	if n := int(st.params); n > 0 {
-		nb := (n + 7) / 8
-		flagPos := 10 + nb
+	n := int(st.params)
+	flagPos := 10 + (n+7)/8 // new-params-bound flag, after the NULL bitmap
+	sentTypes := false      // the client's packet carries the types
+	if n > 0 {
 		if len(p) <= flagPos {
 			return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
 		}
-		if p[flagPos] == 1 {
+		if sentTypes = p[flagPos] == 1; sentTypes {
 			if len(p) < flagPos+1+2*n {
 				return s.fail(sqlerr.New(sqlerr.Protocol, "Malformed COM_STMT_EXECUTE packet"))
 			}
 			st.types = append(st.types[:0], p[flagPos+1:flagPos+1+2*n]...)
-		} else {
-			if st.types == nil {
-				return s.fail(sqlerr.New(sqlerr.Protocol, "COM_STMT_EXECUTE without parameter types for statement %d", id))
-			}
-			pkt = make([]byte, 0, len(p)+2*n)
-			pkt = append(pkt, p[:flagPos]...)
-			pkt = append(pkt, 1)
-			pkt = append(pkt, st.types...)
-			pkt = append(pkt, p[flagPos+1:]...)
+		} else if st.types == nil {
+			return s.fail(sqlerr.New(sqlerr.Protocol, "COM_STMT_EXECUTE without parameter types for statement %d", id))
 		}
 	}
-	if !isShowWarnings(st) {
+	if !st.showWarnings {
 		s.proxyWarning = ""
 	}
 	st, bst, err := s.backendStmt(id)
@@ -286,24 +285,40 @@ func (s *session) execute(p []byte) error {
 		}
 		return err
 	}
-	if &pkt[0] == &p[0] {
-		pkt = append([]byte(nil), p...)
+	// The packet goes out under the backend's statement id, on a copy (p
+	// is the client reader's buffer).
+	var pkt []byte
+	if n > 0 && !sentTypes && !bytes.Equal(bst.Types, st.types) {
+		pkt = append(s.sendBuf[:0], p[:flagPos]...)
+		pkt = append(pkt, 1)
+		pkt = append(pkt, st.types...)
+		pkt = append(pkt, p[flagPos+1:]...)
+	} else {
+		pkt = append(s.sendBuf[:0], p...)
 	}
 	binary.LittleEndian.PutUint32(pkt[1:], bst.ID)
+	// Until the backend answers, which types it holds is not known.
+	bst.Types = bst.Types[:0]
 	if err := s.send(pkt); err != nil {
 		return err
 	}
+	s.keepSendBuf(pkt)
 	txBefore := s.inTx()
 	stop := s.statementTimer()
 	// A new execute closes the statement's previous cursor on the backend.
 	st.cursorOpen, st.cursorCols, st.cursorCaps = false, nil, nil
 	s.syncCursor()
 	caps := newResultCaps(st.dec)
-	res, err := s.relay(relayOpts{binary: true, meta: st.meta, caps: caps, showWarnings: isShowWarnings(st),
+	res, err := s.relay(relayOpts{binary: true, meta: st.meta, caps: caps, showWarnings: st.showWarnings,
 		masked: st.dec.Masked, stmts: st.dec.Stmts, st: st})
 	stop()
 	if err != nil {
 		return err
+	}
+	if n > 0 && !res.failed {
+		// The backend statement ran with these types: the next execute
+		// that has the same needs not send them again.
+		bst.Types = append(bst.Types[:0], st.types...)
 	}
 	if st.cursorOpen {
 		// The rows come with COM_STMT_FETCH, counted against the same cap.
@@ -320,8 +335,8 @@ func (s *session) execute(p []byte) error {
 	return s.c.flush()
 }
 
-func isShowWarnings(st *stmt) bool {
-	return len(st.dec.Stmts) == 1 && showWarningsRe.MatchString(st.dec.SQL)
+func isShowWarnings(dec *policy.Decision) bool {
+	return len(dec.Stmts) == 1 && showWarningsRe.MatchString(dec.SQL)
 }
 
 // sendLongData forwards COM_STMT_SEND_LONG_DATA (no response); the backend

@@ -128,8 +128,10 @@ type session struct {
 	admitted func()      // uncounts the client from its tenant's connections
 	unreg    func()
 	br       *reader // frames from the backend
+	brBuf    *[]byte // br's buffer from frameBufs while a backend is held
 
-	aud proxy.Statement // the statement or batch being run, for Record (audit, metrics)
+	aud    proxy.Statement // the statement or batch being run, for Record (audit, metrics)
+	remote string          // the client's address, formatted once for the audit
 }
 
 func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
@@ -143,6 +145,7 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 		portalCaps: make(map[string]*rowCap),
 		startup:    make(map[string]string),
 		settings:   make(map[string]string),
+		remote:     c.nc.RemoteAddr().String(),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
@@ -482,7 +485,7 @@ func (s *session) simpleQuery(body []byte) error {
 		s.srv.p.Record(&s.aud)
 		s.inBatch = false
 	}
-	s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
+	s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
@@ -732,7 +735,7 @@ func (s *session) beginBatch() {
 		s.inBatch = true
 		s.batchStmts = s.batchStmts[:0]
 		s.batchAllRead = true
-		s.aud.Begin(proxy.ProtocolPostgres, s.c.nc.RemoteAddr().String(), s.b)
+		s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
 	}
 }
 
@@ -1199,8 +1202,9 @@ func (s *session) acquire() error {
 	if s.be != nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+	// The session's own context: closing the session stops an acquire or
+	// a replay under way, and a statement needs no context of its own.
+	ctx := s.ctx
 	p := s.b.Tenant.PGPool
 	var it *pool.Item[*pool.PGConn]
 	if s.route {
@@ -1229,8 +1233,32 @@ func (s *session) acquire() error {
 		_ = it.Conn.Conn.SetDeadline(time.Now())
 	}
 	s.mu.Unlock()
-	s.br = newReader(it.Conn.R, 1<<30)
+	// One frame reader per session, pointed at whichever backend
+	// connection it holds. Its buffer comes from a pool while the session
+	// holds a backend: no allocation per statement, and an idle client
+	// holds none.
+	if s.br == nil {
+		s.br = &reader{max: 1 << 30}
+	}
+	s.br.r = it.Conn.R
+	if s.brBuf == nil {
+		s.brBuf = frameBufs.Get().(*[]byte)
+		s.br.buf = (*s.brBuf)[:0]
+	}
 	return nil
+}
+
+// frameBufs holds the frame buffers of the sessions not holding a backend.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// putFrameBuf gives back the pooled buffer p, now b (the reader may have
+// replaced it with a larger one); one grown past a large row is left to
+// the collector.
+func putFrameBuf(p *[]byte, b []byte) {
+	if cap(b) <= 64*1024 {
+		*p = b[:0]
+		frameBufs.Put(p)
+	}
 }
 
 // replayTimeout bounds the replay of session settings on a backend
@@ -1303,6 +1331,12 @@ func (s *session) releaseBackend() {
 	it := s.be
 	s.be = nil
 	s.mu.Unlock()
+	if s.brBuf != nil {
+		// Nothing read from the backend is referenced any more: the
+		// relay's frames were copied to the client's buffer.
+		putFrameBuf(s.brBuf, s.br.buf)
+		s.brBuf, s.br.buf = nil, nil
+	}
 	if it.Conn.R.Buffered() > 0 {
 		s.bePool.Discard(it)
 		return
@@ -1356,9 +1390,14 @@ func (s *session) end() {
 // until every expected response has arrived. It reports whether the backend
 // returned an error.
 func (s *session) relay() (failed bool, err error) {
+	// The queue is consumed from its front, which leaves s.exp at the end
+	// of its array: the next batch starts again at the array's start, so
+	// queuing a response allocates nothing once the array has grown.
+	queue := s.exp[:0]
 	defer func() {
 		s.out = s.out[:0]
-		s.exp = s.exp[:0]
+		clear(queue[:cap(queue)]) // drop the statements and masks it held
+		s.exp = queue
 	}()
 	if len(s.out) > 0 {
 		s.beBusy = true
@@ -1676,11 +1715,18 @@ func errorCode(body []byte) string {
 	return "XX000"
 }
 
-func writeFrame(w io.Writer, typ byte, body []byte) error {
-	var hdr [5]byte
+// writeFrame builds the header in the writer's own buffer: a header array
+// passed to Write would escape, an allocation per relayed frame.
+func writeFrame(w *bufio.Writer, typ byte, body []byte) error {
+	if w.Available() < 5 {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	hdr := w.AvailableBuffer()[:5]
 	hdr[0] = typ
 	binary.BigEndian.PutUint32(hdr[1:], uint32(len(body)+4))
-	if _, err := w.Write(hdr[:]); err != nil {
+	if _, err := w.Write(hdr); err != nil {
 		return err
 	}
 	_, err := w.Write(body)
