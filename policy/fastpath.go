@@ -303,7 +303,7 @@ func buildOutTemplate(out string, sent []string) (*outTemplate, bool) {
 
 // sameShape reports whether two decisions differ at most in their SQL.
 func sameShape(a, b *Decision) bool {
-	if a.Rewritten != b.Rewritten || a.Capped != b.Capped || a.MaxRows != b.MaxRows ||
+	if a.Rewritten != b.Rewritten || a.Capped != b.Capped || a.MaxRows != b.MaxRows || a.MaskOutput != b.MaskOutput ||
 		len(a.Stmts) != len(b.Stmts) || strings.Join(a.Masked, ",") != strings.Join(b.Masked, ",") {
 		return false
 	}

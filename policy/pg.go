@@ -44,6 +44,9 @@ func (e *Engine) checkPG(s Subject, sql string) (*result, bool) {
 		for _, m := range a.masks {
 			masked[m] = true
 		}
+		if a.maskOut {
+			dec.MaskOutput = true
+		}
 		dec.Stmts = append(dec.Stmts, st)
 	}
 	for m := range masked {
@@ -113,6 +116,7 @@ type pgStmt struct {
 	rewritten bool
 	capped    bool
 	masks     []string
+	maskOut   bool // the top-level output carries masked columns (checkMasks)
 
 	// collected by the walk
 	ctes     []map[string]bool // CTE names in scope, innermost last

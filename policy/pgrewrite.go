@@ -215,6 +215,7 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 		}
 		starOK[top] = true
 	}
+	a.maskOut = maskOut
 	if maskOut {
 		if what := a.unmaskableOutput(top); what != "" {
 			return sqlerr.New(sqlerr.Permission, "permission denied: %s of masked columns is not allowed for role %q (its rows cannot be masked); list the columns you need without them", what, a.role.Name)

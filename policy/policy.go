@@ -283,6 +283,13 @@ type Decision struct {
 	// Masked lists the "table.column" masks of the role whose tables the
 	// statement reads; the front end masks those columns in the rows.
 	Masked []string
+	// MaskOutput (Postgres) reports that a statement's top-level output
+	// carries masked columns (one named in the select list, or a * over a
+	// table with some): the front end must find their origin and mask them.
+	// When Masked is set but MaskOutput is not, the statements read such
+	// tables without a masked value able to reach the result (every other
+	// use of a masked column is refused), so there is nothing to mask.
+	MaskOutput bool
 	// Subst lists spans of SQL that the front end fills in with values only
 	// it knows (MySQL: the proxy's connection id, the user); see Fill.
 	Subst []Subst

@@ -505,7 +505,7 @@ func (s *session) simpleQuery(body []byte) error {
 	if handled, err := s.intercept(dec); handled || err != nil {
 		return err
 	}
-	if len(dec.Masked) > 0 && s.tx == 'E' {
+	if dec.MaskOutput && s.tx == 'E' {
 		// The lookup of the masked columns cannot run in a failed
 		// transaction, and statements after a ROLLBACK in the same text
 		// would read unmasked.
@@ -523,7 +523,9 @@ func (s *session) simpleQuery(body []byte) error {
 	txBefore := s.tx
 	s.out, s.exp = s.out[:0], s.exp[:0]
 	var mk *masker
-	if len(dec.Masked) > 0 {
+	if dec.MaskOutput {
+		// Only a statement whose result may carry a masked column needs the
+		// lookup of their origins; the policy refused every other use.
 		mk = newMasker(s.b.Role.Mask, dec.Masked)
 		out, exp := s.maskLookup(mk)
 		s.out = append(append(s.out, out...), 'S', 0, 0, 0, 4)
@@ -999,7 +1001,7 @@ func (s *session) execute(body []byte) error {
 		}
 	}
 	var mk *masker
-	if len(st.dec.Masked) > 0 {
+	if st.dec.MaskOutput {
 		// Each statement has a lookup of its own, right before it (the
 		// transaction state may change within the batch).
 		mk = newMasker(s.b.Role.Mask, st.dec.Masked)
