@@ -49,6 +49,35 @@ func TestMaskOutput(t *testing.T) {
 		{sql: "SELECT DISTINCT email FROM items", refused: true},
 		{sql: "SELECT id FROM items ORDER BY email", refused: true},
 		{sql: "SELECT id FROM items WHERE email LIKE 'a%'", refused: true},
+		// A LATERAL sub-select's star over an outer range carries the
+		// masked columns: its alias is a masked range.
+		{sql: "SELECT f FROM items i, LATERAL (SELECT i.*) f", refused: true},
+		{sql: "SELECT f FROM items i JOIN LATERAL (SELECT i.*) f ON true", refused: true},
+		{sql: "SELECT f FROM items i, LATERAL (SELECT * FROM (SELECT i.*) y) f", refused: true},
+		{sql: "SELECT f FROM public.items, LATERAL (SELECT public.items.*) f", refused: true},
+		{sql: "SELECT f.c FROM items i, LATERAL (SELECT i.*) f(a, b, c)", refused: true},
+		{sql: "SELECT to_jsonb(f) FROM items i, LATERAL (SELECT i.*) f", refused: true},
+		{sql: "SELECT f.* FROM items i, LATERAL (SELECT i.*) f", out: true},
+		{sql: "SELECT f.email FROM items i, LATERAL (SELECT i.*) f", out: true},
+		{sql: "SELECT f.id FROM items i, LATERAL (SELECT i.*) f", out: false},
+		{sql: "SELECT id FROM items i WHERE EXISTS (SELECT i.*)", out: false},
+		{sql: "SELECT f FROM items i, LATERAL (SELECT i.email) f", refused: true},
+		{sql: "SELECT f FROM items i, LATERAL (VALUES (i.email)) f", refused: true},
+		{sql: "SELECT f FROM items i, LATERAL ROWS FROM (upper(i.email)) f", refused: true},
+		{sql: "SELECT w FROM (VALUES (1)) v, LATERAL (SELECT * FROM items) w", refused: true},
+		{sql: "SELECT v FROM (VALUES (1)) v, LATERAL (SELECT * FROM items) w", out: false},
+		// Whole rows of sub-selects, joins and CTEs reading the table.
+		{sql: "SELECT j FROM (items i JOIN items k ON true) j", refused: true},
+		{sql: "SELECT x FROM (SELECT * FROM items) x", refused: true},
+		{sql: "SELECT email(x) FROM (SELECT * FROM items) x", refused: true},
+		{sql: "WITH c AS (SELECT * FROM items) SELECT c FROM c", refused: true},
+		// Identifier spellings and other statement kinds.
+		{sql: `SELECT U&"\0065mail" FROM items`, out: true},
+		{sql: "SELECT * FROM ROWS FROM (unnest(ARRAY[1])), items", out: true},
+		{sql: "SELECT id FROM items GROUP BY GROUPING SETS ((id), (name))", out: false},
+		{sql: "EXPLAIN ANALYZE VERBOSE SELECT id FROM items", out: false},
+		{sql: "DECLARE c CURSOR FOR SELECT id FROM items", out: false},
+		{sql: "PREPARE p AS SELECT id FROM items", out: false},
 	}
 	for _, c := range cases {
 		dec, err := e.Check(s, Postgres, c.sql)

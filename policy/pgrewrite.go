@@ -473,7 +473,18 @@ func (a *pgStmt) newMaskScope() *pgMaskScope {
 	for n := range mk.ctes {
 		mk.ranges[n] = true
 	}
-	pgWalkNode(a.raw.Stmt, func(m protoreflect.ProtoMessage) bool {
+	// Ranges: masked tables, then (to a fixpoint, since a LATERAL
+	// sub-select may read an outer range by reference) sub-selects and joins
+	// that read them.
+	for n := -1; n != len(mk.ranges); {
+		n = len(mk.ranges)
+		mk.markRanges(a.raw.Stmt)
+	}
+	return mk
+}
+
+func (mk *pgMaskScope) markRanges(stmt *pg.Node) {
+	pgWalkNode(stmt, func(m protoreflect.ProtoMessage) bool {
 		switch x := m.(type) {
 		case *pg.RangeVar:
 			if mk.rangeVarMasked(x) {
@@ -493,7 +504,6 @@ func (a *pgStmt) newMaskScope() *pgMaskScope {
 		}
 		return true
 	})
-	return mk
 }
 
 // rangeVarMasked reports whether rv reads a table with masked columns or a
@@ -517,8 +527,18 @@ func (mk *pgMaskScope) readsMsg(m protoreflect.ProtoMessage) bool {
 		if found {
 			return false
 		}
-		if rv, ok := m.(*pg.RangeVar); ok && mk.rangeVarMasked(rv) {
-			found = true
+		switch x := m.(type) {
+		case *pg.RangeVar:
+			found = mk.rangeVarMasked(x)
+		case *pg.ColumnRef:
+			// A LATERAL sub-select reads the masked rows of an outer range
+			// through a qualified reference (i.*, schema.t.*): any
+			// qualifier naming such a range counts.
+			for _, f := range x.Fields[:len(x.Fields)-1] {
+				if s := f.GetString_(); s != nil && mk.ranges[lower(s.Sval)] {
+					found = true
+				}
+			}
 		}
 		return !found
 	})
