@@ -305,6 +305,10 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 				}
 			}
 		case *pg.ColumnRef:
+			if e := a.rowFuncRef(x, mk); e != nil {
+				err = e
+				return false
+			}
 			if allowed[x] {
 				return true
 			}
@@ -329,6 +333,36 @@ func (a *pgStmt) checkMasks() *sqlerr.Error {
 	}
 	pgWalkNode(a.raw.Stmt, visit)
 	return err
+}
+
+// pgRowFuncs are the built-in functions (and aggregates) that take one
+// argument of any row type. Postgres reads r.f, when f is no column of r, as
+// the call f(r) on r's whole row (and s.t.f likewise): i.to_jsonb returns
+// every column of i in clear, with no origin to mask by.
+var pgRowFuncs = map[string]bool{
+	"any_out": true, "anycompatible_out": true, "anycompatiblenonarray_out": true, "anyelement_out": true,
+	"anynonarray_out": true, "concat": true, "hash_record": true, "json_build_array": true,
+	"json_build_object": true, "jsonb_build_array": true, "jsonb_build_object": true, "num_nonnulls": true,
+	"num_nulls": true, "pg_collation_for": true, "pg_column_compression": true, "pg_column_size": true,
+	"pg_typeof": true, "quote_literal": true, "quote_nullable": true, "record_out": true,
+	"record_send": true, "row_to_json": true, "to_json": true, "to_jsonb": true,
+	"array_agg": true, "count": true, "cume_dist": true, "dense_rank": true, "first_value": true,
+	"json_agg": true, "jsonb_agg": true, "lag": true, "last_value": true, "lead": true, "mode": true,
+	"percent_rank": true, "rank": true,
+}
+
+// rowFuncRef refuses r.f (or s.r.f) on a range with masked columns when f
+// names a function over a whole row.
+func (a *pgStmt) rowFuncRef(cr *pg.ColumnRef, mk *pgMaskScope) *sqlerr.Error {
+	if len(cr.Fields) < 2 {
+		return nil
+	}
+	rng := cr.Fields[len(cr.Fields)-2].GetString_()
+	fn := cr.Fields[len(cr.Fields)-1].GetString_()
+	if rng == nil || fn == nil || !mk.ranges[lower(rng.Sval)] || !pgRowFuncs[lower(fn.Sval)] {
+		return nil
+	}
+	return sqlerr.New(sqlerr.Permission, "permission denied: %s.%s calls %s() on the whole row of %q, which has masked columns, and is not allowed for role %q", lower(rng.Sval), lower(fn.Sval), lower(fn.Sval), lower(rng.Sval), a.role.Name)
 }
 
 func (a *pgStmt) wholeRowErr(name string) *sqlerr.Error {

@@ -11,7 +11,8 @@ import (
 // TestPGSecMaskLateralStar: a LATERAL sub-select's star over an outer table
 // with masked columns carries them; its alias, selected whole or through a
 // column alias list, must not return them in clear (the proxy refuses), and
-// the masked column named through it comes back masked.
+// the masked column named through it comes back masked. Neither may a
+// function over the whole row in attribute notation (i.to_jsonb).
 func TestPGSecMaskLateralStar(t *testing.T) {
 	f := newPGFixture(t, "", "")
 	ctx := context.Background()
@@ -28,6 +29,14 @@ func TestPGSecMaskLateralStar(t *testing.T) {
 		"SELECT f FROM items i, LATERAL (SELECT * FROM (SELECT i.*) y) f",
 		"SELECT f.c FROM items i, LATERAL (SELECT i.*) f(a, b, c)",
 		"SELECT f FROM public.items, LATERAL (SELECT public.items.*) f",
+		// r.f, when f is no column of r, is the call f(r) on r's whole row.
+		"SELECT i.to_jsonb FROM items i",
+		"SELECT items.row_to_json FROM items",
+		"SELECT public.items.to_json FROM public.items",
+		"SELECT x.quote_literal FROM (SELECT * FROM items) x",
+		"SELECT i.concat FROM items i",
+		"SELECT i.jsonb_agg FROM items i",
+		"SELECT f.record_out FROM items i, LATERAL (SELECT i.*) f",
 	}
 	for _, q := range leaks {
 		if !rawContains(t, direct, q, "secret-of-alpha") {
