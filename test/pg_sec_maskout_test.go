@@ -48,21 +48,9 @@ func TestPGSecMaskLateralStar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	for _, q := range leaks {
-		rows, err := c.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
-		if err == nil {
-			for rows.Next() {
-				for _, v := range rows.RawValues() {
-					if strings.Contains(string(v), "secret-of-alpha") {
-						rows.Close()
-						t.Fatalf("%q returned a masked value: %s", q, v)
-					}
-				}
-			}
-			err = rows.Err()
-		}
-		if err == nil || !strings.Contains(err.Error(), "permission denied") {
-			t.Fatalf("%q: %v, want a permission error", q, err)
+	for _, m := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		for _, q := range leaks {
+			refusedLeak(t, c, m, q)
 		}
 	}
 	// The masked column named through the lateral alias is masked; the
@@ -101,4 +89,25 @@ func rawContains(t *testing.T, c *pgx.Conn, q, s string) bool {
 		t.Fatalf("control %q: %v", q, err)
 	}
 	return found
+}
+
+// refusedLeak runs q through the proxy and fails the test unless it is
+// refused with a permission error without returning a masked value.
+func refusedLeak(t *testing.T, c *pgx.Conn, mode pgx.QueryExecMode, q string) {
+	t.Helper()
+	rows, err := c.Query(context.Background(), q, mode)
+	if err == nil {
+		for rows.Next() {
+			for _, v := range rows.RawValues() {
+				if strings.Contains(string(v), "secret-of-alpha") {
+					rows.Close()
+					t.Fatalf("%q returned a masked value: %s", q, v)
+				}
+			}
+		}
+		err = rows.Err()
+	}
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("%q (mode %v): %v, want a permission error", q, mode, err)
+	}
 }
