@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -135,5 +136,25 @@ func TestMaskOutput(t *testing.T) {
 		if dec.MaskOutput != c.out {
 			t.Errorf("%q: MaskOutput %v, want %v", c.sql, dec.MaskOutput, c.out)
 		}
+	}
+}
+
+// TestMaskOutputOwnRowFunc: on a row tenant, r.f where f is a function of
+// the database's own schemas may be f(r) over a row with masked columns.
+func TestMaskOutputOwnRowFunc(t *testing.T) {
+	viewer := &Role{Name: "maskviewer", Access: AccessRead, MaskedColumns: []string{"items.email"}}
+	scope := &Scope{Tenant: "alpha", Isolation: IsolationRow, Database: "shared_db", TenantColumn: "tenant_id", TenantValue: "alpha", TenantTables: []string{"items"}}
+	tables := &Tables{Gen: 1, Tenant: map[string]bool{"items": true}, Known: map[string]bool{"items": true}, Funcs: map[string]bool{"items_dump": true}}
+	s := Subject{User: "u", Scope: scope, Role: viewer, Version: 1, Tables: tables}
+	e := NewEngine(100)
+	if _, err := e.Check(s, Postgres, "SELECT i.items_dump FROM items i"); err == nil || !strings.Contains(err.Error(), "whole row") {
+		t.Fatalf("i.items_dump over a row with masked columns: %v, want refused", err)
+	}
+	dec, err := e.Check(s, Postgres, "SELECT i.name FROM items i")
+	if err != nil {
+		t.Fatalf("i.name refused: %v", err)
+	}
+	if dec.MaskOutput {
+		t.Fatal("i.name: MaskOutput set")
 	}
 }
