@@ -109,3 +109,27 @@ func (it *funcIter) Next(ctx context.Context) (bson.D, error) {
 }
 
 func (it *funcIter) Close(ctx context.Context) error { return it.in.Close(ctx) }
+
+// blockingIter is a stage that reads all of its input before yielding
+// ($group, $sort): run computes the output on the first Next, which then
+// hands it out one document at a time.
+func blockingIter(in Iter, run func(ctx context.Context, in Iter) ([]bson.D, error)) Iter {
+	var out []bson.D
+	done := false
+	return &funcIter{in: in, next: func(ctx context.Context) (bson.D, error) {
+		if !done {
+			done = true
+			res, err := run(ctx, in)
+			if err != nil {
+				return nil, err
+			}
+			out = res
+		}
+		if len(out) == 0 {
+			return nil, io.EOF
+		}
+		d := out[0]
+		out = out[1:]
+		return d, nil
+	}}
+}

@@ -240,24 +240,9 @@ func compileGroup(spec any, env Env) (stage, error) {
 	}
 	limit := env.maxDocs()
 	return func(in Iter) Iter {
-		var out []bson.D
-		done := false
-		return &funcIter{in: in, next: func(ctx context.Context) (bson.D, error) {
-			if !done {
-				done = true
-				res, err := runGroup(ctx, in, idExpr, fields, limit)
-				if err != nil {
-					return nil, err
-				}
-				out = res
-			}
-			if len(out) == 0 {
-				return nil, io.EOF
-			}
-			d := out[0]
-			out = out[1:]
-			return d, nil
-		}}
+		return blockingIter(in, func(ctx context.Context, in Iter) ([]bson.D, error) {
+			return runGroup(ctx, in, idExpr, fields, limit)
+		})
 	}, nil
 }
 

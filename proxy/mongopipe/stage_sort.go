@@ -38,24 +38,9 @@ func compileSort(spec any, env Env, keep int) (stage, error) {
 	}
 	limit := env.maxDocs()
 	return func(in Iter) Iter {
-		var out []bson.D
-		done := false
-		return &funcIter{in: in, next: func(ctx context.Context) (bson.D, error) {
-			if !done {
-				done = true
-				res, err := runSort(ctx, in, keys, limit, keep)
-				if err != nil {
-					return nil, err
-				}
-				out = res
-			}
-			if len(out) == 0 {
-				return nil, io.EOF
-			}
-			d := out[0]
-			out = out[1:]
-			return d, nil
-		}}
+		return blockingIter(in, func(ctx context.Context, in Iter) ([]bson.D, error) {
+			return runSort(ctx, in, keys, limit, keep)
+		})
 	}, nil
 }
 
