@@ -70,7 +70,7 @@ func IntrospectMongo(ctx context.Context, db *mongo.Database, opts MongoIntrospe
 		if strings.HasPrefix(name, "system.") || (len(allow) > 0 && !allow[name]) {
 			continue
 		}
-		t, fs, err := introspectCollection(ctx, db.Collection(name), opts.Sample, scope)
+		t, fs, err := introspectCollection(ctx, db.Collection(name), opts.Sample, scope, opts.Scope.Column)
 		if err != nil {
 			return nil, fmt.Errorf("nlp: introspect mongo: collection %s: %w", name, err)
 		}
@@ -88,19 +88,6 @@ func IntrospectMongo(ctx context.Context, db *mongo.Database, opts MongoIntrospe
 		if err := indexMongoValues(ctx, db.Collection(t.Name), t, scope); err != nil {
 			return nil, fmt.Errorf("nlp: introspect mongo: value index of %s: %w", t.Name, err)
 		}
-	}
-	if opts.Scope.Column != "" {
-		for _, t := range s.Tables {
-			cols := t.Columns[:0]
-			for _, c := range t.Columns {
-				if c.Name == opts.Scope.Column || strings.HasPrefix(c.Name, opts.Scope.Column+".") {
-					continue
-				}
-				cols = append(cols, c)
-			}
-			t.Columns = cols
-		}
-		s.index()
 	}
 	return s, nil
 }
@@ -143,7 +130,9 @@ type fieldSampler struct {
 
 const refSampleMax = 50
 
-func introspectCollection(ctx context.Context, c *mongo.Collection, sample int, scope bson.D) (*Table, *fieldSampler, error) {
+// hidden is the row scope's tenant field ("" for none): it and its
+// subfields are left out of the table, as the tenant column is for SQL.
+func introspectCollection(ctx context.Context, c *mongo.Collection, sample int, scope bson.D, hidden string) (*Table, *fieldSampler, error) {
 	t := &Table{Name: c.Name(), PrimaryKey: []string{"_id"}}
 	var n int64
 	var err error
@@ -197,6 +186,9 @@ func introspectCollection(ctx context.Context, c *mongo.Collection, sample int, 
 	order := fs.order
 	sort.SliceStable(order, func(i, j int) bool { return order[i] == "_id" && order[j] != "_id" })
 	for _, path := range order {
+		if hidden != "" && (path == hidden || strings.HasPrefix(path, hidden+".")) {
+			continue
+		}
 		st := fs.fields[path]
 		col := &Column{Name: path, Array: st.array, Object: st.object}
 		if fs.n > 0 {
