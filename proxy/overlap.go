@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -180,6 +181,14 @@ func ServerIdentity(ctx context.Context, t *Tenant) (string, error) {
 			return "", fmt.Errorf("tenant %q: cannot reach the backend: %w", t.ID, err)
 		}
 		return "mariadb:" + host + ":" + port + ":" + dir, nil
+	case t.Engine == EngineSQLite && t.SQLite != nil:
+		// A file on this machine: the file's path (Scope.Database) tells
+		// two tenants' databases apart.
+		return "sqlite:local", nil
+	case t.Engine == EngineMongo && t.Mongo != nil:
+		// Named by its address as written: the database (Scope.Database)
+		// tells tenants apart.
+		return "mongodb:" + dialAddr(t), nil
 	}
 	return "", fmt.Errorf("tenant %q: no backend", t.ID)
 }
@@ -199,6 +208,10 @@ func dialAddr(t *Tenant) string {
 		return fmt.Sprintf("%s:%d", t.PGConfig.Host, t.PGConfig.Port)
 	case t.MySQL != nil:
 		return t.MySQL.Addr
+	case t.Mongo != nil:
+		if u, err := url.Parse(t.Mongo.DSN); err == nil {
+			return u.Host
+		}
 	}
 	return ""
 }

@@ -76,6 +76,30 @@ func TestIsolationOverlapsAreConfigErrors(t *testing.T) {
   - {id: t_two, engine: mysql, dsn: %q}`, myDSN("localhost", myDB), myDSN("127.0.0.1", myDB)),
 			[]string{`"t_one"`, `"t_two"`, "two isolation models (row and database)"}},
 	}
+	// Tenants served through the API: an SQLite file, a MongoDB database.
+	// Their identity needs no answer from a server, so none is pending.
+	lite, lite2 := sqliteFile(t, "ov_a"), sqliteFile(t, "ov_b")
+	cases = append(cases, []struct {
+		name    string
+		tenants string
+		want    []string
+	}{
+		{"sqlite file twice", fmt.Sprintf(`
+  - {id: t_one, engine: sqlite, dsn: "file:%s"}
+  - {id: t_two, engine: sqlite, dsn: "file:%s?mode=ro"}`, lite, lite), []string{`"t_one"`, `"t_two"`, "server sqlite:local"}},
+		{"sqlite files apart", fmt.Sprintf(`
+  - {id: t_one, engine: sqlite, dsn: "file:%s"}
+  - {id: t_two, engine: sqlite, dsn: "file:%s"}`, lite, lite2), nil},
+		{"mongodb database twice", `
+  - {id: t_one, engine: mongodb, dsn: "mongodb://127.0.0.1:27999/docs"}
+  - {id: t_two, engine: mongodb, dsn: "mongodb://127.0.0.1:27999/docs"}`, []string{`"t_one"`, `"t_two"`, `database "docs"`}},
+		{"mongodb databases apart", `
+  - {id: t_one, engine: mongodb, dsn: "mongodb://127.0.0.1:27999/docs"}
+  - {id: t_two, engine: mongodb, dsn: "mongodb://127.0.0.1:27999/other"}`, nil},
+		{"mongodb row tenants apart", `
+  - {id: t_one, engine: mongodb, dsn: "mongodb://127.0.0.1:27999/shop", isolation: row, tenant_field: tenant, tenant_value: a}
+  - {id: t_two, engine: mongodb, dsn: "mongodb://127.0.0.1:27999/shop", isolation: row, tenant_field: tenant, tenant_value: b}`, nil},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := loadConfig(t, "tenants:"+tc.tenants+"\nusers: [{name: u, password: pw, tenants: {t_one: admin}}]\n")
