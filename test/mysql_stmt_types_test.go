@@ -23,6 +23,13 @@ func (r *rawMy) executeName(id uint32, typ byte, val []byte) (string, error) {
 	}
 	pkt = append(pkt, val...)
 	r.send(pkt...)
+	return r.readName()
+}
+
+// readName reads the answer of an execute of "SELECT name ...": the name
+// of its one row, or the error.
+func (r *rawMy) readName() (string, error) {
+	r.t.Helper()
 	p := r.read()
 	if e := rawErr(p); e != nil {
 		return "", e
