@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -37,6 +39,41 @@ func (d *openAPIDoc) responseSchema(path, method string, status int, ctype strin
 		return nil, fmt.Errorf("%s %s %d: content type %q is not documented", method, path, status, ctype)
 	}
 	return c["schema"].(map[string]any), nil
+}
+
+// loadOpenAPIFile reads the description the binary embeds.
+func loadOpenAPIFile(t testing.TB) *openAPIDoc {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "admin", "openapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc openAPIDoc
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	return &doc
+}
+
+// checkAnswer validates a JSON answer already decoded into m (as httpCall
+// returns it) against the description of path/method/status.
+func (d *openAPIDoc) checkAnswer(t testing.TB, path, method string, status int, m map[string]any) {
+	t.Helper()
+	schema, err := d.responseSchema(path, method, status, "application/json")
+	if err != nil {
+		t.Errorf("%v (body %v)", err, m)
+		return
+	}
+	raw, _ := json.Marshal(m)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range d.validate(method+" "+path+" "+fmt.Sprint(status), schema, v) {
+		t.Error(b)
+	}
 }
 
 var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT`)
@@ -143,6 +180,7 @@ tenants:
 users:
   - {name: alice, password: alice-pw, tenants: {alpha: admin, gamma: analyst}}
   - {name: vera, password: vera-pw, tenants: {alpha: viewer}}
+  - {name: ops, password: ops-pw, tenants: {alpha: analyst}, operator: true}
 `, pgDB, myDB))
 
 	r := a.call(t, "GET", "/api/v1/openapi.json", "", nil)
@@ -238,6 +276,50 @@ users:
 	call("GET", "/api/v1/openapi.json", "", nil)
 	call("GET", "/healthz", "", nil)
 
+	// Statement digests, the policy's dry run, and the operators' endpoints.
+	_, otok := login("ops", "ops-pw", "alpha")
+	if r := call("GET", "/api/v1/tenant/statements?sort=calls&limit=5", tok, nil); r.Status != http.StatusOK || len(r.JSON(t)["statements"].([]any)) == 0 {
+		t.Errorf("tenant statements: HTTP %d %.300s", r.Status, r.Body)
+	}
+	if r := call("GET", "/api/v1/tenant/statements?sort=bogus", tok, nil); r.Status != http.StatusBadRequest {
+		t.Errorf("statements with a bad sort: HTTP %d", r.Status)
+	}
+	if r := call("POST", "/api/v1/tenant/statements/reset", vtok, nil); r.Status != http.StatusForbidden {
+		t.Errorf("a viewer resets digests: HTTP %d", r.Status)
+	}
+	call("POST", "/api/v1/tenant/statements/reset", tok, nil)
+	call("GET", "/api/v1/admin/statements", otok, nil)
+	if r := call("GET", "/api/v1/admin/statements", tok, nil); r.Status != http.StatusForbidden {
+		t.Errorf("a tenant admin reads every tenant's digests: HTTP %d", r.Status)
+	}
+	call("POST", "/api/v1/admin/statements/reset?tenant=alpha", otok, nil)
+	if r := call("POST", "/api/v1/tenant/policy/explain", vtok, map[string]any{"sql": "SELECT id, email FROM customers"}); r.JSON(t)["allowed"] != true || r.JSON(t)["capped"] != true {
+		t.Errorf("explain of a viewer's select: %.300s", r.Body)
+	}
+	if r := call("POST", "/api/v1/tenant/policy/explain", vtok, map[string]any{"sql": "DELETE FROM customers"}); r.JSON(t)["allowed"] != false {
+		t.Errorf("explain of a viewer's delete: %.300s", r.Body)
+	}
+	call("POST", "/api/v1/tenant/policy/explain", tok, map[string]any{"sql": "SELECT 1", "user": "vera"})
+	call("POST", "/api/v1/tenant/policy/explain", tok, map[string]any{"sql": " "})
+	call("POST", "/api/v1/tenant/policy/explain", tok, map[string]any{"sql": "SELECT 1", "role": "nosuchrole"})
+	call("GET", "/api/v1/admin/status", otok, nil)
+	call("GET", "/api/v1/admin/status", tok, nil)
+	call("GET", "/api/v1/admin/fleet", otok, nil)
+	if r := call("GET", "/api/v1/admin/isolation?tenant=alpha", otok, nil); r.Status != http.StatusOK || r.JSON(t)["passed"] != true {
+		t.Errorf("isolation of alpha: HTTP %d %.300s", r.Status, r.Body)
+	}
+	if r := call("GET", "/api/v1/admin/isolation?tenant=nosuch", otok, nil); r.Status != http.StatusNotFound {
+		t.Errorf("isolation of an unknown tenant: HTTP %d", r.Status)
+	}
+	if r := call("GET", "/api/v1/admin/tenants", otok, nil); r.Status != http.StatusOK || len(r.JSON(t)["tenants"].([]any)) != 2 {
+		t.Errorf("tenant list: HTTP %d %.300s", r.Status, r.Body)
+	}
+	// Without provisioning configured (TestProvisionTenantEndToEnd checks
+	// the answers of a configured one against this description too).
+	call("POST", "/api/v1/admin/tenants", otok, map[string]any{"id": "x", "engine": "postgres", "template": pgDB})
+	check("/api/v1/admin/tenants/{id}", "PATCH", a.call(t, "PATCH", "/api/v1/admin/tenants/x", otok, map[string]any{"pool": map[string]any{"size": 2}}))
+	check("/api/v1/admin/tenants/{id}", "DELETE", a.call(t, "DELETE", "/api/v1/admin/tenants/x", otok, nil))
+
 	// Every documented endpoint was exercised, and exists: a wrong method
 	// is refused (405), not unknown (404).
 	var missing []string
@@ -247,7 +329,8 @@ users:
 				missing = append(missing, m+" "+path)
 			}
 		}
-		if strings.HasPrefix(path, "/api/v1/tenant/") || path == "/api/v1/auth/login" || path == "/api/v1/admin/reload" {
+		if strings.HasPrefix(path, "/api/v1/tenant/") || path == "/api/v1/auth/login" || path == "/api/v1/admin/reload" ||
+			path == "/api/v1/admin/status" || path == "/api/v1/admin/statements" {
 			p := strings.ReplaceAll(path, "{id}", "x")
 			if r := a.call(t, "DELETE", p, tok, nil); r.Status != http.StatusMethodNotAllowed {
 				t.Errorf("DELETE %s: HTTP %d, want 405 (is the endpoint real?)", p, r.Status)

@@ -195,6 +195,8 @@ users:
 	if code != http.StatusCreated {
 		t.Fatalf("provision postgres: %d %v", code, m)
 	}
+	spec := loadOpenAPIFile(t)
+	spec.checkAnswer(t, "/api/v1/admin/tenants", "POST", code, m)
 	code, m = httpCall(t, pp, "POST", "/api/v1/admin/tenants", op, map[string]any{
 		"id": myID, "engine": "mysql", "template": myTpl,
 		"users": []map[string]string{{"name": "myu_" + suffix, "password": "myu-pw", "role": "analyst"}},
@@ -263,6 +265,7 @@ users:
 	if code != http.StatusOK {
 		t.Fatalf("patch: %d %v", code, m)
 	}
+	spec.checkAnswer(t, "/api/v1/admin/tenants/{id}", "PATCH", code, m)
 	c, err = pgx.Connect(ctx, pp.url("pgu_"+suffix, "pgu-pw", pgID))
 	if err != nil {
 		t.Fatal(err)
@@ -277,6 +280,8 @@ users:
 	}
 	if code, m := httpCall(t, pp, "PATCH", "/api/v1/admin/tenants/base", op, map[string]any{"pool": map[string]any{"size": 2}}); code != http.StatusConflict {
 		t.Fatalf("patch of a config-file tenant: %d %v", code, m)
+	} else {
+		spec.checkAnswer(t, "/api/v1/admin/tenants/{id}", "PATCH", code, m)
 	}
 
 	// DELETE: the Postgres tenant with its database (its open session is
@@ -290,6 +295,7 @@ users:
 	if code != http.StatusOK || m["database_dropped"] != true || m["drained"] != true {
 		t.Fatalf("delete: %d %v", code, m)
 	}
+	spec.checkAnswer(t, "/api/v1/admin/tenants/{id}", "DELETE", code, m)
 	if _, err := open.Exec(ctx, "SELECT 1"); err == nil {
 		t.Fatal("a session of the removed tenant still runs statements")
 	}
