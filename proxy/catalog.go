@@ -28,6 +28,15 @@ import (
 //     again on a snapshot whose reading began after the statement arrived;
 //   - when the catalog cannot be read, the tenant's statements are refused
 //     (57P03 / 2003), never run unfiltered.
+//
+// A Postgres tenant of database or schema isolation whose role masks columns
+// has a smaller snapshot: the names of the database's own functions. Postgres
+// reads r.f, when f is no column of r, as the call f(r) on r's whole row, so a
+// function of the tenant's that takes the row type would return the masked
+// columns in clear; the policy refuses r.f on a range with masked columns
+// when f names one (policy.Tables.Funcs). The snapshot is read, refreshed and
+// marked stale by DDL as above, and a role with masks is refused while it
+// cannot be read.
 
 // catalogTimeout bounds one reading of a catalog.
 const catalogTimeout = 10 * time.Second
@@ -120,7 +129,36 @@ func (s *Server) checkRow(b *Binding, d policy.Dialect, sql string) (*policy.Dec
 	return dec, nil
 }
 
-// noteDDL marks every row tenant's catalog stale when dec changes a schema:
+// checkFuncs decides a statement of a masked role of a Postgres database or
+// schema tenant on a current snapshot of the database's own functions.
+func (s *Server) checkFuncs(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
+	t := b.Tenant
+	need := time.Now().Add(-s.cfg.CatalogRefresh)
+	if dirty := t.catalog.dirty.Load(); dirty > need.UnixNano() {
+		need = time.Unix(0, dirty)
+	}
+	sn, err := s.catalogSnap(t, need)
+	if err != nil {
+		return nil, err
+	}
+	subj := b.Subject
+	subj.Tables = sn.tables
+	dec, err := s.policy.Check(subj, d, sql)
+	if err != nil {
+		return nil, err
+	}
+	s.noteDDL(dec)
+	return dec, nil
+}
+
+// needsFuncs reports whether b's statements are decided on a snapshot of
+// the database's functions (checkFuncs).
+func needsFuncs(b *Binding) bool {
+	return b.Tenant.Engine == EnginePostgres && b.Tenant.Scope.Isolation != policy.IsolationRow &&
+		b.Role != nil && len(b.Role.MaskedColumns) > 0
+}
+
+// noteDDL marks every tenant's catalog stale when dec changes a schema:
 // tenants of any isolation may share a backend database with row tenants.
 func (s *Server) noteDDL(dec *policy.Decision) {
 	if dec.Class() != policy.ClassDDL {
@@ -128,9 +166,7 @@ func (s *Server) noteDDL(dec *policy.Decision) {
 	}
 	now := time.Now().UnixNano()
 	for _, t := range s.reg.Load().tenants {
-		if t.Scope.Isolation == policy.IsolationRow {
-			t.catalog.dirty.Store(now)
-		}
+		t.catalog.dirty.Store(now) // row tenants' catalogs, masked roles' functions
 	}
 }
 
@@ -158,8 +194,12 @@ func (s *Server) catalogSnap(t *TenantState, need time.Time) (*catalogSnap, erro
 	if err != nil {
 		e := sqlerr.As(err)
 		if !errors.Is(err, ErrTenantTables) {
+			what := "row isolation"
+			if t.Scope.Isolation != policy.IsolationRow {
+				what = "the role's column masks"
+			}
 			e = sqlerr.Wrap(sqlerr.Unavailable, err,
-				"tenant %q is unavailable: its catalog cannot be read (%v), so row isolation cannot be applied", t.ID, err)
+				"tenant %q is unavailable: its catalog cannot be read (%v), so %s cannot be applied", t.ID, err, what)
 		}
 		s.log.Warn("catalog_read_failed", "tenant", t.ID, "error", err)
 		t.catalog.fail.Store(&catalogFail{err: e, started: started})
@@ -185,7 +225,8 @@ func (s *Server) catalogSnap(t *TenantState, need time.Time) (*catalogSnap, erro
 }
 
 func sameTables(a, b *policy.Tables) bool {
-	return maps.Equal(a.Tenant, b.Tenant) && maps.Equal(a.Known, b.Known) && maps.Equal(a.Refused, b.Refused)
+	return maps.Equal(a.Tenant, b.Tenant) && maps.Equal(a.Known, b.Known) && maps.Equal(a.Refused, b.Refused) &&
+		maps.Equal(a.Funcs, b.Funcs)
 }
 
 func keyNames(ks []KeyWarning) []string {
@@ -203,6 +244,9 @@ var ErrTenantTables = errors.New("tenant_tables do not match the catalog")
 // readCatalog reads t's catalog through its own pool and checks the
 // configured tenant_tables against it.
 func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap, error) {
+	if t.Scope.Isolation != policy.IsolationRow {
+		return s.readFuncs(ctx, t)
+	}
 	col := strings.ToLower(t.Scope.TenantColumn)
 	var relQ, keyQ string
 	switch t.Engine {
@@ -263,6 +307,22 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 	}
 	slices.SortFunc(sn.keys, func(a, b KeyWarning) int { return strings.Compare(a.Table+"."+a.Key, b.Table+"."+b.Key) })
 	return sn, nil
+}
+
+// readFuncs reads the names of a Postgres database's own functions
+// (checkFuncs).
+func (s *Server) readFuncs(ctx context.Context, t *TenantState) (*catalogSnap, error) {
+	tables := &policy.Tables{Funcs: map[string]bool{}}
+	_, err := s.SystemQuery(ctx, t, pgCatalogFuncs, func(row []any) error {
+		if len(row) == 1 {
+			tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &catalogSnap{tables: tables}, nil
 }
 
 // readRefusedViews finds the views that read tenant tables but lack the

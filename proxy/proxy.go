@@ -509,6 +509,8 @@ func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decisi
 	var err error
 	if b.Tenant.Scope.Isolation == policy.IsolationRow {
 		dec, err = s.checkRow(b, d, sql)
+	} else if needsFuncs(b) {
+		dec, err = s.checkFuncs(b, d, sql)
 	} else if dec, err = s.policy.Check(b.Subject, d, sql); err == nil {
 		s.noteDDL(dec)
 	}
