@@ -393,3 +393,39 @@ func TestSpoiledConnectionIsNotReused(t *testing.T) {
 		t.Fatal("a spoiled connection counted against the breaker")
 	}
 }
+
+// TestBreakerStreakAcrossHealthyRequests: failures count as consecutive
+// only until a success; a request that began while the backend was
+// healthy and succeeds after some failures ends their streak, and a
+// failure of a request let through while healthy counts.
+func TestBreakerStreakAcrossHealthyRequests(t *testing.T) {
+	p, _ := newPool(t, Config{Size: 4, Timeout: time.Second, Breaker: BreakerConfig{Threshold: 3, Timeout: time.Minute}})
+	ctx := context.Background()
+	acquire := func() *Item[*fakeConn] {
+		t.Helper()
+		it, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	p.Release(acquire()) // healthy
+	long := acquire()    // began while healthy
+	for i := 0; i < 2; i++ {
+		p.Fail(acquire(), errors.New("connection reset by peer"))
+	}
+	p.Release(long) // its success ends the streak of 2
+	for i := 0; i < 2; i++ {
+		p.Fail(acquire(), errors.New("connection reset by peer"))
+	}
+	if h := p.Health(); h.Breaker != "closed" {
+		t.Fatalf("2 + 2 failures around a success opened the breaker: %+v", h)
+	}
+	p.Fail(acquire(), errors.New("connection reset by peer"))
+	if h := p.Health(); h.Breaker != "open" {
+		t.Fatalf("3 consecutive failures left the breaker %s", h.Breaker)
+	}
+	if _, err := p.Acquire(ctx); !sqlerr.Is(err, sqlerr.Unavailable) {
+		t.Fatalf("open breaker let a request through: %v", err)
+	}
+}

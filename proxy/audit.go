@@ -686,9 +686,18 @@ func TagRows(tag []byte) int64 {
 	if i == len(tag) || i == 0 || tag[i-1] != ' ' {
 		return 0
 	}
-	n, err := strconv.ParseInt(string(tag[i:]), 10, 64)
-	if err != nil {
-		return 0
+	digits := tag[i:]
+	if len(digits) > 18 {
+		// Might not fit: the slow path says so.
+		n, err := strconv.ParseInt(string(digits), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	var n int64
+	for _, c := range digits {
+		n = n*10 + int64(c-'0')
 	}
 	return n
 }

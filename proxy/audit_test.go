@@ -85,6 +85,8 @@ func TestTagRows(t *testing.T) {
 	for tag, want := range map[string]int64{
 		"SELECT 5\x00": 5, "INSERT 0 12": 12, "UPDATE 3": 3, "DELETE 0": 0, "CREATE TABLE": 0,
 		"COPY 1000": 1000, "MERGE 2": 2, "FETCH 7": 7, "": 0, "SET": 0, "BEGIN": 0,
+		"SELECT 123456789012345678": 123456789012345678, "SELECT 9223372036854775807": 9223372036854775807,
+		"SELECT 99999999999999999999": 0, "SELECT 007": 7, "SELECT5": 0,
 	} {
 		if got := TagRows([]byte(tag)); got != want {
 			t.Errorf("TagRows(%q) = %d, want %d", tag, got, want)

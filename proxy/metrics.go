@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,25 @@ type Metrics struct {
 	LoginLockouts *prometheus.CounterVec
 	reg           prometheus.Registerer
 	alerts        atomic.Pointer[Alerter] // told of every error, for error-rate alerts
+
+	// stmt holds the children of Statements and Latency already resolved
+	// for a tenant (and class): every statement counts in them, and a
+	// label lookup (hashing the values, a lock) per statement cost more
+	// than the rest of recording it. Copied on write, read without a lock.
+	stmt   atomic.Pointer[map[string]*stmtChildren]
+	stmtMu sync.Mutex // serialises the writers of stmt
+}
+
+// stmtChildren are one tenant's children of Statements and Latency.
+type stmtChildren struct {
+	latency prometheus.Observer
+	classes atomic.Pointer[[]classCounter] // copied on write under Metrics.stmtMu
+}
+
+// classCounter is the child of Statements for one class.
+type classCounter struct {
+	class string
+	c     prometheus.Counter
 }
 
 // NewMetrics creates and registers the metrics.
@@ -94,8 +114,62 @@ func (m *Metrics) Statement(tenant, class string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.Statements.WithLabelValues(tenant, class).Inc()
-	m.Latency.WithLabelValues(tenant).Observe(d.Seconds())
+	tc := m.stmtTenant(tenant)
+	tc.counter(m, tenant, class).Inc()
+	tc.latency.Observe(d.Seconds())
+}
+
+// stmtTenant returns the resolved children of tenant, resolving them on
+// first use.
+func (m *Metrics) stmtTenant(tenant string) *stmtChildren {
+	if cur := m.stmt.Load(); cur != nil {
+		if tc := (*cur)[tenant]; tc != nil {
+			return tc
+		}
+	}
+	m.stmtMu.Lock()
+	defer m.stmtMu.Unlock()
+	var old map[string]*stmtChildren
+	if cur := m.stmt.Load(); cur != nil {
+		old = *cur
+	}
+	if tc := old[tenant]; tc != nil {
+		return tc
+	}
+	next := make(map[string]*stmtChildren, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	tc := &stmtChildren{latency: m.Latency.WithLabelValues(tenant)}
+	next[tenant] = tc
+	m.stmt.Store(&next)
+	return tc
+}
+
+// counter returns the child of Statements for (tenant, class).
+func (tc *stmtChildren) counter(m *Metrics, tenant, class string) prometheus.Counter {
+	if cur := tc.classes.Load(); cur != nil {
+		for _, cc := range *cur {
+			if cc.class == class {
+				return cc.c
+			}
+		}
+	}
+	m.stmtMu.Lock()
+	defer m.stmtMu.Unlock()
+	var old []classCounter
+	if cur := tc.classes.Load(); cur != nil {
+		old = *cur
+	}
+	for _, cc := range old {
+		if cc.class == class {
+			return cc.c
+		}
+	}
+	c := m.Statements.WithLabelValues(tenant, class)
+	next := append(append(make([]classCounter, 0, len(old)+1), old...), classCounter{class: class, c: c})
+	tc.classes.Store(&next)
+	return c
 }
 
 // Error records an error sent to a client of tenant ("" before binding):

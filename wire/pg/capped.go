@@ -85,6 +85,12 @@ func newRowCap(st *stmt) *rowCap {
 
 // clearPortals forgets every portal (their transaction ended) and their caps.
 func (s *session) clearPortals() {
-	clear(s.portals)
-	clear(s.portalCaps)
+	// Clearing walks the map's whole table even when it is empty: most
+	// transactions end with no portal left (simple queries, Close).
+	if len(s.portals) > 0 {
+		clear(s.portals)
+	}
+	if len(s.portalCaps) > 0 {
+		clear(s.portalCaps)
+	}
 }
