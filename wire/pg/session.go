@@ -66,7 +66,6 @@ type stmt struct {
 type session struct {
 	srv *Server
 	c   *conn
-	log *slog.Logger
 	b   *proxy.Binding
 	// ctx ends when the session is closed (drain timeout, eviction): an
 	// acquire, a replay or a ping under way stops.
@@ -124,14 +123,14 @@ type session struct {
 	// waiting is set while the session waits for the client's next
 	// message: waitInTx inside a transaction, waitIdle between them.
 	waiting  atomic.Int32
-	timedOut atomic.Bool // the tenant's statement timeout cancelled the statement
-	admitted func()      // uncounts the client from its tenant's connections
+	watch    *backendWatch // relays a listening backend's messages while the client is idle (listen.go)
+	timedOut atomic.Bool   // the tenant's statement timeout cancelled the statement
+	admitted func()        // uncounts the client from its tenant's connections
 	unreg    func()
 	br       *reader // frames from the backend
 	brBuf    *[]byte // br's buffer from frameBufs while a backend is held
 
-	aud    proxy.Statement // the statement or batch being run, for Record (audit, metrics)
-	remote string          // the client's address, formatted once for the audit
+	aud proxy.Statement // the statement or batch being run, for Record (audit, metrics)
 }
 
 func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
@@ -145,10 +144,8 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 		portalCaps: make(map[string]*rowCap),
 		startup:    make(map[string]string),
 		settings:   make(map[string]string),
-		remote:     c.nc.RemoteAddr().String(),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
 	for k, v := range params {
 		switch k {
 		case "user", "database", "replication":
@@ -176,6 +173,23 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 	}
 	s.stateKey = s.computeStateKey()
 	return s, nil
+}
+
+// logger returns a logger with the session's attributes, made for each
+// message logged (see conn.logger). It may be called from the cancel and
+// timer paths, not under s.mu.
+func (s *session) logger() *slog.Logger {
+	s.mu.Lock()
+	b := s.b
+	s.mu.Unlock()
+	return s.c.logger().With("tenant", b.Tenant.ID, "user", b.User.Name)
+}
+
+// debug logs at debug level, making a logger only when that level is on.
+func (s *session) debug(msg string, args ...any) {
+	if s.c.log.Enabled(ctxBackground, slog.LevelDebug) {
+		s.logger().Debug(msg, args...)
+	}
 }
 
 const (
@@ -219,88 +233,136 @@ func (s *session) Close() error {
 
 var _ proxy.Client = (*session)(nil)
 
+// run serves the session until the client or the proxy ends it. Its loop
+// waits for each message with a shallow stack: little more than the read
+// is in use while the client is idle, so that a stack grown while
+// answering is shrunk by the collector and an idle connection keeps a
+// small one. The work around the wait is in beforeWait and serve.
 func (s *session) run() {
 	defer s.stop()
+	untrack, ok := s.start()
+	if !ok {
+		return
+	}
+	defer s.finish(untrack)
+	for {
+		if !s.beforeWait() {
+			return
+		}
+		if !s.serve(s.c.r.wait()) {
+			return
+		}
+	}
+}
+
+// start registers the session and greets the client; false ends it (the
+// client has been told why).
+func (s *session) start() (untrack func(), ok bool) {
 	untrack, err := s.srv.p.Track(s)
 	if err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
-		return
+		return nil, false
 	}
-	defer untrack()
 	admitted, err := s.srv.p.Admit(s.b)
 	if err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
-		return
+		untrack()
+		return nil, false
 	}
 	s.admitted = admitted
-	defer func() { s.admitted() }()
 	if err := s.greet(); err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
-		return
+		s.admitted()
+		untrack()
+		return nil, false
 	}
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Inc()
+	return untrack, true
+}
+
+// finish undoes start once the session ends.
+func (s *session) finish(untrack func()) {
+	defer untrack()
+	defer func() { s.admitted() }()
 	defer func() { s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec() }()
 	defer s.end()
-	defer s.unreg()
+	s.unreg()
+}
 
-	for {
-		// A drain closes a session between transactions only: one idle
-		// inside a transaction may still finish it.
-		idle := s.idle()
-		if idle {
-			s.waiting.Store(waitIdle)
-		} else {
-			s.waiting.Store(waitInTx)
-		}
-		if e := s.evicted.Load(); e != nil && (idle || !waitsForIdle(e)) {
-			s.c.fatal(e)
-			return
-		}
-		watch := s.watchBackend()
-		typ, n, err := s.c.r.header()
-		s.waiting.Store(waitNone)
-		if watch != nil {
-			if werr := watch.stop(); werr != nil {
-				if e := sqlerr.As(s.backendLost(werr)); e != nil {
-					s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
-					s.c.fatal(e)
-				}
-				return
-			}
-		}
-		if err != nil {
-			var ne net.Error
-			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
-				s.c.fatal(e)
-			} else if e := sqlerr.As(err); e != nil {
+// beforeWait readies the session for the client's next message: an
+// eviction due now ends it (false), idle buffers are given back, and a
+// listening backend is watched meanwhile.
+func (s *session) beforeWait() bool {
+	// A drain closes a session between transactions only: one idle
+	// inside a transaction may still finish it.
+	idle := s.idle()
+	if idle {
+		s.waiting.Store(waitIdle)
+	} else {
+		s.waiting.Store(waitInTx)
+	}
+	if e := s.evicted.Load(); e != nil && (idle || !waitsForIdle(e)) {
+		s.c.fatal(e)
+		return false
+	}
+	s.c.idle()
+	s.watch = s.watchBackend()
+	return true
+}
+
+// serve reads and handles the client's next message once its first bytes
+// came (or waitErr ended the wait); false ends the session.
+func (s *session) serve(waitErr error) bool {
+	var typ byte
+	var n int
+	err := waitErr
+	if err == nil {
+		typ, n, err = s.c.r.header()
+	}
+	s.waiting.Store(waitNone)
+	if watch := s.watch; watch != nil {
+		s.watch = nil
+		if werr := watch.stop(); werr != nil {
+			if e := sqlerr.As(s.backendLost(werr)); e != nil {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
 				s.c.fatal(e)
 			}
-			return
-		}
-		body, err := s.c.r.body(n)
-		if err != nil {
-			return
-		}
-		if err := s.handle(typ, body); err != nil {
-			// A proxy error (a lost backend wraps the backend's EOF) is
-			// told to the client; the client's own EOF ends quietly.
-			e := sqlerr.As(err)
-			if e == nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errTerminate)) {
-				return
-			}
-			if e != nil {
-				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
-				s.c.fatal(e)
-			} else {
-				s.log.Debug("connection_closed", "error", err)
-			}
-			return
+			return false
 		}
 	}
+	if err != nil {
+		var ne net.Error
+		if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
+			s.c.fatal(e)
+		} else if e := sqlerr.As(err); e != nil {
+			s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
+			s.c.fatal(e)
+		}
+		return false
+	}
+	body, err := s.c.r.body(n)
+	if err != nil {
+		return false
+	}
+	if err := s.handle(typ, body); err != nil {
+		// A proxy error (a lost backend wraps the backend's EOF) is
+		// told to the client; the client's own EOF ends quietly.
+		e := sqlerr.As(err)
+		if e == nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errTerminate)) {
+			return false
+		}
+		if e != nil {
+			s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
+			s.c.fatal(e)
+		} else {
+			s.debug("connection_closed", "error", err)
+		}
+		return false
+	}
+	return true
 }
 
 // idle reports whether nothing is in flight and no transaction is open.
@@ -386,7 +448,7 @@ func (s *session) statementTimer() func() {
 			ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 			defer stop()
 			if err := it.Conn.Cancel(ctx); err != nil {
-				s.log.Warn("cancel_failed", "error", err)
+				s.logger().Warn("cancel_failed", "error", err)
 			}
 		}
 	}, func() {
@@ -428,7 +490,7 @@ func (s *session) cancel() {
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	if err := be.Conn.Cancel(ctx); err != nil {
-		s.log.Warn("cancel_failed", "error", err)
+		s.logger().Warn("cancel_failed", "error", err)
 	}
 }
 
@@ -485,7 +547,7 @@ func (s *session) simpleQuery(body []byte) error {
 		s.srv.p.Record(&s.aud)
 		s.inBatch = false
 	}
-	s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
+	s.aud.Begin(proxy.ProtocolPostgres, s.c.remote, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
@@ -546,7 +608,7 @@ func (s *session) simpleQuery(body []byte) error {
 	}
 	s.afterStatements(dec, failed, txBefore)
 	s.maybeRelease()
-	return s.c.w.Flush()
+	return s.c.flush()
 }
 
 // refuseSimple answers a refused simple query. Inside a transaction the
@@ -561,9 +623,9 @@ func (s *session) refuseSimple(err error) error {
 		if _, err := s.relay(); err != nil {
 			return err
 		}
-		return s.c.w.Flush()
+		return s.c.flush()
 	}
-	if _, err := s.c.w.Write(er); err != nil {
+	if _, err := s.c.writer().Write(er); err != nil {
 		return err
 	}
 	return s.c.send(&pgproto3.ReadyForQuery{TxStatus: s.tx})
@@ -618,11 +680,10 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 	s.clearPortals()
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec()
 	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "postgres").Inc()
-	s.log.Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
+	s.logger().Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
 	s.mu.Lock()
 	s.b = nb
 	s.mu.Unlock()
-	s.log = s.c.log.With("tenant", nb.Tenant.ID, "user", nb.User.Name)
 	return true, s.c.send(
 		&pgproto3.CommandComplete{CommandTag: []byte("SET")},
 		&pgproto3.ReadyForQuery{TxStatus: s.tx},
@@ -708,7 +769,7 @@ func (s *session) isPinned() bool { return s.pinned || s.listening }
 
 func (s *session) pin(reason string) {
 	if !s.pinned {
-		s.log.Debug("session_pinned", "reason", reason)
+		s.debug("session_pinned", "reason", reason)
 	}
 	s.pinned = true
 }
@@ -737,7 +798,7 @@ func (s *session) beginBatch() {
 		s.inBatch = true
 		s.batchStmts = s.batchStmts[:0]
 		s.batchAllRead = true
-		s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
+		s.aud.Begin(proxy.ProtocolPostgres, s.c.remote, s.b)
 	}
 }
 
@@ -1061,7 +1122,7 @@ func (s *session) sync() error {
 		if _, err := s.relay(); err != nil {
 			return err
 		}
-		return s.c.w.Flush()
+		return s.c.flush()
 	}
 	s.out = append(s.out, 'S', 0, 0, 0, 4)
 	s.exp = append(s.exp, expect{typ: 'Z'})
@@ -1072,7 +1133,7 @@ func (s *session) sync() error {
 		return err
 	}
 	s.endBatch(failed, txBefore)
-	return s.c.w.Flush()
+	return s.c.flush()
 }
 
 // endBatch updates the session once a batch's Sync was answered.
@@ -1102,7 +1163,7 @@ func (s *session) flush() error {
 		s.endBatch(failed, txBefore)
 		s.srv.p.Record(&s.aud)
 	}
-	return s.c.w.Flush()
+	return s.c.flush()
 }
 
 // ---- backend ----
@@ -1152,6 +1213,9 @@ func (s *session) acquireFor(st *stmt) error {
 // it only reads.
 func (s *session) restOfBatchReadOnly() bool {
 	r := s.c.r.r
+	if r == nil {
+		return false
+	}
 	buf, err := r.Peek(r.Buffered())
 	if err != nil {
 		return false
@@ -1411,7 +1475,8 @@ func (s *session) relay() (failed bool, err error) {
 			return false, s.backendLost(err)
 		}
 	}
-	w := s.c.w
+	// The write buffer is held until the caller's flush: w stays valid.
+	w := s.c.writer()
 	for len(s.exp) > 0 {
 		head := &s.exp[0]
 		if head.synth != nil {
@@ -1615,7 +1680,7 @@ func (s *session) abortBackend(err error) error {
 		s.mu.Unlock()
 	}
 	s.beBusy = false
-	s.log.Warn("statement_aborted", "error", err)
+	s.logger().Warn("statement_aborted", "error", err)
 	return err
 }
 
@@ -1695,7 +1760,7 @@ func (s *session) backendLost(err error) error {
 		s.mu.Unlock()
 	}
 	s.beBusy = false
-	s.log.Warn("backend_lost", "error", err)
+	s.logger().Warn("backend_lost", "error", err)
 	return sqlerr.Wrap(sqlerr.Unavailable, err, "lost the connection to the backend of tenant %q", s.b.Tenant.ID)
 }
 
