@@ -15,10 +15,11 @@ import (
 //
 // A client connection's reader (newClientReader) holds a read buffer only
 // while the client's messages are handled: between them it waits for the
-// next bytes in a small buffer of its own, then takes a buffer from
-// clientReaders, first filled with what the small read got. An idle client
-// costs no read buffer, and a round trip whose messages fit the small
-// buffer costs one read as with a buffer of its own.
+// next bytes in a small buffer of its own, then takes a read buffer (and
+// the frame buffer bodies are copied to) from clientReaders, the read
+// buffer first filled with what the small read got. An idle client costs
+// no read buffer, and a round trip whose messages fit the small buffer
+// costs one read as with a buffer of its own.
 type reader struct {
 	r   *bufio.Reader // nil while a client reader holds no buffer
 	buf []byte
@@ -27,6 +28,7 @@ type reader struct {
 	src   io.Reader // the client connection; nil for a reader given its buffer
 	small []byte    // what the wait for the next bytes reads into
 	pre   prefixed  // r's source: the bytes of the small read, then src
+	held  *readBuf  // the buffers taken from clientReaders
 }
 
 func newReader(r *bufio.Reader, max int) *reader {
@@ -41,9 +43,18 @@ const (
 	clientWaitBuffer = 512
 )
 
-// clientReaders are the read buffers of client connections, held while a
+// readBuf is a client connection's read buffer and frame buffer while it
+// holds them.
+type readBuf struct {
+	r     *bufio.Reader
+	frame []byte
+}
+
+// clientReaders are the buffers of client connections, held while a
 // connection has unread bytes (see reader).
-var clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientReadBuffer) }}
+var clientReaders = sync.Pool{New: func() any {
+	return &readBuf{r: bufio.NewReaderSize(nil, clientReadBuffer), frame: make([]byte, 0, 4096)}
+}}
 
 // newClientReader returns a reader of a client connection.
 func newClientReader(src io.Reader, max int) *reader {
@@ -66,9 +77,9 @@ func (p *prefixed) Read(dst []byte) (int, error) {
 }
 
 // wait waits for the client's next bytes when none is buffered, and takes
-// a read buffer for them. The wait reads into the small buffer: Go's poller
-// reports readiness only to a read, so the bytes themselves must be read to
-// learn that some came.
+// the buffers for them. The wait reads into the small buffer: Go's poller
+// reports readiness only to a read, so the bytes themselves must be read
+// to learn that some came.
 func (rd *reader) wait() error {
 	if rd.r != nil {
 		return nil
@@ -85,27 +96,31 @@ func (rd *reader) wait() error {
 	return nil
 }
 
-// took takes a read buffer for the n bytes the wait read. It is kept out of
+// took takes the buffers for the n bytes the wait read. It is kept out of
 // wait, whose frame is on the stack of every idle client.
 //
 //go:noinline
 func (rd *reader) took(n int) {
+	rb := clientReaders.Get().(*readBuf)
+	rd.held, rd.r, rd.buf = rb, rb.r, rb.frame[:0]
 	rd.pre = prefixed{b: rd.small[:n], r: rd.src}
-	rd.r = clientReaders.Get().(*bufio.Reader)
 	rd.r.Reset(&rd.pre)
 }
 
-// release gives a client reader's buffer back when every byte read into it
-// has been consumed; a pipelined message already read keeps it. The body
+// release gives a client reader's buffers back when every byte read has
+// been consumed; a pipelined message already read keeps them. The body
 // last returned is no longer valid.
 func (rd *reader) release() {
-	if rd.src == nil || rd.r == nil || rd.r.Buffered() > 0 || len(rd.pre.b) > 0 {
+	rb := rd.held
+	if rb == nil || rd.r.Buffered() > 0 || len(rd.pre.b) > 0 {
 		return
 	}
-	rd.r.Reset(nil)
-	clientReaders.Put(rd.r)
-	rd.r, rd.pre = nil, prefixed{}
-	rd.buf = nil // a message larger than the read buffer was read into it
+	rb.r.Reset(nil)
+	if cap(rd.buf) <= 64*1024 {
+		rb.frame = rd.buf[:0] // else the one taken, not the one grown past a large message
+	}
+	clientReaders.Put(rb)
+	rd.held, rd.r, rd.buf, rd.pre = nil, nil, nil, prefixed{}
 }
 
 // buffered is the number of bytes read from the connection and not yet
@@ -126,10 +141,8 @@ func (rd *reader) reset(src io.Reader) {
 
 // readFull reads exactly len(p) bytes.
 func (rd *reader) readFull(p []byte) error {
-	if rd.r == nil {
-		if err := rd.wait(); err != nil {
-			return err
-		}
+	if err := rd.wait(); err != nil {
+		return err
 	}
 	_, err := io.ReadFull(rd.r, p)
 	return err
@@ -168,22 +181,11 @@ func (rd *reader) next() (byte, []byte, error) {
 	return typ, body, err
 }
 
-// body reads the n bytes of a frame's body whose header was read (or, in
-// startup, n bytes). A client reader returns a body that fits its read
-// buffer in place: it stays valid until the next read or release.
 func (rd *reader) body(n int) ([]byte, error) {
 	if rd.r == nil {
 		if err := rd.wait(); err != nil {
 			return nil, err
 		}
-	}
-	if rd.src != nil && n <= rd.r.Size() {
-		b, err := rd.r.Peek(n)
-		if err != nil {
-			return nil, err
-		}
-		_, _ = rd.r.Discard(n)
-		return b, nil
 	}
 	if cap(rd.buf) < n {
 		rd.buf = make([]byte, n)
@@ -195,10 +197,7 @@ func (rd *reader) body(n int) ([]byte, error) {
 	// Do not keep a huge buffer around after a huge message.
 	b := rd.buf
 	if cap(rd.buf) > 1<<20 {
-		rd.buf = nil
-		if rd.src == nil {
-			rd.buf = make([]byte, 0, 4096)
-		}
+		rd.buf = make([]byte, 0, 4096)
 	}
 	return b, nil
 }

@@ -1210,25 +1210,49 @@ func (s *session) acquireFor(st *stmt) error {
 
 // restOfBatchReadOnly looks at the client's buffered messages up to the
 // batch's Sync: true only if the Sync is there and every statement before
-// it only reads.
+// it only reads. The client reader waits for the next bytes in a small
+// buffer (frame.go), so a batch may be buffered up to a message it ended
+// within: the rest of that message is read, since the client must send it
+// before it can expect an answer (not after a Flush, whose answer it may
+// be waiting for). A batch whose buffered part ends between two messages
+// without its Sync goes to the primary.
 func (s *session) restOfBatchReadOnly() bool {
 	r := s.c.r.r
 	if r == nil {
 		return false
 	}
-	buf, err := r.Peek(r.Buffered())
-	if err != nil {
-		return false
-	}
 	parsed := map[string]bool{} // statements parsed (read-only) further on in the batch
-	for len(buf) >= 5 {
-		typ := buf[0]
-		n := int(binary.BigEndian.Uint32(buf[1:5])) - 4
-		if n < 0 || 5+n > len(buf) {
+	flushed := false
+	for off := 0; ; {
+		buf, err := r.Peek(r.Buffered())
+		if err != nil {
 			return false
 		}
-		body := buf[5 : 5+n]
-		buf = buf[5+n:]
+		buf = buf[off:]
+		if len(buf) == 0 {
+			return false
+		}
+		need := 5
+		if len(buf) >= 5 {
+			n := int(binary.BigEndian.Uint32(buf[1:5])) - 4
+			if n < 0 || n > s.c.r.max {
+				return false
+			}
+			need = 5 + n
+		}
+		if need > len(buf) {
+			// Within a message: read its rest (from a buffered
+			// message's start, it must fit the read buffer).
+			if flushed || off+need > r.Size() {
+				return false
+			}
+			if _, err := r.Peek(off + need); err != nil {
+				return false
+			}
+			continue // Peek may have moved the buffered bytes
+		}
+		typ, body := buf[0], buf[5:need]
+		off += need
 		switch typ {
 		case 'S':
 			return true
@@ -1254,12 +1278,13 @@ func (s *session) restOfBatchReadOnly() bool {
 			if st == nil || !st.dec.ReadOnly() {
 				return false
 			}
-		case 'D', 'E', 'C', 'H':
+		case 'H':
+			flushed = true
+		case 'D', 'E', 'C':
 		default:
 			return false
 		}
 	}
-	return false
 }
 
 // acquire makes sure the session holds a backend connection with its
