@@ -135,15 +135,10 @@ type session struct {
 
 func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
 	s := &session{
-		srv:        srv,
-		c:          c,
-		b:          b,
-		tx:         'I',
-		stmts:      make(map[string]*stmt),
-		portals:    make(map[string]*stmt),
-		portalCaps: make(map[string]*rowCap),
-		startup:    make(map[string]string),
-		settings:   make(map[string]string),
+		srv: srv,
+		c:   c,
+		b:   b,
+		tx:  'I',
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	for k, v := range params {
@@ -166,10 +161,10 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 				return nil, sqlerr.New(sqlerr.Unsupported, "standard_conforming_strings %q is not supported by the proxy: it must stay on", v)
 			}
 		}
-		s.startup[strings.ToLower(k)] = "SET " + quoteIdent(strings.ToLower(k)) + " = " + quoteLiteral(v)
+		put(&s.startup, strings.ToLower(k), "SET "+quoteIdent(strings.ToLower(k))+" = "+quoteLiteral(v))
 	}
 	for k, v := range s.startup {
-		s.settings[k] = v
+		put(&s.settings, k, v)
 	}
 	s.stateKey = s.computeStateKey()
 	return s, nil
@@ -727,10 +722,10 @@ func (s *session) afterStatements(dec *policy.Decision, failed bool, txBefore by
 func (s *session) applySet(v *policy.SetVar) {
 	switch v.Kind {
 	case policy.SetValue:
-		s.settings[v.Name] = v.SQL
+		put(&s.settings, v.Name, v.SQL)
 	case policy.SetDefault:
 		if st, ok := s.startup[v.Name]; ok {
-			s.settings[v.Name] = st
+			put(&s.settings, v.Name, st)
 		} else {
 			delete(s.settings, v.Name)
 		}
@@ -738,7 +733,7 @@ func (s *session) applySet(v *policy.SetVar) {
 		s.resetSettings()
 	case policy.SetDiscard:
 		s.resetSettings()
-		s.stmts = make(map[string]*stmt)
+		s.stmts = nil
 		s.forgetBackendStatements()
 	}
 	s.stateKey = s.computeStateKey()
@@ -748,10 +743,20 @@ func (s *session) applySet(v *policy.SetVar) {
 }
 
 func (s *session) resetSettings() {
-	s.settings = make(map[string]string, len(s.startup))
+	s.settings = nil
 	for k, v := range s.startup {
-		s.settings[k] = v
+		put(&s.settings, k, v)
 	}
+}
+
+// put sets (*m)[k] to v, making the map on first use: the session's maps
+// are made only when something goes in (an idle session that never
+// prepared a statement holds none).
+func put[V any](m *map[string]V, k string, v V) {
+	if *m == nil {
+		*m = make(map[string]V)
+	}
+	(*m)[k] = v
 }
 
 // forgetBackendStatements records that the backend dropped its prepared
@@ -847,17 +852,17 @@ func (s *session) parse(body []byte) error {
 		// while another of their connections holds one cannot deadlock the
 		// pool), at the price of reporting errors the parser cannot see,
 		// such as a missing table, at that first use.
-		s.stmts[m.Name] = st
+		put(&s.stmts, m.Name, st)
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
 		s.noteBatch(st)
 		return nil
 	}
 	s.noteBatch(st)
 	prev, had := s.stmts[m.Name]
-	s.stmts[m.Name] = st // known to the look at the rest of the batch
+	put(&s.stmts, m.Name, st) // known to the look at the rest of the batch
 	if err := s.acquireFor(st); err != nil {
 		if had {
-			s.stmts[m.Name] = prev
+			put(&s.stmts, m.Name, prev)
 		} else {
 			delete(s.stmts, m.Name)
 		}
@@ -938,7 +943,7 @@ func (s *session) statement(name string) (*stmt, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.stmts[name] = nst
+		put(&s.stmts, name, nst)
 		st = nst
 	}
 	s.noteBatch(st)
@@ -987,9 +992,9 @@ func (s *session) bind(body []byte) error {
 	m.DestinationPortal = s.srv.names.portal(client)
 	s.out = appendMsg(s.out, &m)
 	m.DestinationPortal = client
-	s.portals[m.DestinationPortal] = st
+	put(&s.portals, m.DestinationPortal, st)
 	if rc := newRowCap(st); rc != nil {
-		s.portalCaps[m.DestinationPortal] = rc
+		put(&s.portalCaps, m.DestinationPortal, rc)
 	} else {
 		delete(s.portalCaps, m.DestinationPortal)
 	}
