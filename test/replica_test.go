@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,20 @@ users:
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec} {
 		if !onReplica(mode) {
 			t.Fatalf("a read outside a transaction (%v) ran on the primary", mode)
+		}
+	}
+	// Longer batches (Parse, Bind, Describe, Execute, Sync in one write):
+	// the proxy reads a client's next bytes into a small buffer first, and
+	// sees the Sync of a batch that goes past it, whether the buffer ends
+	// within the Parse or within a later message.
+	for _, n := range []int{300, 495, 497, 500, 1500, 9000} {
+		sql := "SELECT pg_is_in_recovery() WHERE '" + strings.Repeat("x", n-len("SELECT pg_is_in_recovery() WHERE '' <> ''")) + "' <> ''"
+		var in bool
+		if err := c.QueryRow(ctx, sql, pgx.QueryExecModeExec).Scan(&in); err != nil {
+			t.Fatalf("read of %d bytes: %v", len(sql), err)
+		}
+		if !in {
+			t.Fatalf("a read outside a transaction, %d bytes of SQL in one batch, ran on the primary", len(sql))
 		}
 	}
 	tx, err := c.Begin(ctx)

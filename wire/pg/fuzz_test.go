@@ -142,7 +142,7 @@ func FuzzSessionMessages(f *testing.F) {
 		client, server := net.Pipe()
 		defer client.Close()
 		go func() { _, _ = io.Copy(io.Discard, client) }()
-		c := &conn{nc: server, r: newReader(bufio.NewReader(bytes.NewReader(in)), 1<<16), w: bufio.NewWriter(server), log: srv.log}
+		c := &conn{nc: server, r: newReader(bufio.NewReader(bytes.NewReader(in)), 1<<16), log: srv.log}
 		s, err := newSession(srv, c, b, map[string]string{"application_name": "fuzz"})
 		if err != nil {
 			t.Fatal(err)

@@ -77,8 +77,8 @@ func (s *session) relayAsync(wt *backendWatch) error {
 				default:
 					return fmt.Errorf("unexpected backend message %q while idle", typ)
 				}
-				if _, werr := s.c.w.Write(frame); werr == nil {
-					_ = s.c.w.Flush()
+				if _, werr := s.c.writer().Write(frame); werr == nil {
+					_ = s.c.flush()
 				}
 				_, _ = r.Discard(5 + n)
 				if typ == 'E' {
@@ -124,7 +124,7 @@ func (s *session) listenerCheck() error {
 			failed = true
 		case 'A', 'N', 'S':
 			// For the client, as they would reach it on a direct connection.
-			if err := writeFrame(s.c.w, typ, body); err != nil {
+			if err := writeFrame(s.c.writer(), typ, body); err != nil {
 				return err
 			}
 		case 'Z':

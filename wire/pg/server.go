@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,10 +79,62 @@ func (s *Server) Wait() { s.ln.Wait() }
 
 // conn is one client connection during startup.
 type conn struct {
-	nc  net.Conn
-	r   *reader
-	w   *bufio.Writer
-	log *slog.Logger
+	nc     net.Conn
+	r      *reader
+	w      *bufio.Writer // nil between answers (see writer)
+	log    *slog.Logger  // the front end's; logger adds the connection's attributes
+	id     uint64
+	remote string // the client's address
+}
+
+// logger returns a logger with the connection's attributes. It is made
+// for each message logged, which is rare: a logger kept per connection
+// would cost an idle client more than its read and write buffers do.
+func (c *conn) logger() *slog.Logger {
+	return c.log.With("conn", c.id, "client", c.remote)
+}
+
+// clientWriteBuffer is the size of the write buffers of client connections.
+const clientWriteBuffer = 32 * 1024
+
+// clientWriters are the write buffers of client connections. A connection
+// holds one only while it answers, so that idle connections (most of them,
+// under transaction pooling) cost no write buffer.
+var clientWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, clientWriteBuffer) }}
+
+// writer returns the connection's write buffer, taking one if it holds
+// none. It stays the connection's until flush.
+func (c *conn) writer() *bufio.Writer {
+	if c.w == nil {
+		c.w = clientWriters.Get().(*bufio.Writer)
+		c.w.Reset(c.nc)
+	}
+	return c.w
+}
+
+// flush sends what was written and gives the write buffer back. A buffer
+// whose flush failed is dropped with the connection.
+func (c *conn) flush() error {
+	if c.w == nil {
+		return nil
+	}
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	c.w.Reset(nil)
+	clientWriters.Put(c.w)
+	c.w = nil
+	return nil
+}
+
+// idle gives back the buffers of a connection that has nothing to send and
+// no unread bytes, before it waits for the client's next message. A body
+// read before is no longer valid.
+func (c *conn) idle() {
+	if c.w != nil && c.w.Buffered() == 0 {
+		_ = c.flush()
+	}
+	c.r.release()
 }
 
 func (c *conn) send(msgs ...pgproto3.BackendMessage) error {
@@ -92,10 +145,10 @@ func (c *conn) send(msgs ...pgproto3.BackendMessage) error {
 			return err
 		}
 	}
-	if _, err := c.w.Write(buf); err != nil {
+	if _, err := c.writer().Write(buf); err != nil {
 		return err
 	}
-	return c.w.Flush()
+	return c.flush()
 }
 
 // fatal sends err as a FATAL ErrorResponse.
@@ -110,24 +163,38 @@ func (s *Server) handle(nc net.Conn) {
 		}
 		_ = nc.Close()
 	}()
-	id := s.seq.Add(1)
+	// The session runs from this shallow frame: an idle client's goroutine
+	// waits with little of its stack in use, so that a stack grown while
+	// answering can be shrunk by the collector (see session.run).
+	if sess := s.open(nc); sess != nil {
+		sess.run()
+	}
+}
+
+// open runs the startup and authentication of a client connection and
+// returns its session, or nil when the connection is to end (the client
+// has been told why).
+func (s *Server) open(nc net.Conn) *session {
 	c := &conn{
-		nc:  nc,
-		r:   newReader(bufio.NewReaderSize(nc, 16*1024), s.p.MaxMessageSize()),
-		w:   bufio.NewWriterSize(nc, 32*1024),
-		log: s.log.With("conn", id, "client", nc.RemoteAddr().String()),
+		nc:     nc,
+		r:      newClientReader(nc, s.p.MaxMessageSize()),
+		log:    s.log,
+		id:     s.seq.Add(1),
+		remote: nc.RemoteAddr().String(),
 	}
 	_ = nc.SetDeadline(time.Now().Add(authTimeout))
 	startup, err := s.negotiate(c)
 	if err != nil {
 		if !errors.Is(err, io.EOF) && !errors.Is(err, errQuiet) {
-			c.log.Debug("startup_failed", "error", err)
+			if c.log.Enabled(ctxBackground, slog.LevelDebug) {
+				c.logger().Debug("startup_failed", "error", err)
+			}
 			if sqlerr.As(err) != nil {
 				s.p.Metrics.Error("", sqlState(err), err)
 			}
 			c.fatal(err)
 		}
-		return
+		return nil
 	}
 	b, err := s.authenticate(c, startup)
 	if sqlerr.Is(err, sqlerr.AuthFailed) {
@@ -136,10 +203,10 @@ func (s *Server) handle(nc net.Conn) {
 		s.p.LoginSucceeded(b.User.Name)
 	}
 	if err != nil {
-		c.log.Info("auth_failed", "user", startup.Parameters["user"], "error", err)
+		c.logger().Info("auth_failed", "user", startup.Parameters["user"], "error", err)
 		s.p.Metrics.Error("", sqlState(err), err)
 		c.fatal(err)
-		return
+		return nil
 	}
 	_ = nc.SetDeadline(time.Time{})
 	proxy.Authenticated(nc)
@@ -147,9 +214,9 @@ func (s *Server) handle(nc net.Conn) {
 	if err != nil {
 		s.p.Metrics.Error(b.Tenant.ID, sqlState(err), err)
 		c.fatal(err)
-		return
+		return nil
 	}
-	sess.run()
+	return sess
 }
 
 // errQuiet ends a connection without an error message (cancel requests).
@@ -161,7 +228,7 @@ func (s *Server) negotiate(c *conn) (*pgproto3.StartupMessage, error) {
 	tlsDone := false
 	for {
 		var lenb [4]byte
-		if _, err := io.ReadFull(c.r.r, lenb[:]); err != nil {
+		if err := c.r.readFull(lenb[:]); err != nil {
 			return nil, err
 		}
 		n := int(binary.BigEndian.Uint32(lenb[:])) - 4
@@ -184,7 +251,7 @@ func (s *Server) negotiate(c *conn) (*pgproto3.StartupMessage, error) {
 				}
 				continue
 			}
-			if c.r.r.Buffered() > 0 {
+			if c.r.buffered() > 0 {
 				return nil, sqlerr.New(sqlerr.Protocol, "data received before the TLS handshake")
 			}
 			if _, err := c.nc.Write([]byte{'S'}); err != nil {
@@ -195,8 +262,7 @@ func (s *Server) negotiate(c *conn) (*pgproto3.StartupMessage, error) {
 				return nil, fmt.Errorf("%w: tls handshake: %v", errQuiet, err)
 			}
 			c.nc = tc
-			c.r = newReader(bufio.NewReaderSize(tc, 16*1024), c.r.max)
-			c.w = bufio.NewWriterSize(tc, 32*1024)
+			c.r.reset(tc)
 			tlsDone = true
 		case codeGSSEncRequest:
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {

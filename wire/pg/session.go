@@ -66,7 +66,6 @@ type stmt struct {
 type session struct {
 	srv *Server
 	c   *conn
-	log *slog.Logger
 	b   *proxy.Binding
 	// ctx ends when the session is closed (drain timeout, eviction): an
 	// acquire, a replay or a ping under way stops.
@@ -124,31 +123,24 @@ type session struct {
 	// waiting is set while the session waits for the client's next
 	// message: waitInTx inside a transaction, waitIdle between them.
 	waiting  atomic.Int32
-	timedOut atomic.Bool // the tenant's statement timeout cancelled the statement
-	admitted func()      // uncounts the client from its tenant's connections
+	watch    *backendWatch // relays a listening backend's messages while the client is idle (listen.go)
+	timedOut atomic.Bool   // the tenant's statement timeout cancelled the statement
+	admitted func()        // uncounts the client from its tenant's connections
 	unreg    func()
 	br       *reader // frames from the backend
 	brBuf    *[]byte // br's buffer from frameBufs while a backend is held
 
-	aud    proxy.Statement // the statement or batch being run, for Record (audit, metrics)
-	remote string          // the client's address, formatted once for the audit
+	aud proxy.Statement // the statement or batch being run, for Record (audit, metrics)
 }
 
 func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string) (*session, error) {
 	s := &session{
-		srv:        srv,
-		c:          c,
-		b:          b,
-		tx:         'I',
-		stmts:      make(map[string]*stmt),
-		portals:    make(map[string]*stmt),
-		portalCaps: make(map[string]*rowCap),
-		startup:    make(map[string]string),
-		settings:   make(map[string]string),
-		remote:     c.nc.RemoteAddr().String(),
+		srv: srv,
+		c:   c,
+		b:   b,
+		tx:  'I',
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	s.log = c.log.With("tenant", b.Tenant.ID, "user", b.User.Name)
 	for k, v := range params {
 		switch k {
 		case "user", "database", "replication":
@@ -169,13 +161,30 @@ func newSession(srv *Server, c *conn, b *proxy.Binding, params map[string]string
 				return nil, sqlerr.New(sqlerr.Unsupported, "standard_conforming_strings %q is not supported by the proxy: it must stay on", v)
 			}
 		}
-		s.startup[strings.ToLower(k)] = "SET " + quoteIdent(strings.ToLower(k)) + " = " + quoteLiteral(v)
+		put(&s.startup, strings.ToLower(k), "SET "+quoteIdent(strings.ToLower(k))+" = "+quoteLiteral(v))
 	}
 	for k, v := range s.startup {
-		s.settings[k] = v
+		put(&s.settings, k, v)
 	}
 	s.stateKey = s.computeStateKey()
 	return s, nil
+}
+
+// logger returns a logger with the session's attributes, made for each
+// message logged (see conn.logger). It may be called from the cancel and
+// timer paths, not under s.mu.
+func (s *session) logger() *slog.Logger {
+	s.mu.Lock()
+	b := s.b
+	s.mu.Unlock()
+	return s.c.logger().With("tenant", b.Tenant.ID, "user", b.User.Name)
+}
+
+// debug logs at debug level, making a logger only when that level is on.
+func (s *session) debug(msg string, args ...any) {
+	if s.c.log.Enabled(ctxBackground, slog.LevelDebug) {
+		s.logger().Debug(msg, args...)
+	}
 }
 
 const (
@@ -219,88 +228,136 @@ func (s *session) Close() error {
 
 var _ proxy.Client = (*session)(nil)
 
+// run serves the session until the client or the proxy ends it. Its loop
+// waits for each message with a shallow stack: little more than the read
+// is in use while the client is idle, so that a stack grown while
+// answering is shrunk by the collector and an idle connection keeps a
+// small one. The work around the wait is in beforeWait and serve.
 func (s *session) run() {
 	defer s.stop()
+	untrack, ok := s.start()
+	if !ok {
+		return
+	}
+	defer s.finish(untrack)
+	for {
+		if !s.beforeWait() {
+			return
+		}
+		if !s.serve(s.c.r.wait()) {
+			return
+		}
+	}
+}
+
+// start registers the session and greets the client; false ends it (the
+// client has been told why).
+func (s *session) start() (untrack func(), ok bool) {
 	untrack, err := s.srv.p.Track(s)
 	if err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
-		return
+		return nil, false
 	}
-	defer untrack()
 	admitted, err := s.srv.p.Admit(s.b)
 	if err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
-		return
+		untrack()
+		return nil, false
 	}
 	s.admitted = admitted
-	defer func() { s.admitted() }()
 	if err := s.greet(); err != nil {
 		s.srv.p.Metrics.Error(s.b.Tenant.ID, sqlState(err), err)
 		s.c.fatal(err)
-		return
+		s.admitted()
+		untrack()
+		return nil, false
 	}
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Inc()
+	return untrack, true
+}
+
+// finish undoes start once the session ends.
+func (s *session) finish(untrack func()) {
+	defer untrack()
+	defer func() { s.admitted() }()
 	defer func() { s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec() }()
 	defer s.end()
-	defer s.unreg()
+	s.unreg()
+}
 
-	for {
-		// A drain closes a session between transactions only: one idle
-		// inside a transaction may still finish it.
-		idle := s.idle()
-		if idle {
-			s.waiting.Store(waitIdle)
-		} else {
-			s.waiting.Store(waitInTx)
-		}
-		if e := s.evicted.Load(); e != nil && (idle || !waitsForIdle(e)) {
-			s.c.fatal(e)
-			return
-		}
-		watch := s.watchBackend()
-		typ, n, err := s.c.r.header()
-		s.waiting.Store(waitNone)
-		if watch != nil {
-			if werr := watch.stop(); werr != nil {
-				if e := sqlerr.As(s.backendLost(werr)); e != nil {
-					s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
-					s.c.fatal(e)
-				}
-				return
-			}
-		}
-		if err != nil {
-			var ne net.Error
-			if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
-				s.c.fatal(e)
-			} else if e := sqlerr.As(err); e != nil {
+// beforeWait readies the session for the client's next message: an
+// eviction due now ends it (false), idle buffers are given back, and a
+// listening backend is watched meanwhile.
+func (s *session) beforeWait() bool {
+	// A drain closes a session between transactions only: one idle
+	// inside a transaction may still finish it.
+	idle := s.idle()
+	if idle {
+		s.waiting.Store(waitIdle)
+	} else {
+		s.waiting.Store(waitInTx)
+	}
+	if e := s.evicted.Load(); e != nil && (idle || !waitsForIdle(e)) {
+		s.c.fatal(e)
+		return false
+	}
+	s.c.idle()
+	s.watch = s.watchBackend()
+	return true
+}
+
+// serve reads and handles the client's next message once its first bytes
+// came (or waitErr ended the wait); false ends the session.
+func (s *session) serve(waitErr error) bool {
+	var typ byte
+	var n int
+	err := waitErr
+	if err == nil {
+		typ, n, err = s.c.r.header()
+	}
+	s.waiting.Store(waitNone)
+	if watch := s.watch; watch != nil {
+		s.watch = nil
+		if werr := watch.stop(); werr != nil {
+			if e := sqlerr.As(s.backendLost(werr)); e != nil {
 				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
 				s.c.fatal(e)
 			}
-			return
-		}
-		body, err := s.c.r.body(n)
-		if err != nil {
-			return
-		}
-		if err := s.handle(typ, body); err != nil {
-			// A proxy error (a lost backend wraps the backend's EOF) is
-			// told to the client; the client's own EOF ends quietly.
-			e := sqlerr.As(err)
-			if e == nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errTerminate)) {
-				return
-			}
-			if e != nil {
-				s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
-				s.c.fatal(e)
-			} else {
-				s.log.Debug("connection_closed", "error", err)
-			}
-			return
+			return false
 		}
 	}
+	if err != nil {
+		var ne net.Error
+		if e := s.evicted.Load(); e != nil && errors.As(err, &ne) && ne.Timeout() {
+			s.c.fatal(e)
+		} else if e := sqlerr.As(err); e != nil {
+			s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
+			s.c.fatal(e)
+		}
+		return false
+	}
+	body, err := s.c.r.body(n)
+	if err != nil {
+		return false
+	}
+	if err := s.handle(typ, body); err != nil {
+		// A proxy error (a lost backend wraps the backend's EOF) is
+		// told to the client; the client's own EOF ends quietly.
+		e := sqlerr.As(err)
+		if e == nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errTerminate)) {
+			return false
+		}
+		if e != nil {
+			s.srv.p.Metrics.Error(s.b.Tenant.ID, e.SQLState(), e)
+			s.c.fatal(e)
+		} else {
+			s.debug("connection_closed", "error", err)
+		}
+		return false
+	}
+	return true
 }
 
 // idle reports whether nothing is in flight and no transaction is open.
@@ -386,7 +443,7 @@ func (s *session) statementTimer() func() {
 			ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 			defer stop()
 			if err := it.Conn.Cancel(ctx); err != nil {
-				s.log.Warn("cancel_failed", "error", err)
+				s.logger().Warn("cancel_failed", "error", err)
 			}
 		}
 	}, func() {
@@ -428,7 +485,7 @@ func (s *session) cancel() {
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	if err := be.Conn.Cancel(ctx); err != nil {
-		s.log.Warn("cancel_failed", "error", err)
+		s.logger().Warn("cancel_failed", "error", err)
 	}
 }
 
@@ -485,7 +542,7 @@ func (s *session) simpleQuery(body []byte) error {
 		s.srv.p.Record(&s.aud)
 		s.inBatch = false
 	}
-	s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
+	s.aud.Begin(proxy.ProtocolPostgres, s.c.remote, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
 	if err := s.srv.p.Allow(s.b); err != nil {
@@ -546,7 +603,7 @@ func (s *session) simpleQuery(body []byte) error {
 	}
 	s.afterStatements(dec, failed, txBefore)
 	s.maybeRelease()
-	return s.c.w.Flush()
+	return s.c.flush()
 }
 
 // refuseSimple answers a refused simple query. Inside a transaction the
@@ -561,9 +618,9 @@ func (s *session) refuseSimple(err error) error {
 		if _, err := s.relay(); err != nil {
 			return err
 		}
-		return s.c.w.Flush()
+		return s.c.flush()
 	}
-	if _, err := s.c.w.Write(er); err != nil {
+	if _, err := s.c.writer().Write(er); err != nil {
 		return err
 	}
 	return s.c.send(&pgproto3.ReadyForQuery{TxStatus: s.tx})
@@ -618,11 +675,10 @@ func (s *session) intercept(dec *policy.Decision) (bool, error) {
 	s.clearPortals()
 	s.srv.p.Metrics.Clients.WithLabelValues(s.b.Tenant.ID, "postgres").Dec()
 	s.srv.p.Metrics.Clients.WithLabelValues(nb.Tenant.ID, "postgres").Inc()
-	s.log.Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
+	s.logger().Info("tenant_switched", "from", s.b.Tenant.ID, "to", nb.Tenant.ID)
 	s.mu.Lock()
 	s.b = nb
 	s.mu.Unlock()
-	s.log = s.c.log.With("tenant", nb.Tenant.ID, "user", nb.User.Name)
 	return true, s.c.send(
 		&pgproto3.CommandComplete{CommandTag: []byte("SET")},
 		&pgproto3.ReadyForQuery{TxStatus: s.tx},
@@ -666,10 +722,10 @@ func (s *session) afterStatements(dec *policy.Decision, failed bool, txBefore by
 func (s *session) applySet(v *policy.SetVar) {
 	switch v.Kind {
 	case policy.SetValue:
-		s.settings[v.Name] = v.SQL
+		put(&s.settings, v.Name, v.SQL)
 	case policy.SetDefault:
 		if st, ok := s.startup[v.Name]; ok {
-			s.settings[v.Name] = st
+			put(&s.settings, v.Name, st)
 		} else {
 			delete(s.settings, v.Name)
 		}
@@ -677,7 +733,7 @@ func (s *session) applySet(v *policy.SetVar) {
 		s.resetSettings()
 	case policy.SetDiscard:
 		s.resetSettings()
-		s.stmts = make(map[string]*stmt)
+		s.stmts = nil
 		s.forgetBackendStatements()
 	}
 	s.stateKey = s.computeStateKey()
@@ -687,10 +743,20 @@ func (s *session) applySet(v *policy.SetVar) {
 }
 
 func (s *session) resetSettings() {
-	s.settings = make(map[string]string, len(s.startup))
+	s.settings = nil
 	for k, v := range s.startup {
-		s.settings[k] = v
+		put(&s.settings, k, v)
 	}
+}
+
+// put sets (*m)[k] to v, making the map on first use: the session's maps
+// are made only when something goes in (an idle session that never
+// prepared a statement holds none).
+func put[V any](m *map[string]V, k string, v V) {
+	if *m == nil {
+		*m = make(map[string]V)
+	}
+	(*m)[k] = v
 }
 
 // forgetBackendStatements records that the backend dropped its prepared
@@ -708,7 +774,7 @@ func (s *session) isPinned() bool { return s.pinned || s.listening }
 
 func (s *session) pin(reason string) {
 	if !s.pinned {
-		s.log.Debug("session_pinned", "reason", reason)
+		s.debug("session_pinned", "reason", reason)
 	}
 	s.pinned = true
 }
@@ -737,7 +803,7 @@ func (s *session) beginBatch() {
 		s.inBatch = true
 		s.batchStmts = s.batchStmts[:0]
 		s.batchAllRead = true
-		s.aud.Begin(proxy.ProtocolPostgres, s.remote, s.b)
+		s.aud.Begin(proxy.ProtocolPostgres, s.c.remote, s.b)
 	}
 }
 
@@ -786,17 +852,17 @@ func (s *session) parse(body []byte) error {
 		// while another of their connections holds one cannot deadlock the
 		// pool), at the price of reporting errors the parser cannot see,
 		// such as a missing table, at that first use.
-		s.stmts[m.Name] = st
+		put(&s.stmts, m.Name, st)
 		s.exp = append(s.exp, expect{synth: encodeMsg(&pgproto3.ParseComplete{})})
 		s.noteBatch(st)
 		return nil
 	}
 	s.noteBatch(st)
 	prev, had := s.stmts[m.Name]
-	s.stmts[m.Name] = st // known to the look at the rest of the batch
+	put(&s.stmts, m.Name, st) // known to the look at the rest of the batch
 	if err := s.acquireFor(st); err != nil {
 		if had {
-			s.stmts[m.Name] = prev
+			put(&s.stmts, m.Name, prev)
 		} else {
 			delete(s.stmts, m.Name)
 		}
@@ -877,7 +943,7 @@ func (s *session) statement(name string) (*stmt, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.stmts[name] = nst
+		put(&s.stmts, name, nst)
 		st = nst
 	}
 	s.noteBatch(st)
@@ -926,9 +992,9 @@ func (s *session) bind(body []byte) error {
 	m.DestinationPortal = s.srv.names.portal(client)
 	s.out = appendMsg(s.out, &m)
 	m.DestinationPortal = client
-	s.portals[m.DestinationPortal] = st
+	put(&s.portals, m.DestinationPortal, st)
 	if rc := newRowCap(st); rc != nil {
-		s.portalCaps[m.DestinationPortal] = rc
+		put(&s.portalCaps, m.DestinationPortal, rc)
 	} else {
 		delete(s.portalCaps, m.DestinationPortal)
 	}
@@ -1061,7 +1127,7 @@ func (s *session) sync() error {
 		if _, err := s.relay(); err != nil {
 			return err
 		}
-		return s.c.w.Flush()
+		return s.c.flush()
 	}
 	s.out = append(s.out, 'S', 0, 0, 0, 4)
 	s.exp = append(s.exp, expect{typ: 'Z'})
@@ -1072,7 +1138,7 @@ func (s *session) sync() error {
 		return err
 	}
 	s.endBatch(failed, txBefore)
-	return s.c.w.Flush()
+	return s.c.flush()
 }
 
 // endBatch updates the session once a batch's Sync was answered.
@@ -1102,7 +1168,7 @@ func (s *session) flush() error {
 		s.endBatch(failed, txBefore)
 		s.srv.p.Record(&s.aud)
 	}
-	return s.c.w.Flush()
+	return s.c.flush()
 }
 
 // ---- backend ----
@@ -1149,22 +1215,49 @@ func (s *session) acquireFor(st *stmt) error {
 
 // restOfBatchReadOnly looks at the client's buffered messages up to the
 // batch's Sync: true only if the Sync is there and every statement before
-// it only reads.
+// it only reads. The client reader waits for the next bytes in a small
+// buffer (frame.go), so a batch may be buffered up to a message it ended
+// within: the rest of that message is read, since the client must send it
+// before it can expect an answer (not after a Flush, whose answer it may
+// be waiting for). A batch whose buffered part ends between two messages
+// without its Sync goes to the primary.
 func (s *session) restOfBatchReadOnly() bool {
 	r := s.c.r.r
-	buf, err := r.Peek(r.Buffered())
-	if err != nil {
+	if r == nil {
 		return false
 	}
 	parsed := map[string]bool{} // statements parsed (read-only) further on in the batch
-	for len(buf) >= 5 {
-		typ := buf[0]
-		n := int(binary.BigEndian.Uint32(buf[1:5])) - 4
-		if n < 0 || 5+n > len(buf) {
+	flushed := false
+	for off := 0; ; {
+		buf, err := r.Peek(r.Buffered())
+		if err != nil {
 			return false
 		}
-		body := buf[5 : 5+n]
-		buf = buf[5+n:]
+		buf = buf[off:]
+		if len(buf) == 0 {
+			return false
+		}
+		need := 5
+		if len(buf) >= 5 {
+			n := int(binary.BigEndian.Uint32(buf[1:5])) - 4
+			if n < 0 || n > s.c.r.max {
+				return false
+			}
+			need = 5 + n
+		}
+		if need > len(buf) {
+			// Within a message: read its rest (from a buffered
+			// message's start, it must fit the read buffer).
+			if flushed || off+need > r.Size() {
+				return false
+			}
+			if _, err := r.Peek(off + need); err != nil {
+				return false
+			}
+			continue // Peek may have moved the buffered bytes
+		}
+		typ, body := buf[0], buf[5:need]
+		off += need
 		switch typ {
 		case 'S':
 			return true
@@ -1190,12 +1283,13 @@ func (s *session) restOfBatchReadOnly() bool {
 			if st == nil || !st.dec.ReadOnly() {
 				return false
 			}
-		case 'D', 'E', 'C', 'H':
+		case 'H':
+			flushed = true
+		case 'D', 'E', 'C':
 		default:
 			return false
 		}
 	}
-	return false
 }
 
 // acquire makes sure the session holds a backend connection with its
@@ -1411,7 +1505,8 @@ func (s *session) relay() (failed bool, err error) {
 			return false, s.backendLost(err)
 		}
 	}
-	w := s.c.w
+	// The write buffer is held until the caller's flush: w stays valid.
+	w := s.c.writer()
 	for len(s.exp) > 0 {
 		head := &s.exp[0]
 		if head.synth != nil {
@@ -1615,7 +1710,7 @@ func (s *session) abortBackend(err error) error {
 		s.mu.Unlock()
 	}
 	s.beBusy = false
-	s.log.Warn("statement_aborted", "error", err)
+	s.logger().Warn("statement_aborted", "error", err)
 	return err
 }
 
@@ -1695,7 +1790,7 @@ func (s *session) backendLost(err error) error {
 		s.mu.Unlock()
 	}
 	s.beBusy = false
-	s.log.Warn("backend_lost", "error", err)
+	s.logger().Warn("backend_lost", "error", err)
 	return sqlerr.Wrap(sqlerr.Unavailable, err, "lost the connection to the backend of tenant %q", s.b.Tenant.ID)
 }
 

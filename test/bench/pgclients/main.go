@@ -3,6 +3,7 @@
 //
 //	pgclients -dsn postgres://u:p@127.0.0.1:16532/db -pid 1234 idle -n 2000
 //	pgclients -dsn ... -pid 1234 rows -n 2000000
+//	pgclients -dsn ... -pid 1234 -hold 30s idle   # profile the front end meanwhile
 //
 // idle opens n connections (each authenticated, then left idle), reads the
 // process's VmRSS before and after, prints both and closes them. rows reads
@@ -27,6 +28,7 @@ func main() {
 	dsn := flag.String("dsn", "", "connection string of the front end to measure")
 	pid := flag.Int("pid", 0, "process whose VmRSS is read")
 	n := flag.Int("n", 2000, "connections (idle) or rows (rows)")
+	hold := flag.Duration("hold", 0, "idle: keep the connections open this long after measuring (to profile the front end meanwhile)")
 	flag.Parse()
 	if *dsn == "" || *pid == 0 || flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: pgclients -dsn DSN -pid PID [-n N] idle|rows")
@@ -35,7 +37,7 @@ func main() {
 	var err error
 	switch flag.Arg(0) {
 	case "idle":
-		err = idle(*dsn, *pid, *n)
+		err = idle(*dsn, *pid, *n, *hold)
 	case "rows":
 		err = rows(*dsn, *pid, *n)
 	default:
@@ -63,7 +65,7 @@ func rssKB(pid int) (int, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-func idle(dsn string, pid, n int) error {
+func idle(dsn string, pid, n int, hold time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	before, err := rssKB(pid)
@@ -97,6 +99,7 @@ func idle(dsn string, pid, n int) error {
 	}
 	fmt.Printf("idle connections=%d rss_before_kb=%d rss_after_kb=%d delta_kb=%d per_conn_kb=%.1f\n",
 		n, before, after, after-before, float64(after-before)/float64(n))
+	time.Sleep(hold)
 	return nil
 }
 
