@@ -505,6 +505,10 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 			add(words, link{kind: linkColumn, table: t, col: c, score: 0.95})
 		}
 	}
+	// "cars" are the rows of cars_data (tablehead.go).
+	for k, t := range genericHeads(s) {
+		add(strings.Fields(k), link{kind: linkTable, table: t, score: 0.9})
+	}
 	for head, ts := range heads {
 		if len(ts) == 1 && !hasTableLink(lx.phrases[head]) {
 			add([]string{head}, link{kind: linkTable, table: ts[0], score: 0.5})
