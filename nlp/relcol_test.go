@@ -161,5 +161,104 @@ func TestCountColumn(t *testing.T) {
 		{schema: carsWith, q: "how many cars have more than 4 cylinders", want: []string{`WHERE ("cars_data"."cylinders" > 4.0)`}},
 		{schema: transitSchema, q: "stations that have 2 platforms", want: []string{`WHERE ("stations"."platforms" = 2.0)`}},
 		{schema: transitSchema, q: "trips with 3 fare", decline: true},
+		{schema: carsWith, q: "the maximum mpg of the cars with 8 cylinders or a weight above 3000", decline: true},
+	})
+}
+
+// TestValueAfterPlace: a lower-case place after "in"/"from" is a stored
+// value when one table holds it; held by several tables it stays open.
+func TestValueAfterPlace(t *testing.T) {
+	makers := func(d Dialect) *Schema {
+		s := &Schema{Dialect: d, Tables: []*Table{
+			{Name: "countries", PrimaryKey: []string{"countryid"}, Columns: []*Column{
+				{Name: "countryid", Type: "integer", Kind: KindInt},
+				{Name: "countryname", Type: "text", Kind: KindText, Indexed: true, Values: []string{"france", "usa", "japan"}}}},
+			{Name: "makers", PrimaryKey: []string{"id"}, Columns: []*Column{
+				{Name: "id", Type: "integer", Kind: KindInt}, {Name: "fullname", Type: "text", Kind: KindText},
+				{Name: "country", Type: "integer", Kind: KindInt}},
+				ForeignKeys: []ForeignKey{{Columns: []string{"country"}, RefTable: "countries", RefColumns: []string{"countryid"}}}},
+		}}
+		s.index()
+		return s
+	}
+	runConstructCases(t, []constructCase{
+		{schema: makers, q: "how many makers are there in france", want: []string{`WHERE ("countries"."countryname" = 'france')`}},
+		{schema: makers, q: "the makers from the usa", want: []string{`WHERE ("countries"."countryname" = 'usa')`}},
+		{schema: shopSchema, q: "how many customers are in brazil", want: []string{`WHERE ("customers"."country" = 'Brazil')`}},
+		{schema: billingSchema, q: "how many bills are there in kenya", decline: true},
+	})
+}
+
+// TestNamesNoTable: "the names of the countries" asks for names, not for
+// the rows of a table whose name ends with "names".
+func TestNamesNoTable(t *testing.T) {
+	withNames := func(d Dialect) *Schema {
+		s := carSchema(d)
+		s.Tables = append(s.Tables, &Table{Name: "countries", PrimaryKey: []string{"countryid"}, Columns: []*Column{
+			{Name: "countryid", Type: "integer", Kind: KindInt}, {Name: "countryname", Type: "text", Kind: KindText}}})
+		s.index()
+		return s
+	}
+	runConstructCases(t, []constructCase{
+		{schema: withNames, q: "what are the names of the countries", want: []string{`FROM "countries"`}, not: []string{"car_names"}},
+		{schema: schoolSchema, q: "what are the names of the teachers", want: []string{`FROM "teacher"`}},
+	})
+}
+
+// airlineSchema is flight_2's shape: flights refer to airlines by an
+// inferred key; flight numbers are kept as flightno.
+func airlineSchema(d Dialect) *Schema {
+	s := &Schema{Dialect: d, Tables: []*Table{
+		{Name: "airlines", PrimaryKey: []string{"uid"}, Columns: []*Column{
+			{Name: "uid", Type: "integer", Kind: KindInt},
+			{Name: "airline", Type: "text", Kind: KindText, Indexed: true, Values: []string{"JetBlue Airways", "United Airlines"}},
+			{Name: "abbreviation", Type: "text", Kind: KindText}, {Name: "country", Type: "text", Kind: KindText}}},
+		{Name: "flights", PrimaryKey: []string{"airline", "flightno"}, Columns: []*Column{
+			{Name: "airline", Type: "integer", Kind: KindInt}, {Name: "flightno", Type: "integer", Kind: KindInt}},
+			ForeignKeys: []ForeignKey{{Columns: []string{"airline"}, RefTable: "airlines", RefColumns: []string{"uid"}, Inferred: true}}},
+	}}
+	s.index()
+	return s
+}
+
+func bandSchema(d Dialect) *Schema {
+	s := &Schema{Dialect: d, Tables: []*Table{
+		{Name: "bands", PrimaryKey: []string{"band_id"}, Columns: []*Column{
+			{Name: "band_id", Type: "integer", Kind: KindInt},
+			{Name: "name", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Queen", "Abba"}},
+			{Name: "genre", Type: "text", Kind: KindText}, {Name: "legno", Type: "integer", Kind: KindInt}}},
+	}}
+	s.index()
+	return s
+}
+
+// TestAttributeVerbs: "belong to", "affiliated with", "corresponds to"
+// next to the value that picks the row say only that the column asked is
+// the row's; without such a value the verb stays unexplained.
+func TestAttributeVerbs(t *testing.T) {
+	runConstructCases(t, []constructCase{
+		{schema: airlineSchema, q: "What country is Jetblue Airways affiliated with?", want: []string{`"airlines"."country"`, `WHERE ("airlines"."airline" = 'JetBlue Airways')`}},
+		{schema: airlineSchema, q: "Which abbreviation corresponds to United Airlines?", want: []string{`"airlines"."abbreviation"`, `WHERE ("airlines"."airline" = 'United Airlines')`}},
+		{schema: bandSchema, q: "Which genre does Queen belong to?", want: []string{`WHERE ("bands"."name" = 'Queen')`}},
+		{schema: bandSchema, q: "Which genre does the band belong to?", decline: true},
+	})
+}
+
+// TestNumberName: "flightno" of flights is the flight number; a column
+// whose first word is not its table's is not.
+func TestNumberName(t *testing.T) {
+	runConstructCases(t, []constructCase{
+		{schema: airlineSchema, q: "show the flight numbers for United Airlines", want: []string{`"flights"`, `WHERE ("airlines"."airline" = 'United Airlines')`}},
+		{schema: bandSchema, q: "list the band numbers", decline: true},
+	})
+}
+
+// TestOrConditions: an "or" between two conditions is not read as both.
+func TestOrConditions(t *testing.T) {
+	runConstructCases(t, []constructCase{
+		{schema: transitSchema, q: "trips with a fare above 10 or a distance above 50", decline: true},
+		{schema: transitSchema, q: "trips with a fare above 10 and a distance above 50", want: []string{`("trip_records"."fare" > 10.0)`, `("trip_records"."distance" > 50.0)`}},
+		{schema: shopSchema, q: "products with a price above 10 or in the books category", decline: true},
+		{schema: shopSchema, q: "products in the books or tools category", want: []string{`IN ('books', 'tools')`}},
 	})
 }
