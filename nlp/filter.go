@@ -36,6 +36,9 @@ func (p *parser) filters(f *frame) error {
 		if m.kind != mValue {
 			continue
 		}
+		if p.keyValue(f, m) { // "the airport 'AKO'" (keyvalue.go)
+			continue
+		}
 		if len(m.vals) == 0 {
 			// A quoted string that is no known value: compare it with the
 			// text column named just before it.

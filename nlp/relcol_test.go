@@ -262,3 +262,34 @@ func TestOrConditions(t *testing.T) {
 		{schema: shopSchema, q: "products in the books or tools category", want: []string{`IN ('books', 'tools')`}},
 	})
 }
+
+// TestKeyValue: a quoted key after its table or key column is compared
+// with the table's text key, even when the rows referring to it hold the
+// text otherwise; a table whose key is no text is not.
+func TestKeyValue(t *testing.T) {
+	airports := func(d Dialect) *Schema {
+		s := &Schema{Dialect: d, Tables: []*Table{
+			{Name: "airports", PrimaryKey: []string{"airportcode"}, Columns: []*Column{
+				{Name: "airportcode", Type: "text", Kind: KindText}, {Name: "airportname", Type: "text", Kind: KindText},
+				{Name: "city", Type: "text", Kind: KindText}}},
+			{Name: "flights", PrimaryKey: []string{"flightno"}, Columns: []*Column{
+				{Name: "flightno", Type: "integer", Kind: KindInt},
+				{Name: "sourceairport", Type: "text", Kind: KindText, Indexed: true, Values: []string{" AKO", " APG"}}}},
+		}}
+		s.index()
+		return s
+	}
+	languages := func(d Dialect) *Schema {
+		s := &Schema{Dialect: d, Tables: []*Table{
+			{Name: "languages", PrimaryKey: []string{"iso"}, Columns: []*Column{
+				{Name: "iso", Type: "varchar(3)", Kind: KindText}, {Name: "speakers", Type: "integer", Kind: KindInt}}},
+		}}
+		s.index()
+		return s
+	}
+	runConstructCases(t, []constructCase{
+		{schema: airports, q: "What is the city of airport 'AKO'?", want: []string{`WHERE ("airports"."airportcode" = 'AKO')`}, not: []string{"flights"}},
+		{schema: languages, q: "what is the number of speakers of the language 'eng'", want: []string{`WHERE ("languages"."iso" = 'eng')`}},
+		{schema: shopSchema, q: "the orders of customer 'Bob'", decline: true},
+	})
+}
