@@ -293,3 +293,33 @@ func TestKeyValue(t *testing.T) {
 		{schema: shopSchema, q: "the orders of customer 'Bob'", decline: true},
 	})
 }
+
+// TestHavingDropsEmpty: groups kept only with at least one joined row are
+// the same over a LEFT and an INNER JOIN, so the empty-groups doubt does
+// not apply; "fewer than" keeps the groups without rows, and the doubt.
+func TestHavingDropsEmpty(t *testing.T) {
+	tr := NewDeterministic()
+	for _, c := range []struct {
+		schema func(Dialect) *Schema
+		q      string
+		doubt  bool
+	}{
+		{shopSchema, "customers with at least 1 order", false},
+		{shopSchema, "customers with more than 3 orders", false},
+		{shopSchema, "customers with fewer than 3 orders", true},
+		{schoolSchema, "teachers with at least 2 courses", false},
+		{schoolSchema, "teachers with less than 2 courses", true},
+	} {
+		res, err := tr.Translate(context.Background(), Request{Question: c.q, Schema: c.schema(Postgres)})
+		if err != nil {
+			t.Errorf("%q: %v", c.q, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, " LEFT JOIN ") || !strings.Contains(res.SQL, "HAVING") {
+			t.Errorf("%q: not a count per group over a LEFT JOIN: %s", c.q, res.SQL)
+		}
+		if got := strings.Contains(res.Explanation, "groups without rows are counted as 0"); got != c.doubt {
+			t.Errorf("%q: empty-groups doubt %v, want %v (%.2f, %s)", c.q, got, c.doubt, res.Confidence, res.Explanation)
+		}
+	}
+}
