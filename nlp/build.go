@@ -251,6 +251,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 		q.limit = f.limit
 		expl = append(expl, fmt.Sprintf("first %d rows", f.limit))
 	}
+	p.rankedNonNull(q, f) // relcol.go
 	if len(q.joins) > 0 {
 		var js []string
 		for _, j := range q.joins {

@@ -22,6 +22,7 @@ const (
 	penEmptyGroups  = 0.15 // counts per group include groups without rows
 	penManyJoins    = 0.05 // each join past the second
 	penNoReference  = 0.25 // an inferred schema's field named like a reference that leads nowhere
+	penInferredKey  = 0.05 // each join along a key the schema does not declare (infer.go)
 )
 
 // doubt is one reason for a lower confidence.
@@ -154,11 +155,14 @@ func (p *parser) doubts(sql string) []doubt {
 			}
 		}
 	}
-	if strings.Contains(sql, " LEFT JOIN ") && strings.Contains(sql, "GROUP BY") {
+	if strings.Contains(sql, " LEFT JOIN ") && strings.Contains(sql, "GROUP BY") && !p.havingDropsEmpty() { // emptygroups.go
 		add(penEmptyGroups, "", "groups without rows are counted as 0")
 	}
 	if n := strings.Count(sql, " JOIN "); n > 2 {
 		add(penManyJoins*float64(n-2), "", "%d tables are joined", n+1)
+	}
+	for _, fk := range p.inferredJoins(sql) {
+		add(penInferredKey, "", "%s.%s is taken to refer to %s.%s, which the schema does not declare", fk.table, fk.Columns[0], fk.RefTable, fk.RefColumns[0])
 	}
 	return out
 }

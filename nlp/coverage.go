@@ -75,6 +75,10 @@ func (p *parser) unaccounted(sql, uses string) []string {
 	}
 	var out []string
 	for i, t := range p.toks {
+		if p.orUnread(i, ok) { // either of two conditions (orcond.go)
+			out = append(out, t.raw)
+			continue
+		}
 		if ok[i] || t.punct || p.isFunctionWord(t) {
 			continue
 		}
@@ -94,6 +98,9 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		// verb names the foreign key the query joins along.
 		related := strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS (")
 		if relationVerbs[t.low] && (related || p.nextRealised(i, ok)) {
+			continue
+		}
+		if p.attributeOfValue(i, ok, sql) || related && attributeVerbs[t.low] { // valueprep.go
 			continue
 		}
 		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {

@@ -36,6 +36,9 @@ func (p *parser) filters(f *frame) error {
 		if m.kind != mValue {
 			continue
 		}
+		if p.keyValue(f, m) { // "the airport 'AKO'" (keyvalue.go)
+			continue
+		}
 		if len(m.vals) == 0 {
 			// A quoted string that is no known value: compare it with the
 			// text column named just before it.
@@ -164,8 +167,9 @@ func (p *parser) filters(f *frame) error {
 	p.negations(f)
 	p.existence(f)
 	p.nulls(f)
-	p.sharedBy(f) // "the citizenships shared by singers born before 1945 and after 1955" (setops.go)
-	p.haveRows(f) // "customers who placed orders" (setops.go)
+	p.sharedBy(f)     // "the citizenships shared by singers born before 1945 and after 1955" (setops.go)
+	p.haveRows(f)     // "customers who placed orders" (setops.go)
+	p.countColumns(f) // "cars with 8 cylinders" (countcol.go)
 	// Column mention directly followed by a number: equality ("invoice id 37").
 	for _, m := range p.ms {
 		if m.kind == mColumn && !m.used && m.end < n && p.toks[m.end].isNum && !p.toks[m.end].hash {

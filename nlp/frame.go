@@ -309,7 +309,11 @@ func (p *parser) frame() (*frame, error) {
 	for _, m := range p.ms {
 		if m.kind == mColumn && !m.used {
 			if !p.unique(m) && !p.linksAny(m, f.tables) {
-				continue
+				t := p.relatedColumn(m, f.main) // "the model of the car" (relcol.go)
+				if t == nil {
+					continue
+				}
+				f.tables = append(f.tables, t)
 			}
 			p.resolveCol(m, f.tables, f.main)
 			if m.col != nil {
@@ -320,10 +324,14 @@ func (p *parser) frame() (*frame, error) {
 	}
 	for i, t := range p.toks {
 		if (p.at(i, "unique") || p.at(i, "distinct") || p.at(i, "different")) && !p.consumed[i] {
-			if m := p.nextMention(i+1, 3); m != nil && m.kind == mTable && len(f.measures) == 0 && p.bestTable(m) == f.main {
+			if m := p.nextMention(i+1, 3); m != nil && m.kind == mTable && len(f.measures) == 0 && p.bestTable(m) == f.main && !p.tableColumnPair(m) {
 				p.mark(i, 1) // "all the different media types": a table's rows differ
 			}
-			if m := p.nextMention(i+1, 3); m != nil && m.kind == mColumn {
+			m := p.nextMention(i+1, 3)
+			if m != nil && p.tableColumnPair(m) {
+				m = p.byTok[m.end] // "distinct car models": the column after its table (relcol.go)
+			}
+			if m != nil && m.kind == mColumn {
 				p.resolveCol(m, f.tables, f.main)
 				switch {
 				case m.col == nil:

@@ -51,12 +51,14 @@ func (p *parser) keysBetween(child, parent *Table) int {
 	return len(p.keysFor(child, parent))
 }
 
-func (p *parser) edges(t *Table) []edge {
+// edges are the joins from t along foreign keys; along inferred keys too
+// when inferred is set.
+func (p *parser) edges(t *Table, inferred bool) []edge {
 	var out []edge
 	for i := range t.ForeignKeys {
 		fk := &t.ForeignKeys[i]
 		ref := p.s.Table(fk.RefTable)
-		if ref == nil || ref == t || !p.usableKey(t, fk) {
+		if ref == nil || ref == t || (fk.Inferred && !inferred) || !p.usableKey(t, fk) {
 			continue
 		}
 		out = append(out, edge{from: t, to: ref, child: t, parent: ref, fk: fk})
@@ -67,7 +69,7 @@ func (p *parser) edges(t *Table) []edge {
 		}
 		for i := range o.ForeignKeys {
 			fk := &o.ForeignKeys[i]
-			if strings.EqualFold(fk.RefTable, t.Name) && p.usableKey(o, fk) {
+			if strings.EqualFold(fk.RefTable, t.Name) && (inferred || !fk.Inferred) && p.usableKey(o, fk) {
 				out = append(out, edge{from: t, to: o, child: o, parent: t, fk: fk})
 			}
 		}
@@ -75,8 +77,17 @@ func (p *parser) edges(t *Table) []edge {
 	return out
 }
 
-// shortestPath is a breadth-first search from the tree to target.
+// shortestPath is a breadth-first search from the tree to target, along
+// declared keys when they reach it, else along inferred keys too: declared
+// keys win.
 func (p *parser) shortestPath(tree map[*Table]bool, target *Table) []edge {
+	if path := p.searchPath(tree, target, false); path != nil {
+		return path
+	}
+	return p.searchPath(tree, target, true)
+}
+
+func (p *parser) searchPath(tree map[*Table]bool, target *Table, inferred bool) []edge {
 	prev := map[*Table]edge{}
 	seen := map[*Table]bool{}
 	var queue []*Table
@@ -98,7 +109,7 @@ func (p *parser) shortestPath(tree map[*Table]bool, target *Table) []edge {
 			}
 			return path
 		}
-		for _, e := range p.edges(cur) {
+		for _, e := range p.edges(cur, inferred) {
 			if !seen[e.to] {
 				seen[e.to] = true
 				prev[e.to] = e

@@ -429,7 +429,9 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 			}
 			// "line items" are the invoice lines: the head noun of a longer
 			// table name, when no table or column has it as its whole name.
-			if head := tw[len(tw)-1]; len(head) >= 4 && !tablePhrase[head] && !stopWords[head] && !cueWords[head] && !columnWord(s, head) {
+			// "name" is every table's label word: "the names of the
+			// countries" ask for names, not for the rows of car_names.
+			if head := tw[len(tw)-1]; len(head) >= 4 && !tablePhrase[head] && !stopWords[head] && !cueWords[head] && !columnWord(s, head) && head != "name" {
 				heads[head] = append(heads[head], t)
 			}
 		}
@@ -444,6 +446,9 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 				if stem := strings.TrimSuffix(cw[0], "id"); strings.HasPrefix(tw[0], stem) {
 					add([]string{tw[0], "id"}, link{kind: linkColumn, table: t, col: c, score: 0.9})
 				}
+			}
+			if ws := numberName(cw, tw); ws != nil { // "flightno": the flight number (valueprep.go)
+				add(ws, link{kind: linkColumn, table: t, col: c, score: 0.9})
 			}
 			if long, ok := nameAbbrev[strings.Join(cw, " ")]; ok || len(cw) == 2 && len(cw[0]) == 1 && nameAbbrev[strings.Join(cw, "")] != "" {
 				if !ok {
@@ -504,6 +509,10 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 		if c := t.Column(cn); c != nil {
 			add(words, link{kind: linkColumn, table: t, col: c, score: 0.95})
 		}
+	}
+	// "cars" are the rows of cars_data (tablehead.go).
+	for k, t := range genericHeads(s) {
+		add(strings.Fields(k), link{kind: linkTable, table: t, score: 0.9})
 	}
 	for head, ts := range heads {
 		if len(ts) == 1 && !hasTableLink(lx.phrases[head]) {

@@ -286,6 +286,9 @@ func systemPrompt(s *Schema, tables []*Table, g Glossary) string {
 		}
 		for _, fk := range t.ForeignKeys {
 			fmt.Fprintf(&b, " FOREIGN KEY (%s) REFERENCES %s(%s)", strings.Join(fk.Columns, ", "), fk.RefTable, strings.Join(fk.RefColumns, ", "))
+			if fk.Inferred {
+				b.WriteString(" /* inferred from names and values, not declared */")
+			}
 		}
 		b.WriteString("\n")
 		for _, c := range t.Columns {

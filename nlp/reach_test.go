@@ -398,8 +398,11 @@ func TestReachHeadWordOfTable(t *testing.T) {
 	}{
 		{mk("cars_data", "car_names", "cylinders"), "how many cars have more than 4 cylinders", `FROM "cars_data" WHERE ("cars_data"."cylinders" > 4.0)`},
 		{mk("ships_log", "ship_owner", "tonnage"), "how many ships have a tonnage above 100", `FROM "ships_log" WHERE ("ships_log"."tonnage" > 100.0)`},
-		// "car" begins car_names and the singular of cars_data: which is open.
-		{mk("cars_data", "car_names", "cylinders"), "how many car have more than 4 cylinders", ""},
+		// "car" names cars_data, whose other word is a generic one, over
+		// car_names, whose rows are names (tablehead.go)…
+		{mk("cars_data", "car_names", "cylinders"), "how many car have more than 4 cylinders", `FROM "cars_data" WHERE ("cars_data"."cylinders" > 4.0)`},
+		// … but of cars_data and cars_info, which is open.
+		{mk("cars_data", "cars_info", "cylinders"), "how many car have more than 4 cylinders", ""},
 	} {
 		res, err := tr.Translate(context.Background(), Request{Question: c.q, Schema: c.s})
 		if c.want == "" {

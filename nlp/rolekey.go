@@ -22,6 +22,19 @@ func usableKeys(child, parent *Table) []*ForeignKey {
 	if len(all) < 2 {
 		return all
 	}
+	// Declared keys win over inferred ones.
+	declared := all[:0:0]
+	for _, fk := range all {
+		if !fk.Inferred {
+			declared = append(declared, fk)
+		}
+	}
+	if len(declared) > 0 && len(declared) < len(all) {
+		all = declared
+		if len(all) < 2 {
+			return all
+		}
+	}
 	var owners []*ForeignKey
 	for _, fk := range all {
 		if len(fk.Columns) != 1 {

@@ -96,11 +96,15 @@ type Column struct {
 	Object bool `json:"object,omitempty"`
 }
 
-// ForeignKey is a declared foreign key.
+// ForeignKey is a declared foreign key, or one inferred from names and
+// values (infer.go).
 type ForeignKey struct {
 	Columns    []string `json:"columns"`
 	RefTable   string   `json:"ref_table"`
 	RefColumns []string `json:"ref_columns"`
+	// Inferred reports a key the catalog does not declare: the names and
+	// the values say it (infer.go).
+	Inferred bool `json:"inferred,omitempty"`
 }
 
 // Table returns the table named name (case-insensitive).
@@ -202,8 +206,9 @@ type RowScope struct {
 
 // Introspect reads the schema of the database r reaches. Under a row scope
 // the tenant column is left out of the schema and every statement that
-// reads table contents (the value index) reads only the tenant's rows, so
-// one tenant's values never link another tenant's questions.
+// reads table contents (the value index, the value checks of inferred
+// keys) reads only the tenant's rows, so one tenant's values never link
+// another tenant's questions nor decide its relations.
 func Introspect(ctx context.Context, r Runner, d Dialect, scope RowScope) (*Schema, error) {
 	if scope.Column != "" && scope.Value == "" {
 		return nil, fmt.Errorf("nlp: introspect: row scope on column %q without a tenant value", scope.Column)
@@ -241,6 +246,9 @@ func Introspect(ctx context.Context, r Runner, d Dialect, scope RowScope) (*Sche
 	}
 	sort.Slice(s.Tables, func(i, j int) bool { return s.Tables[i].Name < s.Tables[j].Name })
 	s.index()
+	if err := inferKeys(ctx, r, s, scope, scoped); err != nil {
+		return nil, fmt.Errorf("nlp: inferred keys: %w", err)
+	}
 	if err := indexValues(ctx, r, s, scope, scoped); err != nil {
 		return nil, fmt.Errorf("nlp: value index: %w", err)
 	}
