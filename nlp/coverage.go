@@ -93,7 +93,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		// "pets owned by students", "templates used by documents": the
 		// verb names the foreign key the query joins along.
 		related := strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS (")
-		if relationVerbs[t.low] && (related || p.nextRealised(i, ok)) {
+		if relationVerbs[t.low] && (related || p.nextRealised(i, ok) || p.verbBesideValue(i, ok)) {
 			continue
 		}
 		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {
@@ -195,7 +195,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 // or a group by a table for a column named after that table ("the stadium
 // name and the number of concerts in each stadium").
 func (p *parser) starShows(m *mention, sql, uses string) bool {
-	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) {
+	if strings.Contains(sql, " GROUP BY ") && (m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) || p.afterSuperlative(m)) {
 		return false
 	}
 	for _, l := range m.links {

@@ -81,6 +81,9 @@ func (p *parser) filters(f *frame) error {
 				f.filters[k].each = true
 				continue
 			}
+			if p.bothImplied(f, m, ref, k) { // "English and Dutch" (both.go)
+				continue
+			}
 			if m.start > 0 && p.at(m.start-1, "and") && (ref.table != f.main || p.otherContext(ref.table)) {
 				// "documents with paragraphs 'Brazil' and 'Ireland'": rows
 				// with both, or with either? Not decided here.

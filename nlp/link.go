@@ -62,6 +62,7 @@ func (p *parser) link() {
 	}
 	p.linkListedValues()
 	p.mergeCompounds()
+	p.unlinkSuperlatives() // (superword.go)
 }
 
 // linkListedValues links a lower-case word joined by "and"/"or" to a value

@@ -47,7 +47,7 @@ func (p *parser) ranking(f *frame) {
 				}
 			}
 			i++
-		case superMax[t.lem] || superMin[t.lem]:
+		case (superMax[t.lem] || superMin[t.lem]) && !p.superlativeOfOtherColumn(f, i): // (superword.go)
 			if limit == 0 {
 				limit = 1
 			}

@@ -1,0 +1,53 @@
+package nlp
+
+// More verbs that only relate rows of two tables ("channels playing
+// cartoons", "cartoons shown on a channel", "the concerts held in a
+// stadium"), and the places such a verb is accounted for without a join:
+// right after the value it relates ("Anguilla belongs to", "Kabul is
+// located in") or before a column named with its value ("channels using
+// language English").
+
+func init() {
+	for w := range toSet(`playing air airs aired airing broadcast broadcasts broadcasting
+showed shown locate located situate situated support supports supported supporting happen happens happened occur occurs occurred
+feature features featured featuring`) {
+		relationVerbs[w] = true
+	}
+}
+
+// verbBesideValue reports whether the relation verb at i qualifies a value
+// the query compares with: the value is the word before it (after
+// auxiliaries: "Kabul is located in"), or the words after it are a column
+// the query uses followed by a value of that column ("using language
+// English"). ok says which tokens the query accounts for.
+func (p *parser) verbBesideValue(i int, ok []bool) bool {
+	for k := i - 1; k >= 0 && k >= i-3; k-- {
+		if m := p.byTok[k]; m != nil {
+			if m.kind == mValue && ok[k] {
+				return true
+			}
+			break
+		}
+		if !p.at(k, "is") && !p.at(k, "are") && !p.at(k, "was") && !p.at(k, "were") && !p.at(k, "been") && !p.at(k, "be") {
+			break
+		}
+	}
+	k := i + 1
+	for k < len(p.toks) && p.byTok[k] == nil && p.isFunctionWord(p.toks[k]) {
+		k++
+	}
+	c := p.mentionAt(k)
+	if c == nil || c.kind != mColumn || !ok[k] {
+		return false
+	}
+	v := p.mentionAt(c.end)
+	if v == nil || v.kind != mValue || !ok[c.end] {
+		return false
+	}
+	for _, r := range v.vals {
+		if sharesColumn(c, r.col) {
+			return true
+		}
+	}
+	return false
+}
