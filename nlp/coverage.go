@@ -80,7 +80,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		}
 		// "tracks by AC/DC", "the document named Summer Show": a word
 		// before a value the SQL uses.
-		if (t.low == "by" || t.low == "named" || t.low == "called") && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mValue {
+		if (t.low == "by" || t.low == "named" || t.low == "called" || t.low == "titled") && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mValue {
 			continue
 		}
 		// "the ids of the documents": a listing of every column shows them.
