@@ -93,10 +93,10 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		// "pets owned by students", "templates used by documents": the
 		// verb names the foreign key the query joins along.
 		related := strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS (")
-		if relationVerbs[t.low] && (related || p.nextRealised(i, ok) || p.verbBesideValue(i, ok)) {
+		if relationVerbs[t.low] && (related || p.nextRealised(i, ok) || p.verbBesideValue(i, ok) || p.groupCountVerb(i, sql, uses)) {
 			continue
 		}
-		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {
+		if (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] && (related || p.groupCountVerb(i-1, sql, uses)) {
 			continue
 		}
 		// "the quantity ordered", "pets owned": a verb whose stem names a

@@ -1,5 +1,7 @@
 package nlp
 
+import "strings"
+
 // More verbs that only relate rows of two tables ("channels playing
 // cartoons", "cartoons shown on a channel", "the concerts held in a
 // stadium"), and the places such a verb is accounted for without a join:
@@ -47,6 +49,40 @@ func (p *parser) verbBesideValue(i int, ok []bool) bool {
 	for _, r := range v.vals {
 		if sharesColumn(c, r.col) {
 			return true
+		}
+	}
+	return false
+}
+
+// groupCountVerb reports whether the relation verb at i stands between a
+// column the query groups by and the table whose rows it counts per value
+// ("the record company used by the most orchestras", "the language used
+// by the least number of TV channels"): the count says how the two relate.
+func (p *parser) groupCountVerb(i int, sql, uses string) bool {
+	_, group, ok := strings.Cut(sql, " GROUP BY ")
+	if !ok || !relationVerbs[p.toks[i].low] || !strings.Contains(uses, "COUNT(") {
+		return false
+	}
+	var before *mention
+	for k := i - 1; k >= 0 && k >= i-3; k-- {
+		if m := p.byTok[k]; m != nil {
+			before = m
+			break
+		}
+		if !p.isFunctionWord(p.toks[k]) {
+			return false
+		}
+	}
+	if before == nil || before.kind != mColumn || before.col == nil || !strings.Contains(group, p.r.q(before.table.Name)+"."+p.r.q(before.col.Name)) {
+		return false
+	}
+	for k := i + 1; k < len(p.toks) && k <= i+6; k++ {
+		if m := p.byTok[k]; m != nil {
+			return m.kind == mTable && strings.Contains(uses, "COUNT("+p.r.q(p.bestTable(m).Name)+".")
+		}
+		t := p.toks[k]
+		if !p.isFunctionWord(t) && !p.at(k, "by") && !superMax[t.lem] && !superMin[t.lem] && t.lem != "number" && t.lem != "least" && t.lem != "fewest" {
+			return false
 		}
 	}
 	return false
