@@ -20,7 +20,7 @@ can could will shall should may might must just including include includes inclu
 tables database db store data record records entry entries info information detail details available exist existing currently
 some such s whole set complete full everything anything thing things make made then than
 music catalog catalogue system company business shop app application overall respective
-associated associate related relate corresponding column columns field fields row rows value values name names title titles
+among associated associate related relate corresponding column columns field fields row rows value values name names title titles
 showing shows displays displaying listing listed looking look calculate compute item items contain contains containing appear appears but across`)
 
 // nounStops are function words that are also nouns a schema may name

@@ -163,7 +163,7 @@ func (p *parser) filters(f *frame) error {
 	p.flags(f)
 	p.negatedFlag(f)
 	p.dates(f)
-	p.negatedValues(f)
+	p.allNegatedValues(f) // (negmulti.go)
 	p.negations(f)
 	p.existence(f)
 	p.nulls(f)
