@@ -268,6 +268,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 		text = strings.ToUpper(text[:1]) + text[1:] + "."
 	}
 	p.showDurations(q, f)
+	p.twoKeyDisplay(q, f.main) // (roles.go)
 	q.pruneJoins(p.r)
 	p.uses = q.uses(p.r)
 	p.query = q
