@@ -3,7 +3,8 @@ package nlp
 // A listing of a child table's columns for rows of its parent: "the
 // paragraph texts for the document named 'Customer reviews'", "the
 // official language spoken in the country whose head of state is
-// Beatrix". The parent is what the question conditions; the columns it
+// Beatrix". The parent is what the question conditions ("for each
+// teacher" asks one row per parent and is left alone); the columns it
 // asks to see are the child's, one row per child row. The rows listed are
 // then the child's, joined with the parent the conditions read (each child
 // row has one parent, so no row repeats); the parent's label is shown
@@ -40,6 +41,11 @@ func (p *parser) childListing(f *frame) {
 	for _, fl := range f.filters {
 		if fl.each {
 			return
+		}
+	}
+	for _, m := range p.ms {
+		if m.kind == mTable && p.bestTable(m) == f.main && m.start > 0 && (p.at(m.start-1, "each") || p.at(m.start-1, "every")) {
+			return // "the course title for each teacher": one row per teacher asked
 		}
 	}
 	parent := f.main

@@ -2,7 +2,8 @@ package nlp
 
 // The value of a child table's column shared by the most rows of its
 // parent: "the language spoken in the most countries" (countrylanguage
-// below country), "the record company used by the most orchestras". The
+// below country), "the government form used by the most countries" (a
+// column of the counted table itself, the verb between). The
 // answer groups the child's rows by the column and ranks the groups by the
 // number of distinct parents they reach. The verb between the column and
 // the superlative only relates the two tables.
@@ -33,11 +34,13 @@ func (p *parser) groupByChildColumnBefore(f *frame, counted *Table, i int) bool 
 	var child *Table
 	var col, fk *Column
 	for _, l := range cm.links {
-		if l.col == nil || l.table == counted || l.col.Kind != KindText {
+		if l.col == nil || l.col.Kind != KindText {
 			continue
 		}
 		k := p.keyTo(l.table, counted)
-		if k == nil {
+		if l.table == counted {
+			k = nil // the counted table's own column: its rows are counted
+		} else if k == nil {
 			continue
 		}
 		if child != nil && (child != l.table || col != l.col) {
@@ -59,7 +62,11 @@ func (p *parser) groupByChildColumnBefore(f *frame, counted *Table, i int) bool 
 	cm.table, cm.col = child, col
 	cm.used = true
 	f.groupCol = cm
-	f.measures = append(f.measures, measure{fn: aggCount, table: child, col: fk, distinct: true})
+	if fk == nil {
+		f.measures = append(f.measures, measure{fn: aggCount, counts: counted})
+	} else {
+		f.measures = append(f.measures, measure{fn: aggCount, table: child, col: fk, distinct: true})
+	}
 	if f.main == counted || f.main == nil {
 		f.main = child
 	}
