@@ -18,7 +18,8 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if f.percent {
 		return p.buildPercent(f)
 	}
-	p.childListing(f) // (childlist.go)
+	p.childListing(f)     // (childlist.go)
+	p.orderByOwnColumn(f) // (orderown.go)
 	p.semiJoins(f)
 	grouped := f.groupTable != nil || f.groupCol != nil || f.groupTime != ""
 	hasAgg := len(f.measures) > 0

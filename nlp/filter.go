@@ -184,6 +184,7 @@ func (p *parser) filters(f *frame) error {
 			}
 		}
 	}
+	p.numberEquality(f) // "a population of 80000", "aged either 32 or 33" (numeq.go)
 	return nil
 }
 

@@ -96,7 +96,7 @@ func clubSchema(d Dialect) *Schema {
 func runReach2(t *testing.T, cases []reachCase) {
 	t.Helper()
 	schemas := map[string]func(Dialect) *Schema{"shop": shopSchema, "school": schoolSchema, "geo": geoSchema,
-		"library": librarySchema, "stadium": stadiumSchema, "network": networkSchema, "club": clubSchema}
+		"library": librarySchema, "stadium": stadiumSchema, "network": networkSchema, "club": clubSchema, "cartoon": cartoonSchema}
 	tr := NewDeterministic()
 	for _, c := range cases {
 		for _, d := range []Dialect{Postgres, MySQL} {
@@ -264,4 +264,45 @@ func TestRoleOfOneTable(t *testing.T) {
 			t.Errorf("%s: \"students\" names table %q, want %q", c.s.Tables[0].Name, got, c.want)
 		}
 	}
+}
+
+// cartoonSchema: cartoons with who directed and wrote them, on channels
+// that also air series.
+func cartoonSchema(d Dialect) *Schema {
+	s := &Schema{Dialect: d, Tables: []*Table{
+		{Name: "channel", PrimaryKey: []string{"id"}, Columns: []*Column{intc("id"), textc("series_name", "Sky Radio")}},
+		{Name: "cartoon", PrimaryKey: []string{"id"}, Columns: []*Column{intc("id"), textc("title"),
+			textc("directed_by", "Ben Jones"), textc("written_by", "Todd Casey"), textc("original_air_date"), intc("channel")},
+			ForeignKeys: []ForeignKey{fkOn("channel", "channel", "id")}},
+		{Name: "series", PrimaryKey: []string{"id"}, Columns: []*Column{intc("id"), textc("episode"), textc("air_date"), intc("channel")},
+			ForeignKeys: []ForeignKey{fkOn("channel", "channel", "id")}},
+	}}
+	s.index()
+	return s
+}
+
+// TestReachNumberEquality: a numeric column equal to one number or
+// either of several.
+func TestReachNumberEquality(t *testing.T) {
+	runReach2(t, []reachCase{
+		{schema: "school", q: "Show the name of teachers aged either 32 or 33?", want: []string{`("teacher"."age" IN (32.0, 33.0))`}, minConf: 0.9},
+		{schema: "geo", q: "the countries in Europe with a population of 80000", want: []string{`("country"."population" = 80000.0)`, `'Europe'`}, minConf: 0.9},
+		{schema: "shop", q: "products whose price is 10 or 20", want: []string{`("products"."price" IN (10.0, 20.0))`}, minConf: 0.9},
+		// No numeric column before the number.
+		{schema: "library", q: "members of 80000", decline: true},
+	})
+}
+
+// TestReachAgentNouns: "directors" names directed_by, "writers"
+// written_by; an order by the listed table's own column.
+func TestReachAgentNouns(t *testing.T) {
+	runReach2(t, []reachCase{
+		{schema: "cartoon", q: "list all cartoon titles and their directors ordered by their air date", want: []string{
+			`FROM "cartoon" ORDER BY "cartoon"."original_air_date" ASC`}, minConf: 0.9},
+		{schema: "cartoon", q: "the number of cartoons of each writer", want: []string{`GROUP BY "cartoon"."written_by"`}, minConf: 0.9},
+		// A series' air date is its own.
+		{schema: "cartoon", q: "list the series episodes ordered by air date", want: []string{`ORDER BY "series"."air_date"`}, minConf: 0.9},
+		// No column is named after what producers did.
+		{schema: "cartoon", q: "list all cartoon titles and their producers", decline: true},
+	})
 }

@@ -13,7 +13,9 @@ import (
 //     customer's "support rep" is read through its key);
 //   - the words of a one-word table name that names a person by what they
 //     attend ("high school" for highschooler), with the role noun after
-//     them ("high school students").
+//     them ("high school students");
+//   - the agent noun of a column named "<participle> by" ("directors" for
+//     directed_by).
 
 // linkRoles rewrites the mentions found by link: role nouns become
 // mentions of the table they refer to.
@@ -43,6 +45,7 @@ func (p *parser) linkRoles() {
 			m.links = []link{{kind: linkTable, table: t, score: 0.8}}
 		}
 	}
+	p.agentColumns()
 	sort.SliceStable(p.ms, func(a, b int) bool { return p.ms[a].start < p.ms[b].start })
 }
 
@@ -155,4 +158,55 @@ func keysTo(t, parent *Table) int {
 		}
 	}
 	return n
+}
+
+// irregularParticiples map past participles to their verb, for agent
+// nouns ("written by" → writer).
+var irregularParticiples = map[string]string{"written": "write", "drawn": "draw", "sung": "sing", "given": "give", "taken": "take", "chosen": "choose", "made": "make"}
+
+// agentColumns links an unlinked word to the columns named "<participle>
+// by" whose agent noun it is ("directors" → directed_by, "writer" →
+// written_by, "producers" → produced_by): the one who directed.
+func (p *parser) agentColumns() {
+	for i, t := range p.toks {
+		if p.byTok[i] != nil || t.quoted || t.isNum || !isWord(t.low) || len(t.lem) < 5 {
+			continue
+		}
+		var links []link
+		for _, tb := range p.s.Tables {
+			for _, c := range tb.Columns {
+				w := splitName(c.Name)
+				if len(w) != 2 || strings.ToLower(w[1]) != "by" || c.Kind != KindText {
+					continue
+				}
+				for _, a := range agentNouns(strings.ToLower(w[0])) {
+					if a == t.lem {
+						links = append(links, link{kind: linkColumn, table: tb, col: c, score: 0.9})
+					}
+				}
+			}
+		}
+		if len(links) > 0 {
+			p.add(&mention{kind: mColumn, start: i, end: i + 1, links: links})
+		}
+	}
+}
+
+// agentNouns are the nouns for who did what participle v says.
+func agentNouns(v string) []string {
+	var bases []string
+	if b, ok := irregularParticiples[v]; ok {
+		bases = append(bases, b)
+	} else if strings.HasSuffix(v, "ed") {
+		bases = append(bases, strings.TrimSuffix(v, "ed"), strings.TrimSuffix(v, "d"))
+	}
+	var out []string
+	for _, b := range bases {
+		if strings.HasSuffix(b, "e") {
+			out = append(out, b+"r")
+		} else {
+			out = append(out, b+"or", b+"er")
+		}
+	}
+	return out
 }
