@@ -123,7 +123,12 @@ func (p *parser) groupOwnRows(f *frame) bool {
 		return false
 	}
 	m := f.extra[0]
-	if m.table != f.main || m.col == nil || m.col.Kind != KindText || isIDName(m.col.Name) {
+	if m.table != f.main || m.col == nil || isIDName(m.col.Name) || keyColumn(m.table, m.col) {
+		return false
+	}
+	// A number column only when named in the plural ("grades that have at
+	// least 4 students"): values, not one row's measure.
+	if m.col.Kind != KindText && !(m.col.Kind == KindInt && p.toks[m.end-1].low != p.toks[m.end-1].lem) {
 		return false
 	}
 	f.extra = nil

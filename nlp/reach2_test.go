@@ -306,3 +306,21 @@ func TestReachAgentNouns(t *testing.T) {
 		{schema: "cartoon", q: "list all cartoon titles and their producers", decline: true},
 	})
 }
+
+// TestReachListedCounts: a plural number column grouped by the count of
+// its rows, COUNT(DISTINCT) over a list of columns, "country of origin".
+func TestReachListedCounts(t *testing.T) {
+	runReach2(t, []reachCase{
+		{schema: "network", q: "Which grades have 4 or more high schoolers?", want: []string{`GROUP BY "highschooler"."grade" HAVING (COUNT(`}, minConf: 0.9},
+		{schema: "school", q: "Show all ages that have at least 2 teachers.", want: []string{`GROUP BY "teacher"."age" HAVING (COUNT(`}, minConf: 0.9},
+		// One row's number is not a group.
+		{schema: "school", q: "Show the age that have at least 2 teachers.", decline: true},
+		{schema: "cartoon", q: "the number of different titles and directors of cartoons", want: []string{
+			`COUNT(DISTINCT "cartoon"."title")`, `COUNT(DISTINCT "cartoon"."directed_by")`}, minConf: 0.9},
+		{schema: "geo", q: "the number of different continents and government forms of countries", want: []string{
+			`COUNT(DISTINCT "country"."continent")`, `COUNT(DISTINCT "country"."government_form")`}, minConf: 0.9},
+		{schema: "library", q: "the name and city of origin of every member", want: []string{`SELECT "member".* FROM "member"`}, minConf: 0.9},
+		// Origin qualifies no place.
+		{schema: "library", q: "the name of origin of every member", decline: true},
+	})
+}

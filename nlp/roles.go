@@ -46,6 +46,7 @@ func (p *parser) linkRoles() {
 		}
 	}
 	p.agentColumns()
+	p.markOrigin() // (verbs.go)
 	sort.SliceStable(p.ms, func(a, b int) bool { return p.ms[a].start < p.ms[b].start })
 }
 

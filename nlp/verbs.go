@@ -87,3 +87,26 @@ func (p *parser) groupCountVerb(i int, sql, uses string) bool {
 	}
 	return false
 }
+
+// placeWords name columns that say where a row comes from: "country of
+// origin", "city of origin" are the column.
+var placeWords = toSet(`country nation nationality city town hometown place region state`)
+
+// markOrigin consumes "of origin" right after a mention of such a column.
+func (p *parser) markOrigin() {
+	for i := 1; i+1 < len(p.toks); i++ {
+		m := p.byTok[i-1]
+		if !p.at(i, "of", "origin") || m == nil || m.kind != mColumn {
+			continue
+		}
+		for _, l := range m.links {
+			if l.col == nil {
+				continue
+			}
+			if w := splitName(l.col.Name); len(w) > 0 && placeWords[lemma(w[len(w)-1])] {
+				p.mark(i, 2)
+				break
+			}
+		}
+	}
+}
