@@ -18,6 +18,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if f.percent {
 		return p.buildPercent(f)
 	}
+	p.pairListing(f)      // (childlist.go)
 	p.childListing(f)     // (childlist.go)
 	p.orderByOwnColumn(f) // (orderown.go)
 	p.semiJoins(f)

@@ -65,3 +65,67 @@ func linkScore(m *mention) float64 {
 	}
 	return 0
 }
+
+// pairListing lists the pairs of the main table's rows and the rows of a
+// second table the question names after "and" ("the names of teachers and
+// the courses they teach", "the names of conductors and the orchestras
+// they have conducted"): the rows listed are the second table's when it is
+// below the main one, or those of the table between them whose two keys
+// relate them (course_arrange); both tables' labels are shown.
+func (p *parser) pairListing(f *frame) {
+	if len(f.measures) > 0 || f.groupTable != nil || f.groupCol != nil || f.groupTime != "" || len(f.having) > 0 ||
+		len(f.distinct) > 0 || f.limit > 0 || f.selfParent != nil || f.percent || f.nestedAvg != nil {
+		return
+	}
+	var other *mention
+	for _, m := range p.ms {
+		if m.kind != mTable || m.used || p.bestTable(m) == f.main {
+			continue
+		}
+		k := m.start - 1
+		for k >= 0 && (p.at(k, "the") || p.at(k, "their") || p.at(k, "all")) {
+			k--
+		}
+		if k < 0 || !p.at(k, "and") || other != nil {
+			return // not listed after "and", or two such tables
+		}
+		other = m
+	}
+	if other == nil {
+		return
+	}
+	b := p.bestTable(other)
+	var root *Table
+	switch {
+	case p.noFanOut(f.main, b) && p.keyTo(b, f.main) != nil:
+		root = b // each orchestra has its conductor
+	default:
+		for _, j := range p.s.Tables {
+			if j != f.main && j != b && p.keyTo(j, f.main) != nil && p.keyTo(j, b) != nil {
+				if root != nil {
+					return // two tables relate them
+				}
+				root = j
+			}
+		}
+	}
+	if root == nil {
+		return
+	}
+	for _, fl := range f.filters {
+		if fl.each {
+			return
+		}
+	}
+	parent := f.main
+	f.main = root
+	for _, t := range []*Table{root, b, parent} {
+		if !containsTable(f.tables, t) {
+			f.tables = append(f.tables, t)
+		}
+	}
+	if root != b && !containsTable(f.fkNamed, parent) {
+		f.fkNamed = append(f.fkNamed, parent) // its label is shown beside the pair
+	}
+	p.understood = append(p.understood, "pairs of "+parent.Name+" and "+b.Name)
+}

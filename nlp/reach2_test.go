@@ -324,3 +324,18 @@ func TestReachListedCounts(t *testing.T) {
 		{schema: "library", q: "the name of origin of every member", decline: true},
 	})
 }
+
+// TestReachPairListing: the rows of a main table paired with those of a
+// table named after "and", directly below it or through the table whose
+// two keys relate them.
+func TestReachPairListing(t *testing.T) {
+	runReach2(t, []reachCase{
+		{schema: "school", q: "Show the names of teachers and the courses they teach.", want: []string{
+			`SELECT "course".*, "teacher"."name" AS "teacher_name" FROM "course" JOIN "teacher"`}, minConf: 0.9},
+		{schema: "school", q: "Show the names of students and the courses they take.", want: []string{
+			`FROM "enrollment" JOIN`, `"student"."name" AS "student_name"`, `"course"."title" AS "course_title"`}, minConf: 0.9},
+		{schema: "library", q: "the names of members and the loans they have", want: []string{`SELECT "loan".*, "member"."name" AS "member_name" FROM "loan" JOIN "member"`}, minConf: 0.9},
+		// No one table relates teachers and students.
+		{schema: "school", q: "Show the names of teachers and the students they teach.", decline: true},
+	})
+}
