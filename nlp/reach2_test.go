@@ -339,3 +339,14 @@ func TestReachPairListing(t *testing.T) {
 		{schema: "school", q: "Show the names of teachers and the students they teach.", decline: true},
 	})
 }
+
+// TestReachAsWellAs: "as well as" joins a list like "and".
+func TestReachAsWellAs(t *testing.T) {
+	runReach2(t, []reachCase{
+		{schema: "cartoon", q: "the number of different titles as well as directors of cartoons", want: []string{
+			`COUNT(DISTINCT "cartoon"."title")`, `COUNT(DISTINCT "cartoon"."directed_by")`}, minConf: 0.9},
+		{schema: "school", q: "Show the names of teachers as well as the courses they teach.", want: []string{`FROM "course" JOIN "teacher"`}, minConf: 0.9},
+		// Nothing before it to join.
+		{schema: "school", q: "as well as teachers", decline: true},
+	})
+}
