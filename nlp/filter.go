@@ -54,6 +54,9 @@ func (p *parser) filters(f *frame) error {
 			}
 			return &Unanswerable{Reason: fmt.Sprintf("the value %q was found in no column", p.toks[m.start].raw), Tables: tableNames(p.s)}
 		}
+		if p.partOfValue(m) && p.substring(f, m) { // "the letter 'w'" (substring.go)
+			continue
+		}
 		ref := p.pickValue(m, f)
 		// A column named just before the value is the one it belongs to.
 		if pm := p.prevMention(m.start-1, 1); pm != nil && pm.kind == mColumn {

@@ -350,3 +350,15 @@ func TestReachAsWellAs(t *testing.T) {
 		{schema: "school", q: "as well as teachers", decline: true},
 	})
 }
+
+// TestReachPartOfValue: a stored value introduced as a letter or word of a
+// column is a substring of it; named as it is, it is the value.
+func TestReachPartOfValue(t *testing.T) {
+	runReach2(t, []reachCase{
+		{schema: "library", q: "members with the word 'Ada' in their name", want: []string{`("member"."name" LIKE '%Ada%')`}, minConf: 0.9},
+		{schema: "geo", q: "countries with the word 'Kenya' in their name", want: []string{`("country"."name" LIKE '%Kenya%')`}, minConf: 0.9},
+		{schema: "library", q: "members named 'Ada'", want: []string{`("member"."name" = 'Ada')`}, minConf: 0.9},
+		// No text column to hold the part.
+		{schema: "library", q: "the word 'Ada'", decline: true},
+	})
+}
