@@ -71,7 +71,9 @@ func (p *parser) bothImplied(f *frame, m *mention, ref valueRef, k int) bool {
 	f.filters = append(f.filters, filter{e: inExpr{e: colExpr{ref.table.Name, ref.col.Name}, vals: []sqlExpr{litExpr{ref.value}}},
 		desc: ref.table.Name + "." + ref.col.Name + " = " + ref.value, tbl: ref.table, each: true})
 	f.filters[k].each = true
-	p.penalty += bothPenalty
+	if m.start-and-1 == 0 {
+		p.penalty += bothPenalty // "the ship named X and the ship named Y" says two rows: no doubt
+	}
 	p.understood = append(p.understood, "rows with both values of "+ref.table.Name+"."+ref.col.Name)
 	return true
 }

@@ -138,7 +138,7 @@ func TestReachBothValues(t *testing.T) {
 			`("loan"."genre" = 'Poetry')`, `) AND EXISTS (SELECT 1 FROM "loan"`, `("loan"."genre" = 'Drama')`}, minConf: 0.8},
 		// The words before the first value said again before the second.
 		{schema: "library", q: "members with loans of genre Poetry and loans of genre Drama", want: []string{
-			`("loan"."genre" = 'Poetry')`, `) AND EXISTS (SELECT 1 FROM "loan"`}, minConf: 0.8},
+			`("loan"."genre" = 'Poetry')`, `) AND EXISTS (SELECT 1 FROM "loan"`}, minConf: 0.95},
 		// "either" keeps the alternatives.
 		{schema: "library", q: "members with loans of either Poetry or Drama", want: []string{`IN ('Poetry', 'Drama')`}, minConf: 0.8},
 		// The rows listed are the parent's, named through its key.
