@@ -116,6 +116,7 @@ func (p *parser) aggregates(f *frame) error {
 						p.mark(d, 1)
 						f.measures = append(f.measures, measure{fn: aggCount, pos: i, table: cm.table, col: cm.col, distinct: true})
 						p.understood = append(p.understood, "count of distinct "+cm.table.Name+"."+cm.col.Name)
+						p.distinctList(f, cm, i) // "… series names and contents" (distinctlist.go)
 						i += k - 1
 						continue
 					}

@@ -18,6 +18,9 @@ func (p *parser) build(f *frame) (string, string, error) {
 	if f.percent {
 		return p.buildPercent(f)
 	}
+	p.pairListing(f)      // (childlist.go)
+	p.childListing(f)     // (childlist.go)
+	p.orderByOwnColumn(f) // (orderown.go)
 	p.semiJoins(f)
 	grouped := f.groupTable != nil || f.groupCol != nil || f.groupTime != ""
 	hasAgg := len(f.measures) > 0
@@ -268,6 +271,7 @@ func (p *parser) build(f *frame) (string, string, error) {
 		text = strings.ToUpper(text[:1]) + text[1:] + "."
 	}
 	p.showDurations(q, f)
+	p.twoKeyDisplay(q, f.main) // (roles.go)
 	q.pruneJoins(p.r)
 	p.uses = q.uses(p.r)
 	p.query = q

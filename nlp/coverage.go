@@ -20,7 +20,7 @@ can could will shall should may might must just including include includes inclu
 tables database db store data record records entry entries info information detail details available exist existing currently
 some such s whole set complete full everything anything thing things make made then than
 music catalog catalogue system company business shop app application overall respective
-associated associate related relate corresponding column columns field fields row rows value values name names title titles
+among associated associate related relate corresponding column columns field fields row rows value values name names title titles
 showing shows displays displaying listing listed looking look calculate compute item items contain contains containing appear appears but across`)
 
 // nounStops are function words that are also nouns a schema may name
@@ -84,7 +84,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		}
 		// "tracks by AC/DC", "the document named Summer Show": a word
 		// before a value the SQL uses.
-		if (t.low == "by" || t.low == "named" || t.low == "called") && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mValue {
+		if (t.low == "by" || t.low == "named" || t.low == "called" || t.low == "titled") && i+1 < len(p.toks) && ok[i+1] && p.byTok[i+1] != nil && p.byTok[i+1].kind == mValue {
 			continue
 		}
 		// "the ids of the documents": a listing of every column shows them.
@@ -97,13 +97,13 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		// "pets owned by students", "templates used by documents": the
 		// verb names the foreign key the query joins along.
 		related := strings.Contains(sql, " JOIN ") || strings.Contains(sql, "EXISTS (")
-		if relationVerbs[t.low] && (related || p.nextRealised(i, ok)) {
+		if relationVerbs[t.low] && (related || p.nextRealised(i, ok) || p.verbBesideValue(i, ok) || p.groupCountVerb(i, sql, uses)) {
 			continue
 		}
 		if p.attributeOfValue(i, ok, sql) || related && attributeVerbs[t.low] { // valueprep.go
 			continue
 		}
-		if related && (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] {
+		if (t.low == "by" || t.low == "for") && i > 0 && relationVerbs[p.toks[i-1].low] && (related || p.groupCountVerb(i-1, sql, uses)) {
 			continue
 		}
 		// "the quantity ordered", "pets owned": a verb whose stem names a
@@ -202,7 +202,7 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 // or a group by a table for a column named after that table ("the stadium
 // name and the number of concerts in each stadium").
 func (p *parser) starShows(m *mention, sql, uses string) bool {
-	if strings.Contains(sql, " GROUP BY ") && m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) {
+	if strings.Contains(sql, " GROUP BY ") && (m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) || p.afterSuperlative(m)) {
 		return false
 	}
 	for _, l := range m.links {

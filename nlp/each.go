@@ -123,7 +123,12 @@ func (p *parser) groupOwnRows(f *frame) bool {
 		return false
 	}
 	m := f.extra[0]
-	if m.table != f.main || m.col == nil || m.col.Kind != KindText || isIDName(m.col.Name) {
+	if m.table != f.main || m.col == nil || isIDName(m.col.Name) || keyColumn(m.table, m.col) {
+		return false
+	}
+	// A number column only when named in the plural ("grades that have at
+	// least 4 students"): values, not one row's measure.
+	if m.col.Kind != KindText && !(m.col.Kind == KindInt && p.toks[m.end-1].low != p.toks[m.end-1].lem) {
 		return false
 	}
 	f.extra = nil
@@ -209,9 +214,11 @@ func hasAggregate(uses string) bool {
 // of the one table the question names that has one ("how many people live
 // in countries that do not speak English"), when no table or column is
 // named people: the people are counted by the population, not by rows.
+// Also "the total number of people", and with no table named, the one
+// table of the values named ("how many people live in Asia").
 func (p *parser) peopleCount(i, k int) (measure, bool) {
 	j := i + k
-	if !p.at(i, "how", "many") || j >= len(p.toks) || p.byTok[j] != nil {
+	if !(p.at(i, "how", "many") || p.at(i, "number", "of") || p.at(i, "total", "number", "of")) || j >= len(p.toks) || p.byTok[j] != nil {
 		return measure{}, false
 	}
 	if w := p.toks[j].low; w != "people" && w != "inhabitants" && w != "residents" {
@@ -219,11 +226,7 @@ func (p *parser) peopleCount(i, k int) (measure, bool) {
 	}
 	var col *Column
 	var tb *Table
-	for _, m := range p.ms {
-		if m.kind != mTable {
-			continue
-		}
-		t := p.bestTable(m)
+	for _, t := range p.peopleTables() {
 		for _, c := range t.Columns {
 			if w := lemmas(splitName(c.Name)); w[len(w)-1] == "population" && c.Kind != KindText {
 				if tb != nil && tb != t {
@@ -239,4 +242,33 @@ func (p *parser) peopleCount(i, k int) (measure, bool) {
 	p.mark(i, k+1)
 	p.understood = append(p.understood, "sum of "+tb.Name+"."+col.Name)
 	return measure{fn: aggSum, pos: i, table: tb, col: col}, true
+}
+
+// peopleTables are the tables the question names, or when it names none,
+// the tables whose values it names (each value in one table).
+func (p *parser) peopleTables() []*Table {
+	var out []*Table
+	for _, m := range p.ms {
+		if m.kind == mTable && !containsTable(out, p.bestTable(m)) {
+			out = append(out, p.bestTable(m))
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, m := range p.ms {
+		if m.kind != mValue || len(m.vals) == 0 {
+			continue
+		}
+		t := m.vals[0].table
+		for _, v := range m.vals {
+			if v.table != t {
+				return nil
+			}
+		}
+		if !containsTable(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -57,6 +57,9 @@ func (p *parser) filters(f *frame) error {
 			}
 			return &Unanswerable{Reason: fmt.Sprintf("the value %q was found in no column", p.toks[m.start].raw), Tables: tableNames(p.s)}
 		}
+		if p.partOfValue(m) && p.substring(f, m) { // "the letter 'w'" (substring.go)
+			continue
+		}
 		ref := p.pickValue(m, f)
 		// A column named just before the value is the one it belongs to.
 		if pm := p.prevMention(m.start-1, 1); pm != nil && pm.kind == mColumn {
@@ -82,6 +85,9 @@ func (p *parser) filters(f *frame) error {
 				f.filters = append(f.filters, filter{e: inExpr{e: colExpr{ref.table.Name, ref.col.Name}, vals: []sqlExpr{litExpr{ref.value}}},
 					desc: ref.table.Name + "." + ref.col.Name + " = " + ref.value, tbl: ref.table, each: true})
 				f.filters[k].each = true
+				continue
+			}
+			if p.bothImplied(f, m, ref, k) { // "English and Dutch" (both.go)
 				continue
 			}
 			if m.start > 0 && p.at(m.start-1, "and") && (ref.table != f.main || p.otherContext(ref.table)) {
@@ -163,7 +169,7 @@ func (p *parser) filters(f *frame) error {
 	p.flags(f)
 	p.negatedFlag(f)
 	p.dates(f)
-	p.negatedValues(f)
+	p.allNegatedValues(f) // (negmulti.go)
 	p.negations(f)
 	p.existence(f)
 	p.nulls(f)
@@ -185,6 +191,7 @@ func (p *parser) filters(f *frame) error {
 			}
 		}
 	}
+	p.numberEquality(f) // "a population of 80000", "aged either 32 or 33" (numeq.go)
 	return nil
 }
 

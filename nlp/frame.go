@@ -633,7 +633,8 @@ func labelCols(t *Table) []*Column {
 			first = c
 		case k == "last name" || k == "lastname" || k == "surname" || k == "family name":
 			last = c
-		case c.Kind == KindText && (k == "name" || k == "title" || strings.HasSuffix(k, " name") || strings.HasSuffix(k, " title")) && !strings.Contains(k, "user"):
+		case c.Kind == KindText && (k == "name" || k == "title" || strings.HasSuffix(k, " name") || strings.HasSuffix(k, " title") ||
+			k == strings.Join(lemmas(splitName(t.Name)), " ")) && !strings.Contains(k, "user"): // a course's course
 			named = append(named, c)
 		}
 	}

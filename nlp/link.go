@@ -62,6 +62,8 @@ func (p *parser) link() {
 	}
 	p.linkListedValues()
 	p.mergeCompounds()
+	p.unlinkSuperlatives() // (superword.go)
+	p.linkRoles()          // (roles.go)
 }
 
 // linkListedValues links a lower-case word joined by "and"/"or" to a value

@@ -47,7 +47,7 @@ func (p *parser) ranking(f *frame) {
 				}
 			}
 			i++
-		case superMax[t.lem] || superMin[t.lem]:
+		case (superMax[t.lem] || superMin[t.lem]) && !p.superlativeOfOtherColumn(f, i): // (superword.go)
 			if limit == 0 {
 				limit = 1
 			}
@@ -73,7 +73,7 @@ func (p *parser) ranking(f *frame) {
 					if f.groupTable != nil {
 						f.measures = append(f.measures, measure{fn: aggCount, counts: p.bestTable(m)})
 						m.used = true
-					} else if p.groupByColumnBefore(f, p.bestTable(m), i) { // "which category has the most products" (rankcol.go)
+					} else if p.groupByColumnBefore(f, p.bestTable(m), i) || p.groupByChildColumnBefore(f, p.bestTable(m), i) { // (rankcol.go, rankchild.go) // "which category has the most products" (rankcol.go)
 						m.used = true
 					} else {
 						// "the most purchased media type": nothing to count per.

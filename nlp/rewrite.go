@@ -4,7 +4,7 @@ package nlp
 // comparison stage reads: "3 or more friends" is "at least 3 friends", "2
 // or fewer sections" is "at most 2 sections", and "more than a single
 // performance" is "more than 1 performance". "Come from" is "from", "live in" is "in", "the greatest number of" is
-// "the most number of".
+// "the most number of", "as well as" is "and".
 func rewriteComparisons(toks []token) []token {
 	word := func(w string) token { return token{raw: w, low: w, lem: w} }
 	at := func(i int, w string) bool { return i >= 0 && i < len(toks) && !toks[i].quoted && toks[i].low == w }
@@ -32,6 +32,11 @@ func rewriteComparisons(toks []token) []token {
 		}
 		if (at(i, "smallest") || at(i, "lowest") || at(i, "fewest")) && at(i+1, "number") && at(i+2, "of") {
 			out = append(out, word("least"))
+			continue
+		}
+		if at(i, "as") && at(i+1, "well") && at(i+2, "as") && i > 0 {
+			out = append(out, word("and")) // "the names, as well as the number of …"
+			i += 2
 			continue
 		}
 		if at(i, "his") || at(i, "her") || at(i, "hers") {

@@ -77,3 +77,19 @@ func (p *parser) substring(f *frame, m *mention) bool {
 	p.mark(m.start, m.end-m.start)
 	return true
 }
+
+// partOfValue reports whether a quoted string that is also a stored value
+// is introduced as a part of one ("the letter 'w'", "the word 'Hey'"): then
+// it is a substring, not the value.
+func (p *parser) partOfValue(m *mention) bool {
+	if !p.toks[m.start].quoted {
+		return false
+	}
+	for k := m.start - 1; k >= 0 && k >= m.start-2; k-- {
+		switch p.toks[k].low {
+		case "letter", "word", "character", "letters", "characters":
+			return true
+		}
+	}
+	return false
+}
