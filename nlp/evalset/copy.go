@@ -126,8 +126,9 @@ func quoteList(names []string) string {
 }
 
 // CopyToSQLite copies every table of src into the SQLite database dst:
-// same names, keys declared, timestamps as 'YYYY-MM-DD HH:MM:SS' text
-// (SQLite's date functions read that form).
+// same names, keys declared, each foreign key's columns indexed (as
+// Chinook's own SQLite file and its Postgres dump index them), timestamps
+// as 'YYYY-MM-DD HH:MM:SS' text (SQLite's date functions read that form).
 func CopyToSQLite(ctx context.Context, src *pgx.Conn, dst *sql.DB) error {
 	tables, err := readTables(ctx, src)
 	if err != nil {
@@ -149,6 +150,12 @@ func CopyToSQLite(ctx context.Context, src *pgx.Conn, dst *sql.DB) error {
 		}
 		if err := copySQLiteTable(ctx, src, dst, t); err != nil {
 			return fmt.Errorf("evalset: copy %s: %w", t.name, err)
+		}
+		for i, fk := range t.fks {
+			idx := quoteIdent(fmt.Sprintf("ifk_%s_%d", t.name, i))
+			if _, err := dst.ExecContext(ctx, "CREATE INDEX "+idx+" ON "+quoteIdent(t.name)+" ("+quoteList(fk.cols)+")"); err != nil {
+				return fmt.Errorf("evalset: index %s: %w", t.name, err)
+			}
 		}
 	}
 	return nil
