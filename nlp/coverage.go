@@ -75,7 +75,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 	}
 	var out []string
 	for i, t := range p.toks {
-		if ok[i] || t.punct || p.isFunctionWord(t) {
+		if ok[i] || t.punct || p.isFunctionWord(t) && !p.clauseOr(i) {
 			continue
 		}
 		// "tracks by AC/DC", "the document named Summer Show": a word

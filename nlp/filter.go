@@ -163,6 +163,7 @@ func (p *parser) filters(f *frame) error {
 	p.negatedValues(f)
 	p.negations(f)
 	p.existence(f)
+	p.verbExistence(f) // "dogs who went through any treatments" (existverb.go)
 	p.nulls(f)
 	p.sharedBy(f) // "the citizenships shared by singers born before 1945 and after 1955" (setops.go)
 	p.haveRows(f) // "customers who placed orders" (setops.go)

@@ -11,7 +11,7 @@ var negationWords = toSet("never not no without")
 
 // negationSkip are the words that may stand between a negation and what it
 // negates ("have not placed any orders", "never been ordered").
-var negationSkip = toSet("any a an been be have has had made placed ever single own owns owned use used using by for in")
+var negationSkip = toSet("any a an been be have has had made placed ever single own owns owned use used using by for in through")
 
 // negations turns "<main> never <verb|table>" into NOT EXISTS over the
 // rows of a table that refer to the main table, directly or along a
@@ -68,6 +68,12 @@ func (p *parser) negations(f *frame) {
 		if m != nil {
 			m.used = true
 			p.mark(m.start, m.end-m.start)
+			// "did not perform any treatment on dogs" (existverb.go)
+			if end, q := p.subqueryParent(sub, target, m.end, f.main); q != nil {
+				path[p.bestTable(q)] = true
+				q.used = true
+				p.mark(m.end, end-m.end)
+			}
 		}
 		p.dropTables(f, path, m)
 		p.understood = append(p.understood, f.main.Name+" without "+target.Name)
