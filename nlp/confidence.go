@@ -50,7 +50,7 @@ func (p *parser) doubts(sql string) []doubt {
 			sentences++
 		}
 	}
-	if sentences > 0 && p.questionWords() > 1 {
+	if sentences > 0 && p.questionWords() > 1 && !p.displayTail() {
 		add(penTwoQuestions, "", "the question asks more than one thing")
 	}
 	named := map[*Table]bool{}

@@ -439,6 +439,9 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 				lx.words[w] = true
 			}
 			add(cw, link{kind: linkColumn, table: t, col: c, score: 1})
+			for _, v := range verbFormPhrases(cw) { // "arrival date" for date_arrived (verbforms.go)
+				add(v, link{kind: linkColumn, table: t, col: c, score: 0.9})
+			}
 			if len(cw) == 1 && strings.HasSuffix(cw[0], "id") && len(cw[0]) >= 5 {
 				// "stuid" of Student is the student id, "petid" of Pets the pet id.
 				if stem := strings.TrimSuffix(cw[0], "id"); strings.HasPrefix(tw[0], stem) {
