@@ -32,6 +32,7 @@ func (p *parser) filters(f *frame) error {
 	n := len(p.toks)
 	// Values.
 	sameCol := map[*Column]int{}
+	sameEnd := map[*Column]int{}
 	for _, m := range p.ms {
 		if m.kind != mValue {
 			continue
@@ -69,6 +70,10 @@ func (p *parser) filters(f *frame) error {
 				}
 			}
 		}
+		if _, ok := sameCol[ref.col]; ok && p.negatedBetween(sameEnd[ref.col], m.start) {
+			delete(sameCol, ref.col) // "a dog but not a cat": two conditions (possess.go)
+		}
+		sameEnd[ref.col] = m.end
 		if k, ok := sameCol[ref.col]; ok {
 			if b := p.bothBefore(m.start); b >= 0 && p.at(m.start-1, "and") && ref.table != f.main && !p.noFanOut(ref.table, f.main) {
 				// "students who have both cats and dogs": one condition per

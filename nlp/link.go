@@ -244,7 +244,7 @@ func (p *parser) matchValue(i int) (int, []valueRef) {
 			}
 			// A lone lower-case word is a value only next to a table it
 			// can qualify ("rock tracks", "tracks of jazz").
-			if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) {
+			if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterPossession(i, refs) {
 				continue
 			}
 		}
@@ -277,6 +277,8 @@ func (p *parser) nextToTable(i int) bool {
 	js := []int{i + 1, i - 1}
 	if p.at(i+1, "as", "a") || p.at(i+1, "as", "an") {
 		js = append(js, i+3) // "a cat as a pet"
+	} else if p.at(i+1, "as") {
+		js = append(js, i+2) // "cats and dogs as pets"
 	}
 	for _, j := range js {
 		if j < 0 || j >= len(p.toks) {

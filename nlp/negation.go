@@ -117,7 +117,7 @@ func (p *parser) negatedValues(f *frame) {
 			for k, fl := range f.filters {
 				in, ok := fl.e.(inExpr)
 				ce, _ := in.e.(colExpr)
-				if !ok || in.not || !p.valueOf(m, ce) {
+				if !ok || in.not || !p.valueOf(m, ce) || !inHolds(in, m) {
 					continue
 				}
 				if (fl.tbl == f.main || p.noFanOut(fl.tbl, f.main)) && verb >= 0 {
