@@ -118,16 +118,20 @@ func (p *parser) verbExistence(f *frame) {
 	}
 }
 
-// subqueryParent reads "(on|to|for|of) (a|an|any|the)? <table>" at token
-// i, after the table t of an EXISTS or NOT EXISTS subquery ("any treatment
+// subqueryParent reads "(on|to|for|of) (a|an|any|the)? <table>" or
+// "any <table>" at token i, after the table t of an EXISTS or NOT EXISTS subquery ("any treatment
 // on dogs"), when t refers to that table by exactly one foreign key and it
 // is not main: the table is joined inside sub. It returns the token after
 // the qualifier (i when there is none) and the qualifier's table mention.
 func (p *parser) subqueryParent(sub *selectQ, t *Table, i int, main *Table) (int, *mention) {
-	if !(p.at(i, "on") || p.at(i, "to") || p.at(i, "for") || p.at(i, "of")) {
+	j := i + 1
+	switch {
+	case p.at(i, "on") || p.at(i, "to") || p.at(i, "for") || p.at(i, "of"):
+	case p.at(i, "any"):
+		j = i // "did not visit any museum": the verb's object
+	default:
 		return i, nil
 	}
-	j := i + 1
 	for p.at(j, "a") || p.at(j, "an") || p.at(j, "any") || p.at(j, "the") {
 		j++
 	}

@@ -135,3 +135,25 @@ func TestLastNameNotRelative(t *testing.T) {
 		t.Errorf("doubt %s", res.Explanation)
 	}
 }
+
+// A negated verb's object that the negated rows point to is joined inside
+// the NOT EXISTS: on a shop and a clinic.
+func TestNegatedObjectJoined(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{shopSchema(Postgres), "Which customers did not order any product?", `NOT EXISTS (SELECT 1 FROM "orders" JOIN "products"`},
+		{clinicSchema(MySQL), "How many doctors did not perform any visit on patients?", "NOT EXISTS (SELECT 1 FROM `visits` JOIN `patients`"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}

@@ -55,6 +55,19 @@ func (p *parser) negations(f *frame) {
 		if sub == nil {
 			continue
 		}
+		// "did not perform any treatment on dogs", "did not visit any
+		// museum opened after 2010": the table the negated rows point to
+		// is joined inside, with its conditions (existverb.go).
+		after := j + 1
+		if m != nil {
+			after = m.end
+		}
+		pend, pq := p.subqueryParent(sub, target, after, f.main)
+		if pq != nil {
+			path[p.bestTable(pq)] = true
+			pq.used = true
+			p.mark(after, pend-after)
+		}
 		kept := f.filters[:0]
 		for _, fl := range f.filters {
 			if path[fl.tbl] {
@@ -68,12 +81,6 @@ func (p *parser) negations(f *frame) {
 		if m != nil {
 			m.used = true
 			p.mark(m.start, m.end-m.start)
-			// "did not perform any treatment on dogs" (existverb.go)
-			if end, q := p.subqueryParent(sub, target, m.end, f.main); q != nil {
-				path[p.bestTable(q)] = true
-				q.used = true
-				p.mark(m.end, end-m.end)
-			}
 		}
 		p.dropTables(f, path, m)
 		p.understood = append(p.understood, f.main.Name+" without "+target.Name)
