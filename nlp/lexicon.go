@@ -265,7 +265,7 @@ var synonyms = map[string][]string{
 	"report": {"manager", "supervisor"}, "manage": {"manager"}, "managed": {"manager"},
 	"kind": {"type"}, "format": {"type"},
 	"phone": {"phone"}, "mail": {"email"}, "zip": {"postal"}, "postcode": {"postal"},
-	"nation": {"country"}, "town": {"city"},
+	"nation": {"country"}, "town": {"city"}, "gender": {"sex"}, "sex": {"gender"},
 	"long": {"millisecond", "duration", "length"}, "length": {"millisecond", "duration", "length"},
 	"longer": {"millisecond", "duration", "length"}, "shorter": {"millisecond", "duration", "length"},
 	"longest": {"millisecond", "duration", "length"}, "shortest": {"millisecond", "duration", "length"},

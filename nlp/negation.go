@@ -11,7 +11,7 @@ var negationWords = toSet("never not no without")
 
 // negationSkip are the words that may stand between a negation and what it
 // negates ("have not placed any orders", "never been ordered").
-var negationSkip = toSet("any a an been be have has had made placed ever single own owns owned use used using by for in through")
+var negationSkip = toSet("any a an been be have has had made placed ever single own owns owned use used using by for in through get got gotten")
 
 // negations turns "<main> never <verb|table>" into NOT EXISTS over the
 // rows of a table that refer to the main table, directly or along a

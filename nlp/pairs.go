@@ -16,10 +16,15 @@ func (p *parser) pairListing(f *frame) *Table {
 	if p.hasAggCue() || len(f.measures) > 0 || f.groupTable != nil || f.groupCol != nil || f.groupTime != "" {
 		return f.main
 	}
+	for _, t := range p.toks {
+		if negationWords[t.low] {
+			return f.main // "channels that do not have any cartoons": a condition, not pairs
+		}
+	}
 	mainCol := false
 	var child *Table
 	for _, m := range p.ms {
-		if m.kind == mColumn {
+		if m.kind == mColumn && !p.valueFollows(m) {
 			for _, l := range m.links {
 				if l.kind == linkColumn && l.table == f.main {
 					mainCol = true
@@ -38,6 +43,9 @@ func (p *parser) pairListing(f *frame) *Table {
 		}
 		if m.kind != mTable || m.used {
 			continue
+		}
+		if p.objectOfCondition(m) {
+			continue // "who have dogs", "with any visits"
 		}
 		t := p.bestTable(m)
 		if t == f.main || p.keysBetween(t, f.main) != 1 || p.keysBetween(f.main, t) != 0 {
@@ -121,4 +129,33 @@ func (p *parser) markPairWords(parent *Table) {
 			}
 		}
 	}
+}
+
+// valueFollows reports whether column mention m compares with a value
+// right after it ("the name 'Customer reviews'"): a condition, not a
+// column shown.
+func (p *parser) valueFollows(m *mention) bool {
+	k := m.end
+	if p.at(k, "is") || p.at(k, "of") && k+1 < len(p.toks) && p.toks[k+1].quoted {
+		return true
+	}
+	if k < len(p.toks) && (p.toks[k].quoted || p.toks[k].isNum) {
+		return true
+	}
+	return k < len(p.toks) && p.byTok[k] != nil && p.byTok[k].kind == mValue
+}
+
+// objectOfCondition reports whether table mention m is what a condition
+// asks rows to have ("who have dogs", "with any visits", "has a pet").
+func (p *parser) objectOfCondition(m *mention) bool {
+	for k := m.start - 1; k >= 0 && k >= m.start-3; k-- {
+		switch p.toks[k].low {
+		case "have", "has", "had", "with", "without", "any", "some":
+			return true
+		}
+		if p.byTok[k] != nil || p.toks[k].punct {
+			return false
+		}
+	}
+	return false
 }

@@ -36,6 +36,14 @@ func verbFormPhrases(cw []string) [][]string {
 		for _, f := range participleForms(cw[0]) {
 			out = append(out, []string{f})
 		}
+		if len(participleForms(cw[0])) > 0 {
+			// "created": the "create date", "creation time", "date created".
+			for _, f := range append(participleForms(cw[0]), cw[0]) {
+				for _, d := range []string{"date", "time"} {
+					out = append(out, []string{f, d}, []string{d, f})
+				}
+			}
+		}
 	case 2:
 		for i, w := range cw {
 			other := cw[1-i]

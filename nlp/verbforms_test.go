@@ -50,6 +50,9 @@ func TestParticipleForms(t *testing.T) {
 	if got := participleForms("arrived"); !containsString(got, "arrival") || !containsString(got, "arriving") {
 		t.Errorf("forms of arrived: %v", got)
 	}
+	if got := verbFormPhrases([]string{"created"}); !containsPhrase(got, "create time") || !containsPhrase(got, "creation date") {
+		t.Errorf("phrases of created: %v", got)
+	}
 	if got := participleForms("speed"); got != nil {
 		t.Errorf("forms of speed: %v", got)
 	}
@@ -85,4 +88,13 @@ func TestDisplayTail(t *testing.T) {
 			t.Errorf("%q: doubt of two questions %v, want %v (%s)", c.question, got, c.doubt, res.Explanation)
 		}
 	}
+}
+
+func containsPhrase(ps [][]string, s string) bool {
+	for _, p := range ps {
+		if strings.Join(p, " ") == s {
+			return true
+		}
+	}
+	return false
 }
