@@ -58,7 +58,7 @@ func (p *parser) pluralValue(i int) []valueRef {
 	if len(refs) == 0 {
 		return nil
 	}
-	if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterCopula(i) && !p.afterPossession(i, refs) {
+	if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterCopula(i) && !p.afterPossession(i, refs) && !p.afterSuperlative(i, refs) {
 		return nil
 	}
 	return refs

@@ -7,8 +7,9 @@ package nlp
 
 // displayTail reports whether the question is one sentence followed by a
 // display request (list, give, show, return, tell, display) whose words
-// are only column or table names and function words — no cue, number or
-// value that would ask something of its own.
+// are only column or table names and function words — no number, value
+// or cue (but one the first sentence has: a restatement) that would ask
+// something of its own.
 func (p *parser) displayTail() bool {
 	cut := -1
 	for i, t := range p.toks {
@@ -22,6 +23,10 @@ func (p *parser) displayTail() bool {
 	if cut < 0 || !displayRequests[p.toks[cut].low] {
 		return false
 	}
+	first := map[string]bool{} // "Find the maximum weight … List the maximum weight": restated
+	for _, t := range p.toks[:cut] {
+		first[t.lem] = true
+	}
 	for k := cut + 1; k < len(p.toks); k++ {
 		t := p.toks[k]
 		if t.punct {
@@ -33,7 +38,10 @@ func (p *parser) displayTail() bool {
 			}
 			continue
 		}
-		if t.isNum || t.quoted || cueWords[t.low] || cueWords[t.lem] || !(p.isFunctionWord(t) || possessives[t.low]) {
+		if (cueWords[t.low] || cueWords[t.lem]) && !first[t.lem] {
+			return false // a cue the first sentence does not have asks something new
+		}
+		if t.isNum || t.quoted || !(p.isFunctionWord(t) || possessives[t.low] || cueWords[t.lem]) {
 			return false
 		}
 	}

@@ -244,7 +244,7 @@ func (p *parser) matchValue(i int) (int, []valueRef) {
 			}
 			// A lone lower-case word is a value only next to a table it
 			// can qualify ("rock tracks", "tracks of jazz").
-			if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterPossession(i, refs) {
+			if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterPossession(i, refs) && !p.afterSuperlative(i, refs) {
 				continue
 			}
 		}

@@ -62,3 +62,22 @@ func inHolds(in inExpr, m *mention) bool {
 	}
 	return false
 }
+
+// superlativeHeads are the adjectives after which a lone lower-case word is
+// the noun they pick a row of ("the youngest dog": the pet type dog).
+var superlativeHeads = toSet("youngest oldest heaviest lightest tallest shortest longest newest latest earliest cheapest")
+
+// afterSuperlative reports whether token i follows such an adjective, ends
+// its phrase, and every ref is of one column.
+func (p *parser) afterSuperlative(i int, refs []valueRef) bool {
+	if i == 0 || !superlativeHeads[p.toks[i-1].low] || len(refs) == 0 {
+		return false
+	}
+	for _, r := range refs[1:] {
+		if r.col != refs[0].col {
+			return false
+		}
+	}
+	e := i + 1
+	return e >= len(p.toks) || p.toks[e].punct || p.at(e, "and") || possessionVerbs[p.toks[e].low] || p.at(e, "weigh") || p.at(e, "is")
+}

@@ -80,3 +80,37 @@ func TestPossessedValue(t *testing.T) {
 		}
 	}
 }
+
+// After a superlative adjective a lone lower-case word is the noun it picks
+// a row of: on the pets and on a zoo. Followed by another noun it is not.
+func TestSuperlativeHeadValue(t *testing.T) {
+	zoo := &Schema{Dialect: MySQL, Tables: []*Table{
+		{Name: "animals", PrimaryKey: []string{"animal_id"}, Columns: []*Column{
+			{Name: "animal_id", Type: "int", Kind: KindInt}, {Name: "age", Type: "int", Kind: KindInt},
+			{Name: "weight", Type: "int", Kind: KindInt},
+			{Name: "species", Type: "varchar(20)", Kind: KindText, Indexed: true, Values: []string{"lion", "zebra"}}}},
+	}}
+	zoo.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     []string
+	}{
+		{petsSchema(Postgres), "What is the id of the youngest dog?", []string{`("pets"."pettype" = 'dog')`, `ORDER BY "pets"."pet_age" ASC LIMIT 1`}},
+		{zoo, "What is the weight of the oldest zebra?", []string{"(`animals`.`species` = 'zebra')", "ORDER BY `animals`.`age` DESC LIMIT 1"}},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(res.SQL, w) {
+				t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, w)
+			}
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "What is the age of the oldest zebra keeper?", Schema: zoo}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}

@@ -78,6 +78,8 @@ func TestDisplayTail(t *testing.T) {
 		{clinicSchema(Postgres), "Which doctors have at least two visits? List the doctor id and last name.", false},
 		{schoolSchema(MySQL), "Which teacher is the oldest? Give me the teacher name.", false},
 		{clinicSchema(Postgres), "Which doctors have at least two visits? List the number of visits.", true},
+		{schoolSchema(Postgres), "Find the maximum age for each hometown. List the maximum age and hometown.", false},
+		{schoolSchema(Postgres), "Find the maximum age for each hometown. List the minimum age and hometown.", true},
 	} {
 		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
 		if err != nil {
