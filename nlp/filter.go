@@ -164,6 +164,7 @@ func (p *parser) filters(f *frame) error {
 	p.bothColumns()     // "show both the name and the id" (listing.go)
 	p.flags(f)
 	p.negatedFlag(f)
+	p.encodingNote(f) // "1 stands for yes, and 0 stands for no" (encoding.go)
 	p.dates(f)
 	p.negatedValues(f)
 	p.negations(f)
