@@ -157,3 +157,28 @@ func TestNegatedObjectJoined(t *testing.T) {
 		}
 	}
 }
+
+// A child's column compared with its average inside the EXISTS accounts
+// for its word: on a shop and a clinic; an unknown column is declined.
+func TestAverageInExists(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{shopSchema(Postgres), "Which customers have orders with a quantity below the average?", `("orders"."quantity" < (SELECT AVG("orders"."quantity") FROM "orders"))`},
+		{clinicSchema(MySQL), "Which doctors have visits with a fee above the average?", "(`visits`.`fee` > (SELECT AVG(`visits`.`fee`) FROM `visits`))"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, "EXISTS (") || !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "Which customers have orders with a loyalty below the average?", Schema: shopSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}

@@ -82,3 +82,27 @@ func TestGreatestNumberOf(t *testing.T) {
 		t.Errorf("a hometown names no teacher, got key %v", k)
 	}
 }
+
+// "at this moment" says "currently": on a shop and a school; a moment of
+// something else is no such word.
+func TestAtThisMoment(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{shopSchema(Postgres), "How many customers do not have any orders at this moment?"},
+		{schoolSchema(MySQL), "Which teachers have no courses at the moment?"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, "NOT EXISTS") {
+			t.Errorf("%q: SQL %s", c.question, res.SQL)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "Which teachers have no courses at the moment of enrollment?", Schema: schoolSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}
