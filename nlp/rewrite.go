@@ -43,6 +43,11 @@ func rewriteComparisons(toks []token) []token {
 		if (at(i, "come") || at(i, "comes") || at(i, "came")) && (at(i+1, "from") || at(i-1, "from") || at(i+1, "?") || at(i+1, ".")) {
 			continue // "the countries the customers come from": from says it
 		}
+		if at(i, "as") && at(i+1, "well") && (i+2 >= len(toks) || toks[i+2].punct) {
+			out = append(out, word("also")) // "show the shop name as well"
+			i++
+			continue
+		}
 		if at(i, "at") && (at(i+1, "this") || at(i+1, "the")) && at(i+2, "moment") {
 			out = append(out, word("currently")) // "who do not own any dogs at this moment"
 			i += 2

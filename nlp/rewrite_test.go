@@ -106,3 +106,21 @@ func TestAtThisMoment(t *testing.T) {
 		t.Errorf("answered %s, want a decline", res.SQL)
 	}
 }
+
+// A closing "as well" says "also": on a shop and a school.
+func TestAsWell(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{shopSchema(Postgres), "Find the number of orders for each customer; show the customer name as well."},
+		{schoolSchema(MySQL), "Count the courses of each teacher, and show the teacher name as well."},
+	} {
+		if _, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s}); err != nil {
+			t.Errorf("%q: %v", c.question, err)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "Count the courses of each teacher as well as their students.", Schema: schoolSchema(Postgres)}); err == nil && !strings.Contains(res.SQL, "student") {
+		t.Errorf("answered %s without the students", res.SQL)
+	}
+}
