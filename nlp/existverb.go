@@ -52,6 +52,9 @@ func (p *parser) verbExistence(f *frame) {
 			return
 		}
 	}
+	if p.tableThenVerb(f) {
+		return
+	}
 	for i := range p.toks {
 		if !p.relatingVerb(i) {
 			continue
@@ -160,4 +163,58 @@ func (p *parser) subqueryParent(sub *selectQ, t *Table, i int, main *Table) (int
 		return m.end, m
 	}
 	return i, nil
+}
+
+// tableThenVerb reads "(who|that|which) (ever)? (have|has|had) (a|an|any|
+// some)? <table> <verb> <particle>?" at the end of a clause ("courses
+// that have some students enrolled", "which ever have students enrolled
+// in") as EXISTS over the table's rows that refer to the main row.
+func (p *parser) tableThenVerb(f *frame) bool {
+	for i := range p.toks {
+		if !(p.at(i, "have") || p.at(i, "has") || p.at(i, "had")) || p.consumed[i] {
+			continue
+		}
+		k := i - 1
+		if p.at(k, "ever") {
+			k--
+		}
+		if !(p.at(k, "who") || p.at(k, "that") || p.at(k, "which")) {
+			continue
+		}
+		j := i + 1
+		for p.at(j, "a") || p.at(j, "an") || p.at(j, "any") || p.at(j, "some") {
+			j++
+		}
+		m := p.tableAt(j)
+		if m == nil || m.used || !p.relatingVerb(m.end) {
+			continue
+		}
+		end := m.end + 1
+		if end < len(p.toks) && verbParticles[p.toks[end].low] && p.byTok[end] == nil {
+			end++
+		}
+		if end < len(p.toks) && !p.toks[end].punct && !p.at(end, "and") && !p.at(end, "but") {
+			continue
+		}
+		t := p.bestTable(m)
+		if t == f.main || p.noFanOut(t, f.main) {
+			continue
+		}
+		for _, fl := range f.filters {
+			if fl.tbl == t {
+				return false
+			}
+		}
+		sub, path := p.antiJoin(f.main, t)
+		if sub == nil {
+			continue
+		}
+		f.filters = append(f.filters, filter{e: existsExpr{q: sub}, desc: "some " + t.Name + " row refers to it", tbl: f.main})
+		m.used = true
+		p.mark(k+1, end-k-1)
+		p.dropTables(f, path, m)
+		p.understood = append(p.understood, f.main.Name+" with "+t.Name)
+		return true
+	}
+	return false
 }

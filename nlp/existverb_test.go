@@ -182,3 +182,28 @@ func TestAverageInExists(t *testing.T) {
 		t.Errorf("answered %s, want a decline", res.SQL)
 	}
 }
+
+// "<table> <verb>" after "who have" ends the clause: EXISTS, on a school
+// and a clinic; what follows the verb beyond a particle is not dropped.
+func TestTableThenVerb(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{schoolSchema(Postgres), "What are the titles of courses that have some students registered?", `WHERE EXISTS (SELECT 1 FROM "enrollment" JOIN "student"`},
+		{clinicSchema(MySQL), "List the doctors who have patients registered.", "WHERE EXISTS (SELECT 1 FROM `visits` JOIN `patients`"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "List the doctors who have some patients registered twice.", Schema: clinicSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}

@@ -67,8 +67,17 @@ func (p *parser) pairListing(f *frame) *Table {
 
 // columnBeside reports whether a column of t is named right after table
 // mention m ("dog's name") or right before "of" m ("the name of their
-// dogs").
+// dogs"), or m is followed by what the main rows do with its rows ("the
+// orchestras they have conducted").
 func (p *parser) columnBeside(m *mention, t *Table) bool {
+	// "the orchestras they have conducted": the rows the main rows relate to.
+	k := m.end
+	if p.at(k, "that") || p.at(k, "which") {
+		k++
+	}
+	if p.at(k, "they") && (p.relatingVerb(k+1) || (p.at(k+1, "have") || p.at(k+1, "had")) && p.relatingVerb(k+2)) {
+		return true
+	}
 	if m.end < len(p.toks) && p.byTok[m.end] != nil && p.byTok[m.end].kind == mColumn {
 		for _, l := range p.byTok[m.end].links {
 			if l.kind == linkColumn && l.table == t {
@@ -109,10 +118,20 @@ func (p *parser) namedColumnTable(m *mention) *Table {
 }
 
 // markPairWords consumes what a pair listing says with the listing
-// itself: "pairs of", and "each"/"every" before a mention of the table
+// itself: "pairs of", "they have <verb>" after the related table, and "each"/"every" before a mention of the table
 // the pairs refer to ("each owner's first name").
 func (p *parser) markPairWords(parent *Table) {
 	for i, t := range p.toks {
+		if t.low == "they" && i > 0 && p.byTok[i-1] != nil || t.low == "they" && i > 1 && (p.at(i-1, "that") || p.at(i-1, "which")) && p.byTok[i-2] != nil {
+			// "the orchestras they have conducted": the verb relates the pairs.
+			k := i + 1
+			if p.at(k, "have") || p.at(k, "had") {
+				k++
+			}
+			if p.relatingVerb(k) {
+				p.mark(i, k-i+1)
+			}
+		}
 		if (t.lem == "pair") && p.at(i+1, "of") && p.byTok[i] == nil {
 			p.mark(i, 1)
 		}

@@ -44,3 +44,25 @@ func TestPairListing(t *testing.T) {
 		}
 	}
 }
+
+// "the <table> they have <verb>" is the rows the main rows relate to,
+// listed as pairs: on a school and a clinic.
+func TestPairsTheyVerb(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{schoolSchema(Postgres), "Show the names of teachers and the courses they have taught.", `FROM "course" JOIN "teacher"`},
+		{clinicSchema(MySQL), "List the last names of doctors and the visits they handled.", "FROM `visits` JOIN `doctors`"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+}
