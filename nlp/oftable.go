@@ -28,3 +28,34 @@ func (p *parser) ofTable(m *mention) (*Table, *Column) {
 	}
 	return nil, nil
 }
+
+// parentsOf returns the tables that one of ts refers to by exactly one
+// foreign key and that none of ts is: a player's person, whose height a
+// superlative ("the tallest poker player") may imply. A table two of ts
+// refer to is left out (which row's is not clear).
+func (p *parser) parentsOf(ts []*Table) []*Table {
+	seen := map[*Table]int{}
+	var order []*Table
+	for _, t := range ts {
+		if t == nil || containsTable(ts[:0], t) {
+			continue
+		}
+		for _, fk := range t.ForeignKeys {
+			pt := p.s.Table(fk.RefTable)
+			if pt == nil || containsTable(ts, pt) || p.keysBetween(t, pt) != 1 {
+				continue
+			}
+			if seen[pt] == 0 {
+				order = append(order, pt)
+			}
+			seen[pt]++
+		}
+	}
+	var out []*Table
+	for _, pt := range order {
+		if seen[pt] == 1 {
+			out = append(out, pt)
+		}
+	}
+	return out
+}

@@ -75,7 +75,8 @@ func (p *parser) columnBeside(m *mention, t *Table) bool {
 	if p.at(k, "that") || p.at(k, "which") {
 		k++
 	}
-	if p.at(k, "they") && (p.relatingVerb(k+1) || (p.at(k+1, "have") || p.at(k+1, "had")) && p.relatingVerb(k+2)) {
+	of := p.at(m.start-1, "of") || p.at(m.start-2, "of") && (p.at(m.start-1, "the") || p.at(m.start-1, "their"))
+	if !of && p.at(k, "they") && (p.relatingVerb(k+1) || (p.at(k+1, "have") || p.at(k+1, "had")) && p.relatingVerb(k+2)) {
 		return true
 	}
 	if m.end < len(p.toks) && p.byTok[m.end] != nil && p.byTok[m.end].kind == mColumn {
