@@ -21,7 +21,7 @@ tables database db store data record records entry entries info information deta
 some such s whole set complete full everything anything thing things make made then than
 music catalog catalogue system company business shop app application overall respective
 associated associate related relate corresponding column columns field fields row rows value values name names title titles
-showing shows displays displaying listing listed looking look calculate compute item items contain contains containing appear appears but across`)
+showing shows displays displaying listing listed looking look calculate compute item items contain contains containing appear appears but across among`)
 
 // nounStops are function words that are also nouns a schema may name
 // ("result", "record"): where the schema has such a name, they link to it

@@ -124,3 +124,28 @@ func TestAsWell(t *testing.T) {
 		t.Errorf("answered %s without the students", res.SQL)
 	}
 }
+
+// "after the year 2008" is "after 2008"; "among" is a function word: on a
+// school and a shop.
+func TestTheYearAndAmong(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{schoolSchema(Postgres), "How many students enrolled after the year 2020?", `"student"."enrolled_on" >= '2021-01-01'`},
+		{shopSchema(Postgres), "What is the maximum price among products in the books category?", `MAX("products"."price")`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "How many students enrolled after the year of the flood?", Schema: schoolSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}
