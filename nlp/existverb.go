@@ -62,11 +62,14 @@ func (p *parser) verbExistence(f *frame) {
 		// What stands before the verb: the main table, or a relative
 		// pronoun after it, with auxiliaries between.
 		k := i - 1
-		if p.at(k, "ever") {
+		ever := p.at(k, "ever")
+		if ever {
 			k--
 		}
+		afterHave := false
 		if p.at(k, "have") || p.at(k, "has") || p.at(k, "had") {
 			k--
+			afterHave = !ever
 		}
 		start := k + 1
 		if p.at(k, "who") || p.at(k, "that") || p.at(k, "which") {
@@ -81,6 +84,9 @@ func (p *parser) verbExistence(f *frame) {
 		}
 		for p.at(j, "a") || p.at(j, "an") || p.at(j, "any") || p.at(j, "some") {
 			j++
+		}
+		if afterHave && j == i+1 && !relationVerbs[p.toks[i].low] && !irregularVerbs[p.toks[i].low] {
+			continue // "cars that have limited editions": an adjective, maybe
 		}
 		m := p.tableAt(j)
 		if m == nil || m.used {

@@ -64,6 +64,7 @@ func TestVerbExistence(t *testing.T) {
 	}{
 		{clinicSchema(Postgres), "Which patients went through a visit lasting an hour?"},
 		{schoolSchema(Postgres), "Which students have graded an enrollment?"},
+		{shopSchema(Postgres), "Which customers have limited orders?"},
 	} {
 		if res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s}); err == nil {
 			t.Errorf("%q: answered %s, want a decline", c.question, res.SQL)
