@@ -54,7 +54,8 @@ func (p *parser) nextRealised(i int, ok []bool) bool {
 // relationVerbs say that rows of one table belong to rows of another.
 var relationVerbs = toSet(`own owns owned owning use uses used using belong belongs belonging buy buys bought purchase purchases purchased
 take takes taking took taken attend attends attended teach teaches taught teaching speak speaks spoke spoken speaking
-visit visits visited work works worked working enroll enrolls enrolled register registers registered place places placed placing`)
+visit visits visited work works worked working enroll enrolls enrolled register registers registered place places placed placing
+raise raises raised raising`)
 
 // displayVerbs are the verbs an "only" may qualify without restricting
 // anything ("only showing the customers from Brazil").

@@ -52,6 +52,11 @@ func (p *parser) link() {
 				i++
 				continue
 			}
+			if gv := p.matchGender(i); len(gv) > 0 { // "female students" (demonym.go)
+				p.add(&mention{kind: mValue, start: i, end: i + 1, vals: gv})
+				i++
+				continue
+			}
 			if dn, dvals := p.matchDemonym(i); dn > 0 {
 				p.add(&mention{kind: mValue, start: i, end: i + dn, vals: dvals})
 				i += dn

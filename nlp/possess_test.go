@@ -114,3 +114,35 @@ func TestSuperlativeHeadValue(t *testing.T) {
 		t.Errorf("answered %s, want a decline", res.SQL)
 	}
 }
+
+// A gender word names the code a sex or gender column stores: on the pets
+// (sex 'F') and a clinic whose gender column stores Female; a schema with
+// no such column declines it.
+func TestGenderWords(t *testing.T) {
+	pets := petsSchema(Postgres)
+	pets.Tables[0].Columns = append(pets.Tables[0].Columns, &Column{Name: "sex", Type: "text", Kind: KindText, Indexed: true, Values: []string{"F", "M"}})
+	pets.index()
+	clinic := clinicSchema(MySQL)
+	clinic.Tables[0].Columns = append(clinic.Tables[0].Columns, &Column{Name: "gender", Type: "text", Kind: KindText, Indexed: true, Values: []string{"Female", "Male"}})
+	clinic.index()
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{pets, "How many dog pets are raised by female students?", `("student"."sex" = 'F')`},
+		{clinic, "How many male patients are there?", "(`patients`.`gender` = 'Male')"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "How many female doctors are there?", Schema: clinicSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}
