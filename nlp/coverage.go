@@ -105,7 +105,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(sql, p.r.q(t.Name)+".") {
 			continue
 		}
-		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) {
+		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) || p.participleOfColumn(i, uses) {
 			continue
 		}
 		if p.wordOfMainTable(t, uses) { // "cars" of cars_data (listing.go)

@@ -224,3 +224,35 @@ func (p *parser) tableThenVerb(f *frame) bool {
 	}
 	return false
 }
+
+// participleOfColumn reports whether token i is a verb between a column of
+// a table and that table's own name ("the total bonus given in all
+// evaluations", "the number of tickets bought in all visits"): the verb
+// says only that the values are the table's, which the query reads there.
+func (p *parser) participleOfColumn(i int, uses string) bool {
+	if !p.relatingVerb(i) && !(p.byTok[i] == nil && irregularVerbs[p.toks[i].low]) || i == 0 {
+		return false
+	}
+	cm := p.byTok[i-1]
+	if cm == nil || cm.kind != mColumn {
+		return false
+	}
+	j := i + 1
+	if j < len(p.toks) && verbParticles[p.toks[j].low] {
+		j++
+	}
+	for p.at(j, "all") || p.at(j, "the") || p.at(j, "every") || p.at(j, "each") {
+		j++
+	}
+	tm := p.tableAt(j)
+	if tm == nil {
+		return false
+	}
+	t := p.bestTable(tm)
+	for _, l := range cm.links {
+		if l.kind == linkColumn && l.table == t && strings.Contains(uses, p.r.q(t.Name)+"."+p.r.q(l.col.Name)) {
+			return true
+		}
+	}
+	return false
+}

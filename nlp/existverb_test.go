@@ -208,3 +208,29 @@ func TestTableThenVerb(t *testing.T) {
 		t.Errorf("answered %s, want a decline", res.SQL)
 	}
 }
+
+// A verb between a column and its own table ("the total fee charged in
+// all visits") says only whose values they are: on a clinic and a school;
+// a table that has no such column leaves the verb unaccounted.
+func TestParticipleOfColumn(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{clinicSchema(Postgres), "What is the total fee charged in all visits?", `SUM("visits"."fee")`},
+		{schoolSchema(MySQL), "What is the average grade given in all enrollments?", "AVG(`enrollment`.`grade`)"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "What is the total fee charged in all doctors?", Schema: clinicSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}
