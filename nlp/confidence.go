@@ -40,7 +40,7 @@ func (p *parser) doubts(sql string) []doubt {
 		out = append(out, doubt{pen: pen, why: fmt.Sprintf(format, args...), word: word})
 	}
 	for i, t := range p.toks {
-		if p.consumed[i] && relativeWords[t.low] && strings.Contains(sql, "'") {
+		if p.consumed[i] && relativeWords[t.low] && strings.Contains(sql, "'") && !p.inSchemaName(i) {
 			add(penRelativeDate, t.raw, "the date range is counted back from today")
 			break
 		}
@@ -51,7 +51,7 @@ func (p *parser) doubts(sql string) []doubt {
 			sentences++
 		}
 	}
-	if sentences > 0 && p.questionWords() > 1 {
+	if sentences > 0 && p.questionWords() > 1 && !p.displayTail() {
 		add(penTwoQuestions, "", "the question asks more than one thing")
 	}
 	named := map[*Table]bool{}
@@ -155,7 +155,7 @@ func (p *parser) doubts(sql string) []doubt {
 			}
 		}
 	}
-	if strings.Contains(sql, " LEFT JOIN ") && strings.Contains(sql, "GROUP BY") && !p.havingDropsEmpty() { // emptygroups.go
+	if strings.Contains(sql, " LEFT JOIN ") && strings.Contains(sql, "GROUP BY") && !emptyGroupsExcluded(p.query) {
 		add(penEmptyGroups, "", "groups without rows are counted as 0")
 	}
 	if n := strings.Count(sql, " JOIN "); n > 2 {

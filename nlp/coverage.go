@@ -54,7 +54,8 @@ func (p *parser) nextRealised(i int, ok []bool) bool {
 // relationVerbs say that rows of one table belong to rows of another.
 var relationVerbs = toSet(`own owns owned owning use uses used using belong belongs belonging buy buys bought purchase purchases purchased
 take takes taking took taken attend attends attended teach teaches taught teaching speak speaks spoke spoken speaking
-visit visits visited work works worked working enroll enrolls enrolled register registers registered place places placed placing`)
+visit visits visited work works worked working enroll enrolls enrolled register registers registered place places placed placing
+raise raises raised raising`)
 
 // displayVerbs are the verbs an "only" may qualify without restricting
 // anything ("only showing the customers from Brazil").
@@ -79,7 +80,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 			out = append(out, t.raw)
 			continue
 		}
-		if ok[i] || t.punct || p.isFunctionWord(t) {
+		if ok[i] || t.punct || p.isFunctionWord(t) && !p.clauseOr(i) {
 			continue
 		}
 		// "tracks by AC/DC", "the document named Summer Show": a word
@@ -111,7 +112,7 @@ func (p *parser) unaccounted(sql, uses string) []string {
 		if t, _ := p.negatedTable(i); t != nil && p.byTok[i] == nil && strings.Contains(sql, p.r.q(t.Name)+".") {
 			continue
 		}
-		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) {
+		if p.verbOfReadTable(i, uses) || p.genericRelation(i, sql) || p.participleOfColumn(i, uses) {
 			continue
 		}
 		if p.wordOfMainTable(t, uses) { // "cars" of cars_data (listing.go)

@@ -58,7 +58,7 @@ func (p *parser) pluralValue(i int) []valueRef {
 	if len(refs) == 0 {
 		return nil
 	}
-	if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterCopula(i) {
+	if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.afterCopula(i) && !p.afterPossession(i, refs) && !p.valueAfterSuperlative(i, refs) {
 		return nil
 	}
 	return refs
@@ -72,4 +72,38 @@ func (p *parser) afterCopula(i int) bool {
 		k--
 	}
 	return p.at(k, "are") || p.at(k, "is")
+}
+
+// genderWords name the stored codes of a sex or gender column ("female
+// students": sex = 'F'), linked only when one column stores the code.
+var genderWords = map[string][]string{
+	"female": {"F", "Female"}, "females": {"F", "Female"}, "woman": {"F", "Female"}, "women": {"F", "Female"},
+	"male": {"M", "Male"}, "males": {"M", "Male"}, "man": {"M", "Male"}, "men": {"M", "Male"},
+}
+
+// matchGender links a gender word to the code its column stores, when
+// exactly one column of a sex or gender name holds it.
+func (p *parser) matchGender(i int) []valueRef {
+	t := p.toks[i]
+	if t.quoted {
+		return nil
+	}
+	var out []valueRef
+	for _, v := range genderWords[t.low] {
+		for _, r := range p.lx.values[normValue(v)] {
+			w := lemmas(splitName(r.col.Name))
+			if last := w[len(w)-1]; last == "sex" || last == "gender" {
+				out = append(out, r)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	for _, r := range out[1:] {
+		if r.col != out[0].col {
+			return nil
+		}
+	}
+	return out[:1]
 }

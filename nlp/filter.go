@@ -32,6 +32,7 @@ func (p *parser) filters(f *frame) error {
 	n := len(p.toks)
 	// Values.
 	sameCol := map[*Column]int{}
+	sameEnd := map[*Column]int{}
 	for _, m := range p.ms {
 		if m.kind != mValue {
 			continue
@@ -75,6 +76,10 @@ func (p *parser) filters(f *frame) error {
 				}
 			}
 		}
+		if _, ok := sameCol[ref.col]; ok && p.negatedBetween(sameEnd[ref.col], m.start) {
+			delete(sameCol, ref.col) // "a dog but not a cat": two conditions (possess.go)
+		}
+		sameEnd[ref.col] = m.end
 		if k, ok := sameCol[ref.col]; ok {
 			if b := p.bothBefore(m.start); b >= 0 && p.at(m.start-1, "and") && ref.table != f.main && !p.noFanOut(ref.table, f.main) {
 				// "students who have both cats and dogs": one condition per
@@ -168,10 +173,12 @@ func (p *parser) filters(f *frame) error {
 	p.bothColumns()     // "show both the name and the id" (listing.go)
 	p.flags(f)
 	p.negatedFlag(f)
+	p.encodingNote(f) // "1 stands for yes, and 0 stands for no" (encoding.go)
 	p.dates(f)
 	p.allNegatedValues(f) // (negmulti.go)
 	p.negations(f)
 	p.existence(f)
+	p.verbExistence(f) // "dogs who went through any treatments" (existverb.go)
 	p.nulls(f)
 	p.sharedBy(f)     // "the citizenships shared by singers born before 1945 and after 1955" (setops.go)
 	p.haveRows(f)     // "customers who placed orders" (setops.go)

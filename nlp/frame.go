@@ -297,6 +297,11 @@ func (p *parser) frame() (*frame, error) {
 		return nil, &Unanswerable{Reason: "no table or column of the schema is named in the question",
 			Unmapped: p.contentWords(), Tables: tableNames(p.s)}
 	}
+	if t := p.pairTable(f); t != f.main { // "each owner's first name and their dog's name" (pairs.go)
+		f.tables = append(f.tables, f.main)
+		p.markPairWords(f.main)
+		f.main = t
+	}
 	p.understood = append(p.understood, "rows of "+f.main.Name)
 	if !containsTable(f.tables, f.main) {
 		f.tables = append([]*Table{f.main}, f.tables...)
@@ -503,6 +508,10 @@ func (p *parser) resolveCol(m *mention, tables []*Table, prefer ...*Table) {
 				}
 			}
 		}
+	}
+	if t, c := p.ofTable(m); t != nil { // "the name of their dogs" (oftable.go)
+		m.table, m.col = t, c
+		return
 	}
 	best, bs := link{}, -1.0
 	for _, l := range m.links {

@@ -265,7 +265,7 @@ var synonyms = map[string][]string{
 	"report": {"manager", "supervisor"}, "manage": {"manager"}, "managed": {"manager"},
 	"kind": {"type"}, "format": {"type"},
 	"phone": {"phone"}, "mail": {"email"}, "zip": {"postal"}, "postcode": {"postal"},
-	"nation": {"country"}, "town": {"city"},
+	"nation": {"country"}, "town": {"city"}, "gender": {"sex"}, "sex": {"gender"},
 	"long": {"millisecond", "duration", "length"}, "length": {"millisecond", "duration", "length"},
 	"longer": {"millisecond", "duration", "length"}, "shorter": {"millisecond", "duration", "length"},
 	"longest": {"millisecond", "duration", "length"}, "shortest": {"millisecond", "duration", "length"},
@@ -441,6 +441,9 @@ func buildLexicon(s *Schema, g Glossary) *lexicon {
 				lx.words[w] = true
 			}
 			add(cw, link{kind: linkColumn, table: t, col: c, score: 1})
+			for _, v := range verbFormPhrases(cw) { // "arrival date" for date_arrived (verbforms.go)
+				add(v, link{kind: linkColumn, table: t, col: c, score: 0.9})
+			}
 			if len(cw) == 1 && strings.HasSuffix(cw[0], "id") && len(cw[0]) >= 5 {
 				// "stuid" of Student is the student id, "petid" of Pets the pet id.
 				if stem := strings.TrimSuffix(cw[0], "id"); strings.HasPrefix(tw[0], stem) {

@@ -52,6 +52,11 @@ func (p *parser) link() {
 				i++
 				continue
 			}
+			if gv := p.matchGender(i); len(gv) > 0 { // "female students" (demonym.go)
+				p.add(&mention{kind: mValue, start: i, end: i + 1, vals: gv})
+				i++
+				continue
+			}
 			if dn, dvals := p.matchDemonym(i); dn > 0 {
 				p.add(&mention{kind: mValue, start: i, end: i + dn, vals: dvals})
 				i += dn
@@ -246,7 +251,8 @@ func (p *parser) matchValue(i int) (int, []valueRef) {
 			}
 			// A lone lower-case word is a value only next to a table it
 			// can qualify ("rock tracks", "tracks of jazz").
-			if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.valueAfterPlace(i, refs) { // valueprep.go
+			if !t.cap && !p.nextToTable(i) && !p.nextToColumn(i, refs) && !p.valueAfterPlace(i, refs) && // valueprep.go
+				!p.afterPossession(i, refs) && !p.valueAfterSuperlative(i, refs) { // possess.go
 				continue
 			}
 		}
@@ -279,6 +285,8 @@ func (p *parser) nextToTable(i int) bool {
 	js := []int{i + 1, i - 1}
 	if p.at(i+1, "as", "a") || p.at(i+1, "as", "an") {
 		js = append(js, i+3) // "a cat as a pet"
+	} else if p.at(i+1, "as") {
+		js = append(js, i+2) // "cats and dogs as pets"
 	}
 	for _, j := range js {
 		if j < 0 || j >= len(p.toks) {

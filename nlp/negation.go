@@ -11,7 +11,7 @@ var negationWords = toSet("never not no without")
 
 // negationSkip are the words that may stand between a negation and what it
 // negates ("have not placed any orders", "never been ordered").
-var negationSkip = toSet("any a an been be have has had made placed ever single own owns owned use used using by for in")
+var negationSkip = toSet("any a an been be have has had made placed ever single own owns owned use used using by for in through get got gotten")
 
 // negations turns "<main> never <verb|table>" into NOT EXISTS over the
 // rows of a table that refer to the main table, directly or along a
@@ -54,6 +54,19 @@ func (p *parser) negations(f *frame) {
 		sub, path := p.antiJoin(f.main, target)
 		if sub == nil {
 			continue
+		}
+		// "did not perform any treatment on dogs", "did not visit any
+		// museum opened after 2010": the table the negated rows point to
+		// is joined inside, with its conditions (existverb.go).
+		after := j + 1
+		if m != nil {
+			after = m.end
+		}
+		pend, pq := p.subqueryParent(sub, target, after, f.main)
+		if pq != nil {
+			path[p.bestTable(pq)] = true
+			pq.used = true
+			p.mark(after, pend-after)
 		}
 		kept := f.filters[:0]
 		for _, fl := range f.filters {
@@ -111,7 +124,7 @@ func (p *parser) negatedValues(f *frame) {
 			for k, fl := range f.filters {
 				in, ok := fl.e.(inExpr)
 				ce, _ := in.e.(colExpr)
-				if !ok || in.not || !p.valueOf(m, ce) {
+				if !ok || in.not || !p.valueOf(m, ce) || !inHolds(in, m) {
 					continue
 				}
 				if (fl.tbl == f.main || p.noFanOut(fl.tbl, f.main)) && verb >= 0 {

@@ -254,6 +254,7 @@ func (p *parser) impliedColumn1(word string, after int) (*Column, *Table) {
 		tables = append(tables, m.vals[0].table) // "the youngest dog": a pet type
 	}
 	tables = append(tables, p.namedTables()...)
+	tables = append(tables, p.parentsOf(tables)...) // "the tallest poker player": the person's height (oftable.go)
 	for _, t := range tables {
 		for _, c := range t.Columns {
 			switch word {

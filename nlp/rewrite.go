@@ -48,6 +48,22 @@ func rewriteComparisons(toks []token) []token {
 		if (at(i, "come") || at(i, "comes") || at(i, "came")) && (at(i+1, "from") || at(i-1, "from") || at(i+1, "?") || at(i+1, ".")) {
 			continue // "the countries the customers come from": from says it
 		}
+		if (at(i, "after") || at(i, "before") || at(i, "since") || at(i, "in") || at(i, "until")) && at(i+1, "the") && at(i+2, "year") &&
+			i+3 < len(toks) && toks[i+3].isNum && toks[i+3].num >= 1000 && toks[i+3].num < 3000 {
+			out = append(out, t) // "founded after the year 2008": after 2008
+			i += 2
+			continue
+		}
+		if at(i, "as") && at(i+1, "well") && (i+2 >= len(toks) || toks[i+2].punct) {
+			out = append(out, word("also")) // "show the shop name as well"
+			i++
+			continue
+		}
+		if at(i, "at") && (at(i+1, "this") || at(i+1, "the")) && at(i+2, "moment") {
+			out = append(out, word("currently")) // "who do not own any dogs at this moment"
+			i += 2
+			continue
+		}
 		out = append(out, t)
 	}
 	return out

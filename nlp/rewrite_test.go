@@ -82,3 +82,70 @@ func TestGreatestNumberOf(t *testing.T) {
 		t.Errorf("a hometown names no teacher, got key %v", k)
 	}
 }
+
+// "at this moment" says "currently": on a shop and a school; a moment of
+// something else is no such word.
+func TestAtThisMoment(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{shopSchema(Postgres), "How many customers do not have any orders at this moment?"},
+		{schoolSchema(MySQL), "Which teachers have no courses at the moment?"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, "NOT EXISTS") {
+			t.Errorf("%q: SQL %s", c.question, res.SQL)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "Which teachers have no courses at the moment of enrollment?", Schema: schoolSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}
+
+// A closing "as well" says "also": on a shop and a school.
+func TestAsWell(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+	}{
+		{shopSchema(Postgres), "Find the number of orders for each customer; show the customer name as well."},
+		{schoolSchema(MySQL), "Count the courses of each teacher, and show the teacher name as well."},
+	} {
+		if _, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s}); err != nil {
+			t.Errorf("%q: %v", c.question, err)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "Count the courses of each teacher as well as their students.", Schema: schoolSchema(Postgres)}); err == nil && !strings.Contains(res.SQL, "student") {
+		t.Errorf("answered %s without the students", res.SQL)
+	}
+}
+
+// "after the year 2008" is "after 2008"; "among" is a function word: on a
+// school and a shop.
+func TestTheYearAndAmong(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{schoolSchema(Postgres), "How many students enrolled after the year 2020?", `"student"."enrolled_on" >= '2021-01-01'`},
+		{shopSchema(Postgres), "What is the maximum price among products in the books category?", `MAX("products"."price")`},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "How many students enrolled after the year of the flood?", Schema: schoolSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}

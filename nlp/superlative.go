@@ -141,14 +141,21 @@ func (p *parser) tokLow(i int) string {
 // first adjective implies, that one first.
 func (p *parser) orderByListed(f *frame) {
 	for i := range p.toks {
-		if !p.at(i, "from", "the") || !p.at(i+3, "to", "the") || i+5 >= len(p.toks) {
+		var a, b string
+		n := 0
+		switch {
+		case p.at(i, "from", "the") && p.at(i+3, "to", "the") && i+5 < len(p.toks):
+			a, b, n = p.toks[i+2].lem, p.toks[i+5].lem, 6
+		case p.at(i, "from") && p.at(i+2, "to") && i+3 < len(p.toks):
+			// "sort by their age from old to young"
+			a, b, n = plainSuperlative[p.toks[i+1].lem], plainSuperlative[p.toks[i+3].lem], 4
+		default:
 			continue
 		}
-		a, b := p.toks[i+2].lem, p.toks[i+5].lem
 		if !(superMax[a] && superMin[b] || superMin[a] && superMax[b]) {
 			continue
 		}
-		col, tb := p.impliedColumn(a, i+6)
+		col, tb := p.impliedColumn(a, i+n)
 		if col == nil {
 			if oc, ok := f.orderBy.(colExpr); ok {
 				tb, col = p.s.Table(oc.rel), p.s.Table(oc.rel).Column(oc.col)
@@ -163,7 +170,7 @@ func (p *parser) orderByListed(f *frame) {
 			continue // ordered by another column: the adjectives do not fit it
 		}
 		f.orderDesc = superMax[a] != agesReverse(a, col)
-		p.mark(i, 6)
+		p.mark(i, n)
 	}
 	defer func() {
 		// "sorted alphabetically": the order word before the word that
@@ -215,3 +222,7 @@ func (p *parser) headColumnDistinct(f *frame) {
 	f.extra = nil
 	f.distinct = append(f.distinct, m)
 }
+
+// plainSuperlative gives the superlative of the plain adjectives an order
+// names its ends with ("from old to young").
+var plainSuperlative = map[string]string{"old": "oldest", "young": "youngest", "new": "newest", "early": "earliest", "late": "latest"}

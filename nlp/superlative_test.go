@@ -232,3 +232,29 @@ func TestHeadColumnDistinct(t *testing.T) {
 		}
 	}
 }
+
+// "from old to young" orders by the column the adjectives imply, without
+// "the": on a school and a clinic; an end that is no such adjective is
+// declined.
+func TestPlainOrderEnds(t *testing.T) {
+	for _, c := range []struct {
+		s        *Schema
+		question string
+		want     string
+	}{
+		{schoolSchema(Postgres), "List the names of the teachers sorted by their age from old to young.", `ORDER BY "teacher"."age" DESC`},
+		{clinicSchema(MySQL), "List the last names of the patients, sorted by age from young to old.", "ORDER BY `patients`.`age` ASC"},
+	} {
+		res, err := NewDeterministic().Translate(context.Background(), Request{Question: c.question, Schema: c.s})
+		if err != nil {
+			t.Errorf("%q: %v", c.question, err)
+			continue
+		}
+		if !strings.Contains(res.SQL, c.want) {
+			t.Errorf("%q: SQL %s lacks %s", c.question, res.SQL, c.want)
+		}
+	}
+	if res, err := NewDeterministic().Translate(context.Background(), Request{Question: "List the names of the teachers sorted by age from old to blue.", Schema: schoolSchema(Postgres)}); err == nil {
+		t.Errorf("answered %s, want a decline", res.SQL)
+	}
+}
