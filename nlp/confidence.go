@@ -23,6 +23,7 @@ const (
 	penManyJoins    = 0.05 // each join past the second
 	penNoReference  = 0.25 // an inferred schema's field named like a reference that leads nowhere
 	penInferredKey  = 0.05 // each join along a key the schema does not declare (infer.go)
+	penLinkRows     = 0.25 // a link table's rows listed or grouped whole ("film categories": film_category)
 )
 
 // doubt is one reason for a lower confidence.
@@ -43,6 +44,16 @@ func (p *parser) doubts(sql string) []doubt {
 		if p.consumed[i] && relativeWords[t.low] && strings.Contains(sql, "'") {
 			add(penRelativeDate, t.raw, "the date range is counted back from today")
 			break
+		}
+	}
+	out = append(out, p.dateDoubts...)
+	if t := p.pairsShown(); t != nil {
+		add(penLinkRows, "", "the rows of %s are pairs of rows of other tables, read as the things the question names", t.Name)
+	}
+	for _, m := range p.monthValues {
+		if p.realised(m, sql, p.uses) {
+			w := joinRaw(p.toks[m.start:m.end])
+			add(penRelativeDate, w, "%q is read both as a month and as a stored value", w)
 		}
 	}
 	sentences := 0
@@ -318,6 +329,51 @@ func unfollowedReference(t *Table, c *Column) bool {
 	// The key column kept beside _id (album.album_id) names its own table.
 	for _, name := range refNames(refBase(n)) {
 		if strings.EqualFold(name, t.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// pairsShown is the link table whose rows the answer lists, or groups by
+// whole: a table of nothing but references to two or more tables (and
+// housekeeping dates), such as film_category. Its rows are pairs; a
+// question naming it ("the names of all film categories", "the total for
+// each film category") far more often means the rows it refers to.
+func (p *parser) pairsShown() *Table {
+	f := p.f
+	if f == nil {
+		return nil
+	}
+	if f.groupTable != nil && f.groupCol == nil && isLinkTable(f.groupTable) {
+		return f.groupTable
+	}
+	if f.main != nil && len(f.measures) == 0 && f.groupTable == nil && f.groupCol == nil && isLinkTable(f.main) {
+		return f.main
+	}
+	return nil
+}
+
+// isLinkTable reports whether every column of t is a reference to another
+// table or a date (a last_update stamp), with references to at least two
+// tables.
+func isLinkTable(t *Table) bool {
+	ref := map[string]bool{}
+	refs := map[string]bool{}
+	for _, fk := range t.ForeignKeys {
+		if strings.EqualFold(fk.RefTable, t.Name) {
+			return false
+		}
+		refs[strings.ToLower(fk.RefTable)] = true
+		for _, c := range fk.Columns {
+			ref[strings.ToLower(c)] = true
+		}
+	}
+	if len(refs) < 2 {
+		return false
+	}
+	for _, c := range t.Columns {
+		if !ref[strings.ToLower(c.Name)] && c.Kind != KindDate && c.Kind != KindTime {
 			return false
 		}
 	}

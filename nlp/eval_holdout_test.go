@@ -131,7 +131,7 @@ func TestNLEvalHoldout(t *testing.T) {
 				right := qerr == nil && evalset.Match(gold, got, evalset.AsksOrder(it.Question, gsql))
 				st.Add(it, true, right, res.Confidence)
 				if !right && (verbose || res.Confidence >= AnswerThreshold) {
-					t.Logf("%s %s WRONG (%.2f) %q\n   sql:  %s\n   gold: %s\n   err: %v rows %d vs gold %d", dialect, it.ID, res.Confidence, it.Question, res.SQL, gsql, qerr, len(got), len(gold))
+					t.Logf("%s %s WRONG (%.2f) %q\n   sql:  %s\n   gold: %s\n   why:  %s\n   err: %v rows %d vs gold %d", dialect, it.ID, res.Confidence, it.Question, res.SQL, gsql, res.Explanation, qerr, len(got), len(gold))
 				}
 				if right && verbose && res.Confidence < AnswerThreshold {
 					t.Logf("%s %s LOW (%.2f) right under the threshold %q\n   sql:  %s", dialect, it.ID, res.Confidence, it.Question, res.SQL)
