@@ -21,8 +21,10 @@ const (
 	penTableChoice  = 0.1  // a column name several tables have, one picked
 	penEmptyGroups  = 0.15 // counts per group include groups without rows
 	penManyJoins    = 0.05 // each join past the second
+	penEmptyBetween = 0.05 // each table the question does not name on the LEFT JOIN path of those counts
 	penNoReference  = 0.25 // an inferred schema's field named like a reference that leads nowhere
 	penInferredKey  = 0.05 // each join along a key the schema does not declare (infer.go)
+	penPluralFirst  = 0.25 // "which films have the longest length": LIMIT 1 for a plural
 	penLinkRows     = 0.25 // a link table's rows listed or grouped whole ("film categories": film_category)
 )
 
@@ -47,6 +49,9 @@ func (p *parser) doubts(sql string) []doubt {
 		}
 	}
 	out = append(out, p.dateDoubts...)
+	if w := p.pluralFirst(); w != "" {
+		add(penPluralFirst, w, "%q asks for rows in the plural, and only the first one is shown (rows tied with it are left out)", w)
+	}
 	if t := p.pairsShown(); t != nil {
 		add(penLinkRows, "", "the rows of %s are pairs of rows of other tables, read as the things the question names", t.Name)
 	}
@@ -168,6 +173,19 @@ func (p *parser) doubts(sql string) []doubt {
 	}
 	if strings.Contains(sql, " LEFT JOIN ") && strings.Contains(sql, "GROUP BY") && !p.havingDropsEmpty() { // emptygroups.go
 		add(penEmptyGroups, "", "groups without rows are counted as 0")
+		// "customers in each country" through city and address: a group
+		// may be empty at each table between, which the question does not
+		// name; the more of them, the less an empty group is what it asks.
+		// A top-N by the count shows no empty group.
+		var between []string
+		for _, t := range p.s.Tables {
+			if !named[t] && strings.Contains(sql, " LEFT JOIN "+p.r.q(t.Name)+" ") {
+				between = append(between, t.Name)
+			}
+		}
+		if len(between) > 0 && !strings.Contains(sql, " LIMIT ") {
+			add(penEmptyBetween*float64(len(between)), "", "the groups are reached through %s, which the question does not name", strings.Join(between, ", "))
+		}
 	}
 	if n := strings.Count(sql, " JOIN "); n > 2 {
 		add(penManyJoins*float64(n-2), "", "%d tables are joined", n+1)
@@ -378,4 +396,37 @@ func isLinkTable(t *Table) bool {
 		}
 	}
 	return true
+}
+
+// pluralFirst returns the plural word naming the rows of a superlative
+// that, given no number, keeps only the first row ("which films have the
+// longest length", "which countries have the most cities"): the question
+// asks for every row at the top, which may be several, and LIMIT 1 shows
+// one of them.
+func (p *parser) pluralFirst() string {
+	f := p.f
+	if f == nil || !p.oneImplied || f.limit != 1 {
+		return ""
+	}
+	target := f.main
+	if f.groupTable != nil {
+		target = f.groupTable
+	} else if f.groupCol != nil {
+		m := f.groupCol
+		if t := p.toks[m.end-1]; t.low != t.lem && strings.HasSuffix(t.low, "s") {
+			return t.raw
+		}
+		return ""
+	}
+	for _, m := range p.ms {
+		if m.kind != mTable || p.bestTable(m) != target {
+			continue
+		}
+		t := p.toks[m.end-1]
+		if t.low != t.lem && strings.HasSuffix(t.low, "s") {
+			return t.raw
+		}
+		return ""
+	}
+	return ""
 }

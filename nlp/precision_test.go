@@ -174,3 +174,69 @@ func TestPrecisionLinkRows(t *testing.T) {
 		{rosterSchema, "List the names of all teams.", false},
 	})
 }
+
+// TestPrecisionPluralFirst: a superlative without a number keeps the
+// first row (LIMIT 1); asked in the plural ("which films have the longest
+// length") it may leave out rows tied with it. The singular stays
+// answered.
+func TestPrecisionPluralFirst(t *testing.T) {
+	runPrecision(t, []precisionCase{
+		{lendingSchema, "Which books have the most pages?", true},
+		{rosterSchema, "Which players have the most goals?", true},
+		{lendingSchema, "Which book has the most pages?", false},
+		{rosterSchema, "Which player has the most goals?", false},
+	})
+}
+
+// TestPrecisionEmptyGroupsBetween: counts per group kept with a LEFT JOIN
+// through tables the question does not name ("customers in each country"
+// through city and address) lose more than counts over a direct child.
+func TestPrecisionEmptyGroupsBetween(t *testing.T) {
+	geo := func(d Dialect) *Schema {
+		s := &Schema{Dialect: d, Tables: []*Table{
+			{Name: "country", PrimaryKey: []string{"country_id"}, Columns: []*Column{
+				{Name: "country_id", Type: "integer", Kind: KindInt}, {Name: "country", Type: "varchar(50)", Kind: KindText}}},
+			{Name: "city", PrimaryKey: []string{"city_id"}, Columns: []*Column{
+				{Name: "city_id", Type: "integer", Kind: KindInt}, {Name: "city", Type: "varchar(50)", Kind: KindText},
+				{Name: "country_id", Type: "integer", Kind: KindInt}},
+				ForeignKeys: []ForeignKey{{Columns: []string{"country_id"}, RefTable: "country", RefColumns: []string{"country_id"}}}},
+			{Name: "address", PrimaryKey: []string{"address_id"}, Columns: []*Column{
+				{Name: "address_id", Type: "integer", Kind: KindInt}, {Name: "street", Type: "varchar(50)", Kind: KindText},
+				{Name: "city_id", Type: "integer", Kind: KindInt}},
+				ForeignKeys: []ForeignKey{{Columns: []string{"city_id"}, RefTable: "city", RefColumns: []string{"city_id"}}}},
+			{Name: "client", PrimaryKey: []string{"client_id"}, Columns: []*Column{
+				{Name: "client_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "varchar(50)", Kind: KindText},
+				{Name: "address_id", Type: "integer", Kind: KindInt}},
+				ForeignKeys: []ForeignKey{{Columns: []string{"address_id"}, RefTable: "address", RefColumns: []string{"address_id"}}}},
+		}}
+		s.index()
+		return s
+	}
+	schools := func(d Dialect) *Schema {
+		s := &Schema{Dialect: d, Tables: []*Table{
+			{Name: "region", PrimaryKey: []string{"region_id"}, Columns: []*Column{
+				{Name: "region_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "varchar(50)", Kind: KindText}}},
+			{Name: "district", PrimaryKey: []string{"district_id"}, Columns: []*Column{
+				{Name: "district_id", Type: "integer", Kind: KindInt}, {Name: "title", Type: "varchar(50)", Kind: KindText},
+				{Name: "region_id", Type: "integer", Kind: KindInt}},
+				ForeignKeys: []ForeignKey{{Columns: []string{"region_id"}, RefTable: "region", RefColumns: []string{"region_id"}}}},
+			{Name: "school", PrimaryKey: []string{"school_id"}, Columns: []*Column{
+				{Name: "school_id", Type: "integer", Kind: KindInt}, {Name: "label", Type: "varchar(50)", Kind: KindText},
+				{Name: "district_id", Type: "integer", Kind: KindInt}},
+				ForeignKeys: []ForeignKey{{Columns: []string{"district_id"}, RefTable: "district", RefColumns: []string{"district_id"}}}},
+			{Name: "pupil", PrimaryKey: []string{"pupil_id"}, Columns: []*Column{
+				{Name: "pupil_id", Type: "integer", Kind: KindInt}, {Name: "name", Type: "varchar(50)", Kind: KindText},
+				{Name: "school_id", Type: "integer", Kind: KindInt}},
+				ForeignKeys: []ForeignKey{{Columns: []string{"school_id"}, RefTable: "school", RefColumns: []string{"school_id"}}}},
+		}}
+		s.index()
+		return s
+	}
+	runPrecision(t, []precisionCase{
+		{geo, "How many clients are there in each country?", true},
+		{schools, "How many pupils are there in each region?", true},
+		{schools, "How many pupils are there in each school?", false},
+		{lendingSchema, "How many loans are there for each member?", false},
+		{catalogSchema, "How many orders are there for each customer?", false},
+	})
+}

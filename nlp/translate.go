@@ -187,6 +187,7 @@ type parser struct {
 	dateDoubts  []doubt
 	monthValues []*mention
 	f           *frame // the interpretation the SQL was built from
+	oneImplied  bool   // a superlative without a number set the limit to 1 (rank.go)
 }
 
 func (p *parser) run() (*Translation, error) {
