@@ -222,7 +222,9 @@ func (p *parser) build(f *frame) (string, string, error) {
 		}
 		for _, m := range f.extra {
 			if m.table == f.main || shown[m.col] {
-				p.mark(m.start, m.end-m.start) // shown by the table's columns
+				if !p.predicateColumn(m) { // "products that are discontinued" is a condition
+					p.mark(m.start, m.end-m.start) // shown by the table's columns
+				}
 				continue
 			}
 			if !p.noFanOut(m.table, f.main) {

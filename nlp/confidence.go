@@ -21,8 +21,11 @@ const (
 	penTableChoice  = 0.1  // a column name several tables have, one picked
 	penEmptyGroups  = 0.15 // counts per group include groups without rows
 	penManyJoins    = 0.05 // each join past the second
+	penEmptyBetween = 0.05 // each table the question does not name on the LEFT JOIN path of those counts
 	penNoReference  = 0.25 // an inferred schema's field named like a reference that leads nowhere
 	penInferredKey  = 0.05 // each join along a key the schema does not declare (infer.go)
+	penPluralFirst  = 0.25 // "which films have the longest length": LIMIT 1 for a plural
+	penLinkRows     = 0.25 // a link table's rows listed or grouped whole ("film categories": film_category)
 )
 
 // doubt is one reason for a lower confidence.
@@ -43,6 +46,19 @@ func (p *parser) doubts(sql string) []doubt {
 		if p.consumed[i] && relativeWords[t.low] && strings.Contains(sql, "'") && !p.inSchemaName(i) {
 			add(penRelativeDate, t.raw, "the date range is counted back from today")
 			break
+		}
+	}
+	out = append(out, p.dateDoubts...)
+	if w := p.pluralFirst(); w != "" {
+		add(penPluralFirst, w, "%q asks for rows in the plural, and only the first one is shown (rows tied with it are left out)", w)
+	}
+	if t := p.pairsShown(); t != nil {
+		add(penLinkRows, "", "the rows of %s are pairs of rows of other tables, read as the things the question names", t.Name)
+	}
+	for _, m := range p.monthValues {
+		if p.realised(m, sql, p.uses) {
+			w := joinRaw(p.toks[m.start:m.end])
+			add(penRelativeDate, w, "%q is read both as a month and as a stored value", w)
 		}
 	}
 	sentences := 0
@@ -157,6 +173,19 @@ func (p *parser) doubts(sql string) []doubt {
 	}
 	if strings.Contains(sql, " LEFT JOIN ") && strings.Contains(sql, "GROUP BY") && !emptyGroupsExcluded(p.query) {
 		add(penEmptyGroups, "", "groups without rows are counted as 0")
+		// "customers in each country" through city and address: a group
+		// may be empty at each table between, which the question does not
+		// name; the more of them, the less an empty group is what it asks.
+		// A top-N by the count shows no empty group.
+		var between []string
+		for _, t := range p.s.Tables {
+			if !named[t] && strings.Contains(sql, " LEFT JOIN "+p.r.q(t.Name)+" ") {
+				between = append(between, t.Name)
+			}
+		}
+		if len(between) > 0 && !strings.Contains(sql, " LIMIT ") {
+			add(penEmptyBetween*float64(len(between)), "", "the groups are reached through %s, which the question does not name", strings.Join(between, ", "))
+		}
 	}
 	if n := strings.Count(sql, " JOIN "); n > 2 {
 		add(penManyJoins*float64(n-2), "", "%d tables are joined", n+1)
@@ -322,4 +351,82 @@ func unfollowedReference(t *Table, c *Column) bool {
 		}
 	}
 	return true
+}
+
+// pairsShown is the link table whose rows the answer lists, or groups by
+// whole: a table of nothing but references to two or more tables (and
+// housekeeping dates), such as film_category. Its rows are pairs; a
+// question naming it ("the names of all film categories", "the total for
+// each film category") far more often means the rows it refers to.
+func (p *parser) pairsShown() *Table {
+	f := p.f
+	if f == nil {
+		return nil
+	}
+	if f.groupTable != nil && f.groupCol == nil && isLinkTable(f.groupTable) {
+		return f.groupTable
+	}
+	if f.main != nil && len(f.measures) == 0 && f.groupTable == nil && f.groupCol == nil && isLinkTable(f.main) {
+		return f.main
+	}
+	return nil
+}
+
+// isLinkTable reports whether every column of t is a reference to another
+// table or a date (a last_update stamp), with references to at least two
+// tables.
+func isLinkTable(t *Table) bool {
+	ref := map[string]bool{}
+	refs := map[string]bool{}
+	for _, fk := range t.ForeignKeys {
+		if strings.EqualFold(fk.RefTable, t.Name) {
+			return false
+		}
+		refs[strings.ToLower(fk.RefTable)] = true
+		for _, c := range fk.Columns {
+			ref[strings.ToLower(c)] = true
+		}
+	}
+	if len(refs) < 2 {
+		return false
+	}
+	for _, c := range t.Columns {
+		if !ref[strings.ToLower(c.Name)] && c.Kind != KindDate && c.Kind != KindTime {
+			return false
+		}
+	}
+	return true
+}
+
+// pluralFirst returns the plural word naming the rows of a superlative
+// that, given no number, keeps only the first row ("which films have the
+// longest length", "which countries have the most cities"): the question
+// asks for every row at the top, which may be several, and LIMIT 1 shows
+// one of them.
+func (p *parser) pluralFirst() string {
+	f := p.f
+	if f == nil || !p.oneImplied || f.limit != 1 {
+		return ""
+	}
+	target := f.main
+	if f.groupTable != nil {
+		target = f.groupTable
+	} else if f.groupCol != nil {
+		m := f.groupCol
+		if t := p.toks[m.end-1]; t.low != t.lem && strings.HasSuffix(t.low, "s") {
+			return t.raw
+		}
+		return ""
+	}
+	for _, m := range p.ms {
+		if m.kind != mTable || p.bestTable(m) != target {
+			continue
+		}
+		t := p.toks[m.end-1]
+		if t.low != t.lem && strings.HasSuffix(t.low, "s") {
+			return t.raw
+		}
+		return ""
+	}
+	return ""
 }

@@ -203,6 +203,9 @@ func (p *parser) realised(m *mention, sql, uses string) bool {
 // or a group by a table for a column named after that table ("the stadium
 // name and the number of concerts in each stadium").
 func (p *parser) starShows(m *mention, sql, uses string) bool {
+	if p.predicateColumn(m) {
+		return false
+	}
 	if strings.Contains(sql, " GROUP BY ") && (m.head == nil && !p.afterTable(m) && !p.groupedWhole(m, sql, uses) || p.afterSuperlative(m)) {
 		return false
 	}
@@ -213,3 +216,22 @@ func (p *parser) starShows(m *mention, sql, uses string) bool {
 	}
 	return false
 }
+
+// predicateColumn reports whether column mention m is what a relative
+// clause says of the rows ("products that are discontinued", "tracks which
+// are explicit"): a condition, which showing every column does not state.
+func (p *parser) predicateColumn(m *mention) bool {
+	i := m.start
+	if i < 2 || !copulas[p.toks[i-1].low] {
+		return false
+	}
+	w := p.toks[i-2].low
+	if w == "that" || w == "which" || w == "who" {
+		return true
+	}
+	// "which products are discontinued": the copula after the table.
+	b := p.byTok[i-2]
+	return b != nil && b.kind == mTable && b.end == i-1
+}
+
+var copulas = toSet("is are was were")

@@ -117,6 +117,8 @@ func (p *parser) dates(f *frame) {
 				p.mark(i+1, 1)
 			} else if i > 0 && isYear(p.toks[i-1]) {
 				y = int(p.toks[i-1].num)
+			} else {
+				p.yearless(t)
 			}
 			p.mark(i, 1)
 			from := day(y, (q-1)*3+1, 1)
@@ -126,6 +128,14 @@ func (p *parser) dates(f *frame) {
 			if i+1 < n && isYear(p.toks[i+1]) {
 				y = int(p.toks[i+1].num)
 				p.mark(i+1, 1)
+			} else {
+				p.yearless(t)
+			}
+			if m := p.byTok[i]; m != nil && m.kind == mValue {
+				// "rentals in June" where a customer is named June: the
+				// month and the stored value are two readings of one word
+				// (a doubt when the SQL uses both, confidence.go).
+				p.monthValues = append(p.monthValues, m)
 			}
 			p.mark(i, 1)
 			from := day(y, monthNames[t.low], 1)
@@ -221,6 +231,14 @@ func (p *parser) dates(f *frame) {
 	if !containsTable(f.tables, tb) {
 		f.tables = append(f.tables, tb)
 	}
+}
+
+// yearless records the doubt of a month or quarter named without a year
+// ("rentals in June"): the year is taken to be this year, which the data
+// may not hold at all.
+func (p *parser) yearless(t token) {
+	p.dateDoubts = append(p.dateDoubts, doubt{pen: penRelativeDate, word: t.raw,
+		why: fmt.Sprintf("%s has no year: this year is assumed", t.raw)})
 }
 
 // dateColumn is a table's date column: the only one, or the one named after

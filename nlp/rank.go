@@ -50,6 +50,7 @@ func (p *parser) ranking(f *frame) {
 		case (superMax[t.lem] || superMin[t.lem]) && !p.superlativeOfOtherColumn(f, i): // (superword.go)
 			if limit == 0 {
 				limit = 1
+				p.oneImplied = true // "the longest": one row, by no number
 			}
 			desc = !superMin[t.lem]
 			rmark(i, 1)

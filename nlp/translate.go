@@ -181,6 +181,13 @@ type parser struct {
 
 	understood []string
 	penalty    float64
+	// dateDoubts are the doubts of the date stage (dates.go): a period
+	// whose year the question does not give. monthValues are the value
+	// mentions of words also read as a month.
+	dateDoubts  []doubt
+	monthValues []*mention
+	f           *frame // the interpretation the SQL was built from
+	oneImplied  bool   // a superlative without a number set the limit to 1 (rank.go)
 }
 
 func (p *parser) run() (*Translation, error) {
@@ -189,6 +196,7 @@ func (p *parser) run() (*Translation, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.f = f
 	sql, expl, err := p.build(f)
 	if err != nil {
 		return nil, err
