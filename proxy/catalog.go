@@ -96,8 +96,10 @@ func (t *TenantState) CatalogTables() []string {
 	return out
 }
 
-// checkRow decides a row tenant's statement on a current catalog snapshot.
-func (s *Server) checkRow(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
+// checkCatalog decides a row tenant's statement, or a masked role's of a
+// Postgres database or schema tenant (needsFuncs), on a current catalog
+// snapshot.
+func (s *Server) checkCatalog(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
 	arrived := time.Now()
 	t := b.Tenant
 	need := arrived.Add(-s.cfg.CatalogRefresh)
@@ -114,7 +116,7 @@ func (s *Server) checkRow(b *Binding, d policy.Dialect, sql string) (*policy.Dec
 	if err != nil {
 		return nil, err
 	}
-	if len(sn.tables.Unknown(dec)) > 0 && sn.started.Before(arrived) {
+	if t.Scope.Isolation == policy.IsolationRow && len(sn.tables.Unknown(dec)) > 0 && sn.started.Before(arrived) {
 		// A relation created after the snapshot was read may carry the
 		// tenant column: decide again on a reading newer than the text.
 		if sn, err = s.catalogSnap(t, arrived); err != nil {
@@ -129,30 +131,8 @@ func (s *Server) checkRow(b *Binding, d policy.Dialect, sql string) (*policy.Dec
 	return dec, nil
 }
 
-// checkFuncs decides a statement of a masked role of a Postgres database or
-// schema tenant on a current snapshot of the database's own functions.
-func (s *Server) checkFuncs(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
-	t := b.Tenant
-	need := time.Now().Add(-s.cfg.CatalogRefresh)
-	if dirty := t.catalog.dirty.Load(); dirty > need.UnixNano() {
-		need = time.Unix(0, dirty)
-	}
-	sn, err := s.catalogSnap(t, need)
-	if err != nil {
-		return nil, err
-	}
-	subj := b.Subject
-	subj.Tables = sn.tables
-	dec, err := s.policy.Check(subj, d, sql)
-	if err != nil {
-		return nil, err
-	}
-	s.noteDDL(dec)
-	return dec, nil
-}
-
 // needsFuncs reports whether b's statements are decided on a snapshot of
-// the database's functions (checkFuncs).
+// the database's functions (checkCatalog).
 func needsFuncs(b *Binding) bool {
 	return b.Tenant.Engine == EnginePostgres && b.Tenant.Scope.Isolation != policy.IsolationRow &&
 		b.Role != nil && len(b.Role.MaskedColumns) > 0
@@ -310,7 +290,7 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 }
 
 // readFuncs reads the names of a Postgres database's own functions
-// (checkFuncs).
+// (checkCatalog).
 func (s *Server) readFuncs(ctx context.Context, t *TenantState) (*catalogSnap, error) {
 	tables := &policy.Tables{Funcs: map[string]bool{}}
 	_, err := s.SystemQuery(ctx, t, pgCatalogFuncs, func(row []any) error {

@@ -507,10 +507,8 @@ func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
 func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
 	var dec *policy.Decision
 	var err error
-	if b.Tenant.Scope.Isolation == policy.IsolationRow {
-		dec, err = s.checkRow(b, d, sql)
-	} else if needsFuncs(b) {
-		dec, err = s.checkFuncs(b, d, sql)
+	if b.Tenant.Scope.Isolation == policy.IsolationRow || needsFuncs(b) {
+		dec, err = s.checkCatalog(b, d, sql)
 	} else if dec, err = s.policy.Check(b.Subject, d, sql); err == nil {
 		s.noteDDL(dec)
 	}
