@@ -102,11 +102,7 @@ func (t *TenantState) CatalogTables() []string {
 func (s *Server) checkCatalog(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
 	arrived := time.Now()
 	t := b.Tenant
-	need := arrived.Add(-s.cfg.CatalogRefresh)
-	if dirty := t.catalog.dirty.Load(); dirty > need.UnixNano() {
-		need = time.Unix(0, dirty)
-	}
-	sn, err := s.catalogSnap(t, need)
+	sn, err := s.catalogSnap(t, s.catalogNeed(t, arrived))
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +125,33 @@ func (s *Server) checkCatalog(b *Binding, d policy.Dialect, sql string) (*policy
 	}
 	s.noteDDL(dec)
 	return dec, nil
+}
+
+// catalogNeed is the oldest start of a catalog reading a statement that
+// arrived at may be decided on: catalog.refresh back, or the last schema
+// change seen through the proxy.
+func (s *Server) catalogNeed(t *TenantState, arrived time.Time) time.Time {
+	need := arrived.Add(-s.cfg.CatalogRefresh)
+	if dirty := t.catalog.dirty.Load(); dirty > need.UnixNano() {
+		need = time.Unix(0, dirty)
+	}
+	return need
+}
+
+// CatalogGen returns the generation of the catalog snapshot b's statements
+// are decided on now, reading the catalog again when it is stale as Check
+// does (0 for a binding decided without one). A decision kept for later
+// use (a named prepared statement) is made again when it changes: a
+// function or tenant table may have appeared since.
+func (s *Server) CatalogGen(b *Binding) (uint64, error) {
+	if b.Tenant.Scope.Isolation != policy.IsolationRow && !needsFuncs(b) {
+		return 0, nil
+	}
+	sn, err := s.catalogSnap(b.Tenant, s.catalogNeed(b.Tenant, time.Now()))
+	if err != nil {
+		return 0, err
+	}
+	return sn.tables.Gen, nil
 }
 
 // needsFuncs reports whether b's statements are decided on a snapshot of

@@ -2,8 +2,10 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -170,5 +172,65 @@ func TestPGSecMaskOwnFunction(t *testing.T) {
 	defer alice.Close(ctx)
 	if _, err := alice.Exec(ctx, "CREATE FUNCTION later(items) RETURNS text LANGUAGE sql AS $$ SELECT $1.secret $$"); err == nil || !strings.Contains(err.Error(), "42501") {
 		t.Fatalf("CREATE FUNCTION through the proxy: %v, want 42501", err)
+	}
+}
+
+// TestPGSecMaskStoredStatementRechecked: a named statement decided before a
+// function of the tenant's appeared is decided again once the functions
+// snapshot changes. Here a column the statement reads is replaced, on the
+// server directly, by a function of the same name over the masked table's
+// row, so the stored text now calls it.
+func TestPGSecMaskStoredStatementRechecked(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "maskstored")
+	pgExec(t, db, "CREATE TABLE items (id int PRIMARY KEY, note text, secret text)",
+		"INSERT INTO items VALUES (1, 'plain', 'secret-stored-1')")
+	rp := startProxy(t, fmt.Sprintf(`
+catalog: {refresh: 1s}
+tenants:
+  - {id: alpha, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable",
+     roles: {viewer: {masked_columns: [items.secret]}}}
+users:
+  - {name: vera, password: vera-pw, tenants: {alpha: viewer}}
+`, db))
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, rp.pgURL("vera", "vera-pw", "alpha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Prepare(ctx, "s1", "SELECT i.note FROM items i"); err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	if err := c.QueryRow(ctx, "s1").Scan(&note); err != nil || note != "plain" {
+		t.Fatalf("s1 before: %q %v", note, err)
+	}
+	pgExec(t, db, "ALTER TABLE items DROP COLUMN note",
+		"CREATE FUNCTION note(items) RETURNS text LANGUAGE sql AS $$ SELECT $1.secret $$")
+	// Control: on the server the same text now returns the secret.
+	direct, err := pgx.Connect(ctx, strings.Replace(pgAdminDSN, "/postgres?", "/"+db+"?", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	if !rawContains(t, direct, "SELECT i.note FROM items i", "secret-stored-1") {
+		t.Fatal("control: i.note does not return the secret on the server")
+	}
+	time.Sleep(1500 * time.Millisecond) // past catalog.refresh
+	rows, err := c.Query(ctx, "s1")
+	if err == nil {
+		for rows.Next() {
+			for _, v := range rows.RawValues() {
+				if strings.Contains(string(v), "secret-stored") {
+					rows.Close()
+					t.Fatalf("the stored statement returned a masked value: %s", v)
+				}
+			}
+		}
+		err = rows.Err()
+	}
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("stored statement after the function appeared: %v, want a permission error", err)
 	}
 }

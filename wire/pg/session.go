@@ -59,6 +59,7 @@ type stmt struct {
 	paramOIDs []uint32
 	dec       *policy.Decision
 	bnd       *proxy.Binding // binding the decision was made under
+	gen       uint64         // catalog generation read before the decision (proxy.CatalogGen)
 	key       string         // backend statement name
 }
 
@@ -909,6 +910,12 @@ func (s *session) closeEvicted(out []byte, exp []expect, names []string) ([]byte
 
 // prepare checks a statement's text under the current binding.
 func (s *session) prepare(sql string, oids []uint32) (*stmt, error) {
+	// Read before the check: a newer snapshot used by the check only makes
+	// statement decide once more.
+	gen, err := s.srv.p.CatalogGen(s.b)
+	if err != nil {
+		return nil, err
+	}
 	dec, err := s.srv.p.Check(s.b, policy.Postgres, sql)
 	if err != nil {
 		return nil, err
@@ -923,6 +930,7 @@ func (s *session) prepare(sql string, oids []uint32) (*stmt, error) {
 		paramOIDs: append([]uint32(nil), oids...),
 		dec:       dec,
 		bnd:       s.b,
+		gen:       gen,
 		key:       s.srv.names.statement(dec.SQL, oids),
 	}, nil
 }
@@ -937,8 +945,13 @@ func (s *session) statement(name string) (*stmt, error) {
 		}
 		return nil, &sqlerr.Error{Kind: sqlerr.Syntax, Message: fmt.Sprintf("prepared statement %q does not exist", name)}
 	}
-	if st.bnd != s.b {
-		// The session switched tenant since: check again under the new one.
+	gen, err := s.srv.p.CatalogGen(s.b)
+	if err != nil {
+		return nil, err
+	}
+	if st.bnd != s.b || st.gen != gen {
+		// The session switched tenant since, or the catalog the decision
+		// was made on changed: check again.
 		nst, err := s.prepare(st.sql, st.paramOIDs)
 		if err != nil {
 			return nil, err
