@@ -17,6 +17,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/tenantproxy/tenantproxy/wire/netio"
 )
 
 // MySQL command bytes used on backend connections
@@ -138,6 +140,7 @@ func dialMySQL(ctx context.Context, dsn MySQLDSN) (*MySQLConn, error) {
 	}
 	nc := cc.Conn.Conn // the net.Conn (TLS when negotiated) under go-mysql's packet layer
 	_ = nc.SetDeadline(time.Time{})
+	nc = netio.Wrap(nc)
 	return &MySQLConn{
 		Conn:          nc,
 		R:             NewPacketReader(bufio.NewReaderSize(nc, 64*1024), 1<<30),

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/tenantproxy/tenantproxy/wire/netio"
 )
 
 // PGConn is a Postgres backend connection used at the protocol level: pgconn
@@ -69,6 +71,7 @@ func PostgresDialer(cfg *pgconn.Config) Dialer[*PGConn] {
 			network = "unix"
 		}
 		_ = h.Conn.SetDeadline(time.Time{})
+		h.Conn = netio.Wrap(h.Conn)
 		return &PGConn{
 			Conn:       h.Conn,
 			R:          bufio.NewReaderSize(h.Conn, 32*1024),

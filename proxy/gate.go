@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tenantproxy/tenantproxy/proxy/sqlerr"
+
+	"github.com/tenantproxy/tenantproxy/wire/netio"
 )
 
 // DefaultMaxUnauthenticatedPerSource is proxy.max_unauthenticated_per_source
@@ -123,7 +125,7 @@ func (l *gatedListener) admit(nc net.Conn) (*gatedConn, *refusal) {
 	}
 	g.pending[src]++
 	g.mu.Unlock()
-	return &gatedConn{Conn: nc, g: g, src: src}, nil
+	return &gatedConn{Conn: netio.Wrap(nc), g: g, src: src}, nil
 }
 
 func sourceOf(nc net.Conn) string { return hostOf(nc.RemoteAddr().String()) }

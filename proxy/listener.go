@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/tenantproxy/tenantproxy/wire/netio"
 )
 
 // Listener runs a front end's accept loop: one goroutine per client
@@ -33,7 +35,7 @@ func (l *Listener) Serve(ln net.Listener, handle func(net.Conn)) error {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			handle(nc)
+			handle(netio.Wrap(nc))
 		}()
 	}
 }
