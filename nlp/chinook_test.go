@@ -100,6 +100,7 @@ type engine struct {
 }
 
 func chinookEngines(t testing.TB) []engine {
+	ensureChinook(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var out []engine

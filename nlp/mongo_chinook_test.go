@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -25,6 +26,7 @@ func chinookPG(t testing.TB) *pgx.Conn {
 	if _, err := os.Stat(filepath.Join("..", "..", "shared", "nl-eval", "chinook.jsonl")); err != nil {
 		t.Skip("../shared is absent")
 	}
+	ensureChinook(t)
 	c, err := pgx.Connect(context.Background(), "postgres://postgres@127.0.0.1:5432/chinook_pg?sslmode=disable")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -34,6 +36,33 @@ func chinookPG(t testing.TB) *pgx.Conn {
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c
+}
+
+var chinookLoad struct {
+	sync.Once
+	err error
+}
+
+// ensureChinook loads chinook_pg and chinook_my from ../shared when the
+// servers do not have them yet (a fresh machine). Without the servers the
+// tests that need them skip, or fail under CI=true.
+func ensureChinook(t testing.TB) {
+	t.Helper()
+	datasets := filepath.Join("..", "..", "shared", "datasets")
+	if _, err := os.Stat(datasets); err != nil {
+		return
+	}
+	chinookLoad.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		chinookLoad.err = evalset.EnsureChinook(ctx, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", datasets)
+	})
+	if chinookLoad.err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("loading Chinook: %v", chinookLoad.err)
+		}
+		t.Skipf("loading Chinook: %v", chinookLoad.err)
+	}
 }
 
 var chinookMongoOnce struct {

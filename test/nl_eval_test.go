@@ -47,37 +47,10 @@ func ensureChinook(t testing.TB, shared string) {
 	t.Helper()
 	requirePostgres(t)
 	requireMySQL(t)
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, pgAdminDSN)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := evalset.EnsureChinook(ctx, pgAdminDSN, filepath.Join(shared, "datasets")); err != nil {
 		t.Fatal(err)
-	}
-	var n int
-	_ = c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = 'chinook_pg'").Scan(&n)
-	_ = c.Close(ctx)
-	if n == 0 {
-		script := fmt.Sprintf(`set -e; P="psql -X -q -h 127.0.0.1 -p 5432 -U postgres -v ON_ERROR_STOP=1"
-$P -d postgres -c "CREATE DATABASE chinook_pg ENCODING 'UTF8' TEMPLATE template0"
-sed -e '/^DROP DATABASE IF EXISTS chinook;/d' -e '/^CREATE DATABASE chinook;/d' -e '/^\\c chinook;/d' %s | $P -d chinook_pg`,
-			filepath.Join(shared, "datasets", "chinook", "Chinook_PostgreSql.sql"))
-		if out, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
-			t.Fatalf("load chinook_pg: %v\n%s", err, out)
-		}
-	}
-	db, err := sql.Open("mysql", myAdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_ = db.QueryRow("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'chinook_my'").Scan(&n)
-	if n == 0 {
-		script := fmt.Sprintf("set -e; M=\"mariadb --protocol=TCP -h 127.0.0.1 -P 3306 -uroot --default-character-set=utf8mb4\"\n"+
-			"$M -e 'CREATE DATABASE chinook_my CHARACTER SET utf8mb4'\n"+
-			"{ echo \"SET SESSION sql_mode=CONCAT(@@sql_mode,',NO_BACKSLASH_ESCAPES');\"; sed -e '/^DROP DATABASE IF EXISTS `Chinook`;/d' -e '/^CREATE DATABASE `Chinook`;/d' -e '/^USE `Chinook`;/d' %s; } | $M chinook_my",
-			filepath.Join(shared, "datasets", "chinook", "Chinook_MySql.sql"))
-		if out, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
-			t.Fatalf("load chinook_my: %v\n%s", err, out)
-		}
 	}
 }
 
