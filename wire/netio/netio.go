@@ -47,9 +47,10 @@ type Conn struct {
 	wfunc func(uintptr) bool
 }
 
-// Wrap returns nc as a *Conn when it is a socket whose descriptor can be
-// reached, and nc itself otherwise (a TLS connection, a pipe in a test).
-// A *Conn is returned as it is.
+// Wrap returns nc as a *Conn when it is a stream socket whose descriptor
+// can be reached and is non-blocking (as Go's net package leaves it), and
+// nc itself otherwise (a TLS connection, a pipe in a test). A *Conn is
+// returned as it is.
 func Wrap(nc net.Conn) net.Conn {
 	if !enabled {
 		return nc
@@ -57,17 +58,30 @@ func Wrap(nc net.Conn) net.Conn {
 	if _, ok := nc.(*Conn); ok {
 		return nc
 	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nc
-	}
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
 		return nc
 	}
-	rc, err := sc.SyscallConn()
+	switch nc.LocalAddr().Network() {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nc // a datagram socket: a read of an empty datagram is not EOF
+	}
+	rc, err := nc.(syscall.Conn).SyscallConn()
 	if err != nil {
+		return nc
+	}
+	// A raw call on a blocking descriptor would sleep in the kernel holding
+	// its P (and stop the collector's stop-the-world from completing):
+	// only a descriptor that is non-blocking now is wrapped. Nothing may
+	// make it blocking later (net.TCPConn.File does: never call it on a
+	// wrapped socket).
+	nonblocking := false
+	if err := rc.Control(func(fd uintptr) {
+		fl, err := fcntlFlags(fd)
+		nonblocking = err == nil && fl&syscall.O_NONBLOCK != 0
+	}); err != nil || !nonblocking {
 		return nc
 	}
 	c := &Conn{Conn: nc, rc: rc}
@@ -76,13 +90,19 @@ func Wrap(nc net.Conn) net.Conn {
 	return c
 }
 
-// Unwrap returns the socket c wraps.
+// Unwrap returns the socket c wraps. Its File method must not be called:
+// the descriptor would become blocking.
 func (c *Conn) Unwrap() net.Conn { return c.Conn }
 
 // Read reads what the socket has, waiting in the poller only when it has
 // nothing.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
+		// As net.Conn: nothing is read, but a closed socket or a past
+		// deadline is still an error.
+		if err := c.rc.Read(done); err != nil {
+			return 0, c.opError("read", err)
+		}
 		return 0, nil
 	}
 	c.rmu.Lock()
@@ -126,6 +146,9 @@ func (c *Conn) read(fd uintptr) bool {
 // is full.
 func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
+		if err := c.rc.Write(done); err != nil {
+			return 0, c.opError("write", err)
+		}
 		return 0, nil
 	}
 	c.wmu.Lock()
@@ -143,12 +166,20 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+func done(uintptr) bool { return true }
+
 // write is the RawConn callback of Write.
 func (c *Conn) write(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
 		n, errno := sysWrite(fd, c.wbuf[c.wn:])
 		switch errno {
 		case 0:
+			if n <= 0 || n > len(c.wbuf)-c.wn {
+				// write(2) on a stream socket never does this; a loop
+				// that trusted it would spin holding its P.
+				c.werr = syscall.EIO
+				return true
+			}
 			c.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
@@ -161,9 +192,14 @@ func (c *Conn) write(fd uintptr) bool {
 	return true
 }
 
-// opError wraps err as net.Conn's errors are wrapped, so that callers'
+// opError gives err the shape of net.Conn's errors, so that callers'
 // errors.Is(err, net.ErrClosed), os.ErrDeadlineExceeded and net.Error
-// checks see the same values.
+// checks see the same values: the RawConn's own *net.OpError (its Op is
+// "raw-read" or "raw-write") is renamed, a system call's error wrapped.
 func (c *Conn) opError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		oe.Op = op
+		return oe
+	}
 	return &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

@@ -8,3 +8,4 @@ const enabled = false
 
 func sysRead(uintptr, []byte) (int, syscall.Errno)  { return 0, syscall.ENOSYS }
 func sysWrite(uintptr, []byte) (int, syscall.Errno) { return 0, syscall.ENOSYS }
+func fcntlFlags(uintptr) (int, error)               { return 0, syscall.ENOSYS }

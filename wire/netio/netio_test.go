@@ -2,9 +2,15 @@ package netio
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -160,8 +166,11 @@ func TestReadDeadline(t *testing.T) {
 				t.Fatalf("the read returned after %v, before its deadline", d)
 			}
 			var op *net.OpError
-			if !errors.As(err, &op) || op.Op != "read" {
-				t.Fatalf("error %#v is not a read *net.OpError", err)
+			if !errors.As(err, &op) || op.Op != "read" || op.Err != os.ErrDeadlineExceeded {
+				t.Fatalf("error %#v is not a read *net.OpError of os.ErrDeadlineExceeded", err)
+			}
+			if want := "read tcp " + b.LocalAddr().String() + "->" + b.RemoteAddr().String() + ": i/o timeout"; err.Error() != want {
+				t.Fatalf("error %q, want %q", err, want)
 			}
 			// A deadline already past fails the read at once, as net.Conn does.
 			_ = b.SetReadDeadline(time.Now().Add(-time.Second))
@@ -249,8 +258,8 @@ func TestPeerReset(t *testing.T) {
 			if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 				t.Fatalf("write after the peer's reset: %v", err)
 			}
-			if _, err := a.Read(make([]byte, 8)); err == nil {
-				t.Fatal("read after the peer's reset succeeded")
+			if _, err := a.Read(make([]byte, 8)); !errors.Is(err, syscall.ECONNRESET) && err != io.EOF {
+				t.Fatalf("read after the peer's reset: %v", err)
 			}
 		})
 	}
@@ -322,3 +331,184 @@ func BenchmarkPingPong(b *testing.B) {
 		})
 	}
 }
+
+// TestZeroLength: an empty read or write does nothing, but still fails on
+// a closed socket or past a deadline, as net.Conn's do.
+func TestZeroLength(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			a, b := tcpPair(t, k.wrap)
+			if n, err := a.Write(nil); n != 0 || err != nil {
+				t.Fatalf("empty write: %d, %v", n, err)
+			}
+			_ = a.SetWriteDeadline(time.Now().Add(-time.Second))
+			if _, err := a.Write(nil); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("empty write past its deadline: %v", err)
+			}
+			_ = b.Close()
+			if _, err := b.Read(nil); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("empty read of a closed socket: %v", err)
+			}
+			if _, err := b.Write(nil); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("empty write of a closed socket: %v", err)
+			}
+		})
+	}
+}
+
+// TestDeadlineWakesWait: a deadline moved to now from another goroutine
+// ends a read that waits (how a session's wait is interrupted), and a
+// deadline moved later while it waits lets it go on.
+func TestDeadlineWakesWait(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			a, b := tcpPair(t, k.wrap)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := b.Read(make([]byte, 8))
+				errc <- err
+			}()
+			time.Sleep(20 * time.Millisecond)
+			_ = b.SetReadDeadline(time.Now())
+			select {
+			case err := <-errc:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("read woken by its deadline: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a read still waits after its deadline was set to now")
+			}
+			_ = b.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+			got := make(chan string, 1)
+			go func() {
+				buf := make([]byte, 8)
+				n, err := b.Read(buf)
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				got <- string(buf[:n])
+			}()
+			_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+			time.Sleep(60 * time.Millisecond) // past the first deadline
+			if _, err := a.Write([]byte("late")); err != nil {
+				t.Fatal(err)
+			}
+			if s := <-got; s != "late" {
+				t.Fatalf("a read whose deadline was moved later: %q", s)
+			}
+		})
+	}
+}
+
+// TestFullDuplex reads and writes one socket from two goroutines at once,
+// through TLS as the front ends run it.
+func TestFullDuplex(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			a, b := tcpPair(t, k.wrap)
+			const size = 8 << 20
+			up, down := make([]byte, size), make([]byte, size)
+			_, _ = rand.Read(up)
+			_, _ = rand.Read(down)
+			var wg sync.WaitGroup
+			check := func(name string, c net.Conn, send, want []byte) {
+				defer wg.Done()
+				var werr error
+				var inner sync.WaitGroup
+				inner.Add(1)
+				go func() { defer inner.Done(); _, werr = c.Write(send) }()
+				got := make([]byte, len(want))
+				_, rerr := io.ReadFull(c, got)
+				inner.Wait()
+				if werr != nil || rerr != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s: write %v, read %v, equal %v", name, werr, rerr, bytes.Equal(got, want))
+				}
+			}
+			wg.Add(2)
+			go check("a", a, up, down)
+			go check("b", b, down, up)
+			wg.Wait()
+		})
+	}
+}
+
+func TestTLSOverConn(t *testing.T) {
+	cert, err := tls.X509KeyPair(testCert, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			a, b := tcpPair(t, k.wrap)
+			srv := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{cert}})
+			cli := tls.Client(a, &tls.Config{InsecureSkipVerify: true})
+			data := make([]byte, 4<<20)
+			_, _ = rand.Read(data)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := cli.Write(data)
+				errc <- err
+			}()
+			got := make([]byte, len(data))
+			if _, err := io.ReadFull(srv, got); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("TLS transfer: %v", err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			_ = srv.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if _, err := srv.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("TLS read past its deadline: %v", err)
+			}
+		})
+	}
+}
+
+// TestNotWrapped: a blocking descriptor and a datagram socket are left as
+// they are.
+func TestNotWrapped(t *testing.T) {
+	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if Wrap(u) != net.Conn(u) {
+		t.Fatal("a UDP socket was wrapped")
+	}
+	path := filepath.Join(t.TempDir(), "d")
+	d, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if Wrap(d) != net.Conn(d) {
+		t.Fatal("a unixgram socket was wrapped")
+	}
+	a, _ := tcpPair(t, func(c net.Conn) net.Conn { return c })
+	rc, _ := a.(*net.TCPConn).SyscallConn()
+	_ = rc.Control(func(fd uintptr) { _ = syscall.SetNonblock(int(fd), false) })
+	if Wrap(a) != a {
+		t.Fatal("a blocking descriptor was wrapped")
+	}
+	_ = rc.Control(func(fd uintptr) { _ = syscall.SetNonblock(int(fd), true) })
+}
+
+// A self-signed certificate for 127.0.0.1, for the TLS test only.
+var testCert, testKey = func() ([]byte, []byte) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}()
