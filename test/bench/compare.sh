@@ -14,4 +14,11 @@ echo "== Postgres =="
 bash ./compare_pg.sh
 echo
 echo "== MySQL =="
-TP2_ENV=${TP2_ENV:-GOMAXPROCS=1} bash ./compare_mysql.sh
+# With BASE (an earlier build, as compare_pg.sh takes it), the MySQL side's
+# second tenantproxy is that build, with Go's default GOMAXPROCS as the
+# first; without, it is this build with GOMAXPROCS=1.
+if [ -n "${BASE:-}" ]; then
+  TP2_ENV=${TP2_ENV:-} TP2_BIN=$BASE bash ./compare_mysql.sh
+else
+  TP2_ENV=${TP2_ENV:-GOMAXPROCS=1} bash ./compare_mysql.sh
+fi

@@ -21,9 +21,11 @@
 # POOL_SIZE (20), PROXY_PORT (16033), HAPROXY_PORT (16034), IDLE (2000),
 # ROWS (2000000), LAT_N (20000 round trips), TP_BIN (a tenantproxy binary
 # to measure instead of building this tree), TP_ENV (environment for it,
-# e.g. "GOMAXPROCS=2"), TP2_ENV (when set, a second tenantproxy with this
+# e.g. "GOMAXPROCS=2"), TP2_ENV (when set, or TP2_BIN is, a second tenantproxy with this
 # environment, e.g. "GOMAXPROCS=1", on PROXY_PORT+2, measured as one more
-# leg, tp2-analyst, interleaved with the others).
+# leg, tp2-analyst, interleaved with the others), TP2_BIN (the binary of
+# that second tenantproxy, e.g. an earlier build to compare against; this
+# tree's by default).
 set -euo pipefail
 
 MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
@@ -42,6 +44,7 @@ ROWS=${ROWS:-2000000}
 LAT_N=${LAT_N:-20000}
 TP_ENV=${TP_ENV:-}
 TP2_ENV=${TP2_ENV:-}
+TP2_BIN=${TP2_BIN:-}
 PROXY2_PORT=$((PROXY_PORT + 2))
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -103,9 +106,9 @@ start_tp() {
   wait_port "$PROXY_PORT"
 }
 stop_tp() { kill "$tp_pid" 2>/dev/null || true; wait "$tp_pid" 2>/dev/null || true; tp_pid=""; }
-if [ -n "$TP2_ENV" ]; then
+if [ -n "$TP2_ENV$TP2_BIN" ]; then
   sed "s/127.0.0.1:$PROXY_PORT/127.0.0.1:$PROXY2_PORT/" "$work/config.yaml" >"$work/config2.yaml"
-  env $TP2_ENV "$work/tenantproxy" --config "$work/config2.yaml" 2>>"$work/proxy2.log" &
+  env $TP2_ENV "${TP2_BIN:-$work/tenantproxy}" --config "$work/config2.yaml" 2>>"$work/proxy2.log" &
   tp2_pid=$!
   wait_port "$PROXY2_PORT"
 fi
@@ -122,7 +125,7 @@ declare -A leg_args=(
   [tp-viewer]="--mysql-host=127.0.0.1 --mysql-port=$PROXY_PORT --mysql-user=viewer --mysql-password=bench-pw --mysql-db=bench"
 )
 legs=(direct haproxy tp-analyst tp-viewer)
-if [ -n "$TP2_ENV" ]; then
+if [ -n "$TP2_ENV$TP2_BIN" ]; then
   leg_args[tp2-analyst]="--mysql-host=127.0.0.1 --mysql-port=$PROXY2_PORT --mysql-user=analyst --mysql-password=bench-pw --mysql-db=bench"
   legs+=(tp2-analyst)
 fi
@@ -161,7 +164,7 @@ med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 
 echo
 printf "sysbench, %s threads, %s x %s rows, %s runs x %ss interleaved, pool %s, tenantproxy env: %s%s\n" \
-  "$THREADS" "$TABLES" "$TABLE_SIZE" "$RUNS" "$TIME" "$POOL_SIZE" "${TP_ENV:-(none)}" "${TP2_ENV:+, tp2 env: $TP2_ENV}"
+  "$THREADS" "$TABLES" "$TABLE_SIZE" "$RUNS" "$TIME" "$POOL_SIZE" "${TP_ENV:-(none)}" "${TP2_ENV:+, tp2 env: $TP2_ENV}${TP2_BIN:+, tp2 binary: $TP2_BIN}"
 printf "CPU: microseconds of process time per query over the run (utime+stime); tp us/q is the tenantproxy of the leg\n"
 for test in oltp_point_select oltp_read_only; do
   for leg in "${legs[@]}"; do # warm up every path and the buffer pool
