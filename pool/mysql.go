@@ -109,8 +109,10 @@ func dialMySQL(ctx context.Context, dsn MySQLDSN) (*MySQLConn, error) {
 		} else {
 			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 		}
-		raw = c
-		return c, nil
+		// Wrapped as it is dialled, so that TLS (layered over it by the
+		// client) reads and writes through netio too.
+		raw = netio.Wrap(c)
+		return raw, nil
 	}
 	opt := func(c *client.Conn) error {
 		c.SetCapability(mysql.CLIENT_MULTI_STATEMENTS | mysql.CLIENT_MULTI_RESULTS | mysql.CLIENT_PS_MULTI_RESULTS)
@@ -140,7 +142,6 @@ func dialMySQL(ctx context.Context, dsn MySQLDSN) (*MySQLConn, error) {
 	}
 	nc := cc.Conn.Conn // the net.Conn (TLS when negotiated) under go-mysql's packet layer
 	_ = nc.SetDeadline(time.Time{})
-	nc = netio.Wrap(nc)
 	return &MySQLConn{
 		Conn:          nc,
 		R:             NewPacketReader(bufio.NewReaderSize(nc, 64*1024), 1<<30),

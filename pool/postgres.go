@@ -52,6 +52,18 @@ func (c *PGConn) Spoiled() bool { return c.cancelled.Load() }
 // PostgresDialer returns a Dialer that connects with cfg (a parsed DSN;
 // runtime parameters such as search_path are sent at startup).
 func PostgresDialer(cfg *pgconn.Config) Dialer[*PGConn] {
+	// The socket is wrapped as it is dialled, so that a TLS connection
+	// (which pgconn layers over what it dials) reads and writes through
+	// netio too.
+	cfg = cfg.Copy()
+	dial := cfg.DialFunc
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return netio.Wrap(nc), nil
+	}
 	return func(ctx context.Context) (*PGConn, error) {
 		pc, err := pgconn.ConnectConfig(ctx, cfg)
 		if err != nil {
@@ -71,7 +83,6 @@ func PostgresDialer(cfg *pgconn.Config) Dialer[*PGConn] {
 			network = "unix"
 		}
 		_ = h.Conn.SetDeadline(time.Time{})
-		h.Conn = netio.Wrap(h.Conn)
 		return &PGConn{
 			Conn:       h.Conn,
 			R:          bufio.NewReaderSize(h.Conn, 32*1024),

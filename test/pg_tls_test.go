@@ -82,6 +82,73 @@ users: [{name: alice, password: pw, tenants: {alpha: admin}}]
 	}
 }
 
+// TestPGTLSBackend: a tenant whose backend DSN asks for TLS is served over
+// TLS connections to Postgres, for small answers and a large one, through
+// the production binary. The control: no connection to the tenant's
+// database uses TLS before the proxy opens its own.
+func TestPGTLSBackend(t *testing.T) {
+	requirePostgres(t)
+	db := tempPGDatabase(t, "tlsbackend")
+	pgExec(t, db, "CREATE TABLE t AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 200000) g")
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgAdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	tlsBackends := func() int {
+		var n int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = $1 AND s.ssl", db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := tlsBackends(); n != 0 {
+		t.Fatalf("before the proxy, %d TLS connections to %s", n, db)
+	}
+	pp := startProxyProcess(t, fmt.Sprintf(`
+tenants: [{id: alpha, engine: postgres, dsn: "postgres://postgres@127.0.0.1:5432/%s?sslmode=require", pool: {size: 2}}]
+users: [{name: alice, password: pw, tenants: {alpha: admin}}]
+`, db))
+	c, err := pgx.Connect(ctx, pp.url("alice", "pw", "alpha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for i := 1; i <= 50; i++ {
+		var id int
+		if err := c.QueryRow(ctx, "SELECT id FROM t WHERE id = $1", i*1000).Scan(&id); err != nil || id != i*1000 {
+			t.Fatalf("point select %d over a TLS backend: %d, %v", i, id, err)
+		}
+	}
+	rows, err := c.Query(ctx, "SELECT id, pad FROM t ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, sum := 0, 0
+	for rows.Next() {
+		var id int
+		var pad string
+		if err := rows.Scan(&id, &pad); err != nil {
+			t.Fatal(err)
+		}
+		if len(pad) != 200 {
+			t.Fatalf("row %d: pad of %d bytes", id, len(pad))
+		}
+		n++
+		sum += id
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 200000 || sum != 200000*200001/2 {
+		t.Fatalf("large result over a TLS backend: %d rows, id sum %d", n, sum)
+	}
+	if got := tlsBackends(); got == 0 {
+		t.Fatal("the proxy's backend connections do not use TLS")
+	}
+}
+
 func TestPGSSLRefusedWithoutTLS(t *testing.T) {
 	f := newPGFixture(t, "", "")
 	ctx := context.Background()
