@@ -53,6 +53,25 @@ func accessName(a Access) string {
 
 // Explain checks sql in dialect d for subject s, exactly as Check does, and
 // says why the outcome is what it is.
+// ExplainRefusal is the explanation of a statement refused with err under
+// subject s, before or by the policy (a catalog that could not be read is
+// refused before it).
+func ExplainRefusal(s Subject, err error) *Explanation {
+	role, tenant := "", ""
+	if s.Role != nil {
+		role = s.Role.Name
+	}
+	if s.Scope != nil {
+		tenant = s.Scope.Tenant
+	}
+	x := &Explanation{Err: sqlerr.As(err)}
+	if x.Err == nil {
+		x.Err = sqlerr.Wrap(sqlerr.Internal, err, "%s", err.Error())
+	}
+	x.Reasons = append(x.Reasons, fmt.Sprintf("refused under role %s on tenant %s: %s", role, tenant, x.Err.Message))
+	return x
+}
+
 func (e *Engine) Explain(s Subject, d Dialect, sql string) *Explanation {
 	dec, err := e.Check(s, d, sql)
 	x := &Explanation{}
@@ -64,12 +83,7 @@ func (e *Engine) Explain(s Subject, d Dialect, sql string) *Explanation {
 		tenant = s.Scope.Tenant
 	}
 	if err != nil {
-		x.Err = sqlerr.As(err)
-		if x.Err == nil {
-			x.Err = sqlerr.Wrap(sqlerr.Internal, err, "%s", err.Error())
-		}
-		x.Reasons = append(x.Reasons, fmt.Sprintf("refused under role %s on tenant %s: %s", role, tenant, x.Err.Message))
-		return x
+		return ExplainRefusal(s, err)
 	}
 	x.Allowed, x.Decision = true, dec
 	x.Class, x.SQL, x.Rewritten = dec.Class().String(), dec.SQL, dec.Rewritten

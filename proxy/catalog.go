@@ -100,31 +100,43 @@ func (t *TenantState) CatalogTables() []string {
 // Postgres database or schema tenant (needsFuncs), on a current catalog
 // snapshot.
 func (s *Server) checkCatalog(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
-	arrived := time.Now()
-	t := b.Tenant
-	sn, err := s.catalogSnap(t, s.catalogNeed(t, arrived))
+	_, dec, err := s.decideOnCatalog(b, d, sql)
 	if err != nil {
 		return nil, err
 	}
+	s.noteDDL(dec)
+	return dec, nil
+}
+
+// decideOnCatalog decides sql for b on the catalog snapshot a statement
+// arriving now is decided on, and returns the subject it was decided for
+// (its Tables nil when no snapshot could be read: the error says why).
+func (s *Server) decideOnCatalog(b *Binding, d policy.Dialect, sql string) (policy.Subject, *policy.Decision, error) {
+	arrived := time.Now()
+	t := b.Tenant
 	subj := b.Subject
+	sn, err := s.catalogSnap(t, s.catalogNeed(t, arrived))
+	if err != nil {
+		return subj, nil, err
+	}
 	subj.Tables = sn.tables
 	dec, err := s.policy.Check(subj, d, sql)
 	if err != nil {
-		return nil, err
+		return subj, nil, err
 	}
 	if t.Scope.Isolation == policy.IsolationRow && len(sn.tables.Unknown(dec)) > 0 && sn.started.Before(arrived) {
 		// A relation created after the snapshot was read may carry the
 		// tenant column: decide again on a reading newer than the text.
 		if sn, err = s.catalogSnap(t, arrived); err != nil {
-			return nil, err
+			subj.Tables = nil
+			return subj, nil, err
 		}
 		subj.Tables = sn.tables
 		if dec, err = s.policy.Check(subj, d, sql); err != nil {
-			return nil, err
+			return subj, nil, err
 		}
 	}
-	s.noteDDL(dec)
-	return dec, nil
+	return subj, dec, nil
 }
 
 // catalogNeed is the oldest start of a catalog reading a statement that

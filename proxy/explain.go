@@ -11,8 +11,19 @@ import (
 
 // Explain dry-runs sql for binding b: what the policy would do with it and
 // why, without running anything.
+//
+// It is decided as a real run is: a row tenant's statements, and a masked
+// role's on a Postgres database or schema tenant, on the same catalog
+// snapshot (tables, functions) that Check reads.
 func (s *Server) Explain(b *Binding, sql string) *policy.Explanation {
-	return s.policy.Explain(b.Subject, b.Tenant.Dialect(), sql)
+	subj := b.Subject
+	if b.Tenant.Scope.Isolation == policy.IsolationRow || needsFuncs(b) {
+		var err error
+		if subj, _, err = s.decideOnCatalog(b, b.Tenant.Dialect(), sql); err != nil && subj.Tables == nil {
+			return policy.ExplainRefusal(subj, err)
+		}
+	}
+	return s.policy.Explain(subj, b.Tenant.Dialect(), sql)
 }
 
 // BindAs returns a binding on b's tenant for another user (user, or b's

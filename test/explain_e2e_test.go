@@ -79,7 +79,10 @@ func explainDBs(t *testing.T) *apiServer {
 	requireMySQL(t)
 	pgdb := tempPGDatabase(t, "explain")
 	pgExec(t, pgdb, "CREATE TABLE items (id int PRIMARY KEY, price int NOT NULL, secret text)",
-		"INSERT INTO items SELECT g, g * 20, 's' || g FROM generate_series(1, 10) g")
+		"INSERT INTO items SELECT g, g * 20, 's' || g FROM generate_series(1, 10) g",
+		// A function of the tenant's over the masked table's row: i.leak
+		// reads items.secret (the functions snapshot refuses it).
+		"CREATE FUNCTION leak(items) RETURNS text LANGUAGE sql AS $$ SELECT $1.secret $$")
 	mydb := tempMyDatabase(t, "explain")
 	myExec(t, mydb, "CREATE TABLE items (id int PRIMARY KEY, price int NOT NULL, secret text)",
 		"INSERT INTO items VALUES (1,20,'s1'),(2,40,'s2'),(3,60,'s3'),(4,80,'s4'),(5,100,'s5'),(6,120,'s6')",
@@ -99,6 +102,12 @@ var explainCases = []struct{ user, sql string }{
 	{"ana", "SELEC oops"},
 }
 
+// pgExplainCases are Postgres-only: decided on the tenant's functions.
+var pgExplainCases = []struct{ user, sql string }{
+	{"vic", "SELECT i.leak FROM items i"},
+	{"ana", "SELECT i.leak FROM items i"},
+}
+
 // TestExplainAgreesWithRealRun: for each case the dry-run on the API says
 // allowed exactly when the statement runs through the wire, and a refusal
 // carries the code the wire client gets.
@@ -106,7 +115,11 @@ func TestExplainAgreesWithRealRun(t *testing.T) {
 	a := explainDBs(t)
 	ctx := context.Background()
 	for _, tenant := range []string{"pge", "mye"} {
-		for _, c := range explainCases {
+		cases := explainCases
+		if tenant == "pge" {
+			cases = append(cases[:len(cases):len(cases)], pgExplainCases...)
+		}
+		for _, c := range cases {
 			tok := a.login(t, c.user, c.user+"-pw", tenant)
 			x := a.explain(t, tok, map[string]string{"sql": c.sql})
 			var code string
