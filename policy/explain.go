@@ -53,28 +53,15 @@ func accessName(a Access) string {
 
 // Explain checks sql in dialect d for subject s, exactly as Check does, and
 // says why the outcome is what it is.
-// ExplainRefusal is the explanation of a statement refused with err under
-// subject s, before or by the policy (a catalog that could not be read is
-// refused before it).
-func ExplainRefusal(s Subject, err error) *Explanation {
-	role, tenant := "", ""
-	if s.Role != nil {
-		role = s.Role.Name
-	}
-	if s.Scope != nil {
-		tenant = s.Scope.Tenant
-	}
-	x := &Explanation{Err: sqlerr.As(err)}
-	if x.Err == nil {
-		x.Err = sqlerr.Wrap(sqlerr.Internal, err, "%s", err.Error())
-	}
-	x.Reasons = append(x.Reasons, fmt.Sprintf("refused under role %s on tenant %s: %s", role, tenant, x.Err.Message))
-	return x
-}
-
 func (e *Engine) Explain(s Subject, d Dialect, sql string) *Explanation {
 	dec, err := e.Check(s, d, sql)
-	x := &Explanation{}
+	return ExplainDecision(s, dec, err)
+}
+
+// ExplainDecision says why dec is the decision made for subject s, or why
+// the statement was refused with err (by the policy, or before it: a
+// catalog that could not be read).
+func ExplainDecision(s Subject, dec *Decision, err error) *Explanation {
 	role, tenant := "", ""
 	if s.Role != nil {
 		role = s.Role.Name
@@ -82,8 +69,14 @@ func (e *Engine) Explain(s Subject, d Dialect, sql string) *Explanation {
 	if s.Scope != nil {
 		tenant = s.Scope.Tenant
 	}
+	x := &Explanation{}
 	if err != nil {
-		return ExplainRefusal(s, err)
+		x.Err = sqlerr.As(err)
+		if x.Err == nil {
+			x.Err = sqlerr.Wrap(sqlerr.Internal, err, "%s", err.Error())
+		}
+		x.Reasons = append(x.Reasons, fmt.Sprintf("refused under role %s on tenant %s: %s", role, tenant, x.Err.Message))
+		return x
 	}
 	x.Allowed, x.Decision = true, dec
 	x.Class, x.SQL, x.Rewritten = dec.Class().String(), dec.SQL, dec.Rewritten

@@ -109,8 +109,7 @@ func (s *Server) checkCatalog(b *Binding, d policy.Dialect, sql string) (*policy
 }
 
 // decideOnCatalog decides sql for b on the catalog snapshot a statement
-// arriving now is decided on, and returns the subject it was decided for
-// (its Tables nil when no snapshot could be read: the error says why).
+// arriving now is decided on, and returns the subject it was decided for.
 func (s *Server) decideOnCatalog(b *Binding, d policy.Dialect, sql string) (policy.Subject, *policy.Decision, error) {
 	arrived := time.Now()
 	t := b.Tenant
@@ -128,7 +127,6 @@ func (s *Server) decideOnCatalog(b *Binding, d policy.Dialect, sql string) (poli
 		// A relation created after the snapshot was read may carry the
 		// tenant column: decide again on a reading newer than the text.
 		if sn, err = s.catalogSnap(t, arrived); err != nil {
-			subj.Tables = nil
 			return subj, nil, err
 		}
 		subj.Tables = sn.tables

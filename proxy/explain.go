@@ -16,14 +16,11 @@ import (
 // role's on a Postgres database or schema tenant, on the same catalog
 // snapshot (tables, functions) that Check reads.
 func (s *Server) Explain(b *Binding, sql string) *policy.Explanation {
-	subj := b.Subject
 	if b.Tenant.Scope.Isolation == policy.IsolationRow || needsFuncs(b) {
-		var err error
-		if subj, _, err = s.decideOnCatalog(b, b.Tenant.Dialect(), sql); err != nil && subj.Tables == nil {
-			return policy.ExplainRefusal(subj, err)
-		}
+		subj, dec, err := s.decideOnCatalog(b, b.Tenant.Dialect(), sql)
+		return policy.ExplainDecision(subj, dec, err)
 	}
-	return s.policy.Explain(subj, b.Tenant.Dialect(), sql)
+	return s.policy.Explain(b.Subject, b.Tenant.Dialect(), sql)
 }
 
 // BindAs returns a binding on b's tenant for another user (user, or b's

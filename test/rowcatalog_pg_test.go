@@ -260,6 +260,7 @@ tenants:
      tenant_column: tenant_id, tenant_value: a, tenant_tables: [orders, nosuch], pool: {size: 1}}
 users:
   - {name: an, password: pw, tenants: {shop_nocat: analyst, shop_missing: analyst}}
+  - {name: ad, password: pw, tenants: {shop_nocat: admin}}
 `, role, db, db))
 	// Control: the backend role itself reads every tenant's rows.
 	direct, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://%s@127.0.0.1:5432/%s?sslmode=disable", role, db))
@@ -274,6 +275,26 @@ users:
 	_, err = pgStringsErr(c, "SELECT note FROM orders")
 	if pgState(err) != "57P03" || !strings.Contains(err.Error(), `tenant "shop_nocat"`) {
 		t.Errorf("catalog unreadable: %v, want 57P03 naming the tenant", err)
+	}
+	// A dry-run is decided as the real run is: refused, with its code.
+	ad := rp.connect(t, "ad", "pw", "shop_nocat")
+	x := map[string]string{}
+	rows, err := ad.Query(context.Background(), "EXPLAIN POLICY SELECT note FROM orders", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		x[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if x["allowed"] != "false" || x["error_code"] != "57P03" || !strings.Contains(x["error_message"], `tenant "shop_nocat"`) {
+		t.Errorf("EXPLAIN POLICY with the catalog unreadable: %v, want refused with 57P03", x)
 	}
 	m := rp.connect(t, "an", "pw", "shop_missing")
 	_, err = pgStringsErr(m, "SELECT note FROM orders")
