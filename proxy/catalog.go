@@ -326,7 +326,7 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 // (checkCatalog).
 func (s *Server) readFuncs(ctx context.Context, t *TenantState) (*catalogSnap, error) {
 	tables := &policy.Tables{Funcs: map[string]bool{}}
-	_, err := s.SystemQuery(ctx, t, pgCatalogFuncs, func(row []any) error {
+	_, err := s.SystemQuery(ctx, t, pgFuncsQuery(t), func(row []any) error {
 		if len(row) == 1 {
 			tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
 		}
@@ -357,7 +357,7 @@ func (s *Server) readRefusedViews(ctx context.Context, t *TenantState, col strin
 		}
 		// Functions defined in the database (not the server's own): their
 		// bodies read the shared tables unfiltered.
-		_, err = s.SystemQuery(ctx, t, pgCatalogFuncs, func(row []any) error {
+		_, err = s.SystemQuery(ctx, t, pgFuncsQuery(t), func(row []any) error {
 			if len(row) == 1 {
 				tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
 			}
@@ -457,10 +457,38 @@ WHERE v.relkind IN ('v', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = v.oid AND a.attnum > 0
     AND NOT a.attisdropped AND lower(a.attname::text) = %[1]s)`
 
-// pgCatalogFuncs lists the functions and procedures of user schemas.
-const pgCatalogFuncs = `SELECT DISTINCT lower(p.proname::text)
+// pgCatalogFuncs lists the names that r.f, on a table's row r, may resolve
+// to other than a column: the functions and procedures of user schemas,
+// domains over a row type (r.d is the cast d(r)), and the target types of
+// casts from a row type (r.tsvector after CREATE CAST (t AS tsvector)).
+// Postgres has no built-in cast from a row type; pgRowFuncs lists its
+// built-in functions over one. %[1]s limits the schemas read (a schema
+// tenant's own: it must not learn the names in the other tenants').
+const pgCatalogFuncs = `WITH RECURSIVE rowtypes(oid) AS (
+  SELECT t.oid FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  WHERE t.typtype = 'c' %[1]s
+  UNION
+  SELECT d.oid FROM pg_catalog.pg_type d JOIN rowtypes r ON d.typbasetype = r.oid WHERE d.typtype = 'd'
+)
+SELECT lower(p.proname::text)
 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%%'`
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%%' %[1]s
+UNION
+SELECT lower(d.typname::text) FROM pg_catalog.pg_type d WHERE d.typtype = 'd' AND d.oid IN (SELECT oid FROM rowtypes)
+UNION
+SELECT lower(tt.typname::text)
+FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget
+WHERE c.castsource IN (SELECT oid FROM rowtypes)`
+
+// pgFuncsQuery is pgCatalogFuncs for tenant t: a schema tenant's schema
+// only, every user schema of a database or row tenant.
+func pgFuncsQuery(t *TenantState) string {
+	where := ""
+	if t.Scope.Isolation == policy.IsolationSchema {
+		where = "AND n.nspname = " + pgQuoteLiteral(t.Scope.Schema)
+	}
+	return fmt.Sprintf(pgCatalogFuncs, where)
+}
 
 // myCatalogViews lists the views of the tenant's database and their text.
 const myCatalogViews = `SELECT LOWER(TABLE_NAME), VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()`
