@@ -140,6 +140,10 @@ type Tables struct {
 	// schemas (Postgres): their bodies read the shared tables unfiltered,
 	// so a row tenant may not call them.
 	Funcs map[string]bool
+	// Views holds, for each view and materialized view (Postgres), the
+	// relations it reads, through other views too: a masked role may not
+	// read a masked table through one.
+	Views map[string][]string
 }
 
 // Unknown returns the tables of d's statements that the snapshot does not

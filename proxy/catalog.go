@@ -239,7 +239,7 @@ func (s *Server) catalogSnap(t *TenantState, need time.Time) (*catalogSnap, erro
 
 func sameTables(a, b *policy.Tables) bool {
 	return maps.Equal(a.Tenant, b.Tenant) && maps.Equal(a.Known, b.Known) && maps.Equal(a.Refused, b.Refused) &&
-		maps.Equal(a.Funcs, b.Funcs)
+		maps.Equal(a.Funcs, b.Funcs) && maps.EqualFunc(a.Views, b.Views, slices.Equal[[]string])
 }
 
 func keyNames(ks []KeyWarning) []string {
@@ -335,7 +335,29 @@ func (s *Server) readFuncs(ctx context.Context, t *TenantState) (*catalogSnap, e
 	if err != nil {
 		return nil, err
 	}
+	if err := s.readViewReads(ctx, t, tables); err != nil {
+		return nil, err
+	}
 	return &catalogSnap{tables: tables}, nil
+}
+
+// readViewReads reads, for each view and materialized view, the relations
+// it reads (through other views too): a masked role may not read a masked
+// table through one, since its columns' origin is the view's.
+func (s *Server) readViewReads(ctx context.Context, t *TenantState, tables *policy.Tables) error {
+	tables.Views = map[string][]string{}
+	_, err := s.SystemQuery(ctx, t, pgViewsQuery(t), func(row []any) error {
+		if len(row) != 2 {
+			return fmt.Errorf("catalog views: %d columns, want 2", len(row))
+		}
+		v := strings.ToLower(fmt.Sprint(row[0]))
+		tables.Views[v] = append(tables.Views[v], strings.ToLower(fmt.Sprint(row[1])))
+		return nil
+	})
+	for _, reads := range tables.Views {
+		slices.Sort(reads)
+	}
+	return err
 }
 
 // readRefusedViews finds the views that read tenant tables but lack the
@@ -363,7 +385,10 @@ func (s *Server) readRefusedViews(ctx context.Context, t *TenantState, col strin
 			}
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.readViewReads(ctx, t, tables)
 	default:
 		type view struct{ name, def string }
 		var views []view
@@ -480,14 +505,42 @@ SELECT lower(tt.typname::text)
 FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget
 WHERE c.castsource IN (SELECT oid FROM rowtypes)`
 
+// pgCatalogViewReads lists (view, relation it reads) for the views and
+// materialized views of user schemas, through views to the tables beneath;
+// %[1]s limits the views' schemas as in pgCatalogFuncs.
+const pgCatalogViewReads = `WITH RECURSIVE deps(view, ref) AS (
+  SELECT r.ev_class, d.refobjid
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+  UNION
+  SELECT deps.view, d.refobjid
+  FROM deps
+  JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.ref
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+)
+SELECT DISTINCT lower(v.relname::text), lower(b.relname::text)
+FROM deps
+JOIN pg_catalog.pg_class v ON v.oid = deps.view
+JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
+JOIN pg_catalog.pg_class b ON b.oid = deps.ref
+WHERE v.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_%%' %[1]s`
+
+// pgViewsQuery is pgCatalogViewReads for tenant t, as pgFuncsQuery.
+func pgViewsQuery(t *TenantState) string { return fmt.Sprintf(pgCatalogViewReads, schemaFilter(t)) }
+
 // pgFuncsQuery is pgCatalogFuncs for tenant t: a schema tenant's schema
 // only, every user schema of a database or row tenant.
-func pgFuncsQuery(t *TenantState) string {
-	where := ""
+func pgFuncsQuery(t *TenantState) string { return fmt.Sprintf(pgCatalogFuncs, schemaFilter(t)) }
+
+// schemaFilter limits a catalog query's schemas n to a schema tenant's own.
+func schemaFilter(t *TenantState) string {
 	if t.Scope.Isolation == policy.IsolationSchema {
-		where = "AND n.nspname = " + pgQuoteLiteral(t.Scope.Schema)
+		return "AND n.nspname = " + pgQuoteLiteral(t.Scope.Schema)
 	}
-	return fmt.Sprintf(pgCatalogFuncs, where)
+	return ""
 }
 
 // myCatalogViews lists the views of the tenant's database and their text.

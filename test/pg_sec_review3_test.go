@@ -254,3 +254,35 @@ func TestPGSecReview3VanishMidResult(t *testing.T) {
 		}
 	}
 }
+
+// TestPGSecReview3MaskViewOverMaskedTable: a view (or materialized view)
+// over a masked table would return the masked column in clear, since the
+// origin of its result columns is the view: it is refused for the masked
+// role; a view over other tables is not.
+func TestPGSecReview3MaskViewOverMaskedTable(t *testing.T) {
+	f := newPGFixture(t, "", "")
+	pgExec(t, f.alphaDB, "CREATE VIEW items_v AS SELECT * FROM items",
+		"CREATE VIEW items_vv AS SELECT id, secret FROM items_v",
+		"CREATE MATERIALIZED VIEW items_m AS SELECT * FROM items",
+		"CREATE VIEW plain_v AS SELECT 1 AS one")
+	review3Leaks(t, f.alphaDB, f.rp.pgURL("vera", "vera-pw", "alpha"), "secret-of-alpha", []string{
+		"SELECT secret FROM items_v",
+		"SELECT v.to_jsonb FROM items_v v",
+		"SELECT secret FROM items_vv",
+		"SELECT * FROM items_m",
+		"SELECT * FROM plain_v, LATERAL (SELECT secret FROM public.items_v) x",
+	})
+	ctx := context.Background()
+	vera, err := pgx.Connect(ctx, f.rp.pgURL("vera", "vera-pw", "alpha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vera.Close(ctx)
+	var one int
+	if err := vera.QueryRow(ctx, "SELECT one FROM plain_v").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("a view over no masked table: %d, %v", one, err)
+	}
+	if err := vera.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&one); err != nil {
+		t.Fatalf("the masked table itself: %v", err)
+	}
+}

@@ -318,11 +318,14 @@ func TestVerifyFindsMisconfigurations(t *testing.T) {
 	wantFailed(t, tenantReport(t, rep, "pg_db"), proxy.CheckExtensions, "dblink", m.pgDB)
 	// Views: the report says what a real client sees through them.
 	ctx := context.Background()
+	// On Postgres the view over the masked table is refused to the masked
+	// role (the catalog snapshot knows what it reads): nothing leaks.
 	var contact string
-	if err := rp.connect(t, "vic", "pw", "pg_db").QueryRow(ctx, "SELECT contact FROM contacts WHERE id = 1").Scan(&contact); err != nil {
+	err := rp.connect(t, "vic", "pw", "pg_db").QueryRow(ctx, "SELECT contact FROM contacts WHERE id = 1").Scan(&contact)
+	if err != nil && pgState(err) != "42501" {
 		t.Fatal(err)
 	}
-	agree(t, tenantReport(t, rep, "pg_db"), proxy.CheckMask, "through view contacts", contact == "ann@pgdb.example")
+	agree(t, tenantReport(t, rep, "pg_db"), proxy.CheckMask, "through view contacts", err == nil && contact == "ann@pgdb.example")
 	myContact := queryStrings(t, rp.myOpen(t, "vic", "pw", "my_d1", ""), "SELECT contact FROM contacts WHERE id = 1")
 	agree(t, tenantReport(t, rep, "my_d1"), proxy.CheckMask, "through view contacts", slices.Contains(myContact, "cy@"+m.myDB1+".example"))
 	var n int
