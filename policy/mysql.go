@@ -261,6 +261,9 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 	if a.err == nil {
 		a.unvisitedTables()
 	}
+	if a.err == nil {
+		a.ownFuncs()
+	}
 	if p, ok := a.stmt.(*ast.ProcedureInfo); ok && a.err == nil {
 		a.fail(a.procBody(p))
 	}
@@ -277,6 +280,9 @@ func (a *myStmt) analyze() (Stmt, *sqlerr.Error) {
 		a.st.Tables = append(a.st.Tables, t)
 	}
 	sort.Strings(a.st.Tables)
+	if err := a.viewRules(); err != nil {
+		return Stmt{}, err
+	}
 	if err := a.checkMasks(); err != nil {
 		return Stmt{}, err
 	}
@@ -852,6 +858,17 @@ func (a *myStmt) checkMasks() *sqlerr.Error {
 	}
 	a.stmt.Accept(m)
 	return m.err
+}
+
+// viewRules refuses a view whose reads escape the role's read rules
+// (Subject.viewRule): the column definitions of its rows name the view.
+func (a *myStmt) viewRules() *sqlerr.Error {
+	for _, view := range a.st.Tables {
+		if rel := a.s.viewRule(view, a.role); rel != "" {
+			return viewRuleErr(view, rel, a.role)
+		}
+	}
+	return nil
 }
 
 type myMaskCheck struct {

@@ -14,11 +14,14 @@ import (
 // options): myTableNames finds them all by walking the node's fields, so
 // that none escapes the cross-tenant checks.
 
-var tableNameType = reflect.TypeOf((*ast.TableName)(nil))
-
 // myTableNames returns every *ast.TableName reachable from n.
-func myTableNames(n ast.Node) []*ast.TableName {
-	var out []*ast.TableName
+func myTableNames(n ast.Node) []*ast.TableName { return myFind[*ast.TableName](n) }
+
+// myFind returns every node of type T (a pointer type) reachable from n
+// through its fields, whether or not the node's Accept visits it.
+func myFind[T any](n ast.Node) []T {
+	want := reflect.TypeFor[T]()
+	var out []T
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value, depth int)
 	walk = func(v reflect.Value, depth int) {
@@ -39,8 +42,8 @@ func myTableNames(n ast.Node) []*ast.TableName {
 				return
 			}
 			seen[p] = true
-			if v.Type() == tableNameType {
-				out = append(out, v.Interface().(*ast.TableName))
+			if v.Type() == want {
+				out = append(out, v.Interface().(T))
 			}
 			walk(v.Elem(), depth+1)
 		case reflect.Struct:
@@ -57,6 +60,20 @@ func myTableNames(n ast.Node) []*ast.TableName {
 	}
 	walk(reflect.ValueOf(n), 0)
 	return out
+}
+
+// ownFuncs refuses calls of the database's stored functions (Subject.ownFunc)
+// wherever the statement holds one, reached by the visitor or not.
+func (a *myStmt) ownFuncs() {
+	if a.s.Tables == nil || len(a.s.Tables.Funcs) == 0 {
+		return
+	}
+	for _, f := range myFind[*ast.FuncCallExpr](a.stmt) {
+		if err := a.s.ownFunc(f.FnName.L, a.role); err != nil {
+			a.fail(err)
+			return
+		}
+	}
 }
 
 // unvisitedTables checks the table names the visitor did not reach like

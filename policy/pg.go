@@ -352,6 +352,9 @@ func (a *pgStmt) analyze() (Stmt, *sqlerr.Error) {
 		a.st.Tables = append(a.st.Tables, t)
 	}
 	sort.Strings(a.st.Tables)
+	if err := a.viewRules(); err != nil {
+		return Stmt{}, err
+	}
 	if err := a.checkMasks(); err != nil {
 		return Stmt{}, err
 	}
@@ -1392,8 +1395,8 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 		return
 	}
 	name := lower(names[len(names)-1])
-	if a.scope.Isolation == IsolationRow && a.s.Tables != nil && a.s.Tables.Funcs[name] {
-		a.fail(sqlerr.New(sqlerr.CrossTenant, "permission denied: function %s() is defined in the shared database and is not allowed on row tenant %q (its body reads the shared tables unfiltered)", name, a.tenant()))
+	if err := a.s.ownFunc(name, a.role); err != nil {
+		a.fail(err)
 		return
 	}
 	for _, p := range pgDenyPrefixes {

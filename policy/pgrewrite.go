@@ -178,9 +178,6 @@ func (a *pgStmt) maskErr(col string) *sqlerr.Error {
 // front end cannot mask: COPY ... TO, DECLARE CURSOR and PREPARE (FETCH and
 // EXECUTE name no table), SELECT INTO.
 func (a *pgStmt) checkMasks() *sqlerr.Error {
-	if err := a.viewOverMasked(); err != nil {
-		return err
-	}
 	cols := a.maskedCols()
 	if len(cols) == 0 {
 		return nil
@@ -478,18 +475,12 @@ func (a *pgStmt) positional(sel *pg.SelectStmt, cols map[string]bool, mk *pgMask
 	return nil
 }
 
-// viewOverMasked refuses a view (or materialized view) that reads a table
-// with masked columns: the origin of its result columns is the view, so
-// the front end could not tell which to mask. Only a snapshot of the
-// catalog (masked roles on Postgres) knows the views.
-func (a *pgStmt) viewOverMasked() *sqlerr.Error {
-	if a.s.Tables == nil || len(a.s.Tables.Views) == 0 || len(a.role.MaskedColumns) == 0 {
+// viewRules refuses a view (or materialized view) whose reads escape the
+// role's read rules (Subject.viewRule): the origin of its result columns
+// is the view. Only a catalog snapshot knows the views.
+func (a *pgStmt) viewRules() *sqlerr.Error {
+	if a.s.Tables == nil || len(a.s.Tables.Views) == 0 || !a.role.ReadRules() {
 		return nil
-	}
-	masked := map[string]bool{}
-	for _, mc := range a.role.MaskedColumns {
-		tbl, _, _ := strings.Cut(lower(mc), ".")
-		masked[tbl] = true
 	}
 	var err *sqlerr.Error
 	pgWalkNode(a.raw.Stmt, func(m protoreflect.ProtoMessage) bool {
@@ -498,11 +489,9 @@ func (a *pgStmt) viewOverMasked() *sqlerr.Error {
 			return err == nil
 		}
 		view := lower(rv.Relname)
-		for _, rel := range a.s.Tables.Views[view] {
-			if masked[rel] {
-				err = sqlerr.New(sqlerr.Permission, "permission denied: view %q reads table %q, which has masked columns, and is not allowed for role %q; select from the table itself", view, rel, a.role.Name)
-				return false
-			}
+		if rel := a.s.viewRule(view, a.role); rel != "" {
+			err = viewRuleErr(view, rel, a.role)
+			return false
 		}
 		return true
 	})

@@ -137,14 +137,21 @@ type Tables struct {
 	// statement naming one is refused.
 	Refused map[string]string
 	// Funcs holds the names of functions defined in the database's own
-	// schemas (Postgres): their bodies read the shared tables unfiltered,
-	// so a row tenant may not call them.
+	// schemas (Postgres) or the database itself (MySQL stored functions):
+	// their bodies read the tables unfiltered and unmasked, so neither a
+	// row tenant nor a masked role may call them.
 	Funcs map[string]bool
-	// Views holds, for each view and materialized view (Postgres), the
-	// relations it reads, through other views too: a masked role may not
-	// read a masked table through one.
+	// Views holds, for each view (and materialized view), the relations it
+	// reads, through other views too, and ViewOpaque when it calls a
+	// function of Funcs or its definition could not be analysed: a masked
+	// role may not read a masked table through one.
 	Views map[string][]string
 }
+
+// ViewOpaque in a view's reads (Tables.Views) stands for what the proxy
+// cannot see: a function of the database called by the view, or a
+// definition it could not read or parse. It counts as reading every table.
+const ViewOpaque = "*"
 
 // Unknown returns the tables of d's statements that the snapshot does not
 // know (nil when it knows them all).

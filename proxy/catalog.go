@@ -97,7 +97,7 @@ func (t *TenantState) CatalogTables() []string {
 }
 
 // checkCatalog decides a row tenant's statement, or a masked role's of a
-// Postgres database or schema tenant (needsFuncs), on a current catalog
+// database or schema tenant with read rules (needsCatalog), on a current catalog
 // snapshot.
 func (s *Server) checkCatalog(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
 	_, dec, err := s.decideOnCatalog(b, d, sql)
@@ -154,7 +154,7 @@ func (s *Server) catalogNeed(t *TenantState, arrived time.Time) time.Time {
 // use (a named prepared statement) is made again when it changes: a
 // function or tenant table may have appeared since.
 func (s *Server) CatalogGen(b *Binding) (uint64, error) {
-	if b.Tenant.Scope.Isolation != policy.IsolationRow && !needsFuncs(b) {
+	if b.Tenant.Scope.Isolation != policy.IsolationRow && !needsCatalog(b) {
 		return 0, nil
 	}
 	sn, err := s.catalogSnap(b.Tenant, s.catalogNeed(b.Tenant, time.Now()))
@@ -164,11 +164,13 @@ func (s *Server) CatalogGen(b *Binding) (uint64, error) {
 	return sn.tables.Gen, nil
 }
 
-// needsFuncs reports whether b's statements are decided on a snapshot of
-// the database's functions (checkCatalog).
-func needsFuncs(b *Binding) bool {
-	return b.Tenant.Engine == EnginePostgres && b.Tenant.Scope.Isolation != policy.IsolationRow &&
-		b.Role != nil && len(b.Role.MaskedColumns) > 0
+// needsCatalog reports whether b's statements, on a database or schema
+// tenant, are decided on a catalog snapshot (checkCatalog): those of a
+// role with read rules, which the database's functions and views could
+// read past (policy.Role.ReadRules).
+func needsCatalog(b *Binding) bool {
+	return (b.Tenant.Engine == EnginePostgres || b.Tenant.Engine == EngineMySQL) &&
+		b.Tenant.Scope.Isolation != policy.IsolationRow && b.Role != nil && b.Role.ReadRules()
 }
 
 // noteDDL marks every tenant's catalog stale when dec changes a schema:
@@ -322,17 +324,11 @@ func (s *Server) readCatalog(ctx context.Context, t *TenantState) (*catalogSnap,
 	return sn, nil
 }
 
-// readFuncs reads the names of a Postgres database's own functions
-// (checkCatalog).
+// readFuncs reads the functions and views of a database or schema
+// tenant's database (checkCatalog).
 func (s *Server) readFuncs(ctx context.Context, t *TenantState) (*catalogSnap, error) {
 	tables := &policy.Tables{Funcs: map[string]bool{}}
-	_, err := s.SystemQuery(ctx, t, pgFuncsQuery(t), func(row []any) error {
-		if len(row) == 1 {
-			tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.readOwnFuncs(ctx, t, tables); err != nil {
 		return nil, err
 	}
 	if err := s.readViewReads(ctx, t, tables); err != nil {
@@ -341,11 +337,35 @@ func (s *Server) readFuncs(ctx context.Context, t *TenantState) (*catalogSnap, e
 	return &catalogSnap{tables: tables}, nil
 }
 
+// readOwnFuncs reads the names of the database's own functions into
+// tables.Funcs: on Postgres those of user schemas (and the other names a
+// row's attribute notation reaches, pgCatalogFuncs), on MySQL the stored
+// functions of the database.
+func (s *Server) readOwnFuncs(ctx context.Context, t *TenantState, tables *policy.Tables) error {
+	q := myCatalogFuncs
+	if t.Engine == EnginePostgres {
+		q = pgFuncsQuery(t)
+	}
+	_, err := s.SystemQuery(ctx, t, q, func(row []any) error {
+		if len(row) != 1 {
+			return fmt.Errorf("catalog functions: %d columns, want 1", len(row))
+		}
+		tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
+		return nil
+	})
+	return err
+}
+
 // readViewReads reads, for each view and materialized view, the relations
-// it reads (through other views too): a masked role may not read a masked
-// table through one, since its columns' origin is the view's.
+// it reads (through other views too), and policy.ViewOpaque for one that
+// calls a function of the database or whose definition cannot be read: a
+// role with read rules may not read past them through one, since the
+// columns' origin is the view's. It needs tables.Funcs read first.
 func (s *Server) readViewReads(ctx context.Context, t *TenantState, tables *policy.Tables) error {
 	tables.Views = map[string][]string{}
+	if t.Engine == EngineMySQL {
+		return s.readMyViewReads(ctx, t, tables)
+	}
 	_, err := s.SystemQuery(ctx, t, pgViewsQuery(t), func(row []any) error {
 		if len(row) != 2 {
 			return fmt.Errorf("catalog views: %d columns, want 2", len(row))
@@ -354,20 +374,73 @@ func (s *Server) readViewReads(ctx context.Context, t *TenantState, tables *poli
 		tables.Views[v] = append(tables.Views[v], strings.ToLower(fmt.Sprint(row[1])))
 		return nil
 	})
-	for _, reads := range tables.Views {
+	if err != nil {
+		return err
+	}
+	_, err = s.SystemQuery(ctx, t, fmt.Sprintf(pgCatalogViewFuncs, schemaFilter(t)), func(row []any) error {
+		if len(row) != 1 {
+			return fmt.Errorf("catalog view functions: %d columns, want 1", len(row))
+		}
+		v := strings.ToLower(fmt.Sprint(row[0]))
+		tables.Views[v] = append(tables.Views[v], policy.ViewOpaque)
+		return nil
+	})
+	for v, reads := range tables.Views {
 		slices.Sort(reads)
+		tables.Views[v] = slices.Compact(reads)
 	}
 	return err
 }
 
-// readRefusedViews finds the views that read tenant tables but lack the
-// tenant column: filtering them is impossible, so they are refused. On
-// Postgres the views' dependencies are exact (pg_depend); MariaDB has no
-// view-usage table, so a view whose definition names a tenant table counts.
+// readMyViewReads is readViewReads on MySQL, which has no view-usage
+// table: each view's definition is parsed (policy.MySQLViewReads), and
+// the reads of the views it reads are added to its own.
+func (s *Server) readMyViewReads(ctx context.Context, t *TenantState, tables *policy.Tables) error {
+	direct := map[string][]string{}
+	_, err := s.SystemQuery(ctx, t, myCatalogViews, func(row []any) error {
+		if len(row) != 2 {
+			return fmt.Errorf("catalog views: %d columns, want 2", len(row))
+		}
+		def := ""
+		if row[1] != nil {
+			def = fmt.Sprint(row[1])
+		}
+		direct[strings.ToLower(fmt.Sprint(row[0]))] = policy.MySQLViewReads(def, tables.Funcs)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for v := range direct {
+		seen := map[string]bool{v: true}
+		var reads []string
+		queue := slices.Clone(direct[v])
+		for len(queue) > 0 {
+			rel := queue[0]
+			queue = queue[1:]
+			if seen[rel] {
+				continue
+			}
+			seen[rel] = true
+			reads = append(reads, rel)
+			queue = append(queue, direct[rel]...)
+		}
+		slices.Sort(reads)
+		tables.Views[v] = reads
+	}
+	return nil
+}
+
+// readRefusedViews finds the views a row tenant may not read: those that
+// read tenant tables but lack the tenant column (filtering them is
+// impossible), and those that call a function of the shared database or
+// whose definition cannot be read (policy.ViewOpaque: what they read is not
+// filtered). On Postgres the views' dependencies are exact (pg_depend);
+// MariaDB has no view-usage table, so each definition is parsed.
 func (s *Server) readRefusedViews(ctx context.Context, t *TenantState, col string, tables *policy.Tables) error {
 	const why = "it reads tenant tables but has no tenant column to filter on; add the column to the view"
-	switch t.Engine {
-	case EnginePostgres:
+	const opaque = "it calls a function defined in the shared database, or its definition cannot be read, so what it reads is not filtered to the tenant"
+	if t.Engine == EnginePostgres {
 		_, err := s.SystemQuery(ctx, t, fmt.Sprintf(pgCatalogViews, pgQuoteLiteral(col)), func(row []any) error {
 			if len(row) == 1 {
 				tables.Refused[strings.ToLower(fmt.Sprint(row[0]))] = why
@@ -377,43 +450,26 @@ func (s *Server) readRefusedViews(ctx context.Context, t *TenantState, col strin
 		if err != nil {
 			return err
 		}
-		// Functions defined in the database (not the server's own): their
-		// bodies read the shared tables unfiltered.
-		_, err = s.SystemQuery(ctx, t, pgFuncsQuery(t), func(row []any) error {
-			if len(row) == 1 {
-				tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return s.readViewReads(ctx, t, tables)
-	default:
-		type view struct{ name, def string }
-		var views []view
-		_, err := s.SystemQuery(ctx, t, myCatalogViews, func(row []any) error {
-			if len(row) == 2 {
-				views = append(views, view{strings.ToLower(fmt.Sprint(row[0])), strings.ToLower(fmt.Sprint(row[1]))})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, v := range views {
-			if tables.Tenant[v.name] {
-				continue
-			}
-			for tb := range tables.Tenant {
-				if strings.Contains(v.def, "`"+tb+"`") {
-					tables.Refused[v.name] = why
-					break
-				}
-			}
-		}
-		return nil
 	}
+	// Functions defined in the database (not the server's own): their
+	// bodies read the shared tables unfiltered.
+	if err := s.readOwnFuncs(ctx, t, tables); err != nil {
+		return err
+	}
+	if err := s.readViewReads(ctx, t, tables); err != nil {
+		return err
+	}
+	for v, reads := range tables.Views {
+		for _, rel := range reads {
+			switch {
+			case rel == policy.ViewOpaque:
+				tables.Refused[v] = opaque
+			case t.Engine == EngineMySQL && tables.Tenant[rel] && !tables.Tenant[v] && tables.Refused[v] == "":
+				tables.Refused[v] = why
+			}
+		}
+	}
+	return nil
 }
 
 func truthy(v any) bool {
@@ -542,6 +598,41 @@ func schemaFilter(t *TenantState) string {
 	}
 	return ""
 }
+
+// pgCatalogViewFuncs lists the views and materialized views of user
+// schemas whose rules call a function of a user schema, themselves or in a
+// view they read (through other views); %[1]s limits the views' schemas as
+// in pgCatalogFuncs.
+const pgCatalogViewFuncs = `WITH RECURSIVE deps(view, ref) AS (
+  SELECT r.ev_class, d.refobjid
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+  UNION
+  SELECT deps.view, d.refobjid
+  FROM deps
+  JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.ref
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+), calls(rel) AS (
+  SELECT r.ev_class
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+  JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+  WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema') AND pn.nspname NOT LIKE 'pg\_%%'
+)
+SELECT DISTINCT lower(v.relname::text)
+FROM pg_catalog.pg_class v
+JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
+WHERE v.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_%%' %[1]s
+  AND (v.oid IN (SELECT rel FROM calls)
+    OR EXISTS (SELECT 1 FROM deps WHERE deps.view = v.oid AND deps.ref IN (SELECT rel FROM calls)))`
+
+// myCatalogFuncs lists the stored functions of the tenant's database.
+const myCatalogFuncs = `SELECT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'FUNCTION'`
 
 // myCatalogViews lists the views of the tenant's database and their text.
 const myCatalogViews = `SELECT LOWER(TABLE_NAME), VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()`

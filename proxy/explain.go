@@ -16,7 +16,7 @@ import (
 // role's on a Postgres database or schema tenant, on the same catalog
 // snapshot (tables, functions) that Check reads.
 func (s *Server) Explain(b *Binding, sql string) *policy.Explanation {
-	if b.Tenant.Scope.Isolation == policy.IsolationRow || needsFuncs(b) {
+	if b.Tenant.Scope.Isolation == policy.IsolationRow || needsCatalog(b) {
 		subj, dec, err := s.decideOnCatalog(b, b.Tenant.Dialect(), sql)
 		return policy.ExplainDecision(subj, dec, err)
 	}

@@ -507,7 +507,7 @@ func (s *Server) Switch(b *Binding, id, engine string) (*Binding, error) {
 func (s *Server) Check(b *Binding, d policy.Dialect, sql string) (*policy.Decision, error) {
 	var dec *policy.Decision
 	var err error
-	if b.Tenant.Scope.Isolation == policy.IsolationRow || needsFuncs(b) {
+	if b.Tenant.Scope.Isolation == policy.IsolationRow || needsCatalog(b) {
 		dec, err = s.checkCatalog(b, d, sql)
 	} else if dec, err = s.policy.Check(b.Subject, d, sql); err == nil {
 		s.noteDDL(dec)
