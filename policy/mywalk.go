@@ -69,7 +69,7 @@ func (a *myStmt) ownFuncs() {
 		return
 	}
 	for _, f := range myFind[*ast.FuncCallExpr](a.stmt) {
-		if err := a.s.ownFunc(f.FnName.L, a.role); err != nil {
+		if err := a.s.ownFunc(f.FnName.L, "function "+f.FnName.L+"()", a.role); err != nil {
 			a.fail(err)
 			return
 		}

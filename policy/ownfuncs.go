@@ -11,15 +11,17 @@ import (
 // so on a row tenant it reads the shared tables unfiltered, and for a role
 // with read rules (ReadRules) it reads past them: masked columns in clear,
 // rows its filters exclude, tables it may not name.
-func (s Subject) ownFunc(name string, role *Role) *sqlerr.Error {
+// shown is how the statement reaches it: "function f()", "operator ###",
+// "cast to t".
+func (s Subject) ownFunc(name, shown string, role *Role) *sqlerr.Error {
 	if s.Tables == nil || !s.Tables.Funcs[name] {
 		return nil
 	}
 	if s.Scope.Isolation == IsolationRow {
-		return sqlerr.New(sqlerr.CrossTenant, "permission denied: function %s() is defined in the shared database and is not allowed on row tenant %q (its body reads the shared tables unfiltered)", name, s.Scope.Tenant)
+		return sqlerr.New(sqlerr.CrossTenant, "permission denied: %s is defined in the shared database and is not allowed on row tenant %q (its body reads the shared tables unfiltered)", shown, s.Scope.Tenant)
 	}
 	if role.ReadRules() {
-		return sqlerr.New(sqlerr.Permission, "permission denied: function %s() is defined in the database and is not allowed for role %q (its body would read past the role's masks, row filters or table lists)", name, role.Name)
+		return sqlerr.New(sqlerr.Permission, "permission denied: %s is defined in the database and is not allowed for role %q (its body would read past the role's masks, row filters or table lists)", shown, role.Name)
 	}
 	return nil
 }

@@ -969,7 +969,13 @@ func (a *pgStmt) visit(m protoreflect.ProtoMessage) bool {
 	case *pg.ObjectWithArgs:
 		a.qualified("object", pgNames(x.Objname), 2)
 	case *pg.A_Expr:
-		a.qualified("operator", pgNames(x.Name), 2)
+		names := pgNames(x.Name)
+		a.qualified("operator", names, 2)
+		if len(names) > 0 {
+			// An operator of the database calls its function unnamed.
+			op := lower(names[len(names)-1])
+			a.fail(a.s.ownFunc(op, "operator "+op, a.role))
+		}
 	case *pg.List:
 		// qualified object names in DROP/COMMENT/ALTER ... (List of String)
 		if names := pgNames(x.Items); len(names) >= 2 {
@@ -1395,7 +1401,7 @@ func (a *pgStmt) funcCall(f *pg.FuncCall) {
 		return
 	}
 	name := lower(names[len(names)-1])
-	if err := a.s.ownFunc(name, a.role); err != nil {
+	if err := a.s.ownFunc(name, "function "+name+"()", a.role); err != nil {
 		a.fail(err)
 		return
 	}
@@ -1582,7 +1588,18 @@ func (a *pgStmt) regArgs(f *pg.FuncCall) {
 // isolation: a constant naming a numeric oid or another schema's object is
 // refused (see regArgs for computed values).
 func (a *pgStmt) typeCast(c *pg.TypeCast) {
-	if a.scope.Isolation != IsolationSchema || c.TypeName == nil {
+	if c.TypeName == nil {
+		return
+	}
+	if names := pgNames(c.TypeName.Names); len(names) > 0 {
+		// A cast made with a function of the database calls it unnamed.
+		typ := lower(names[len(names)-1])
+		if err := a.s.ownFunc(typ, "a cast to "+typ, a.role); err != nil {
+			a.fail(err)
+			return
+		}
+	}
+	if a.scope.Isolation != IsolationSchema {
 		return
 	}
 	reg := pgRegType(c.TypeName)

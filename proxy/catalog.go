@@ -541,7 +541,11 @@ WHERE v.relkind IN ('v', 'm')
 // pgCatalogFuncs lists the names that r.f, on a table's row r, may resolve
 // to other than a column: the functions and procedures of user schemas,
 // domains over a row type (r.d is the cast d(r)), and the target types of
-// casts from a row type (r.tsvector after CREATE CAST (t AS tsvector)).
+// casts from a row type (r.tsvector after CREATE CAST (t AS tsvector));
+// and the names that call a function of a user schema without naming it:
+// the operators of user schemas and the target types of casts made with
+// such a function (but not those an extension made: its operators, such as
+// PostGIS's =, would refuse every comparison).
 // Postgres has no built-in cast from a row type; pgRowFuncs lists its
 // built-in functions over one. %[1]s limits the schemas read (a schema
 // tenant's own: it must not learn the names in the other tenants').
@@ -559,7 +563,20 @@ SELECT lower(d.typname::text) FROM pg_catalog.pg_type d WHERE d.typtype = 'd' AN
 UNION
 SELECT lower(tt.typname::text)
 FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget
-WHERE c.castsource IN (SELECT oid FROM rowtypes)`
+WHERE c.castsource IN (SELECT oid FROM rowtypes)
+UNION
+SELECT o.oprname::text
+FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%%' %[1]s
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+    AND e.objid = o.oid AND e.deptype = 'e')
+UNION
+SELECT lower(tt.typname::text)
+FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget
+JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%%' %[1]s
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass
+    AND e.objid = c.oid AND e.deptype = 'e')`
 
 // pgCatalogViewReads lists (view, relation it reads) for the views and
 // materialized views of user schemas, through views to the tables beneath;
@@ -600,9 +617,10 @@ func schemaFilter(t *TenantState) string {
 }
 
 // pgCatalogViewFuncs lists the views and materialized views of user
-// schemas whose rules call a function of a user schema, themselves or in a
-// view they read (through other views); %[1]s limits the views' schemas as
-// in pgCatalogFuncs.
+// schemas whose rules call a function of a user schema (by name, by a cast
+// or by an operator of a user schema not made by an extension), themselves
+// or in a view they read (through other views); %[1]s limits the views'
+// schemas as in pgCatalogFuncs.
 const pgCatalogViewFuncs = `WITH RECURSIVE deps(view, ref) AS (
   SELECT r.ev_class, d.refobjid
   FROM pg_catalog.pg_rewrite r
@@ -622,6 +640,16 @@ const pgCatalogViewFuncs = `WITH RECURSIVE deps(view, ref) AS (
   JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
   JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
   WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema') AND pn.nspname NOT LIKE 'pg\_%%'
+  UNION
+  SELECT r.ev_class
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+  JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = o.oprnamespace
+  WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema') AND pn.nspname NOT LIKE 'pg\_%%'
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+      AND e.objid = o.oid AND e.deptype = 'e')
 )
 SELECT DISTINCT lower(v.relname::text)
 FROM pg_catalog.pg_class v

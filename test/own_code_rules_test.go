@@ -109,6 +109,14 @@ func TestOwnCodeFollowsReadRulesPG(t *testing.T) {
 		"CREATE VIEW v_sal AS SELECT * FROM salaries",
 		"CREATE VIEW v_items AS SELECT id, secret FROM items",
 		"CREATE VIEW v_names AS SELECT name FROM names",
+		// Code called without its name: an operator, a cast.
+		"CREATE FUNCTION op_secret(int, int) RETURNS text LANGUAGE sql AS 'SELECT secret FROM items WHERE id = $1'",
+		"CREATE OPERATOR ### (LEFTARG = int, RIGHTARG = int, FUNCTION = op_secret)",
+		"CREATE TYPE wrapped AS (v text)",
+		"CREATE FUNCTION to_wrapped(int) RETURNS wrapped LANGUAGE sql AS 'SELECT ROW(secret)::wrapped FROM items WHERE id = $1'",
+		"CREATE CAST (int AS wrapped) WITH FUNCTION to_wrapped(int)",
+		"CREATE VIEW v_op AS SELECT 1 ### 1 AS s",
+		"CREATE VIEW v_cast AS SELECT (1::wrapped).v AS s",
 	)
 	rp := startProxy(t, fmt.Sprintf(`
 tenants:
@@ -133,6 +141,12 @@ users:
 		{"SELECT s FROM v_fn2", "secret-one"},
 		{"SELECT s FROM m_fn", "secret-one"},
 		{"SELECT secret FROM v_items", "secret-one"},
+		{"SELECT 1 ### 1", "secret-one"},
+		{"SELECT 1 OPERATOR(public.###) 1", "secret-one"},
+		{"SELECT (1::wrapped).v", "secret-one"},
+		{"SELECT (CAST(1 AS public.wrapped)).v", "secret-one"},
+		{"SELECT s FROM v_op", "secret-one"},
+		{"SELECT s FROM v_cast", "secret-one"},
 	})
 	ownPGRefused(t, rp, db, "lim", "acme", []ownProbe{
 		{"SELECT salary_of(1)", "salary-999"},
@@ -160,6 +174,8 @@ func TestOwnCodeRowTenantsPG(t *testing.T) {
 		"CREATE VIEW v_docs AS SELECT tenant_id, all_docs() AS everything FROM docs",
 		"CREATE VIEW v_docs2 AS SELECT * FROM v_docs",
 		"CREATE VIEW v_plain AS SELECT tenant_id, body FROM docs",
+		"CREATE FUNCTION op_docs(int, int) RETURNS text LANGUAGE sql AS 'SELECT string_agg(body, '','') FROM docs'",
+		"CREATE OPERATOR ### (LEFTARG = int, RIGHTARG = int, FUNCTION = op_docs)",
 	)
 	rp := startProxy(t, fmt.Sprintf(`
 tenants:
@@ -172,6 +188,7 @@ users:
 		{"SELECT all_docs()", "body-of-b"},
 		{"SELECT everything FROM v_docs", "body-of-b"},
 		{"SELECT everything FROM v_docs2", "body-of-b"},
+		{"SELECT 1 ### 1", "body-of-b"},
 	})
 	// A view with the tenant column and no function is filtered.
 	ownPGAllowed(t, rp, "alice", "a", "SELECT body FROM v_plain", "body-of-a")
