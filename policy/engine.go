@@ -46,6 +46,9 @@ func (e *Engine) Check(s Subject, d Dialect, sql string) (dec *Decision, err err
 	if d != Postgres && d != MySQL && d != SQLite {
 		return nil, sqlerr.New(sqlerr.Internal, "policy: unknown dialect %d", d)
 	}
+	if err := s.hazard(); err != nil {
+		return nil, err
+	}
 	k := e.key(s, d, sql)
 	if res, ok := e.cache.get(k); ok {
 		return res.result(sql)

@@ -26,6 +26,21 @@ func (s Subject) ownFunc(name, shown string, role *Role) *sqlerr.Error {
 	return nil
 }
 
+// hazard refuses every statement of a row tenant or a role with read rules
+// when the catalog holds code any statement may run unseen (Tables.Hazard).
+func (s Subject) hazard() *sqlerr.Error {
+	if s.Tables == nil || s.Tables.Hazard == "" {
+		return nil
+	}
+	if s.Scope.Isolation == IsolationRow {
+		return sqlerr.New(sqlerr.CrossTenant, "permission denied: row tenant %q cannot be served: %s", s.Scope.Tenant, s.Tables.Hazard)
+	}
+	if s.Role.ReadRules() {
+		return sqlerr.New(sqlerr.Permission, "permission denied: role %q (masks, row filters or table lists) cannot be served: %s", s.Role.Name, s.Tables.Hazard)
+	}
+	return nil
+}
+
 // ReadRules reports whether the role has rules on what it reads (masked
 // columns, row filters, allowed or denied tables) that the body of a
 // function or procedure of the database would not follow.

@@ -983,6 +983,7 @@ func (a *pgStmt) visit(m protoreflect.ProtoMessage) bool {
 		}
 	default:
 		a.qualNameFields(m)
+		a.unnamedOps(m)
 	case *pg.CreateStmt:
 		if x.Relation != nil {
 			a.rangeNms[lower(x.Relation.Relname)] = true
@@ -1105,6 +1106,22 @@ var pgQualNameFields = map[protoreflect.Name][]protoreflect.Name{
 	"PartitionElem": {"collation", "opclass"}, "SortBy": {"use_op"}, "SubLink": {"oper_name"},
 	"CreateAmStmt": {"handler_name"}, "CreateEventTrigStmt": {"funcname"},
 	"CreatePLangStmt": {"plhandler", "plinline", "plvalidator"},
+}
+
+// unnamedOps checks the operators named outside an A_Expr: by a sub-link
+// (x op ANY (SELECT …)) and by a sort (ORDER BY x USING op).
+func (a *pgStmt) unnamedOps(m protoreflect.ProtoMessage) {
+	var names []string
+	switch x := m.(type) {
+	case *pg.SubLink:
+		names = pgNames(x.OperName)
+	case *pg.SortBy:
+		names = pgNames(x.UseOp)
+	}
+	if len(names) > 0 {
+		op := lower(names[len(names)-1])
+		a.fail(a.s.ownFunc(op, "operator "+op, a.role))
+	}
 }
 
 // qualNameFields checks the qualified names m holds in pgQualNameFields.

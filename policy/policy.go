@@ -146,6 +146,10 @@ type Tables struct {
 	// function of Funcs or its definition could not be analysed: a masked
 	// role may not read a masked table through one.
 	Views map[string][]string
+	// Hazard, when set, says why no statement of a row tenant or of a role
+	// with read rules can be known to stay within them (an implicit cast
+	// made with a function of the database): every one is refused.
+	Hazard string
 }
 
 // ViewOpaque in a view's reads (Tables.Views) stands for what the proxy

@@ -241,7 +241,7 @@ func (s *Server) catalogSnap(t *TenantState, need time.Time) (*catalogSnap, erro
 
 func sameTables(a, b *policy.Tables) bool {
 	return maps.Equal(a.Tenant, b.Tenant) && maps.Equal(a.Known, b.Known) && maps.Equal(a.Refused, b.Refused) &&
-		maps.Equal(a.Funcs, b.Funcs) && maps.EqualFunc(a.Views, b.Views, slices.Equal[[]string])
+		maps.Equal(a.Funcs, b.Funcs) && maps.EqualFunc(a.Views, b.Views, slices.Equal[[]string]) && a.Hazard == b.Hazard
 }
 
 func keyNames(ks []KeyWarning) []string {
@@ -351,6 +351,21 @@ func (s *Server) readOwnFuncs(ctx context.Context, t *TenantState, tables *polic
 			return fmt.Errorf("catalog functions: %d columns, want 1", len(row))
 		}
 		tables.Funcs[strings.ToLower(fmt.Sprint(row[0]))] = true
+		return nil
+	})
+	if err != nil || t.Engine != EnginePostgres {
+		return err
+	}
+	// Casts applied unasked: the database's types only, never the
+	// function's name (a schema tenant must not learn another's names).
+	_, err = s.SystemQuery(ctx, t, pgCatalogCastHazards, func(row []any) error {
+		if len(row) != 3 {
+			return fmt.Errorf("catalog casts: %d columns, want 3", len(row))
+		}
+		if tables.Hazard == "" {
+			tables.Hazard = fmt.Sprintf("the database has an implicit cast from %v to %v made with a function of its own, which any statement may call without naming it; drop the cast or make it explicit", row[0], row[1])
+			s.log.Warn("implicit_cast_with_own_function", "tenant", t.ID, "source", row[0], "target", row[1], "function", row[2])
+		}
 		return nil
 	})
 	return err
@@ -554,7 +569,7 @@ const pgCatalogFuncs = `WITH RECURSIVE rowtypes(oid) AS (
   WHERE t.typtype = 'c' %[1]s
   UNION
   SELECT d.oid FROM pg_catalog.pg_type d JOIN rowtypes r ON d.typbasetype = r.oid WHERE d.typtype = 'd'
-)
+), ` + pgFnDomains + `
 SELECT lower(p.proname::text)
 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%%' %[1]s
@@ -576,7 +591,38 @@ FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget
 JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%%' %[1]s
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass
-    AND e.objid = c.oid AND e.deptype = 'e')`
+    AND e.objid = c.oid AND e.deptype = 'e')
+UNION
+SELECT lower(t.typname::text)
+FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE t.oid IN (SELECT oid FROM fndomains) %[1]s`
+
+// pgFnDomains is a CTE of the domains whose CHECK constraints call a
+// function of a user schema, and the domains over them: a cast to one
+// calls the function unnamed.
+const pgFnDomains = `fndomains(oid) AS (
+  SELECT con.contypid
+  FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = con.oid
+    AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+  JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+  WHERE con.contypid <> 0 AND pn.nspname NOT IN ('pg_catalog', 'information_schema') AND pn.nspname NOT LIKE 'pg\_%%'
+  UNION
+  SELECT d.oid FROM pg_catalog.pg_type d JOIN fndomains f ON d.typbasetype = f.oid WHERE d.typtype = 'd'
+)`
+
+// pgCatalogCastHazards lists the implicit and assignment casts made with a
+// function of a user schema (not by an extension): Postgres applies them
+// unasked, so no statement can be known not to call the function.
+const pgCatalogCastHazards = `SELECT c.castsource::pg_catalog.regtype::text, c.casttarget::pg_catalog.regtype::text, p.proname::text
+FROM pg_catalog.pg_cast c
+JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE c.castcontext IN ('i', 'a') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass
+    AND e.objid = c.oid AND e.deptype = 'e')
+ORDER BY 1, 2`
 
 // pgCatalogViewReads lists (view, relation it reads) for the views and
 // materialized views of user schemas, through views to the tables beneath;
@@ -621,7 +667,7 @@ func schemaFilter(t *TenantState) string {
 // or by an operator of a user schema not made by an extension), themselves
 // or in a view they read (through other views); %[1]s limits the views'
 // schemas as in pgCatalogFuncs.
-const pgCatalogViewFuncs = `WITH RECURSIVE deps(view, ref) AS (
+const pgCatalogViewFuncs = `WITH RECURSIVE ` + pgFnDomains + `, deps(view, ref) AS (
   SELECT r.ev_class, d.refobjid
   FROM pg_catalog.pg_rewrite r
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
@@ -650,6 +696,12 @@ const pgCatalogViewFuncs = `WITH RECURSIVE deps(view, ref) AS (
   WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema') AND pn.nspname NOT LIKE 'pg\_%%'
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass
       AND e.objid = o.oid AND e.deptype = 'e')
+  UNION
+  SELECT r.ev_class
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+    AND d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
+  WHERE d.refobjid IN (SELECT oid FROM fndomains)
 )
 SELECT DISTINCT lower(v.relname::text)
 FROM pg_catalog.pg_class v
