@@ -529,10 +529,9 @@ WHERE x.indisunique AND n.nspname NOT IN ('pg_catalog', 'information_schema')
     WHERE a.attrelid = c.oid AND lower(a.attname::text) = %[1]s AND a.attnum = ANY (x.indkey))
 ORDER BY 1, 2`
 
-// pgCatalogViews lists the views and materialized views without the tenant
-// column whose rules read, directly or through other views, a relation that
-// has it.
-const pgCatalogViews = `WITH RECURSIVE deps(view, ref) AS (
+// pgViewDeps is a CTE of (view, relation its rules read), through views to
+// the tables beneath, by oid.
+const pgViewDeps = `deps(view, ref) AS (
   SELECT r.ev_class, d.refobjid
   FROM pg_catalog.pg_rewrite r
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
@@ -543,7 +542,12 @@ const pgCatalogViews = `WITH RECURSIVE deps(view, ref) AS (
   JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.ref
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
-)
+)`
+
+// pgCatalogViews lists the views and materialized views without the tenant
+// column whose rules read, directly or through other views, a relation that
+// has it.
+const pgCatalogViews = `WITH RECURSIVE ` + pgViewDeps + `
 SELECT DISTINCT lower(v.relname::text)
 FROM deps
 JOIN pg_catalog.pg_class v ON v.oid = deps.view
@@ -627,18 +631,7 @@ ORDER BY 1, 2`
 // pgCatalogViewReads lists (view, relation it reads) for the views and
 // materialized views of user schemas, through views to the tables beneath;
 // %[1]s limits the views' schemas as in pgCatalogFuncs.
-const pgCatalogViewReads = `WITH RECURSIVE deps(view, ref) AS (
-  SELECT r.ev_class, d.refobjid
-  FROM pg_catalog.pg_rewrite r
-  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
-    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
-  UNION
-  SELECT deps.view, d.refobjid
-  FROM deps
-  JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.ref
-  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
-    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
-)
+const pgCatalogViewReads = `WITH RECURSIVE ` + pgViewDeps + `
 SELECT DISTINCT lower(v.relname::text), lower(b.relname::text)
 FROM deps
 JOIN pg_catalog.pg_class v ON v.oid = deps.view
@@ -667,18 +660,7 @@ func schemaFilter(t *TenantState) string {
 // or by an operator of a user schema not made by an extension), themselves
 // or in a view they read (through other views); %[1]s limits the views'
 // schemas as in pgCatalogFuncs.
-const pgCatalogViewFuncs = `WITH RECURSIVE ` + pgFnDomains + `, deps(view, ref) AS (
-  SELECT r.ev_class, d.refobjid
-  FROM pg_catalog.pg_rewrite r
-  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
-    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
-  UNION
-  SELECT deps.view, d.refobjid
-  FROM deps
-  JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.ref
-  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
-    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
-), calls(rel) AS (
+const pgCatalogViewFuncs = `WITH RECURSIVE ` + pgFnDomains + `, ` + pgViewDeps + `, calls(rel) AS (
   SELECT r.ev_class
   FROM pg_catalog.pg_rewrite r
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
