@@ -375,7 +375,8 @@ func (s *Server) readOwnFuncs(ctx context.Context, t *TenantState, tables *polic
 // it reads (through other views too), and policy.ViewOpaque for one that
 // calls a function of the database or whose definition cannot be read: a
 // role with read rules may not read past them through one, since the
-// columns' origin is the view's. It needs tables.Funcs read first.
+// columns' origin is the view's. On MySQL it needs tables.Funcs read
+// first (a view's definition names the functions it calls).
 func (s *Server) readViewReads(ctx context.Context, t *TenantState, tables *policy.Tables) error {
 	tables.Views = map[string][]string{}
 	if t.Engine == EngineMySQL {

@@ -89,6 +89,17 @@ func (f *mySecFixture) conn(t testing.TB, user, tenant, params string) *sql.Conn
 	return c
 }
 
+// scanRaw scans the current row of n columns as they came over the wire
+// (a NULL is nil).
+func scanRaw(rows *sql.Rows, n int) ([]sql.RawBytes, error) {
+	vals := make([]sql.RawBytes, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
+}
+
 // rows returns every row of q as tab-joined strings and the column labels.
 func secRows(t testing.TB, c interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -102,12 +113,8 @@ func secRows(t testing.TB, c interface {
 	cols, _ := rows.Columns()
 	var out []string
 	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanRaw(rows, len(cols))
+		if err != nil {
 			t.Fatal(err)
 		}
 		var parts []string

@@ -78,38 +78,18 @@ func reviewPG(t *testing.T, rp *runningProxy, db string, probes []reviewProbe) {
 
 // reviewMyRun runs steps on one connection of db and returns what came back.
 func reviewMyRun(db *sql.DB, steps []string) string {
-	ctx := context.Background()
-	c, err := db.Conn(ctx)
+	c, err := db.Conn(context.Background())
 	if err != nil {
 		return "ERR: " + err.Error()
 	}
 	defer c.Close()
 	var out []string
 	for _, s := range steps {
-		rows, err := c.QueryContext(ctx, s)
+		got, err := ownMyRows(c, s)
+		out = append(out, got)
 		if err != nil {
 			out = append(out, "ERR: "+err.Error())
-			continue
 		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]sql.RawBytes, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				out = append(out, "ERR: "+err.Error())
-				break
-			}
-			for _, v := range vals {
-				out = append(out, string(v))
-			}
-		}
-		if err := rows.Err(); err != nil {
-			out = append(out, "ERR: "+err.Error())
-		}
-		rows.Close()
 	}
 	return strings.Join(out, " ; ")
 }

@@ -194,10 +194,12 @@ users:
 	ownPGAllowed(t, rp, "alice", "a", "SELECT body FROM v_plain", "body-of-a")
 }
 
-// ownMyRows runs q (with args: a server-side prepared statement) on db and
+// ownMyRows runs q (with args: a server-side prepared statement) on c and
 // returns its values joined, or the error.
-func ownMyRows(db *sql.DB, q string, args ...any) (string, error) {
-	rows, err := db.QueryContext(context.Background(), q, args...)
+func ownMyRows(c interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, q string, args ...any) (string, error) {
+	rows, err := c.QueryContext(context.Background(), q, args...)
 	if err != nil {
 		return "", err
 	}
@@ -205,12 +207,8 @@ func ownMyRows(db *sql.DB, q string, args ...any) (string, error) {
 	cols, _ := rows.Columns()
 	var out []string
 	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanRaw(rows, len(cols))
+		if err != nil {
 			return "", err
 		}
 		for _, v := range vals {
