@@ -23,6 +23,7 @@ type stmt struct {
 	sql     string
 	dec     *policy.Decision
 	bnd     *proxy.Binding // binding the decision was made under
+	gen     uint64         // catalog generation read before the decision (proxy.CatalogGen)
 	params  uint16
 	columns uint16
 	meta    bool // results may show database names (see isMeta)
@@ -76,6 +77,12 @@ func (s *session) prepare(sql string) error {
 	s.aud.Begin(proxy.ProtocolMySQL, s.client, s.b)
 	s.aud.AddSQL(sql)
 	defer s.srv.p.Record(&s.aud)
+	// Read before the check: a newer snapshot used by the check only makes
+	// the statement decide once more.
+	gen, err := s.srv.p.CatalogGen(s.b)
+	if err != nil {
+		return s.fail(err)
+	}
 	dec, err := s.checkPrepared(sql)
 	if err != nil {
 		return s.fail(err)
@@ -133,7 +140,7 @@ func (s *session) prepare(sql string) error {
 	}
 	s.done()
 	s.keepBackendStmt(dec.SQL, bst)
-	s.stmts[id] = &stmt{sql: sql, dec: dec, bnd: s.b, params: bst.Params, columns: bst.Columns, meta: isMeta(dec),
+	s.stmts[id] = &stmt{sql: sql, dec: dec, bnd: s.b, gen: gen, params: bst.Params, columns: bst.Columns, meta: isMeta(dec),
 		showWarnings: isShowWarnings(dec)}
 	s.maybeRelease()
 	return s.c.flush()
@@ -175,16 +182,22 @@ func (s *session) backendStmt(id uint32) (*stmt, *pool.MySQLStmt, error) {
 	if !ok {
 		return nil, nil, sqlerr.New(sqlerr.InvalidValue, "Unknown prepared statement handler (%d) given to the proxy", id)
 	}
-	if st.bnd != s.b {
-		// The session switched tenant since: check again under the new one.
+	gen, err := s.srv.p.CatalogGen(s.b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.bnd != s.b || st.gen != gen {
+		// The session switched tenant since, or the catalog the decision
+		// was made on changed (a view now reads a masked table): check
+		// again.
 		dec, err := s.checkPrepared(st.sql)
 		if err != nil {
 			return nil, nil, err
 		}
-		st.dec, st.bnd, st.meta, st.showWarnings = dec, s.b, isMeta(dec), isShowWarnings(dec)
+		st.dec, st.bnd, st.gen, st.meta, st.showWarnings = dec, s.b, gen, isMeta(dec), isShowWarnings(dec)
 	}
 	s.route = s.routable(st.dec)
-	err := s.acquire()
+	err = s.acquire()
 	s.route = false
 	if err != nil {
 		return nil, nil, err
